@@ -1,0 +1,136 @@
+"""Numbers: evaluate an IR DAG with NumPy, each node once, contractions by opt_einsum.
+
+Symbolic dimensions get their sizes from the arrays given for the variables.
+Values outside a function's domain (log of a negative number, a singular
+matrix) are reported as :class:`~matdiff.errors.DomainError` at the position of
+the function in the source when it is known.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from matdiff import limits
+from matdiff.errors import DomainError, MatdiffError, ValueMismatchError
+from matdiff.ir import Tensor, dim_value, postorder
+from matdiff.primitives import ELEMENTWISE
+
+
+def bind_sizes(variables: dict[str, Tensor], values: dict) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Check the arrays against the variables' shapes; return them as float arrays and the
+    sizes of the symbolic dimensions."""
+    arrays: dict[str, np.ndarray] = {}
+    sizes: dict[str, int] = {}
+    for name, node in variables.items():
+        if name not in values:
+            raise MatdiffError(f"no value given for {name}")
+        try:
+            array = np.asarray(values[name], dtype=float)
+        except (TypeError, ValueError):
+            raise ValueMismatchError(f"the value of {name} is not numeric") from None
+        expected = node.shape
+        if array.ndim != len(expected):
+            if not expected and array.size == 1:
+                array = array.reshape(())
+            elif len(expected) == 1 and array.ndim == 2 and 1 in array.shape:
+                array = array.reshape(-1)  # a column or row given as a matrix
+            else:
+                raise ValueMismatchError(_mismatch(name, expected, array.shape))
+        for d, actual in zip(expected, array.shape):
+            if isinstance(d, int):
+                if d != actual:
+                    raise ValueMismatchError(_mismatch(name, expected, array.shape))
+            elif "*" in d:
+                continue
+            elif sizes.setdefault(d, actual) != actual:
+                raise ValueMismatchError(f"dimension {d} is {sizes[d]} elsewhere but {actual} in the value of {name}")
+        arrays[name] = array
+    return arrays, sizes
+
+
+def _mismatch(name, expected, actual) -> str:
+    shown = "×".join(map(str, expected)) if expected else "a scalar"
+    return f"the value of {name} has shape {actual} but {name} is {shown}"
+
+
+def evaluate(root: Tensor, values: dict, *, positions: dict | None = None, source: str | None = None,
+             variables: dict | None = None, extra_sizes: dict | None = None) -> np.ndarray:
+    """The value of ``root``; ``positions`` maps id(node) to (node, position) for error carets."""
+    import opt_einsum
+
+    nodes = postorder(root)
+    if variables is None:
+        variables = {n.params[0]: n for n in nodes if n.op == "var"}
+    arrays, sizes = bind_sizes(variables, values)
+    sizes.update(extra_sizes or {})
+    results: dict[int, np.ndarray] = {}
+    for node in nodes:
+        try:
+            shape = tuple(dim_value(d, sizes) for d in node.shape)
+        except KeyError as missing:
+            raise MatdiffError(f"the size of dimension {missing.args[0]} is not known; give a value "
+                               "for a variable that has it") from None
+        if int(np.prod(shape, dtype=float)) > limits.current.max_numeric_size:
+            raise MatdiffError(f"an intermediate of shape {shape} is larger than the limit of "
+                               f"{limits.current.max_numeric_size} entries")
+        args = [results[id(a)] for a in node.args]
+        with np.errstate(all="ignore"):
+            try:
+                value = _compute(node, args, shape, arrays, opt_einsum)
+            except np.linalg.LinAlgError:
+                raise _domain(f"{node.op}() of a singular matrix", node, positions, source) from None
+        if node.op in _DOMAIN_CHECKED and not np.all(np.isfinite(value)) and all(np.all(np.isfinite(a)) for a in args):
+            raise _domain(_domain_message(node), node, positions, source)
+        results[id(node)] = value
+    return results[id(root)]
+
+
+_DOMAIN_CHECKED = {"log", "sqrt", "pow", "inv", "logdet", "tan"}
+
+
+def _domain_message(node: Tensor) -> str:
+    if node.op == "pow":
+        return "power outside its domain (division by zero, or a fractional power of a negative number)"
+    if node.op == "logdet":
+        return "logdet() of a matrix whose determinant is not positive"
+    if node.op == "inv":
+        return "inv() of a singular matrix"
+    return f"{node.op}() of a value outside its domain"
+
+
+def _domain(message: str, node: Tensor, positions, source) -> DomainError:
+    position = (positions or {}).get(id(node), (None, None))[1]
+    return DomainError(message, position, source)
+
+
+def _compute(node: Tensor, args: list, shape: tuple, arrays: dict, opt_einsum) -> np.ndarray:
+    op = node.op
+    if op == "var":
+        return arrays[node.params[0]]
+    if op == "const":
+        return np.full(shape, node.params[0])
+    if op == "eye":
+        return np.eye(shape[0])
+    if op == "einsum":
+        inputs, output = node.params
+        letters = opt_einsum.get_symbol
+        subscripts = ",".join("".join(letters(i) for i in labels) for labels in inputs)
+        subscripts += "->" + "".join(letters(i) for i in output)
+        return np.asarray(opt_einsum.contract(subscripts, *args, optimize="greedy" if len(args) > 2 else False))
+    if op == "add":
+        total = args[0]
+        for a in args[1:]:
+            total = total + a
+        return total
+    if op == "reshape":
+        return args[0].reshape(shape)
+    if op == "inv":
+        return np.linalg.inv(args[0])
+    if op == "det":
+        return np.asarray(np.linalg.det(args[0]))
+    if op == "logdet":
+        sign, logabs = np.linalg.slogdet(args[0])
+        return np.asarray(logabs if sign > 0 else np.nan)
+    if op == "pow":
+        return np.power(args[0], node.params[0])
+    return ELEMENTWISE[op].numpy(args[0])

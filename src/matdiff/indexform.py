@@ -1,0 +1,99 @@
+"""Index (Einstein/Ricci) notation for any IR tensor — always available.
+
+Each entry of a tensor is printed as a scalar formula in its indices:
+∂C[i,j]/∂B[k,l] = A[i,k]·δ[j,l]. Summed indices are written with an explicit
+Σ, so Hadamard products (an index three times) stay unambiguous. Operands
+with no index form of their own (inv, det) are printed in matrix notation and
+then indexed: inv(X)[l,k].
+"""
+
+from __future__ import annotations
+
+from matdiff.ir import Tensor
+from matdiff.matrixform import Recovery, latex_name, text as matrix_text
+
+_LETTERS = "ijklmnpqrstuvwabcdefgh"
+
+
+class IndexPrinter:
+    def __init__(self, *, latex: bool = False):
+        self.latex = latex
+        self.recovery = Recovery()
+
+    def fresh(self, used: set) -> str:
+        for letter in _LETTERS:
+            if letter not in used:
+                used.add(letter)
+                return letter
+        name = f"i{len(used)}"
+        used.add(name)
+        return name
+
+    def indexed(self, name: str, indices) -> str:
+        if not indices:
+            return name
+        if self.latex:
+            return f"{name}_{{{''.join(indices)}}}" if all(len(i) == 1 for i in indices) \
+                else f"{name}_{{{','.join(indices)}}}"
+        return f"{name}[{','.join(indices)}]"
+
+    def entry(self, node: Tensor, indices: list, used: set) -> str:
+        """The formula for node[indices]; ``used`` holds index letters already taken."""
+        indices = ["1" if d == 1 else i for i, d in zip(indices, node.shape)]
+        op = node.op
+        if op == "var":
+            name = latex_name(node.params[0]) if self.latex else node.params[0]
+            return self.indexed(name, indices)
+        if op == "const":
+            value = node.params[0]
+            return str(int(value)) if float(value).is_integer() else repr(value)
+        if op == "eye":
+            return self.indexed(r"\delta" if self.latex else "δ", indices)
+        if op == "add":
+            joined = " + ".join(self.entry(t, indices, used) for t in node.args)
+            return f"\\left({joined}\\right)" if self.latex else f"({joined})"
+        if op == "einsum":
+            return self.contraction(node, indices, used)
+        if op == "pow":
+            base = self.entry(node.args[0], indices, used)
+            exponent = node.params[0]
+            shown = str(int(exponent)) if exponent.is_integer() else repr(exponent)
+            return f"\\left({base}\\right)^{{{shown}}}" if self.latex else f"({base})^{shown}"
+        if op in ("inv", "det", "logdet", "reshape"):
+            matrix = self.recovery(node)
+            shown = matrix_text(matrix) if matrix is not None else f"{op}(…)"
+            if matrix is not None and matrix.op not in ("leaf", "call"):
+                shown = f"({shown})"
+            return self.indexed(shown, indices)
+        inner = self.entry(node.args[0], indices, used)
+        name = r"\sigma" if (self.latex and op == "sigmoid") else (f"\\operatorname{{{op}}}" if self.latex else op)
+        return f"{name}\\left({inner}\\right)" if self.latex else f"{op}({inner})"
+
+    def contraction(self, node: Tensor, indices: list, used: set) -> str:
+        inputs, output = node.params
+        names = dict(zip(output, indices))
+        summed = []
+        for operand, labels in zip(node.args, inputs):
+            for label, size in zip(labels, operand.shape):
+                if label not in names and size == 1:
+                    names[label] = "1"
+                elif label not in names:
+                    names[label] = self.fresh(used)
+                    summed.append(names[label])
+        factors = []
+        for operand, labels in zip(node.args, inputs):
+            factor = self.entry(operand, [names[l] for l in labels], used)
+            if operand.op in ("add",) and not factor.startswith("("):
+                factor = f"({factor})"
+            factors.append(factor)
+        body = (" " if self.latex else "·").join(factors) if factors else "1"
+        if summed:
+            if self.latex:
+                return f"\\sum_{{{''.join(summed)}}} {body}"
+            return f"Σ_{''.join(summed)} {body}"
+        return body
+
+
+def index_notation(node: Tensor, indices: list, *, latex: bool = False) -> str:
+    """node[indices] = … as one line."""
+    return IndexPrinter(latex=latex).entry(node, list(indices), set(indices))

@@ -1,0 +1,370 @@
+"""The tensor IR: immutable, hash-consed nodes in index (Einstein) form.
+
+Every value, derivative and Hessian is a DAG of :class:`Tensor` nodes. A node is
+an operation name (``op``), its operands (``args``), operation parameters
+(``params``) and its shape. Dimensions are ints or names (``"m"``, or products
+``"m*n"`` for vec/kron shapes).
+
+Nodes are interned: building the same node twice returns the same object, so
+structural equality is identity, shared subexpressions are found for free and
+passes can memoise on ``id``. Nothing here evaluates or differentiates; the
+meaning of each op lives in :mod:`matdiff.primitives`.
+
+The op set is small on purpose (everything else is rewritten into it):
+
+- ``var`` (params: name), ``const`` (params: value; every entry equals it),
+  ``eye`` (identity / Kronecker delta, shape (n, n)),
+- ``einsum`` (params: input labels per operand, output labels): products,
+  transposes, traces, sums, Hadamard and outer products, scaling,
+- ``add`` (n-ary sum of same-shaped terms),
+- elementwise functions (``exp``, ``log``, ..., ``pow`` with params (exponent,)),
+- ``inv``, ``det``, ``logdet`` (square matrices),
+- ``reshape`` (row-major, to ``shape``): vec, kron and the vec layout.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Iterable, Sequence, Union
+
+Dim = Union[int, str]
+Shape = tuple
+
+
+class Tensor:
+    """An immutable IR node. Build with the factories below, never directly."""
+
+    __slots__ = ("op", "args", "params", "shape", "__weakref__")
+
+    op: str
+    args: tuple["Tensor", ...]
+    params: tuple
+    shape: Shape
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Tensor nodes are immutable")
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        if self.op == "var":
+            return f"var({self.params[0]})"
+        if self.op == "const":
+            return f"const({self.params[0]}, {self.shape})"
+        inner = ", ".join(repr(a) for a in self.args)
+        extra = f"{self.params}; " if self.params else ""
+        return f"{self.op}({extra}{inner})"
+
+
+_interned: "weakref.WeakValueDictionary[tuple, Tensor]" = weakref.WeakValueDictionary()
+
+
+def make(op: str, args: Sequence[Tensor], params: tuple, shape: Shape) -> Tensor:
+    """The one constructor: returns the existing node when an identical one is alive.
+
+    Keys use the ids of the (already interned) operands; an entry can only be
+    alive while its node is, and the node keeps its operands alive, so ids in
+    live keys never refer to recycled objects.
+    """
+    args = tuple(args)
+    key = (op, tuple(id(a) for a in args), params, tuple(shape))
+    node = _interned.get(key)
+    if node is None:
+        node = object.__new__(Tensor)
+        object.__setattr__(node, "op", op)
+        object.__setattr__(node, "args", args)
+        object.__setattr__(node, "params", params)
+        object.__setattr__(node, "shape", tuple(shape))
+        _interned[key] = node
+    return node
+
+
+# ----- dimensions -------------------------------------------------------------
+
+
+def dim_product(dims: Iterable[Dim]) -> Dim:
+    """The size of a block of dimensions: an int when all are known, else 'm*n'."""
+    number, names = 1, []
+    dims = list(dims)
+    unknown = [d for d in dims if not isinstance(d, (int, str))]
+    if unknown:  # a dimension still being solved for: the product is a new unknown
+        return unknown[0] if len(dims) == 1 else type(unknown[0])("*".join(map(str, dims)))
+    for d in dims:
+        if isinstance(d, int):
+            number *= d
+        else:
+            names.extend(str(d).split("*"))
+    if not names:
+        return number
+    if number == 0:
+        return 0
+    factors = ([str(number)] if number != 1 else []) + sorted(names)
+    return "*".join(factors)
+
+
+def dim_value(dim: Dim, sizes: dict) -> int:
+    """The integer size of a dimension, with symbol sizes taken from ``sizes``."""
+    if isinstance(dim, int):
+        return dim
+    total = 1
+    for factor in str(dim).split("*"):
+        total *= int(factor) if factor.isdigit() else sizes[factor]
+    return total
+
+
+def is_all_ones(shape: Shape) -> bool:
+    return all(d == 1 for d in shape)
+
+
+# ----- leaves -------------------------------------------------------------------
+
+
+def var(name: str, shape: Shape) -> Tensor:
+    return make("var", (), (name,), shape)
+
+
+def const(value: float, shape: Shape = ()) -> Tensor:
+    value = float(value)
+    if value == 0.0:
+        value = 0.0  # one zero, never -0.0
+    return make("const", (), (value,), shape)
+
+
+def eye(n: Dim) -> Tensor:
+    return make("eye", (), (), (n, n))
+
+
+def is_const(node: Tensor, value: float | None = None) -> bool:
+    return node.op == "const" and (value is None or node.params[0] == value)
+
+
+def is_zero(node: Tensor | None) -> bool:
+    return node is None or is_const(node, 0.0)
+
+
+# ----- einsum -------------------------------------------------------------------
+
+
+def einsum(output: Sequence, *operands: tuple[Tensor, Sequence], sizes: dict | None = None) -> Tensor:
+    """Contract ``operands`` (pairs of node and labels, one label per axis) into ``output``.
+
+    Labels are any hashable values. Repeated output labels become Kronecker
+    deltas and output labels no operand carries become broadcasts over ones, so
+    derivative rules can be written as the index formulas of a textbook.
+    Scalar constants are multiplied into one coefficient; a zero makes the
+    result a zero constant. ``sizes`` gives the sizes of output labels that no
+    operand carries.
+    """
+    sizes = dict(sizes or {})
+    items: list[tuple[Tensor, tuple]] = []
+    coefficient = 1.0
+    for node, labels in operands:
+        labels = tuple(labels)
+        if len(labels) != node.rank:
+            raise ValueError(f"{len(labels)} labels for a rank-{node.rank} operand")
+        for label, size in zip(labels, node.shape):
+            sizes.setdefault(label, size)
+        if node.op == "const" and (node.rank == 0 or node.params[0] == 0.0):
+            coefficient *= node.params[0]
+            continue
+        items.append((node, labels))
+
+    output = list(output)
+    seen: set = set()
+    for position, label in enumerate(output):
+        if label in seen:  # repeated output label: a delta links it to a fresh copy
+            fresh = ("copy", label, position)
+            output[position] = fresh
+            items.append((eye(sizes[label]), (label, fresh)))
+            sizes[fresh] = sizes[label]
+        seen.add(output[position])
+    carried = {label for _, labels in items for label in labels}
+    for label in output:
+        if label not in carried:  # broadcast: multiply by a vector of ones
+            items.append((const(1.0, (sizes[label],)), (label,)))
+    shape = tuple(sizes[label] for label in output)
+    if coefficient == 0.0:
+        return const(0.0, shape)
+    if coefficient != 1.0:
+        items.append((const(coefficient), ()))
+    if not items:
+        return const(coefficient, shape)
+    if len(items) == 1 and items[0][1] == tuple(output) and len(set(output)) == len(output):
+        return items[0][0]  # the identity contraction
+    return _canonical_einsum(items, tuple(output), shape)
+
+
+def _canonical_einsum(items, output, shape) -> Tensor:
+    """Relabel to 0, 1, 2, ... in order of appearance so equal contractions intern equal."""
+    names: dict = {}
+    for label in output:
+        names.setdefault(label, len(names))
+    for _, labels in items:
+        for label in labels:
+            names.setdefault(label, len(names))
+    inputs = tuple(tuple(names[label] for label in labels) for _, labels in items)
+    return make("einsum", [node for node, _ in items], (inputs, tuple(names[label] for label in output)), shape)
+
+
+def einsum_operands(node: Tensor) -> list[tuple[Tensor, tuple]]:
+    """The (operand, labels) pairs of an einsum node."""
+    return list(zip(node.args, node.params[0]))
+
+
+def scale(factor: float | Tensor, node: Tensor) -> Tensor:
+    """factor · node, for a number or a scalar node."""
+    labels = tuple(range(node.rank))
+    factor_node = factor if isinstance(factor, Tensor) else const(factor)
+    return einsum(labels, (factor_node, ()), (node, labels))
+
+
+def transpose(node: Tensor, permutation: Sequence[int] | None = None) -> Tensor:
+    """Axes permuted (reversed by default)."""
+    labels = tuple(range(node.rank))
+    permutation = tuple(reversed(labels)) if permutation is None else tuple(permutation)
+    return einsum(permutation, (node, labels))
+
+
+def matmul(left: Tensor, right: Tensor) -> Tensor:
+    """The matrix product of rank-1/rank-2 tensors, a vector being a column on the right
+    and a row on the left."""
+    left_labels = ("i", "k") if left.rank == 2 else ("k",)
+    right_labels = ("k", "j") if right.rank == 2 else ("k",)
+    output = tuple(x for x in (left_labels[0] if left.rank == 2 else None,
+                               right_labels[1] if right.rank == 2 else None) if x)
+    return einsum(output, (left, left_labels), (right, right_labels))
+
+
+def hadamard(left: Tensor, right: Tensor) -> Tensor:
+    labels = tuple(range(left.rank))
+    return einsum(labels, (left, labels), (right, labels))
+
+
+# ----- sums, functions, reshapes -------------------------------------------------
+
+
+def add(*terms: Tensor | None) -> Tensor:
+    """The sum of same-shaped terms; zeros dropped, nested sums flattened,
+    repeated terms merged into a multiple, constants folded."""
+    flat: list[Tensor] = []
+    shape = None
+    for term in terms:
+        if term is None:
+            continue
+        shape = term.shape
+        if term.op == "add":
+            flat.extend(term.args)
+        elif not is_const(term, 0.0):
+            flat.append(term)
+    if shape is None:
+        raise ValueError("add() of nothing")
+    constant = sum(t.params[0] for t in flat if t.op == "const")
+    counts: dict[int, list] = {}
+    for term in flat:
+        if term.op == "const":
+            continue
+        base, factor = split_coefficient(term)
+        entry = counts.setdefault(id(base), [base, 0.0])
+        entry[1] += factor
+    merged = [base if factor == 1.0 else scale(factor, base) for base, factor in counts.values() if factor != 0.0]
+    if constant != 0.0:
+        merged.append(const(constant, shape))
+    if not merged:
+        return const(0.0, shape)
+    if len(merged) == 1:
+        return merged[0]
+    return make("add", merged, (), shape)
+
+
+def split_coefficient(node: Tensor) -> tuple[Tensor, float]:
+    """node = factor · base, with the numeric coefficient of an einsum pulled out."""
+    if node.op != "einsum":
+        return node, 1.0
+    operands = einsum_operands(node)
+    factor = 1.0
+    rest = []
+    for operand, labels in operands:
+        if operand.op == "const" and operand.rank == 0:
+            factor *= operand.params[0]
+        else:
+            rest.append((operand, labels))
+    if factor == 1.0:
+        return node, 1.0
+    return einsum(node.params[1], *rest), factor
+
+
+def apply(function: str, argument: Tensor, *params) -> Tensor:
+    """An elementwise function; constants are folded where that is exact and cheap."""
+    if function == "pow":
+        exponent = params[0]
+        if exponent == 1.0:
+            return argument
+        if exponent == 0.0:
+            return const(1.0, argument.shape)
+        if argument.op == "pow":  # (x^a)^b = x^(ab) is safe for the integer b we create
+            inner = argument.params[0]
+            if float(exponent).is_integer() and float(inner).is_integer():
+                return apply("pow", argument.args[0], inner * exponent)
+    if argument.op == "const" and function in _FOLDABLE:
+        import math
+
+        try:
+            value = _FOLDABLE[function](argument.params[0], *params)
+        except (ValueError, OverflowError, ZeroDivisionError):
+            value = None
+        if value is not None and math.isfinite(value):
+            return const(value, argument.shape)
+    return make(function, (argument,), tuple(float(p) for p in params), argument.shape)
+
+
+def _fold_pow(x, p):
+    return x**p
+
+
+_FOLDABLE = {"pow": _fold_pow, "step": lambda x: float(x > 0), "sign": lambda x: float((x > 0) - (x < 0))}
+
+
+def reshape(node: Tensor, shape: Shape) -> Tensor:
+    """Row-major reshape; reshaping twice is one reshape, to the same shape none."""
+    shape = tuple(shape)
+    if shape == node.shape:
+        return node
+    if node.op == "reshape":
+        node = node.args[0]
+        if shape == node.shape:
+            return node
+    if node.op == "const":
+        return const(node.params[0], shape)
+    return make("reshape", (node,), (), shape)
+
+
+def matrix_function(op: str, argument: Tensor) -> Tensor:
+    """inv, det or logdet of a square matrix."""
+    shape = argument.shape if op == "inv" else ()
+    return make(op, (argument,), (), shape)
+
+
+def postorder(root: Tensor) -> list[Tensor]:
+    """Every node of the DAG once, operands before users; iterative, so deep graphs are fine."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for arg in reversed(node.args):
+            if id(arg) not in visited:
+                stack.append((arg, False))
+    return order
+
+
+def variables(root: Tensor) -> dict[str, Tensor]:
+    return {n.params[0]: n for n in postorder(root) if n.op == "var"}

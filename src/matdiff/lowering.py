@@ -1,0 +1,522 @@
+"""Lowering: syntax tree + shapes → tensor IR, checking every shape on the way.
+
+The input language is MATLAB-like: a vector is a column, ``x'`` is a row, ``*``
+is a matrix product or a scaling, and a value whose every dimension is 1 acts
+as a scalar where a matrix product would not fit. The IR is honest tensors, so
+a row vector is stored as a rank-1 tensor plus a ``row`` flag on its
+:class:`Value`; products are written as einsums over the real axes only.
+
+Shapes not given by the caller follow matrixcalculus.org: names starting with
+a–g are scalars, h–z vectors, A–Z matrices, with unknown dimensions found by
+unification. Lowering runs twice: once with dimension variables to solve the
+shapes, once with the solved shapes to build the IR that is kept. Errors name
+the operation and both shapes in the user's terms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import count
+
+from matdiff import limits
+from matdiff import ir
+from matdiff.errors import MatdiffError, ShapeError, UnknownNameError
+from matdiff.ir import Tensor, const, einsum, eye, is_all_ones
+from matdiff.primitives import ELEMENTWISE
+from matdiff.syntax import Call, Chain, Name, Number, Power, Program, Signed, Transpose
+
+MATRIX_FUNCTIONS = ("tr", "det", "logdet", "inv", "diag", "sum", "norm2", "norm1", "kron", "vec", "eye", "ones")
+FUNCTIONS = tuple(ELEMENTWISE) + MATRIX_FUNCTIONS
+
+
+# ----- dimensions and their unification -------------------------------------------------
+
+
+class DimVar:
+    """An unknown dimension, solved by unification."""
+
+    _counter = count()
+
+    def __init__(self, hint: str):
+        self.hint = hint
+        self.order = next(DimVar._counter)
+
+    def __repr__(self):
+        return f"?{self.hint}"
+
+
+class Dims:
+    """Union-find over dimensions: ints and user-named symbols are fixed, DimVars are not."""
+
+    def __init__(self):
+        self.parent: dict[DimVar, object] = {}
+
+    def find(self, d):
+        while isinstance(d, DimVar) and d in self.parent:
+            d = self.parent[d]
+        return d
+
+    def unify(self, a, b) -> bool:
+        a, b = self.find(a), self.find(b)
+        if a is b or (not isinstance(a, DimVar) and not isinstance(b, DimVar) and a == b):
+            return True
+        if isinstance(a, DimVar) and isinstance(b, DimVar):
+            first, second = (a, b) if a.order <= b.order else (b, a)
+            self.parent[second] = first
+            return True
+        if isinstance(a, DimVar):
+            self.parent[a] = b
+            return True
+        if isinstance(b, DimVar):
+            self.parent[b] = a
+            return True
+        return False
+
+    def show(self, d) -> str:
+        d = self.find(d)
+        return d.hint if isinstance(d, DimVar) else str(d)
+
+
+# ----- values in the surface language --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Value:
+    """An IR tensor plus how the language sees it: a rank-1 tensor is a column unless ``row``."""
+
+    node: Tensor
+    row: bool = False
+
+    @property
+    def kind(self) -> str:
+        return ("scalar", "row" if self.row else "column", "matrix")[min(self.node.rank, 2)]
+
+    def surface(self) -> tuple:
+        """The MATLAB-view shape: () for a scalar, (n,) column, (1, n) row, (a, b) matrix."""
+        shape = self.node.shape
+        return (1,) + shape if self.row else shape
+
+    def as_matrix(self) -> tuple:
+        """The 2-D view used by products: a column is n×1, a row 1×n, a scalar 1×1."""
+        shape = self.node.shape
+        if not shape:
+            return (1, 1)
+        if len(shape) == 1:
+            return (1, shape[0]) if self.row else (shape[0], 1)
+        return shape
+
+
+@dataclass
+class Lowered:
+    """The IR of a program and what the rest of the pipeline needs to know about it."""
+
+    value: Value
+    variables: dict  # name -> Value (the var node and its surface kind)
+    assigned: dict  # name -> Value of each intermediate
+    cut_definition: Value | None  # the real value of the intermediate differentiated by
+    notes: list = field(default_factory=list)
+    positions: dict = field(default_factory=dict)  # id(node) -> (node, position)
+
+
+def default_shape(name: str) -> tuple:
+    """matrixcalculus.org's convention by first letter: a–g scalar, h–z vector, A–Z matrix."""
+    first = name[0]
+    if first.isupper():
+        return (DimVar("m_" + name), DimVar("n_" + name))
+    if "a" <= first.lower() <= "g":
+        return ()
+    return (DimVar("n_" + name),)
+
+
+_POOL = ["n", "m", "p", "q", "r", "k", "s", "t", "u", "v", "w"]
+
+
+def normalize_shape(name: str, spec) -> tuple:
+    """A caller's shape (ints, symbol names, 'scalar', ()) as a tuple of dims."""
+    if spec is None or spec == "scalar" or spec == ():
+        return ()
+    if isinstance(spec, (int, str)):
+        spec = (spec,)
+    try:
+        dims = tuple(spec)
+    except TypeError:
+        raise MatdiffError(f"shape of {name} must be a tuple like (3, 4) or ('m', 'n'), not {spec!r}") from None
+    if len(dims) > 2:
+        raise MatdiffError(f"shape of {name} has {len(dims)} dimensions; the language has scalars, "
+                           "vectors and matrices")
+    result = []
+    for d in dims:
+        if isinstance(d, bool):
+            raise MatdiffError(f"bad dimension {d!r} in the shape of {name}")
+        if isinstance(d, int) or (hasattr(d, "__index__") and not isinstance(d, str)):
+            d = int(d)
+            if d < 1:
+                raise MatdiffError(f"dimension {d} in the shape of {name} must be at least 1")
+            result.append(d)
+        elif isinstance(d, str) and d.strip().isdigit():
+            result.append(int(d))
+        elif isinstance(d, str) and d.strip().isidentifier():
+            result.append(d.strip())
+        else:
+            raise MatdiffError(f"bad dimension {d!r} in the shape of {name}: use a positive integer or a name")
+    return tuple(result)
+
+
+# ----- the lowering ---------------------------------------------------------------------------
+
+
+def lower(program: Program, shapes: dict | None = None, cut: str | None = None) -> Lowered:
+    """Check shapes and build the IR of ``program``; ``cut`` names an intermediate to treat
+    as an independent variable (to differentiate by it)."""
+    declared = {name: normalize_shape(name, spec) for name, spec in (shapes or {}).items()}
+    solver = Dims()
+    first = _Lowering(program, declared, solver, cut)
+    first.run()
+    solved = _solve_shapes(first, declared, solver)
+    second = _Lowering(program, solved, Dims(), cut)
+    second.run()
+    return second.result
+
+
+def infer_shapes(program: Program, shapes: dict | None = None) -> dict:
+    """The shape of every input variable (declared or inferred), by name."""
+    declared = {name: normalize_shape(name, spec) for name, spec in (shapes or {}).items()}
+    solver = Dims()
+    first = _Lowering(program, declared, solver, None)
+    first.run()
+    solved = _solve_shapes(first, declared, solver)
+    return {name: solved[name] if not first.result.variables[name].row else (1,) + solved[name]
+            for name in first.result.variables}
+
+
+def _solve_shapes(first: "_Lowering", declared: dict, solver: Dims) -> dict:
+    """Every variable's shape with unknowns replaced by names (n, m, p, ...) not already in use."""
+    used = {d for shape in declared.values() for d in shape if isinstance(d, str)}
+    names: dict = {}
+    pool = (name for name in _POOL + [f"n{i}" for i in range(1, 10_000)] if name not in used)
+    solved = dict(declared)
+    for name, value in first.result.variables.items():
+        dims = []
+        for d in value.node.shape:
+            d = solver.find(d)
+            if isinstance(d, DimVar):
+                if d not in names:
+                    names[d] = next(pool)
+                d = names[d]
+            dims.append(d)
+        solved[name] = tuple(dims)
+    return solved
+
+
+class _Lowering:
+    def __init__(self, program: Program, shapes: dict, dims: Dims, cut: str | None):
+        self.program = program
+        self.shapes = shapes
+        self.dims = dims
+        self.cut = cut
+        self.environment: dict[str, Value] = {}
+        self.result = Lowered(Value(const(0.0)), {}, {}, None)
+
+    def error(self, message: str, position: int, kind=ShapeError) -> MatdiffError:
+        return kind(message, position, self.program.source)
+
+    def show(self, value: Value) -> str:
+        surface = value.surface()
+        if not surface:
+            return "a scalar"
+        if len(surface) == 1:
+            return f"a vector of length {self.dims.show(surface[0])}"
+        return "×".join(self.dims.show(d) for d in surface)
+
+    def record(self, node: Tensor, position: int) -> Tensor:
+        self.result.positions.setdefault(id(node), (node, position))
+        return node
+
+    def run(self):
+        cut_seen = False
+        for statement in self.program.statements:
+            value = self.expression(statement.value)
+            if statement.target is None:
+                self.result.value = value
+                continue
+            self.result.assigned[statement.target] = value
+            if statement.target == self.cut:
+                cut_seen = True
+                self.result.cut_definition = value
+                value = Value(ir.var(statement.target, value.node.shape), value.row)
+            self.environment[statement.target] = value
+        if self.cut is not None and not cut_seen and self.cut not in self.result.variables:
+            names = sorted(set(self.result.variables) | set(self.result.assigned))
+            raise self.error(f"cannot differentiate with respect to {self.cut}: it does not occur "
+                             f"(names here: {', '.join(names)})", None, UnknownNameError)
+        if is_all_ones(self.result.value.node.shape) and self.result.value.node.rank > 0:
+            shape = "×".join(str(d) for d in self.result.value.as_matrix())
+            self.result.notes.append(f"the result is {shape}, a scalar for layout purposes")
+
+    # -- expressions --
+
+    def expression(self, node) -> Value:
+        method = getattr(self, "lower_" + type(node).__name__)
+        return method(node)
+
+    def lower_Number(self, node: Number) -> Value:
+        return Value(const(node.value))
+
+    def lower_Name(self, node: Name) -> Value:
+        name = node.name
+        if name in self.environment:
+            return self.environment[name]
+        if name in self.result.variables:
+            return self.result.variables[name]
+        shape = self.shapes.get(name)
+        if shape is None:
+            shape = default_shape(name)
+        value = Value(ir.var(name, shape))
+        self.result.variables[name] = value
+        return value
+
+    def lower_Signed(self, node: Signed) -> Value:
+        value = self.expression(node.operand)
+        if node.sign == "+":
+            return value
+        return Value(self.record(ir.scale(-1.0, value.node), node.position), value.row)
+
+    def lower_Transpose(self, node: Transpose) -> Value:
+        value = self.expression(node.operand)
+        if value.node.rank == 2:
+            return Value(self.record(ir.transpose(value.node), node.position))
+        return Value(value.node, not value.row if value.node.rank == 1 else False)
+
+    def lower_Chain(self, node: Chain) -> Value:
+        value = self.expression(node.first)
+        for op, position, operand in node.rest:
+            value = self.binary(op, value, self.expression(operand), position)
+        return value
+
+    def lower_Power(self, node: Power) -> Value:
+        base = self.expression(node.base)
+        exponent = self.expression(node.exponent)
+        if node.op == ".^" or base.node.rank == 0:
+            return self.elementwise_power(base, exponent, node.position)
+        rows, columns = base.as_matrix()
+        if base.node.rank == 1:
+            raise self.error(f"cannot raise {self.show(base)} to a power with ^; use .^ for elementwise powers",
+                             node.position)
+        if not self.dims.unify(rows, columns):
+            raise self.error(f"matrix power needs a square matrix, not {self.show(base)}; "
+                             "use .^ for elementwise powers", node.position)
+        k = exponent.node.params[0] if exponent.node.op == "const" and exponent.node.rank == 0 else None
+        if k is None or not float(k).is_integer():
+            raise self.error("a matrix power needs an integer exponent; use .^ for elementwise powers",
+                             node.position)
+        k = int(k)
+        if abs(k) > limits.current.max_matrix_power:
+            raise self.error(f"matrix power {k} exceeds the limit of {limits.current.max_matrix_power}",
+                             node.position, MatdiffError)
+        factor = base.node if k >= 0 else ir.matrix_function("inv", base.node)
+        result = eye(rows)
+        for _ in range(abs(k)):
+            result = factor if result.op == "eye" else ir.matmul(result, factor)
+        return Value(self.record(result, node.position))
+
+    def elementwise_power(self, base: Value, exponent: Value, position: int) -> Value:
+        if exponent.node.op == "const" and exponent.node.rank == 0:
+            return Value(self.record(ir.apply("pow", base.node, exponent.node.params[0]), position), base.row)
+        # b .^ e = exp(e .* log(b)) when the exponent is not a number
+        logarithm = Value(self.record(ir.apply("log", base.node), position), base.row)
+        product = self.binary(".*", exponent, logarithm, position)
+        return Value(self.record(ir.apply("exp", product.node), position), product.row)
+
+    # -- binary operators --
+
+    def binary(self, op: str, left: Value, right: Value, position: int) -> Value:
+        if op in "+-":
+            if op == "-":
+                right = Value(ir.scale(-1.0, right.node), right.row)
+            return self.add(left, right, position, "add" if op == "+" else "subtract")
+        if op == "*":
+            return self.multiply(left, right, position)
+        if op == "/":
+            if right.node.rank and not is_all_ones(right.node.shape):
+                raise self.error(f"cannot divide by {self.show(right)}: / divides by a scalar; "
+                                 "use ./ for elementwise division", position)
+            reciprocal = ir.apply("pow", self.squeeze(right), -1.0)
+            return Value(self.record(ir.scale(reciprocal, left.node), position), left.row)
+        if op in (".*", "./"):
+            if op == "./":
+                right = Value(self.record(ir.apply("pow", right.node, -1.0), position), right.row)
+            return self.elementwise_product(left, right, position)
+        raise AssertionError(op)
+
+    def squeeze(self, value: Value) -> Tensor:
+        """An all-ones-shaped value as a scalar."""
+        return ir.reshape(value.node, ()) if value.node.rank else value.node
+
+    def broadcast(self, scalar: Tensor, like: Value) -> Tensor:
+        labels = tuple(range(like.node.rank))
+        return einsum(labels, (scalar, ()), sizes=dict(zip(labels, like.node.shape)))
+
+    def same_shape(self, left: Value, right: Value) -> bool:
+        if left.node.rank != right.node.rank or (left.node.rank == 1 and left.row != right.row):
+            return False
+        return all(self.dims.unify(a, b) for a, b in zip(left.node.shape, right.node.shape))
+
+    def add(self, left: Value, right: Value, position: int, verb: str) -> Value:
+        if left.node.rank == 0 and right.node.rank:
+            left = Value(self.broadcast(left.node, right), right.row)
+        elif right.node.rank == 0 and left.node.rank:
+            right = Value(self.broadcast(right.node, left), left.row)
+        elif not self.same_shape(left, right):
+            if is_all_ones(left.node.shape) and left.node.rank:
+                return self.add(Value(self.squeeze(left)), right, position, verb)
+            if is_all_ones(right.node.shape) and right.node.rank:
+                return self.add(left, Value(self.squeeze(right)), position, verb)
+            raise self.error(f"cannot {verb} {self.show(left)} and {self.show(right)}", position)
+        return Value(self.record(ir.add(left.node, right.node), position), left.row)
+
+    def elementwise_product(self, left: Value, right: Value, position: int) -> Value:
+        if left.node.rank == 0 or right.node.rank == 0:
+            scalar, other = (left, right) if left.node.rank == 0 else (right, left)
+            return Value(self.record(ir.scale(scalar.node, other.node), position), other.row)
+        if not self.same_shape(left, right):
+            raise self.error(f"cannot multiply elementwise {self.show(left)} and {self.show(right)}", position)
+        return Value(self.record(ir.hadamard(left.node, right.node), position), left.row)
+
+    def multiply(self, left: Value, right: Value, position: int) -> Value:
+        if left.node.rank == 0 or right.node.rank == 0:
+            return self.elementwise_product(left, right, position)
+        (a, b), (c, d) = left.as_matrix(), right.as_matrix()
+        if not self.dims.unify(b, c):
+            if is_all_ones(left.node.shape):
+                return self.elementwise_product(Value(self.squeeze(left)), right, position)
+            if is_all_ones(right.node.shape):
+                return self.elementwise_product(left, Value(self.squeeze(right)), position)
+            raise self.error(
+                f"cannot multiply {self.show(left)} by {self.show(right)}: inner dimensions "
+                f"{self.dims.show(b)} and {self.dims.show(c)} differ", position)
+        # Label the real axes: a row vector has no real row axis, a column no real column axis.
+        left_row = "i" if left.kind in ("matrix", "column") else None
+        left_inner = "k" if left.kind in ("matrix", "row") else None
+        right_inner = "k" if right.kind in ("matrix", "column") else None
+        right_column = "j" if right.kind in ("matrix", "row") else None
+        if left_inner is None and right_inner is not None:
+            right_inner = "k_alone"  # a real axis of size 1 meeting an implied one: summed alone
+        if right_inner is None and left_inner is not None:
+            left_inner = "k_alone"
+        left_labels = [x for x in (left_row, left_inner) if x]
+        right_labels = [x for x in (right_inner, right_column) if x]
+        output = [x for x in (left_row, right_column) if x]
+        node = self.record(einsum(output, (left.node, left_labels), (right.node, right_labels)), position)
+        is_row = len(output) == 1 and output[0] == "j"
+        return Value(node, is_row)
+
+    # -- functions --
+
+    def lower_Call(self, node: Call) -> Value:
+        name, position = node.function, node.position
+        if name in ("eye", "ones"):
+            return self.constant_matrix(node)
+        if name not in FUNCTIONS:
+            raise self.error(f"unknown function {name}(); known: {', '.join(sorted(FUNCTIONS))}",
+                             position, UnknownNameError)
+        arity = 2 if name == "kron" else 1
+        if len(node.arguments) != arity:
+            raise self.error(f"{name}() takes {arity} argument{'s' if arity > 1 else ''}, "
+                             f"not {len(node.arguments)}", position, MatdiffError)
+        arguments = [self.expression(a) for a in node.arguments]
+        if name in ELEMENTWISE:
+            x = arguments[0]
+            return Value(self.record(ir.apply(name, x.node), position), x.row)
+        return getattr(self, "function_" + name)(*arguments, position=position)
+
+    def square(self, value: Value, name: str, position: int) -> Tensor:
+        if value.node.rank != 2 or not self.dims.unify(*value.node.shape):
+            if value.node.rank == 1 and is_all_ones(value.node.shape):
+                return self.squeeze(value)
+            raise self.error(f"{name}() needs a square matrix, not {self.show(value)}", position)
+        return value.node
+
+    def function_tr(self, x: Value, position: int) -> Value:
+        if x.node.rank == 0:
+            return x
+        return Value(self.record(einsum((), (self.square(x, "tr", position), ("i", "i"))), position))
+
+    def function_det(self, x: Value, position: int) -> Value:
+        if x.node.rank == 0:
+            return x
+        return Value(self.record(ir.matrix_function("det", self.square(x, "det", position)), position))
+
+    def function_logdet(self, x: Value, position: int) -> Value:
+        if x.node.rank == 0:
+            return Value(self.record(ir.apply("log", x.node), position))
+        return Value(self.record(ir.matrix_function("logdet", self.square(x, "logdet", position)), position))
+
+    def function_inv(self, x: Value, position: int) -> Value:
+        if x.node.rank == 0:
+            return Value(self.record(ir.apply("pow", x.node, -1.0), position))
+        return Value(self.record(ir.matrix_function("inv", self.square(x, "inv", position)), position))
+
+    def function_diag(self, x: Value, position: int) -> Value:
+        if x.node.rank == 0:
+            return x
+        if x.node.rank == 1:
+            n = x.node.shape[0]
+            return Value(self.record(einsum(("i", "j"), (x.node, ("i",)), (eye(n), ("i", "j"))), position))
+        return Value(self.record(einsum(("i",), (self.square(x, "diag", position), ("i", "i"))), position))
+
+    def function_sum(self, x: Value, position: int) -> Value:
+        labels = tuple(range(x.node.rank))
+        return Value(self.record(einsum((), (x.node, labels)), position))
+
+    def function_norm2(self, x: Value, position: int) -> Value:
+        labels = tuple(range(x.node.rank))
+        squares = self.record(einsum((), (x.node, labels), (x.node, labels)), position)
+        return Value(self.record(ir.apply("sqrt", squares), position))
+
+    def function_norm1(self, x: Value, position: int) -> Value:
+        return self.function_sum(Value(self.record(ir.apply("abs", x.node), position), x.row), position)
+
+    def function_vec(self, x: Value, position: int) -> Value:
+        if x.node.rank < 2:
+            return Value(x.node)
+        rows, columns = x.node.shape
+        stacked = ir.reshape(ir.transpose(x.node), (ir.dim_product((rows, columns)),))
+        return Value(self.record(stacked, position))
+
+    def function_kron(self, a: Value, b: Value, position: int) -> Value:
+        """kron(A, B)[(i,k), (j,l)] = A_ij·B_kl, on the 2-D views (a column is n×1)."""
+        def axes(value: Value, tag: str):
+            kind = value.kind
+            row = (tag + "r") if kind in ("matrix", "column") else None
+            column = (tag + "c") if kind in ("matrix", "row") else None
+            return row, column
+
+        (ar, ac), (br, bc) = axes(a, "a"), axes(b, "b")
+        sizes = {}
+        for value, labels in ((a, [x for x in (ar, ac) if x]), (b, [x for x in (br, bc) if x])):
+            sizes.update(zip(labels, value.node.shape))
+        output = [x for x in (ar, br, ac, bc) if x]
+        product = einsum(output, (a.node, [x for x in (ar, ac) if x]), (b.node, [x for x in (br, bc) if x]))
+        row_dims = [sizes[x] for x in (ar, br) if x]
+        column_dims = [sizes[x] for x in (ac, bc) if x]
+        shape = tuple(ir.dim_product(ds) for ds in (row_dims, column_dims) if ds)
+        is_row = not row_dims and bool(column_dims)
+        return Value(self.record(ir.reshape(product, shape), position), is_row)
+
+    def dimension(self, argument, position: int):
+        if isinstance(argument, Number) and argument.value.is_integer() and argument.value >= 1:
+            return int(argument.value)
+        if isinstance(argument, Name):
+            return argument.name
+        raise self.error("eye() and ones() take sizes: positive integers or dimension names", position,
+                         MatdiffError)
+
+    def constant_matrix(self, node: Call) -> Value:
+        count_ok = (1,) if node.function == "eye" else (1, 2)
+        if len(node.arguments) not in count_ok:
+            raise self.error(f"{node.function}() takes {' or '.join(map(str, count_ok))} size argument(s)",
+                             node.position, MatdiffError)
+        dims = tuple(self.dimension(a, node.position) for a in node.arguments)
+        if node.function == "eye":
+            return Value(eye(dims[0]))
+        return Value(const(1.0, dims))

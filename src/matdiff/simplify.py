@@ -1,0 +1,135 @@
+"""Algebraic clean-up of an IR DAG after differentiation: fusion and delta elimination.
+
+Reverse mode leaves chains of small contractions and Kronecker deltas (the seed
+∂Y/∂Y is a product of deltas). Three rewrites turn them into the forms a person
+writes, without ever duplicating shared work:
+
+- ``fuse``: an einsum operand that is itself an einsum used only here (or a mere
+  transpose/scaling) is inlined: (A_ij B_jk) C_kl is one contraction.
+- ``eliminate deltas``: δ_ab with a summed index renames that index and
+  disappears (A_ij δ_jk = A_ik); a delta whose indices are both free stays — it
+  is real structure (∂(AB)/∂B = A_ik δ_jl).
+- ``distribute a transpose over a sum``: (A + B)ᵀ = Aᵀ + Bᵀ, so layouts can
+  rearrange a sum term by term.
+
+Shared nodes (used twice or more) are never inlined: that is what keeps the
+output of a 32-layer network linear in its depth.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import count
+
+from matdiff.ir import Tensor, add, const, einsum, einsum_operands, postorder
+from matdiff.primitives import rebuild
+
+
+def simplify(root: Tensor) -> Tensor:
+    nodes = postorder(root)
+    uses: Counter = Counter(id(arg) for node in nodes for arg in node.args)
+    memo: dict[int, Tensor] = {}
+    for node in nodes:
+        args = [memo[id(a)] for a in node.args]
+        if node.op == "einsum":
+            single_use = [uses[id(a)] <= 1 for a in node.args]
+            memo[id(node)] = simplify_einsum(node.params[1], list(zip(args, node.params[0])), single_use)
+        elif node.op == "reshape" and args[0].op == "einsum" and _drops_unit_axes(args[0].shape, node.shape):
+            memo[id(node)] = _squeeze_einsum(args[0], node.shape)
+        elif all(new is old for new, old in zip(args, node.args)):
+            memo[id(node)] = node
+        else:
+            memo[id(node)] = rebuild(node, args)
+    return memo[id(root)]
+
+
+def _drops_unit_axes(source: tuple, target: tuple) -> bool:
+    """True when ``target`` is ``source`` with some axes of size 1 left out."""
+    position = 0
+    for d in source:
+        if position < len(target) and target[position] == d:
+            position += 1
+        elif d != 1:
+            return False
+    return position == len(target) and len(target) < len(source)
+
+
+def _squeeze_einsum(node: Tensor, target: tuple) -> Tensor:
+    """Dropping an axis of size 1 from a contraction is summing over it."""
+    inputs, output = node.params
+    kept, position = [], 0
+    for label, d in zip(output, node.shape):
+        if position < len(target) and target[position] == d:
+            kept.append(label)
+            position += 1
+    return einsum(kept, *zip(node.args, inputs))
+
+
+def _is_view(node: Tensor) -> bool:
+    """A transpose or scaling of one tensor: free to inline however often it is used."""
+    return node.op == "einsum" and sum(1 for a in node.args if not (a.op == "const" and a.rank == 0)) <= 1
+
+
+def simplify_einsum(output, operands: list[tuple[Tensor, tuple]], single_use: list[bool]) -> Tensor:
+    fresh = count()
+    if len(operands) == 1 and operands[0][0].op == "add":  # (A + B)ᵀ = Aᵀ + Bᵀ
+        term_sum, labels = operands[0]
+        return add(*(simplify_einsum(output, [(t, labels)], [True]) for t in term_sum.args))
+    flat: list[tuple[Tensor, tuple]] = []
+    for (node, labels), alone in zip(operands, single_use):
+        if node.op == "einsum" and (alone or _is_view(node)):
+            flat.extend(_inline(node, labels, fresh))
+        else:
+            flat.append((node, tuple(labels)))
+    output, flat = _eliminate_deltas(list(output), flat)
+    flat = _fold_filled_constants(output, flat)
+    return einsum(output, *flat)
+
+
+def _inline(node: Tensor, labels, fresh) -> list[tuple[Tensor, tuple]]:
+    """The operands of einsum ``node``, relabelled into the enclosing contraction."""
+    inputs, inner_output = node.params
+    rename = dict(zip(inner_output, labels))
+    for inner_labels in inputs:
+        for label in inner_labels:
+            if label not in rename:
+                rename[label] = ("fused", next(fresh))
+    return [(arg, tuple(rename[label] for label in inner_labels)) for arg, inner_labels in zip(node.args, inputs)]
+
+
+def _eliminate_deltas(output: list, operands: list[tuple[Tensor, tuple]]):
+    """A_ij δ_jk = A_ik: rename the summed index of a delta and drop it."""
+    changed = True
+    while changed:
+        changed = False
+        for position, (node, labels) in enumerate(operands):
+            if node.op != "eye":
+                continue
+            a, b = labels
+            if a == b:
+                if isinstance(node.shape[0], int):  # tr(I) = n
+                    operands[position] = (const(float(node.shape[0])), ())
+                    changed = True
+                    break
+                continue
+            if a in output and b in output:
+                continue
+            old, new = (a, b) if a not in output else (b, a)
+            del operands[position]
+            operands = [(n, tuple(new if x == old else x for x in ls)) for n, ls in operands]
+            changed = True
+            break
+    return output, operands
+
+
+def _fold_filled_constants(output, operands):
+    """A constant tensor c·ones whose indices all appear elsewhere is just the number c."""
+    result = []
+    elsewhere = {x for node, labels in operands if not (node.op == "const" and node.rank > 0) for x in labels}
+    for node, labels in operands:
+        if node.op == "const" and node.rank > 0:
+            if set(labels) <= elsewhere:
+                result.append((const(node.params[0]), ()))
+                continue
+        result.append((node, labels))
+    return result

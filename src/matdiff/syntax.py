@@ -1,0 +1,239 @@
+"""Parsing: text of the input language (SPEC §1) to a small syntax tree.
+
+The grammar is LALR(1) with lark, and the tree is built while parsing (an
+inline transformer), so no recursion happens here however deep the input.
+Chains of ``+ -`` and of ``* / .* ./`` are kept flat (n-ary), so a 5,000-term
+sum is one node, not 5,000 nested ones. Every node keeps the offset of the
+character it applies to, for error carets. Nesting deeper than the configured
+limit is refused here, before anything recursive sees it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from matdiff import limits
+from matdiff.errors import LimitError, MatdiffError, ParseError
+
+GRAMMAR = r"""
+start: _sep* statement (_sep+ statement)* _sep*
+_sep: ";" | _NEWLINE
+
+statement: NAME "=" expr                  -> assign
+         | expr                           -> bare
+
+?expr: sum
+?sum: product
+    | sum ADDOP product                   -> chain
+?product: unary
+    | product MULOP unary                 -> chain
+?unary: power
+    | ADDOP unary                         -> signed
+?power: postfix
+    | postfix POWOP unary                 -> power
+?postfix: atom
+    | postfix QUOTE                       -> transpose
+?atom: NUMBER                             -> number
+    | NAME                                -> name
+    | NAME "(" [expr ("," expr)*] ")"     -> call
+    | "(" expr ")"
+
+ADDOP: "+" | "-"
+MULOP: ".*" | "./" | "*" | "/"
+POWOP: ".^" | "^"
+QUOTE: "'"
+NAME: /[A-Za-z_][A-Za-z0-9_]*/
+NUMBER: /(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/
+_NEWLINE: /\n/
+%ignore /[ \t\r\f]+/
+%ignore /#[^\n]*/
+"""
+
+
+# ----- syntax tree ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    position: int
+    depth: int
+
+
+@dataclass(frozen=True, eq=False)
+class Number(Node):
+    value: float
+    text: str
+
+
+@dataclass(frozen=True, eq=False)
+class Name(Node):
+    name: str
+
+
+@dataclass(frozen=True, eq=False)
+class Call(Node):
+    function: str
+    arguments: tuple
+
+
+@dataclass(frozen=True, eq=False)
+class Chain(Node):
+    """first (op operand)*, left to right; ops of one precedence level: + - or * / .* ./"""
+
+    first: Node
+    rest: tuple  # of (op, position, operand)
+
+
+@dataclass(frozen=True, eq=False)
+class Signed(Node):
+    sign: str
+    operand: Node
+
+
+@dataclass(frozen=True, eq=False)
+class Power(Node):
+    op: str  # "^" or ".^"
+    base: Node
+    exponent: Node
+
+
+@dataclass(frozen=True, eq=False)
+class Transpose(Node):
+    operand: Node
+
+
+@dataclass(frozen=True, eq=False)
+class Statement:
+    target: str | None  # None for the final bare expression
+    value: Node
+    position: int
+
+
+@dataclass(frozen=True)
+class Program:
+    statements: tuple
+    source: str
+
+
+# ----- building the tree while parsing -------------------------------------------------
+
+
+def _depth(*children: Node) -> int:
+    depth = 1 + max((c.depth for c in children), default=0)
+    if depth > limits.current.max_depth:
+        raise LimitError(
+            f"expression nested too deeply (more than {limits.current.max_depth} levels; "
+            "see matdiff.limits)", children[0].position if children else 0)
+    return depth
+
+
+class _Build(Transformer):
+    def number(self, children):
+        (token,) = children
+        value = float(token)
+        if not math.isfinite(value):
+            raise ParseError(f"number {token} is too large", token.start_pos)
+        return Number(token.start_pos, 1, value, str(token))
+
+    def name(self, children):
+        (token,) = children
+        return Name(token.start_pos, 1, str(token))
+
+    def call(self, children):
+        token, *arguments = children
+        arguments = tuple(a for a in arguments if a is not None)
+        return Call(token.start_pos, _depth(*arguments) if arguments else 1, str(token), arguments)
+
+    def chain(self, children):
+        left, op, right = children
+        if isinstance(left, Chain) and _same_level(left.rest[0][0], str(op)):
+            rest = left.rest + ((str(op), op.start_pos, right),)
+            return Chain(left.position, max(left.depth, _depth(right)), left.first, rest)
+        return Chain(op.start_pos, _depth(left, right), left, ((str(op), op.start_pos, right),))
+
+    def signed(self, children):
+        op, operand = children
+        return Signed(op.start_pos, _depth(operand), str(op), operand)
+
+    def power(self, children):
+        base, op, exponent = children
+        return Power(op.start_pos, _depth(base, exponent), str(op), base, exponent)
+
+    def transpose(self, children):
+        operand, quote = children
+        return Transpose(quote.start_pos, _depth(operand), operand)
+
+    def assign(self, children):
+        token, value = children
+        return Statement(str(token), value, token.start_pos)
+
+    def bare(self, children):
+        (value,) = children
+        return Statement(None, value, value.position)
+
+    def start(self, children):
+        return tuple(children)
+
+
+def _same_level(a: str, b: str) -> bool:
+    return (a in "+-") == (b in "+-")
+
+
+_PARSER = None
+
+
+def _parser() -> Lark:
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = Lark(GRAMMAR, parser="lalr", transformer=_Build(), maybe_placeholders=True)
+    return _PARSER
+
+
+def parse(source: str) -> Program:
+    """Parse a program (statements separated by ';' or newlines); the last is its value."""
+    if not isinstance(source, str):
+        raise ParseError("the expression must be text")
+    if len(source) > limits.current.max_source_length:
+        raise LimitError(f"input of {len(source)} characters is longer than the limit of "
+                         f"{limits.current.max_source_length}", limits.current.max_source_length, source)
+    if not source.strip():
+        raise ParseError("empty expression: type something like x'*A*x", 0, source)
+    try:
+        statements = _parser().parse(source)
+    except VisitError as error:  # a callback refused something (too deep, bad number)
+        inner = error.orig_exc
+        if isinstance(inner, MatdiffError):
+            raise inner.located(None, source) from None
+        raise
+    except MatdiffError as error:
+        raise error.located(None, source) from None
+    except UnexpectedCharacters as error:
+        character = source[error.pos_in_stream]
+        raise ParseError(f"unexpected character {character!r}", error.pos_in_stream, source) from None
+    except UnexpectedEOF:
+        raise ParseError("the expression ends too early", len(source.rstrip()), source) from None
+    except UnexpectedToken as error:
+        token: Token = error.token
+        if token.type == "$END":
+            raise ParseError("the expression ends too early", len(source.rstrip()), source) from None
+        if token.type in ("NAME", "NUMBER"):
+            shown = f"{token.type.lower()} {str(token)!r}"
+        elif token.type == "_NEWLINE":
+            shown = "line break"
+        else:
+            shown = repr(str(token))
+        raise ParseError(f"unexpected {shown} here", token.start_pos, source) from None
+    except UnexpectedInput as error:  # any other lark complaint
+        raise ParseError("cannot parse the expression", getattr(error, "pos_in_stream", 0) or 0, source) from None
+    for statement in statements[:-1]:
+        if statement.target is None:
+            raise ParseError("only the last statement may be a bare expression; name the others (z = ...)",
+                             statement.position, source)
+    if statements[-1].target is not None:
+        raise ParseError(f"the program ends with an assignment to {statements[-1].target}; "
+                         "end it with the expression whose derivative you want", statements[-1].position, source)
+    return Program(tuple(statements), source)

@@ -1,0 +1,316 @@
+"""What the web app computes, run inside a worker process (:mod:`matdiff.web.worker`).
+
+Each job takes the request's validated JSON payload and returns a JSON-ready dict;
+:func:`run` maps the outcome to an HTTP status: 200, 400 for a :class:`MatdiffError`
+(message, position, caret), 501 for a feature this version of the engine lacks,
+500 for an engine bug (traceback to the log, never to the user).
+
+Everything goes through the public engine API. Optional features (``explain``,
+``check``, ``entries``, ``Derivative.code``) are looked up when a job runs, so the
+page grows new sections as the engine grows, with no change here.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import traceback
+from xml.etree import ElementTree
+
+import numpy as np
+
+import matdiff as md
+from matdiff.web import numcheck
+
+TARGETS = ("numpy", "jax", "torch")
+MAX_ENTRIES_SHOWN = 64  # componentwise entries only for results this small
+
+FUNCTIONS = {
+    "exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "softplus", "sqrt", "abs",
+    "tr", "det", "logdet", "inv", "diag", "sum", "norm2", "norm1", "kron", "vec", "eye", "ones",
+}
+
+
+class NotAvailable(Exception):
+    """A feature this version of the engine does not provide (HTTP 501)."""
+
+
+def run(kind: str, payload: dict) -> tuple[int, dict]:
+    job = JOBS.get(kind)
+    if job is None:
+        return 404, {"error": f"no job {kind!r}"}
+    try:
+        return 200, job(**payload)
+    except md.MatdiffError as error:
+        return 400, error_body(error)
+    except NotAvailable as missing:
+        return 501, {"error": str(missing)}
+    except MemoryError:
+        return 400, {"error": "this computation needs more memory than the server allows", "position": None}
+    except RecursionError:
+        return 400, {"error": "the expression is nested too deeply", "position": None}
+    except Exception:
+        traceback.print_exc(file=sys.stderr)
+        return 500, {"error": "internal error in the engine; the details are in the server log"}
+
+
+def error_body(error) -> dict:
+    return {"error": error.message, "position": error.position, "caret": error.caret() or None}
+
+
+# ----- the jobs -----------------------------------------------------------------------------------
+
+
+def variables(expression: str, shapes: dict) -> dict:
+    """Every input variable with its shape: declared, else inferred (None if unknown).
+
+    A program that does not typecheck yet (the user is still typing) still lists its
+    names, with the problem beside them, so the table never goes blank.
+    """
+    try:
+        inferred, problem = infer(expression, shapes), None
+    except md.MatdiffError as error:
+        inferred = {name: _tuple(shapes[name]) if name in shapes else None for name in names(expression)}
+        problem = error_body(error)
+    rows = [
+        {"name": name, "shape": None if shape is None else list(shape), "given": name in shapes}
+        for name, shape in inferred.items()
+    ]
+    return {"variables": rows, "problem": problem}
+
+
+def diff(expression: str, wrt: list[str], shapes: dict, layout: str, include: list[str]) -> dict:
+    """The derivative and, as asked in ``include``, the sections of the page around it."""
+    derivative = md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout)
+    body = {
+        "expression": expression,
+        "wrt": wrt,
+        "layout": derivative.layout,
+        "shape": list(derivative.shape),
+        "text": derivative.text,
+        "latex": derivative.latex,
+        "mathml": mathml(derivative.latex),
+        "index": derivative.index,
+        "notes": list(derivative.notes),
+    }
+    inputs = _inputs_or_none(expression, shapes)
+    if inputs is not None:
+        body["variables"] = [{"name": n, "shape": None if s is None else list(s)} for n, s in inputs.items()]
+    if "vec" in include and layout != "vec":
+        body["vec"] = _section(lambda: _vec_form(expression, wrt, shapes))
+    if "check" in include:
+        body["check"] = _section(lambda: numcheck.check(md, expression, wrt, layout, derivative, inputs or {}))
+    if "entries" in include and hasattr(md, "entries"):
+        body["entries"] = _section(lambda: entries(expression, wrt, shapes, layout))
+    if "explain" in include and hasattr(md, "explain"):
+        body["explanation"] = _section(lambda: explain(expression, wrt, shapes, layout))
+    if "code" in include and hasattr(md.Derivative, "code"):
+        body["code"] = _section(lambda: {target: derivative.code(target) for target in TARGETS})
+    return body
+
+
+def evaluate(expression: str, values: dict, shapes: dict) -> dict:
+    arrays = {}
+    for name, value in values.items():
+        try:
+            arrays[name] = np.asarray(value, dtype=float)
+        except ValueError:
+            raise md.ValueMismatchError(f"the rows of {name} have different lengths") from None
+    arrays = {name: float(a) if a.ndim == 0 else a for name, a in arrays.items()}
+    value = np.asarray(md.evaluate(expression, arrays, shapes=_shapes(shapes)), dtype=float)
+    return {"value": _finite_json(value), "shape": list(value.shape)}
+
+
+def explain(expression: str, wrt: list[str], shapes: dict, layout: str) -> dict:
+    explain = _feature("explain")
+    return _with_mathml(_plain(explain(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout)))
+
+
+def check(expression: str, wrt: list[str], shapes: dict, layout: str, claim: str) -> dict:
+    check = _feature("check")
+    verdict = check(expression, claim, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout)
+    return _with_mathml(_plain(verdict))
+
+
+def entries(expression: str, wrt: list[str], shapes: dict, layout: str) -> dict:
+    entries = _feature("entries")
+    inputs = infer(expression, shapes)
+    sizes = [np.prod(s) for s in inputs.values() if s is not None and all(isinstance(d, int) for d in s)]
+    if len(sizes) != len(inputs) or sum(sizes) > MAX_ENTRIES_SHOWN:
+        return {"skipped": f"componentwise entries are shown for concrete shapes of at most "
+                           f"{MAX_ENTRIES_SHOWN} entries in all"}
+    return _with_mathml(_plain(entries(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout)))
+
+
+def codegen(expression: str, wrt: list[str], shapes: dict, layout: str, target: str) -> dict:
+    if not hasattr(md.Derivative, "code"):
+        raise NotAvailable("code generation is not available in this version of matdiff")
+    derivative = md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout)
+    return {"target": target, "code": derivative.code(target)}
+
+
+JOBS = {
+    "variables": variables,
+    "diff": diff,
+    "evaluate": evaluate,
+    "explain": explain,
+    "check": check,
+    "entries": entries,
+    "codegen": codegen,
+}
+
+
+# ----- helpers ------------------------------------------------------------------------------------
+
+
+def infer(expression: str, shapes: dict) -> dict:
+    """{name: shape} of the inputs, through the engine's inference when it offers one."""
+    infer_shapes = getattr(md.api, "infer_shapes", None)
+    if infer_shapes is None:
+        return {name: _tuple(shapes[name]) if name in shapes else None for name in names(expression)}
+    inferred = infer_shapes(expression, _shapes(shapes))
+    order = {name: i for i, name in enumerate(names(expression))}
+    return {name: tuple(inferred[name]) for name in sorted(inferred, key=lambda n: order.get(n, len(order)))}
+
+
+def _inputs_or_none(expression, shapes):
+    try:
+        return infer(expression, shapes)
+    except md.MatdiffError:
+        return None
+
+
+_TOKEN = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[A-Za-z_][A-Za-z0-9_]*|#[^\n]*|.", re.S)
+_ASSIGNMENT = re.compile(r"(?:^|[;\n])\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
+
+
+def names(expression: str) -> list[str]:
+    """Input names in order of first use: identifiers that are neither functions nor assigned."""
+    assigned = set(_ASSIGNMENT.findall(expression))
+    seen = []
+    for match in _TOKEN.finditer(expression):
+        word = match.group(0)
+        if (word[0].isalpha() or word[0] == "_") and word not in FUNCTIONS and word not in assigned:
+            if word not in seen:
+                seen.append(word)
+    return seen
+
+
+def _wrt(wrt: list[str]):
+    return wrt[0] if len(wrt) == 1 else tuple(wrt)
+
+
+def _tuple(shape) -> tuple:
+    return tuple(shape) if isinstance(shape, (list, tuple)) else shape
+
+
+def _shapes(shapes: dict) -> dict:
+    return {name: _tuple(shape) for name, shape in shapes.items()}
+
+
+def _feature(name: str):
+    feature = getattr(md, name, None)
+    if feature is None:
+        raise NotAvailable(f"'{name}' is not available in this version of matdiff")
+    return feature
+
+
+def _section(compute) -> dict:
+    """An optional part of the page: its failure is shown in place and spoils nothing else."""
+    try:
+        return compute()
+    except md.MatdiffError as error:
+        return {"error": error.message}
+    except NotAvailable as missing:
+        return {"error": str(missing)}
+
+
+def _vec_form(expression: str, wrt: list[str], shapes: dict) -> dict:
+    vec = md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout="vec")
+    return {"text": vec.text, "latex": vec.latex, "mathml": mathml(vec.latex), "shape": list(vec.shape)}
+
+
+def _finite_json(value: np.ndarray):
+    """Numbers as JSON allows them: NaN and ±inf become the strings "NaN", "Infinity", "-Infinity"."""
+    if np.all(np.isfinite(value)):
+        return value.tolist()
+    as_objects = value.astype(object)
+    for index, x in np.ndenumerate(value):
+        if not np.isfinite(x):
+            as_objects[index] = "NaN" if np.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+    return as_objects.tolist()
+
+
+def _plain(value, depth: int = 0):
+    """An engine result object as JSON: dataclasses and simple objects by their public fields."""
+    if depth > 8:
+        return str(value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if np.isfinite(value) else str(value)
+    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+        return _finite_json(np.asarray(value, dtype=float))
+    if isinstance(value, dict):
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, depth + 1) for v in value]
+    if hasattr(value, "to_dict"):
+        return _plain(value.to_dict(), depth + 1)
+    fields = getattr(value, "__dataclass_fields__", None) or getattr(value, "__dict__", None)
+    if fields:
+        return {k: _plain(getattr(value, k), depth + 1) for k in fields if not k.startswith("_")}
+    return str(value)
+
+
+def _with_mathml(value):
+    """Beside every "latex" string in a result, its MathML, so the page never sees raw LaTeX."""
+    if isinstance(value, list):
+        return [_with_mathml(v) for v in value]
+    if not isinstance(value, dict):
+        return {"text": value} if isinstance(value, str) else value
+    out = {k: _with_mathml(v) if isinstance(v, (list, dict)) else v for k, v in value.items()}
+    if isinstance(value.get("latex"), str):
+        out["mathml"] = mathml(value["latex"])
+    return out
+
+
+# ----- LaTeX to MathML ------------------------------------------------------------------------------
+
+MATHML = "http://www.w3.org/1998/Math/MathML"
+MATHML_ELEMENTS = {
+    "math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup", "msubsup", "mfrac",
+    "msqrt", "mroot", "mover", "munder", "munderover", "mtable", "mtr", "mtd", "mstyle", "mpadded",
+    "mphantom", "menclose", "merror", "mmultiscripts", "mprescripts", "none",
+}
+MATHML_ATTRIBUTES = {
+    "display", "mathvariant", "stretchy", "fence", "form", "width", "height", "depth", "lspace", "rspace",
+    "accent", "accentunder", "columnalign", "rowalign", "columnlines", "rowlines", "columnspacing",
+    "rowspacing", "frame", "linethickness", "displaystyle", "scriptlevel", "separator", "movablelimits",
+    "largeop", "symmetric", "minsize", "maxsize", "notation", "align",
+}
+
+
+def mathml(latex: str | None) -> str | None:
+    """MathML for the browser to render natively, or None (the page then shows the LaTeX).
+
+    latex2mathml does not escape everything it copies from its input (``\\text{<b>}``
+    comes out as a raw tag), so its output is parsed and allowed through only when it
+    is well-formed and made of MathML elements and presentation attributes alone.
+    """
+    if not latex:
+        return None
+    try:
+        from latex2mathml.converter import convert
+
+        markup = convert(latex, display="block")
+        root = ElementTree.fromstring(markup)
+    except Exception:
+        return None
+    for element in root.iter():
+        namespace, _, tag = element.tag.rpartition("}")
+        if namespace != "{" + MATHML or tag not in MATHML_ELEMENTS:
+            return None
+        if any(attribute not in MATHML_ATTRIBUTES for attribute in element.attrib):
+            return None
+    return markup

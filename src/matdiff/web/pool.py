@@ -1,0 +1,178 @@
+"""A small pool of engine worker processes, each killed and replaced when a job overruns.
+
+Why not ``concurrent.futures.ProcessPoolExecutor``: it cannot cancel a job that is
+already running, so one runaway request would hold a worker forever. Here each
+worker is a plain child process (``python -m matdiff.web.worker``) spoken to over
+pipes; a job that misses its deadline gets its worker killed, the caller an HTTP 408,
+and a fresh worker takes the dead one's place in the background.
+
+The invariant that keeps replies from ever reaching the wrong request: a worker goes
+back to the idle queue only after its reply was read in full. Anything else (timeout,
+crash, cancelled request, garbled reply) means kill and replace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger("matdiff.server")
+
+MAX_REPLY_BYTES = 32 << 20  # a derivative of a deep network prints long, but not this long
+
+
+def worker_command() -> list[str]:
+    return [sys.executable, "-m", "matdiff.web.worker"]
+
+
+class WorkerPool:
+    """``size`` worker processes; :meth:`run` sends a job to an idle one, within time limits.
+
+    ``timeout``: seconds a job may compute; ``queue_timeout``: seconds a request may
+    wait for an idle worker; ``max_waiting``: requests allowed to wait at all (more
+    are refused at once with 503); ``memory_limit``: bytes each worker may allocate
+    beyond its footprint at start; ``command``: how to start a worker (tests pass a
+    stand-in).
+    """
+
+    def __init__(
+        self,
+        *,
+        size: int = 2,
+        timeout: float = 10.0,
+        queue_timeout: float = 10.0,
+        max_waiting: int = 256,
+        memory_limit: int = 1 << 30,
+        command: list[str] | None = None,
+        startup_timeout: float = 60.0,
+    ):
+        self.size = size
+        self.timeout = timeout
+        self.queue_timeout = queue_timeout
+        self.max_waiting = max_waiting
+        self.memory_limit = memory_limit
+        self.command = command or worker_command()
+        self.startup_timeout = startup_timeout
+        self._idle: asyncio.Queue | None = None
+        self._processes: set[asyncio.subprocess.Process] = set()
+        self._replacements: set[asyncio.Task] = set()
+        self._waiting = 0
+        self._closing = False
+
+    async def start(self) -> None:
+        self._idle = asyncio.Queue()
+        for process in await asyncio.gather(*(self._spawn() for _ in range(self.size))):
+            self._idle.put_nowait(process)
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in list(self._replacements):
+            task.cancel()
+        for process in list(self._processes):
+            await self._kill(process)
+
+    async def run(self, kind: str, payload: dict) -> tuple[int, dict]:
+        """Run one job; returns (HTTP status, JSON body), errors included."""
+        if self._idle is None or self._closing:
+            return 503, {"error": "the server is not running"}
+        if self._waiting >= self.max_waiting:
+            return 503, {"error": "the server is busy; try again in a moment"}
+        self._waiting += 1
+        try:
+            process = await self._take_idle()
+        finally:
+            self._waiting -= 1
+        if process is None:
+            return 503, {"error": "the server is busy; try again in a moment"}
+        healthy = False
+        try:
+            job = json.dumps({"kind": kind, "payload": payload}, separators=(",", ":"))
+            process.stdin.write(job.encode() + b"\n")
+            await process.stdin.drain()
+            line = await asyncio.wait_for(process.stdout.readline(), self.timeout)
+            if not line:
+                return 500, {"error": "the engine stopped unexpectedly; please report this input"}
+            reply = json.loads(line)
+            healthy = True
+            return reply["status"], reply["body"]
+        except asyncio.TimeoutError:
+            return 408, {"error": f"the computation took longer than {self.timeout:g} s and was stopped"}
+        except (ValueError, KeyError, ConnectionError):  # over-long line, bad JSON, broken pipe
+            log.exception("engine worker gave no usable reply")
+            return 500, {"error": "the engine gave no usable reply"}
+        finally:
+            if healthy:
+                self._idle.put_nowait(process)
+            else:
+                self._replace(process)
+
+    async def _take_idle(self) -> asyncio.subprocess.Process | None:
+        """The next idle worker, or None after ``queue_timeout``; never loses one to a cancel."""
+        getter = asyncio.ensure_future(self._idle.get())
+        try:
+            await asyncio.wait({getter}, timeout=self.queue_timeout)
+        except BaseException:
+            getter.cancel()
+            if getter.done() and not getter.cancelled():
+                self._idle.put_nowait(getter.result())
+            raise
+        if not getter.done():
+            getter.cancel()
+            return None
+        return getter.result()
+
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        import matdiff
+
+        package_root = str(Path(matdiff.__file__).resolve().parent.parent)
+        env = dict(os.environ, MATDIFF_WORKER_MEMORY=str(self.memory_limit))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        process = await asyncio.create_subprocess_exec(
+            *self.command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+            limit=MAX_REPLY_BYTES,
+        )
+        self._processes.add(process)
+        try:
+            hello = json.loads(await asyncio.wait_for(process.stdout.readline(), self.startup_timeout) or "{}")
+        except (asyncio.TimeoutError, ValueError):
+            hello = {"error": "no greeting"}
+        if not hello.get("ready"):
+            await self._kill(process)
+            raise RuntimeError(f"engine worker failed to start: {hello.get('error')}")
+        return process
+
+    def _replace(self, process: asyncio.subprocess.Process) -> None:
+        task = asyncio.ensure_future(self._kill_and_respawn(process))
+        self._replacements.add(task)
+        task.add_done_callback(self._replacements.discard)
+
+    async def _kill_and_respawn(self, process: asyncio.subprocess.Process) -> None:
+        await self._kill(process)
+        while not self._closing:
+            try:
+                fresh = await self._spawn()
+            except Exception:
+                log.exception("could not start an engine worker; retrying in 1 s")
+                await asyncio.sleep(1.0)
+                continue
+            if self._closing:
+                await self._kill(fresh)
+            else:
+                self._idle.put_nowait(fresh)
+            return
+
+    async def _kill(self, process: asyncio.subprocess.Process) -> None:
+        self._processes.discard(process)
+        if process.returncode is None:
+            try:
+                process.kill()
+            except ProcessLookupError:
+                pass
+        await process.wait()
