@@ -339,11 +339,19 @@ def assert_derivative(expr, wrt, shapes, layouts=ALL, values=None, *, hint=None,
         assert_close(got, want, rtol=rtol, atol=atol, what=f"{ctx}: derivative vs finite differences")
         declared = resolve_shape(d.shape, dims)
         assert declared == got.shape, f"{ctx}: d.shape {d.shape} -> {declared} but evaluate() gave {got.shape}"
-        if check_text and d.text is not None:
-            txt = evaluate_value(d.text, values, shapes)
+        results[layout] = (d, got)
+    # the printed forms, once every layout's numbers are known to be right
+    if check_text:
+        for layout, (d, got) in results.items():
+            if d.text is None:
+                continue
+            ctx = f"d({expr})/d{wrt} [{layout}] shapes={shapes}"
+            try:
+                txt = evaluate_value(d.text, values, shapes)
+            except md.MatdiffError as err:
+                raise AssertionError(f"{ctx}: d.text {d.text!r} does not evaluate: {err}") from err
             assert txt.size == got.size, (
                 f"{ctx}: d.text {d.text!r} evaluates to shape {txt.shape}, derivative is {got.shape}")
             assert_close(np.reshape(txt, got.shape), got, rtol=rtol, atol=atol,
                          what=f"{ctx}: md.evaluate(d.text={d.text!r})")
-        results[layout] = got
-    return values, results
+    return values, {layout: got for layout, (d, got) in results.items()}

@@ -199,7 +199,7 @@ CASES = [
     C("exp(x)=diag(exp(x))", "exp(x)", "x", {"x": (4,)}, lambda v: np.exp(v["x"]),
       closed=("numerator", "diag(exp(x))")),
     C("log(x)", "log(x)", "x", {"x": (4,)}, lambda v: np.log(v["x"]), hint={"x": "positive"},
-      closed=("numerator", "diag(1./x)")),
+      closed=("numerator", "diag(1 ./ x)")),
     C("sin(X)", "sin(X)", "X", {"X": (2, 3)}, lambda v: np.sin(v["X"])),
     C("cos(x)", "cos(x)", "x", {"x": (3,)}, lambda v: np.cos(v["x"]), closed=("numerator", "-diag(sin(x))")),
     C("tan(x)", "tan(x)", "x", {"x": (3,)}, lambda v: np.tan(v["x"]), hint={"x": "small"}),
@@ -215,7 +215,7 @@ CASES = [
     C("sum(exp(X))=exp(X)", "sum(exp(X))", "X", {"X": (3, 2)}, lambda v: np.exp(v["X"]).sum(),
       closed=("gradient", "exp(X)")),
     C("sum(log(X))=1./X", "sum(log(X))", "X", {"X": (2, 3)}, lambda v: np.log(v["X"]).sum(),
-      hint={"X": "positive"}, closed=("gradient", "1./X")),
+      hint={"X": "positive"}, closed=("gradient", "1 ./ X")),
     C("sum(sigmoid(A*x))_wrt_A", "sum(sigmoid(A*x))", "A", {"A": (3, 4), "x": (4,)},
       lambda v: sig(v["A"] @ v["x"]).sum(), closed=("gradient", "(sigmoid(A*x).*(1 - sigmoid(A*x)))*x'")),
     C("sum(softplus(X*w))_wrt_w", "sum(softplus(X*w))", "w", {"X": (5, 3), "w": (3,)},
@@ -442,6 +442,16 @@ def test_finite_differences_of_a_known_function():
     J = finite_difference_jacobian("A*x", "A", values, shapes)
     want = np.einsum("ik,l->ikl", np.eye(2), values["x"])
     assert_close(J, want)
+
+
+def test_number_before_elementwise_operator_is_elementwise_as_in_matlab():
+    """`1./x` is `1 ./ x` (MATLAB lexing); matdiff's own printed forms rely on it."""
+    shapes = {"x": (3,), "X": (2, 3)}
+    values = {"x": np.array([2.0, 4.0, 5.0]), "X": np.array([[1.0, 2.0, 4.0], [5.0, 8.0, 10.0]])}
+    assert_close(evaluate_value("1./x", values, shapes), 1.0 / values["x"])
+    assert_close(evaluate_value("2.*x", values, shapes), 2.0 * values["x"])
+    assert_close(evaluate_value("2.^x", values, shapes), 2.0 ** values["x"])
+    assert_close(evaluate_value("1./X", values, shapes), 1.0 / values["X"])
 
 
 def test_symbolic_dimensions_are_bound_consistently():

@@ -80,13 +80,17 @@ class IndexPrinter:
                 elif label not in names:
                     names[label] = self.fresh(used)
                     summed.append(names[label])
-        factors = []
+        factors, sign = [], ""
         for operand, labels in zip(node.args, inputs):
+            if operand.op == "const" and operand.rank == 0 and operand.params[0] == -1.0:
+                sign = "-"
+                continue
             factor = self.entry(operand, [names[l] for l in labels], used)
             if operand.op in ("add",) and not factor.startswith("("):
                 factor = f"({factor})"
             factors.append(factor)
-        body = (" " if self.latex else "·").join(factors) if factors else "1"
+        factors.sort(key=lambda f: not f[:1].isdigit())  # numbers first
+        body = sign + ((" " if self.latex else "·").join(factors) if factors else "1")
         if summed:
             if self.latex:
                 return f"\\sum_{{{''.join(summed)}}} {body}"

@@ -303,6 +303,8 @@ def apply(function: str, argument: Tensor, *params) -> Tensor:
             return argument
         if exponent == 0.0:
             return const(1.0, argument.shape)
+        if argument.op == "sqrt" and exponent == 2.0:  # sqrt(x)^2 = x, as in norm2(r)^2
+            return argument.args[0]
         if argument.op == "pow":  # (x^a)^b = x^(ab) is safe for the integer b we create
             inner = argument.params[0]
             if float(exponent).is_integer() and float(inner).is_integer():

@@ -77,6 +77,12 @@ def product(*factors: M) -> M:
             f = f.args[0]
         moved.append(f)
     rest = [f for f in moved if f.kind == "scalar"] + [f for f in moved if f.kind != "scalar"]
+    shaped = [f for f in rest if f.kind != "scalar"]
+    if len(shaped) > 1:  # I·A = A
+        identities = [f for f in shaped if f.op == "call" and f.name == "eye"]
+        if identities:
+            keep = [f for f in shaped if not (f.op == "call" and f.name == "eye")] or identities[:1]
+            rest = [f for f in rest if f.kind == "scalar"] + keep
     if coefficient < 0:
         coefficient, negate = -coefficient, not negate
     if coefficient != 1.0 or not rest:
@@ -109,7 +115,8 @@ def total(*terms: M) -> M:
     if len(flat) == 1:
         return flat[0]
     flat.sort(key=lambda t: t.op == "negate")  # positive terms first reads better
-    return M("sum", tuple(flat), "", flat[0].kind)
+    kind = next((t.kind for t in flat if t.kind != "scalar"), "scalar")
+    return M("sum", tuple(flat), "", kind)
 
 
 _FLIP = {"column": "row", "row": "column", "matrix": "matrix", "scalar": "scalar"}
@@ -123,8 +130,6 @@ def transpose(x: M) -> M:
         return x.args[0]
     if x.op == "product":
         return product(*[transpose(f) for f in reversed(x.args)])
-    if x.op == "sum":
-        return total(*[transpose(t) for t in x.args])
     if x.op == "negate":
         return negate_(transpose(x.args[0]))
     if x.op == "hadamard":
@@ -169,8 +174,8 @@ class Recovery:
             return self._constant(node)
         if op == "eye":
             return call("eye", (leaf(_dim_text(node.shape[0]), "scalar"),), "matrix")
-        if op == "add":
-            terms = [self(t) for t in node.args]
+        if op == "add":  # a constant term broadcasts as a number: 1 - s
+            terms = [number(t.params[0]) if t.op == "const" else self(t) for t in node.args]
             return None if any(t is None for t in terms) else total(*terms)
         if op == "einsum":
             return self._einsum(node)
@@ -393,13 +398,13 @@ def text(x: M) -> str:
     if op == "transpose":
         return wrap(x.args[0], 6) + "'"
     if op == "negate":
-        return "-" + wrap(x.args[0], 4)
+        return "-" + wrap(x.args[0], 2)
     if op == "power":
         base, exponent = x.args
         operator = "^" if base.kind == "scalar" else ".^"
         return f"{wrap(base, 5)}{operator}{wrap(exponent, 6)}"
     if op in ("product", "hadamard", "divide"):
-        joiner = {"product": "*", "hadamard": ".*", "divide": "./"}[op]
+        joiner = {"product": "*", "hadamard": ".*", "divide": " ./ "}[op]
         return joiner.join(wrap(f, 3) for f in x.args)
     if op == "sum":
         parts = [text(x.args[0])]

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from itertools import count
 
-from matdiff.ir import Tensor, add, const, einsum, einsum_operands, postorder
+from matdiff.ir import Tensor, add, apply, const, einsum, einsum_operands, postorder
 from matdiff.primitives import rebuild
 
 
@@ -83,6 +83,7 @@ def simplify_einsum(output, operands: list[tuple[Tensor, tuple]], single_use: li
             flat.append((node, tuple(labels)))
     output, flat = _eliminate_deltas(list(output), flat)
     flat = _fold_filled_constants(output, flat)
+    flat = _merge_powers(flat)
     return einsum(output, *flat)
 
 
@@ -120,6 +121,27 @@ def _eliminate_deltas(output: list, operands: list[tuple[Tensor, tuple]]):
             changed = True
             break
     return output, operands
+
+
+def _merge_powers(operands):
+    """x^a · x^b = x^(a+b) for factors over the same indices (so 2·r^1·0.5·r^-1 → 1)."""
+    powers: dict = {}
+    order = []
+    for node, labels in operands:
+        base, exponent = (node.args[0], node.params[0]) if node.op == "pow" else (node, 1.0)
+        key = (id(base), labels)
+        if key not in powers:
+            powers[key] = [base, labels, 0.0]
+            order.append(key)
+        powers[key][2] += exponent
+    if len(order) == len(operands):
+        return operands
+    merged = []
+    for key in order:
+        base, labels, exponent = powers[key]
+        if exponent != 0.0:
+            merged.append((apply("pow", base, exponent), labels))
+    return merged
 
 
 def _fold_filled_constants(output, operands):

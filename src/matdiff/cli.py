@@ -1,0 +1,133 @@
+"""The command line (SPEC §4): ``matdiff diff|explain|check|entries|codegen|serve``.
+
+Start-up must stay fast (< 0.3 s): only argparse and the engine are imported
+here; rich, the server and the optional backends are imported by the
+subcommands that need them. Bad input exits 2 with ``error: …`` and a caret,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from matdiff.errors import MatdiffError
+
+EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as ``error: …`` with exit status 2."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def parse_shape(spec: str) -> tuple[str, tuple]:
+    """'A=3x4' → ('A', (3, 4)); 'x=n' → ('x', ('n',)); 's=scalar' → ('s', ()); 'B=m,n' too."""
+    name, separator, dims = spec.partition("=")
+    name, dims = name.strip(), dims.strip()
+    if not separator or not name.isidentifier() or not dims:
+        raise MatdiffError(f"bad --shape {spec!r}: write NAME=3x4, NAME=n, NAME=mxn or NAME=scalar")
+    if dims.lower() == "scalar":
+        return name, ()
+    parts = dims.split(",") if "," in dims else dims.replace("×", "x").split("x")
+    if any(not p.strip() for p in parts) or len(parts) > 2:
+        raise MatdiffError(f"bad --shape {spec!r}: write NAME=3x4, NAME=n, NAME=mxn or NAME=scalar")
+    return name, tuple(int(p) if p.strip().isdigit() else p.strip() for p in parts)
+
+
+def _shapes(arguments) -> dict:
+    return dict(parse_shape(s) for s in arguments.shape or [])
+
+
+def _wrt(arguments):
+    return arguments.wrt[0] if len(arguments.wrt) == 1 else tuple(arguments.wrt)
+
+
+def _add_common(parser: argparse.ArgumentParser, *, layout: bool = True) -> None:
+    parser.add_argument("expression", help="expression or program, e.g. \"x'*A*x\" or 'z = W*x; sum(exp(z))'")
+    parser.add_argument("--wrt", action="append", required=True, metavar="X",
+                        help="variable to differentiate by (repeat for higher orders)")
+    parser.add_argument("--shape", action="append", metavar="NAME=SPEC",
+                        help="shape of a variable: A=3x4, x=n, B=mxn, s=scalar")
+    if layout:
+        parser.add_argument("--layout", default="numerator",
+                            choices=["numerator", "denominator", "gradient", "jacobian", "vec"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="matdiff", description="Matrix calculus that gets the shapes right.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    diff = commands.add_parser("diff", help="the derivative, in matrix notation where one exists")
+    _add_common(diff)
+    diff.add_argument("--format", default="text", choices=["text", "latex", "index", "json"])
+
+    serve = commands.add_parser("serve", help="the web app on http://127.0.0.1:8000")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    return parser
+
+
+def _print_error(error: MatdiffError) -> None:
+    print(f"error: {error.message}", file=sys.stderr)
+    caret = error.caret()
+    if caret:
+        print(caret, file=sys.stderr)
+
+
+def run_diff(arguments) -> int:
+    import matdiff
+
+    derivative = matdiff.diff(arguments.expression, wrt=_wrt(arguments), shapes=_shapes(arguments),
+                              layout=arguments.layout)
+    shape = "×".join(map(str, derivative.shape)) if derivative.shape else "scalar"
+    if arguments.format == "json":
+        print(json.dumps({"text": derivative.text, "latex": derivative.latex, "index": derivative.index,
+                          "shape": list(derivative.shape), "layout": derivative.layout,
+                          "notes": derivative.notes}, indent=2))
+    elif arguments.format == "latex":
+        print(derivative.latex)
+    elif arguments.format == "index":
+        print(derivative.index)
+    else:
+        if derivative.text is not None:
+            print(derivative.text)
+        else:
+            print(derivative.index)
+            print(f"# no matrix form in the {derivative.layout} layout: this is an order-"
+                  f"{len(derivative.shape)} tensor; index notation above (try --layout vec)")
+        print(f"# {derivative.layout} layout, shape {shape}")
+        for note in derivative.notes:
+            print(f"# note: {note}")
+    return EXIT_OK
+
+
+def run_serve(arguments) -> int:
+    from matdiff.server import serve
+
+    serve(host=arguments.host, port=arguments.port)
+    return EXIT_OK
+
+
+COMMANDS = {"diff": run_diff, "serve": run_serve}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        return COMMANDS[arguments.command](arguments)
+    except MatdiffError as error:
+        _print_error(error)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
