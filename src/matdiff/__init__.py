@@ -18,7 +18,24 @@ from matdiff.errors import (
     UnknownNameError,
     ValueMismatchError,
 )
-from matdiff.api import Derivative, diff, evaluate
+from matdiff.api import Derivative, diff, evaluate, infer_shapes
+
+# The understanding tools and interop load on first use, so `import matdiff` and the CLI stay fast.
+_LAZY = {
+    "explain": ("matdiff.explanation", "explain"),
+    "check": ("matdiff.checking", "check"),
+    "entries": ("matdiff.componentwise", "entries"),
+    "from_sympy": ("matdiff.sympy_bridge", "from_sympy"),
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        from importlib import import_module
+
+        module, attribute = _LAZY[name]
+        return getattr(import_module(module), attribute)
+    raise AttributeError(f"module 'matdiff' has no attribute {name!r}")
 
 __all__ = [
     "Derivative",
@@ -32,5 +49,10 @@ __all__ = [
     "ValueMismatchError",
     "diff",
     "evaluate",
+    "infer_shapes",
+    "explain",
+    "check",
+    "entries",
+    "from_sympy",
 ]
 __version__ = "0.1.0"

@@ -164,6 +164,25 @@ class Derivative:
             return evaluate_ir(self.tensor, values, variables=known, positions=self.lowered.positions,
                                source=self.source)
 
+    # -- code --
+
+    def compile(self, backend: str = "numpy"):
+        """A fast callable(**values) → the same array as ``evaluate``, for numpy, jax or torch."""
+        from matdiff.codegen import compile_derivative
+
+        return compile_derivative(self, backend)
+
+    def code(self, backend: str = "numpy") -> str:
+        """Standalone source (no matdiff import) of the function ``compile`` returns."""
+        from matdiff.codegen import derivative_source
+
+        return derivative_source(self, backend)
+
+    # -- notebooks --
+
+    def _repr_latex_(self) -> str:
+        return f"$${self.latex}$$"
+
     def __repr__(self) -> str:
         shown = self.text if self.text is not None else self.index
         return f"<Derivative {self.layout} {shape_text(self.shape)}: {shown}>"

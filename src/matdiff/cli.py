@@ -67,6 +67,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(diff)
     diff.add_argument("--format", default="text", choices=["text", "latex", "index", "json"])
 
+    explain = commands.add_parser("explain", help="the chain rule step by step, with the shape of every factor")
+    _add_common(explain)
+
+    check = commands.add_parser("check", help="is a claimed derivative right? exit 0 yes, 1 no (with why), 2 bad input")
+    _add_common(check)
+    check.add_argument("--claim", required=True, metavar="FORMULA", help="the derivative you computed, e.g. \"W2*h'\"")
+
+    entries = commands.add_parser("entries", help="every entry of the derivative as a formula in your own letters")
+    _add_common(entries)
+    entries.add_argument("--name", action="append", metavar="'W1=a b; c d'",
+                         help="letters for the entries of a variable: rows separated by ';'")
+
+    codegen = commands.add_parser("codegen", help="standalone NumPy/JAX/PyTorch code for the derivative")
+    _add_common(codegen)
+    codegen.add_argument("--target", default="numpy", choices=["numpy", "jax", "torch"])
+
     serve = commands.add_parser("serve", help="the web app on http://127.0.0.1:8000")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -114,7 +130,32 @@ def run_serve(arguments) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"diff": run_diff, "serve": run_serve}
+def run_explain(arguments) -> int:
+    from matdiff.explanation import cli_explain
+
+    return cli_explain(arguments)
+
+
+def run_check(arguments) -> int:
+    from matdiff.checking import cli_check
+
+    return cli_check(arguments)
+
+
+def run_entries(arguments) -> int:
+    from matdiff.componentwise import cli_entries
+
+    return cli_entries(arguments)
+
+
+def run_codegen(arguments) -> int:
+    from matdiff.codegen import cli_codegen
+
+    return cli_codegen(arguments)
+
+
+COMMANDS = {"diff": run_diff, "explain": run_explain, "check": run_check, "entries": run_entries,
+            "codegen": run_codegen, "serve": run_serve}
 
 
 def main(argv: list[str] | None = None) -> int:
