@@ -64,7 +64,7 @@ def arrange(layout: str, y_shape: tuple, x_shapes: tuple) -> Arrangement:
     identity = tuple(range(start))
     all_x = tuple(d for shape in x_shapes for d in shape)
     if layout == "gradient" and ky:
-        shown = "×".join(map(str, y_shape))
+        shown = f"a vector of length {y_shape[0]}" if ky == 1 else "×".join(map(str, y_shape))
         raise LayoutError(f"the gradient layout is for a scalar expression, and this one is {shown}; "
                           "use numerator, denominator, jacobian or vec")
     if layout == "vec":

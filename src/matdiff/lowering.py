@@ -345,7 +345,7 @@ class _Lowering:
         if op in (".*", "./"):
             if op == "./":
                 right = Value(self.record(ir.apply("pow", right.node, -1.0), position), right.row)
-            return self.elementwise_product(left, right, position)
+            return self.elementwise_product(left, right, position, "divide" if op == "./" else "multiply")
         raise AssertionError(op)
 
     def squeeze(self, value: Value) -> Tensor:
@@ -374,12 +374,12 @@ class _Lowering:
             raise self.error(f"cannot {verb} {self.show(left)} and {self.show(right)}", position)
         return Value(self.record(ir.add(left.node, right.node), position), left.row)
 
-    def elementwise_product(self, left: Value, right: Value, position: int) -> Value:
+    def elementwise_product(self, left: Value, right: Value, position: int, verb: str = "multiply") -> Value:
         if left.node.rank == 0 or right.node.rank == 0:
             scalar, other = (left, right) if left.node.rank == 0 else (right, left)
             return Value(self.record(ir.scale(scalar.node, other.node), position), other.row)
         if not self.same_shape(left, right):
-            raise self.error(f"cannot multiply elementwise {self.show(left)} and {self.show(right)}", position)
+            raise self.error(f"cannot {verb} elementwise {self.show(left)} and {self.show(right)}", position)
         return Value(self.record(ir.hadamard(left.node, right.node), position), left.row)
 
     def multiply(self, left: Value, right: Value, position: int) -> Value:

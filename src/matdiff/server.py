@@ -36,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import matdiff
+from matdiff.web.jobs import feature, has_code
 from matdiff.web.openapi import openapi
 from matdiff.web.pool import WorkerPool
 
@@ -74,10 +75,10 @@ class BadRequest(Exception):
 def features() -> dict:
     """What this version of the engine offers, looked up per request: the page adapts to it."""
     return {
-        "explain": hasattr(matdiff, "explain"),
-        "check": hasattr(matdiff, "check"),
-        "entries": hasattr(matdiff, "entries"),
-        "codegen": hasattr(matdiff.Derivative, "code"),
+        "explain": feature("explain") is not None,
+        "check": feature("check") is not None,
+        "entries": feature("entries") is not None,
+        "codegen": has_code(),
     }
 
 

@@ -31,6 +31,22 @@ FUNCTIONS = {
 }
 
 
+def feature(name: str):
+    """matdiff's ``name`` (explain, check, entries...) or None while the engine lacks it.
+
+    matdiff loads these lazily, so a missing one may show up as an ImportError, not
+    only as a missing attribute.
+    """
+    try:
+        return getattr(md, name, None)
+    except ImportError:
+        return None
+
+
+def has_code() -> bool:
+    return hasattr(md.Derivative, "code")
+
+
 class NotAvailable(Exception):
     """A feature this version of the engine does not provide (HTTP 501)."""
 
@@ -45,6 +61,9 @@ def run(kind: str, payload: dict) -> tuple[int, dict]:
         return 400, error_body(error)
     except NotAvailable as missing:
         return 501, {"error": str(missing)}
+    except ImportError as missing:  # a lazily loaded part of the engine not written yet
+        print(f"matdiff worker: {missing}", file=sys.stderr)
+        return 501, {"error": "this feature is not available in this version of matdiff"}
     except MemoryError:
         return 400, {"error": "this computation needs more memory than the server allows", "position": None}
     except RecursionError:
@@ -100,11 +119,11 @@ def diff(expression: str, wrt: list[str], shapes: dict, layout: str, include: li
         body["vec"] = _section(lambda: _vec_form(expression, wrt, shapes))
     if "check" in include:
         body["check"] = _section(lambda: numcheck.check(md, expression, wrt, layout, derivative, inputs or {}))
-    if "entries" in include and hasattr(md, "entries"):
+    if "entries" in include and feature("entries"):
         body["entries"] = _section(lambda: entries(expression, wrt, shapes, layout))
-    if "explain" in include and hasattr(md, "explain"):
+    if "explain" in include and feature("explain"):
         body["explanation"] = _section(lambda: explain(expression, wrt, shapes, layout))
-    if "code" in include and hasattr(md.Derivative, "code"):
+    if "code" in include and has_code():
         body["code"] = _section(lambda: {target: derivative.code(target) for target in TARGETS})
     return body
 
@@ -143,7 +162,7 @@ def entries(expression: str, wrt: list[str], shapes: dict, layout: str) -> dict:
 
 
 def codegen(expression: str, wrt: list[str], shapes: dict, layout: str, target: str) -> dict:
-    if not hasattr(md.Derivative, "code"):
+    if not has_code():
         raise NotAvailable("code generation is not available in this version of matdiff")
     derivative = md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout)
     return {"target": target, "code": derivative.code(target)}
@@ -165,7 +184,7 @@ JOBS = {
 
 def infer(expression: str, shapes: dict) -> dict:
     """{name: shape} of the inputs, through the engine's inference when it offers one."""
-    infer_shapes = getattr(md.api, "infer_shapes", None)
+    infer_shapes = getattr(md, "infer_shapes", None) or getattr(md.api, "infer_shapes", None)
     if infer_shapes is None:
         return {name: _tuple(shapes[name]) if name in shapes else None for name in names(expression)}
     inferred = infer_shapes(expression, _shapes(shapes))
@@ -209,10 +228,10 @@ def _shapes(shapes: dict) -> dict:
 
 
 def _feature(name: str):
-    feature = getattr(md, name, None)
-    if feature is None:
+    found = feature(name)
+    if found is None:
         raise NotAvailable(f"'{name}' is not available in this version of matdiff")
-    return feature
+    return found
 
 
 def _section(compute) -> dict:
@@ -221,8 +240,8 @@ def _section(compute) -> dict:
         return compute()
     except md.MatdiffError as error:
         return {"error": error.message}
-    except NotAvailable as missing:
-        return {"error": str(missing)}
+    except (NotAvailable, ImportError):
+        return {"error": "not available in this version of matdiff"}
 
 
 def _vec_form(expression: str, wrt: list[str], shapes: dict) -> dict:

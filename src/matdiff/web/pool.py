@@ -72,6 +72,7 @@ class WorkerPool:
         self._closing = True
         for task in list(self._replacements):
             task.cancel()
+        await asyncio.gather(*self._replacements, return_exceptions=True)
         for process in list(self._processes):
             await self._kill(process)
 
@@ -170,6 +171,7 @@ class WorkerPool:
 
     async def _kill(self, process: asyncio.subprocess.Process) -> None:
         self._processes.discard(process)
+        process.stdin.close()  # else its pipe outlives the process, and asyncio complains at exit
         if process.returncode is None:
             try:
                 process.kill()

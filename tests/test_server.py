@@ -1,0 +1,371 @@
+"""The web app's JSON API (SPEC §4), through starlette's TestClient and real worker processes.
+
+The worker pool's kill-on-timeout is tested with a stand-in worker (a few lines of
+Python that sleep on request), because no engine input is reliably slow on every
+machine, and a test must not depend on one being so.
+"""
+
+import asyncio
+import json
+import sys
+import textwrap
+
+import pytest
+from starlette.testclient import TestClient
+
+import matdiff
+from matdiff.server import MAX_BODY_BYTES, MAX_EXPRESSION_CHARS, create_app, features
+from matdiff.web.jobs import feature, mathml
+from matdiff.web.numcheck import arrange
+from matdiff.web.pool import WorkerPool
+
+SEED_1 = {"expression": "W2*W1*h", "wrt": "W1", "layout": "numerator",
+          "shapes": {"W2": [1, 2], "W1": [2, 2], "h": [2]}}
+SEED_2 = {"expression": "A*B", "wrt": "B", "layout": "numerator", "shapes": {"A": [1, 3], "B": [3, 2]}}
+SEED_3 = {"expression": "z2 = W2*x; a2 = sigmoid(z2); z3 = W3*a2; a3 = sigmoid(z3); 0.5*sum((a3 - y).^2)",
+          "wrt": "W2", "layout": "denominator", "shapes": {"x": [2], "W2": [3, 2], "W3": [2, 3], "y": [2]}}
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app(workers=2)) as client:
+        yield client
+
+
+# ----- /api/diff ------------------------------------------------------------------------------------
+
+
+def test_diff_answers_the_first_motivating_question(client):
+    reply = client.post("/api/diff", json=SEED_1)
+    assert reply.status_code == 200
+    body = reply.json()
+    assert body["text"] == "h*W2"
+    assert body["shape"] == [2, 2] and body["layout"] == "numerator"
+    assert body["latex"] and body["index"]
+    assert body["mathml"].startswith("<math")
+    assert any("scalar" in note for note in body["notes"])
+    assert body["check"]["status"] == "passed"
+
+
+def test_diff_of_matrix_product_is_a_tensor_with_a_kronecker_vec_form(client):
+    body = client.post("/api/diff", json={**SEED_2, "include": ["check", "vec"]}).json()
+    assert body["text"] is None  # no matrix form: ∂C/∂B is 1×2×3×2
+    assert body["shape"] == [1, 2, 3, 2]
+    assert body["vec"]["shape"] == [2, 6]
+    assert body["check"]["status"] == "passed"
+
+
+def test_diff_of_the_sigmoid_network_is_checked_numerically(client):
+    body = client.post("/api/diff", json=SEED_3).json()
+    assert body["shape"] == [3, 2]
+    assert body["check"]["status"] == "passed"
+    assert body["check"]["max_error"] < 1e-6
+
+
+@pytest.mark.parametrize("layout", ["numerator", "denominator", "jacobian", "vec"])
+def test_every_layout_of_a_vector_by_matrix_derivative_passes_the_check(client, layout):
+    reply = client.post("/api/diff", json={"expression": "W*x", "wrt": "W", "layout": layout,
+                                           "shapes": {"W": [3, 2], "x": [2]}})
+    assert reply.status_code == 200
+    assert reply.json()["check"]["status"] == "passed"
+
+
+def test_hessian_with_a_list_for_wrt(client):
+    body = client.post("/api/diff", json={"expression": "x'*A*x", "wrt": ["x", "x"], "layout": "gradient",
+                                          "shapes": {"A": [3, 3]}}).json()
+    assert body["shape"] == [3, 3]
+    assert body["check"]["status"] == "passed"
+
+
+def test_symbolic_shapes_are_derived_but_not_checked(client):
+    body = client.post("/api/diff", json={"expression": "x'*A*x", "wrt": "x", "layout": "gradient"}).json()
+    assert body["text"]
+    assert body["check"]["status"] == "skipped"
+
+
+def test_shapes_may_be_written_as_the_page_writes_them(client):
+    body = client.post("/api/diff", json={**SEED_1, "shapes": {"W2": "1x2", "W1": "2 x 2", "h": "2"}}).json()
+    assert body["text"] == "h*W2"
+
+
+def test_optional_sections_are_left_out_unless_the_engine_has_them(client):
+    body = client.post("/api/diff", json={**SEED_1, "include": ["explain", "entries", "code"]}).json()
+    assert ("explanation" in body) == features()["explain"]
+    assert ("code" in body) == features()["codegen"]
+
+
+# ----- errors -----------------------------------------------------------------------------------------
+
+
+def test_a_syntax_error_is_400_with_position_and_caret(client):
+    reply = client.post("/api/diff", json={"expression": "x+*y", "wrt": "x"})
+    assert reply.status_code == 400
+    body = reply.json()
+    assert body["position"] == 2
+    assert body["caret"] == "x+*y\n  ^"
+    assert "Traceback" not in reply.text
+
+
+def test_a_shape_error_names_the_problem(client):
+    reply = client.post("/api/diff", json={"expression": "A*x", "wrt": "x", "shapes": {"A": [2, 3], "x": [2]}})
+    assert reply.status_code == 400
+    assert reply.json()["error"]
+
+
+@pytest.mark.parametrize("body, words", [
+    ({"expression": "", "wrt": "x"}, "non-empty"),
+    ({"expression": "x", "wrt": "x", "layout": "sideways"}, "layout"),
+    ({"expression": "x", "wrt": "1x"}, "not a variable name"),
+    ({"expression": "x", "wrt": ["a", "b", "c", "d"]}, "wrt"),
+    ({"expression": "x", "wrt": "x", "shapes": {"x": [2, 2, 2]}}, "shape of x"),
+    ({"expression": "x", "wrt": "x", "shapes": {"x": [0]}}, "positive"),
+    ({"expression": "x", "wrt": "x", "shapes": {"x": [True]}}, "positive"),
+    ({"expression": "x", "wrt": "x", "shapes": {"../etc": [2]}}, "not a variable name"),
+    ({"expression": "x", "wrt": "x", "include": ["everything"]}, "include"),
+    ({"expression": 42, "wrt": "x"}, "non-empty string"),
+])
+def test_bad_requests_are_refused_with_a_reason(client, body, words):
+    reply = client.post("/api/diff", json=body)
+    assert reply.status_code == 400
+    assert words in reply.json()["error"]
+
+
+@pytest.mark.parametrize("raw", [b"not json", b"[1, 2]", b'{"expression": NaN}', b"[" * 10_000])
+def test_malformed_bodies_are_400(client, raw):
+    reply = client.post("/api/diff", content=raw, headers={"content-type": "application/json"})
+    assert reply.status_code == 400
+    assert reply.json()["error"]
+
+
+def test_an_expression_over_the_length_limit_is_refused_before_parsing(client):
+    reply = client.post("/api/diff", json={"expression": "x+" * (MAX_EXPRESSION_CHARS // 2) + "x", "wrt": "x"})
+    assert reply.status_code == 400
+    assert reply.json()["position"] == MAX_EXPRESSION_CHARS
+
+
+def test_a_body_over_the_size_limit_is_413(client):
+    reply = client.post("/api/diff", content=b" " * (MAX_BODY_BYTES + 1))
+    assert reply.status_code == 413
+
+
+def test_deep_nesting_is_a_clean_error(client):
+    reply = client.post("/api/diff", json={"expression": "-" * 3000 + "x", "wrt": "x"})
+    assert reply.status_code == 400
+    assert "deep" in reply.json()["error"]
+
+
+def test_a_huge_numeric_request_fails_cleanly_and_the_server_lives_on(client):
+    reply = client.post("/api/evaluate", json={"expression": "sum(ones(60000)*ones(60000)')"})
+    assert reply.status_code in (400, 408)
+    assert "error" in reply.json()
+    assert client.post("/api/diff", json=SEED_1).status_code == 200
+
+
+def test_unknown_routes_and_methods_answer_json(client):
+    assert client.get("/api/diff").status_code == 405
+    assert client.get("/api/diff").json()["error"]
+    assert client.get("/nowhere").status_code == 404
+    assert client.get("/nowhere").json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/static/../server.py", "/static/%2e%2e/server.py", "/static/..%2Fserver.py",
+                                  "/static/%2e%2e%2f%2e%2e%2fpyproject.toml", "/static//etc/passwd",
+                                  "/static/jobs.py", "/static/"])
+def test_static_files_come_from_a_fixed_list_only(client, path):
+    reply = client.get(path)
+    assert reply.status_code == 404
+    assert "import" not in reply.text and "root:" not in reply.text
+
+
+# ----- the page, static files, headers, OpenAPI ----------------------------------------------------------
+
+
+def test_page_and_its_files_are_served_with_a_strict_content_security_policy(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "cdn" not in page.text.lower()  # works offline
+    for name, kind in [("app.js", "javascript"), ("style.css", "css"), ("favicon.svg", "svg")]:
+        reply = client.get(f"/static/{name}")
+        assert reply.status_code == 200 and kind in reply.headers["content-type"]
+
+
+def test_api_replies_carry_the_security_headers_too(client):
+    reply = client.post("/api/diff", json=SEED_1)
+    assert reply.headers["x-frame-options"] == "DENY"
+
+
+def test_openapi_describes_every_endpoint(client):
+    spec = client.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.")
+    for path in ["/api/diff", "/api/evaluate", "/api/variables", "/api/explain", "/api/check",
+                 "/api/entries", "/api/codegen", "/api/capabilities"]:
+        assert path in spec["paths"]
+    assert {"text", "latex", "index", "shape", "layout"} <= set(spec["components"]["schemas"]["Derivative"]["required"])
+
+
+def test_capabilities_follow_the_engine(client):
+    body = client.get("/api/capabilities").json()
+    assert body["explain"] == (feature("explain") is not None)
+    assert body["codegen"] == hasattr(matdiff.Derivative, "code")
+    assert "vec" in body["layouts"]
+
+
+@pytest.mark.parametrize("endpoint, feature, extra", [
+    ("/api/explain", "explain", {}),
+    ("/api/check", "check", {"claim": "h*W2"}),
+    ("/api/entries", "entries", {}),
+    ("/api/codegen", "codegen", {"target": "numpy"}),
+])
+def test_optional_endpoints_are_501_until_the_engine_offers_them(client, endpoint, feature, extra):
+    reply = client.post(endpoint, json={**SEED_1, **extra})
+    if features()[feature]:
+        assert reply.status_code in (200, 501)  # 501 while a lazily loaded part is still missing
+    else:
+        assert reply.status_code == 501
+        assert reply.json()["error"]
+
+
+# ----- /api/variables and /api/evaluate -------------------------------------------------------------------
+
+
+def test_variables_lists_inputs_with_inferred_shapes_in_order_of_use(client):
+    body = client.post("/api/variables", json={"expression": SEED_3["expression"], "shapes": {"W2": [3, 2]}}).json()
+    rows = {row["name"]: row for row in body["variables"]}
+    assert list(rows) == ["W2", "x", "W3", "y"]  # intermediates (z2, a2...) are not inputs
+    assert rows["W2"]["given"] and not rows["x"]["given"]
+    assert rows["x"]["shape"] == [2]
+
+
+def test_variables_still_lists_names_when_shapes_clash(client):
+    body = client.post("/api/variables", json={"expression": "A*x", "shapes": {"A": [2, 3], "x": [2]}}).json()
+    assert [row["name"] for row in body["variables"]] == ["A", "x"]
+    assert body["problem"]["error"]
+
+
+def test_evaluate_computes_a_value(client):
+    reply = client.post("/api/evaluate", json={"expression": "A*x", "values": {"A": [[1, 2], [3, 4]], "x": [1, 1]}})
+    assert reply.json() == {"value": [3.0, 7.0], "shape": [2]}
+
+
+def test_evaluate_refuses_ragged_rows_and_non_numbers(client):
+    ragged = client.post("/api/evaluate", json={"expression": "sum(A)", "values": {"A": [[1, 2], [3]]}})
+    assert ragged.status_code == 400
+    text = client.post("/api/evaluate", json={"expression": "x", "values": {"x": ["1"]}})
+    assert text.status_code == 400
+
+
+def test_evaluate_domain_errors_point_at_the_function(client):
+    reply = client.post("/api/evaluate", json={"expression": "log(x)", "values": {"x": [-1.0, 2.0]}})
+    assert reply.status_code == 400
+    assert reply.json()["position"] == 0
+
+
+# ----- pieces: MathML filter, layout arrangement, the worker pool ------------------------------------------
+
+
+def test_mathml_passes_only_well_formed_mathml():
+    assert mathml(r"\frac{a}{b}").startswith("<math")
+    assert mathml(r"\text{<img src=x onerror=alert(1)>}") is None  # latex2mathml copies the tag raw
+    assert mathml(None) is None
+
+
+@pytest.mark.parametrize("y_shape, x_shape, layout, expected", [
+    ((), (3,), "numerator", (1, 3)), ((), (3,), "denominator", (3, 1)), ((), (2, 3), "numerator", (3, 2)),
+    ((), (2, 3), "gradient", (2, 3)), ((4,), (), "numerator", (4, 1)), ((4,), (), "denominator", (1, 4)),
+    ((4,), (3,), "denominator", (3, 4)), ((4,), (2, 3), "denominator", (2, 3, 4)),
+    ((4, 5), (3,), "denominator", (3, 4, 5)), ((4, 5), (2, 3), "vec", (20, 6)), ((1, 1), (2, 3), "numerator", (3, 2)),
+])
+def test_arrange_follows_the_layout_table(y_shape, x_shape, layout, expected):
+    import numpy as np
+
+    assert arrange(np.zeros(y_shape + x_shape), y_shape, x_shape, layout).shape == expected
+
+
+def test_arrange_vec_stacks_columns():
+    import numpy as np
+
+    jacobian = np.arange(2 * 2 * 2 * 2, dtype=float).reshape(2, 2, 2, 2)
+    vec = arrange(jacobian, (2, 2), (2, 2), "vec")
+    assert vec[1, 2] == jacobian[1, 0, 0, 1]  # α = 1 is Y[1,0]; β = 2 is X[0,1]
+
+
+STAND_IN_WORKER = textwrap.dedent("""
+    import json, os, sys, time
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        job = json.loads(line)
+        if job["payload"].get("expression") == "slow":
+            time.sleep(60)
+        print(json.dumps({"status": 200, "body": {"pid": os.getpid()}}), flush=True)
+""")
+
+
+def stand_in_pool(**options) -> WorkerPool:
+    return WorkerPool(command=[sys.executable, "-c", STAND_IN_WORKER], **options)
+
+
+def test_a_job_past_its_deadline_is_408_and_its_worker_is_replaced():
+    async def scenario():
+        pool = stand_in_pool(size=1, timeout=0.5)
+        await pool.start()
+        try:
+            first = await pool.run("diff", {"expression": "fast"})
+            slow = await pool.run("diff", {"expression": "slow"})
+            after = await pool.run("diff", {"expression": "fast"})
+        finally:
+            await pool.close()
+        return first, slow, after
+
+    first, slow, after = asyncio.run(scenario())
+    assert slow[0] == 408 and "stopped" in slow[1]["error"]
+    assert after[0] == 200
+    assert after[1]["pid"] != first[1]["pid"]  # a fresh process took the killed one's place
+
+
+def test_when_every_worker_is_busy_a_request_waits_then_gets_503():
+    async def scenario():
+        pool = stand_in_pool(size=1, timeout=2.0, queue_timeout=0.2)
+        await pool.start()
+        try:
+            return await asyncio.gather(pool.run("diff", {"expression": "slow"}),
+                                        pool.run("diff", {"expression": "fast"}))
+        finally:
+            await pool.close()
+
+    slow, waiting = asyncio.run(scenario())
+    assert slow[0] == 408
+    assert waiting[0] == 503
+
+
+def test_a_cancelled_request_does_not_leave_its_reply_for_the_next_one():
+    async def scenario():
+        pool = stand_in_pool(size=1, timeout=5.0)
+        await pool.start()
+        try:
+            task = asyncio.ensure_future(pool.run("diff", {"expression": "slow"}))
+            await asyncio.sleep(0.3)
+            task.cancel()
+            return await pool.run("diff", {"expression": "fast"})
+        finally:
+            await pool.close()
+
+    status, body = asyncio.run(scenario())
+    assert status == 200 and "pid" in body
+
+
+def test_the_server_answers_while_a_worker_computes(tmp_path):
+    app = create_app(workers=2, timeout=1.0, worker_command=[sys.executable, "-c", STAND_IN_WORKER])
+    with TestClient(app) as client:
+        import threading
+
+        slow = {}
+        thread = threading.Thread(target=lambda: slow.update(
+            reply=client.post("/api/evaluate", json={"expression": "slow"})))
+        thread.start()
+        fast = client.post("/api/evaluate", json={"expression": "fast"})
+        thread.join()
+    assert fast.status_code == 200
+    assert slow["reply"].status_code == 408
+    assert json.loads(slow["reply"].text)["error"]
