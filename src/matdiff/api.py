@@ -20,8 +20,11 @@ from matdiff.errors import LimitError, MatdiffError, UnknownNameError
 from matdiff.evaluate import evaluate as evaluate_ir
 from matdiff.indexform import index_notation
 from matdiff.layout import LAYOUTS, Arrangement, apply_arrangement, arrange, layout_y_shape
-from matdiff.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower
-from matdiff.matrixform import Recovery, latex as matrix_latex, shape_text, text as matrix_text
+from matdiff.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower, normalize_shape
+from matdiff.primitives import substitute
+from matdiff.bindings import MatrixProgram, ProgramBuilder
+from matdiff.matrixform import Recovery, latex_name, shape_text
+from matdiff.vecform import no_matrix_form, vec_form
 from matdiff.simplify import simplify
 from matdiff.syntax import Program, parse
 
@@ -68,7 +71,8 @@ class Derivative:
     """∂Y/∂X in one layout: its matrix form, index form, shape and numbers."""
 
     def __init__(self, *, program: Program, lowered: Lowered, wrt: tuple, layout: str, arrangement: Arrangement,
-                 jacobian: ir.Tensor, arranged: ir.Tensor, notes: list):
+                 jacobian: ir.Tensor, arranged: ir.Tensor, notes: list, declared: tuple = ()):
+        self.declared = declared  # names the caller gave shapes for: never reused for intermediates
         self.program = program
         self.source = program.source
         self.lowered = lowered
@@ -99,10 +103,57 @@ class Derivative:
         with _guarded(self.source):
             return Recovery()(self.tensor)
 
+    @cached_property
+    def matrix_program(self) -> MatrixProgram | None:
+        """The compact matrix form: shared subexpressions as assignments, then the value;
+        None when no matrix form exists in this layout."""
+        with _guarded(self.source):
+            return self._matrix_program(vec=self.layout == "vec")
+
+    def _matrix_program(self, *, vec: bool) -> MatrixProgram | None:
+        a = self.arrangement
+        assigned = {name: (value.node, value.row) for name, value in self.lowered.assigned.items()}
+        cut = next((name for name in self.wrt if name in assigned), None)
+        if cut is not None and self.lowered.cut_definition is not None:  # the derivative has the cut filled in
+            definition = self.lowered.cut_definition.node
+            filled = {id(ir.var(cut, definition.shape)): definition}
+            assigned = {name: (substitute(node, filled), row) for name, (node, row) in assigned.items()}
+        reserved = set(self.lowered.variables) | set(self.declared) | set(self.wrt)
+        vector_like = len(a.y_shape) <= 1 and all(len(s) <= 1 for s in a.x_shapes)
+        if not vec:
+            root = self.tensor
+        elif self.order == 1 or (vector_like and not a.y_shape):
+            root = self.jacobian  # vec of a scalar, column or matrix by one variable; or a Hessian
+        else:
+            return None
+        builder = ProgramBuilder([root], assigned=assigned, reserved=reserved)
+        if vec and self.order == 1:
+            value = vec_form(root, a.y_shape, a.x_shapes[0], builder)
+        else:
+            value = builder(root)
+        return None if value is None else builder.finish(value)
+
     @property
     def text(self) -> str | None:
-        """Matrix notation in the input language, re-parseable by ``md.evaluate``; None if none exists."""
-        return None if self.matrix is None else matrix_text(self.matrix)
+        """Matrix notation in the input language, re-parseable by ``md.evaluate`` (with the same
+        shapes; possibly a program ``a2 = …; …; value``); None if none exists."""
+        return None if self.matrix_program is None else self.matrix_program.text
+
+    @cached_property
+    def vec_text(self) -> str | None:
+        """∂vec(Y)/∂vec(X) as matrix notation (Kronecker products), when one exists."""
+        if self.layout == "vec":
+            return self.text
+        with _guarded(self.source):
+            program = self._matrix_program(vec=True)
+        return None if program is None else program.text
+
+    @property
+    def reason(self) -> str | None:
+        """Why there is no matrix form in this layout, in one line; None when there is one."""
+        if self.text is not None:
+            return None
+        return no_matrix_form(f"∂{self._y_name()}/∂{''.join(self.wrt)}", self.shape, self.layout, self.vec_text)
 
     @cached_property
     def index(self) -> str:
@@ -113,9 +164,20 @@ class Derivative:
     @cached_property
     def latex(self) -> str:
         with _guarded(self.source):
-            if self.matrix is not None:
-                return matrix_latex(self.matrix)
-            return self._index(latex=True)
+            if self.matrix_program is not None:
+                return self.matrix_program.latex(self._latex_result() if self.matrix_program.bindings else None)
+            index = self._index(latex=True)
+            vec = None if self.layout == "vec" or self.order != 1 else self._matrix_program(vec=True)
+            if vec is None or vec.bindings:
+                return index
+            return rf"{index},\quad \frac{{\partial \operatorname{{vec}} {self._y_name()}}}" \
+                   rf"{{\partial \operatorname{{vec}} {latex_name(self.wrt[0])}}} = {vec.latex()}"
+
+    def _latex_result(self) -> str:
+        """∂f/∂W_{2} (∂²f/∂x∂x for a Hessian): the left-hand side of the last line of a program."""
+        order = f"^{{{self.order}}}" if self.order > 1 else ""
+        denominator = " ".join(r"\partial " + latex_name(x) for x in self.wrt)
+        return rf"\frac{{\partial{order} {self._y_name()}}}{{{denominator}}}"
 
     def _index(self, *, latex: bool) -> str:
         a = self.arrangement
@@ -166,17 +228,18 @@ class Derivative:
 
     # -- code --
 
-    def compile(self, backend: str = "numpy"):
-        """A fast callable(**values) → the same array as ``evaluate``, for numpy, jax or torch."""
+    def compile(self, backend: str = "numpy", *, with_value: bool = False):
+        """A fast callable(**values) → the same array as ``evaluate``, for numpy, jax or torch
+        (``with_value``: a pair (value, derivative) sharing their common work)."""
         from matdiff.codegen import compile_derivative
 
-        return compile_derivative(self, backend)
+        return compile_derivative(self, backend, with_value=with_value)
 
-    def code(self, backend: str = "numpy") -> str:
+    def code(self, backend: str = "numpy", *, with_value: bool = False) -> str:
         """Standalone source (no matdiff import) of the function ``compile`` returns."""
         from matdiff.codegen import derivative_source
 
-        return derivative_source(self, backend)
+        return derivative_source(self, backend, with_value=with_value)
 
     # -- notebooks --
 
@@ -213,8 +276,6 @@ def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numera
             elif name in lowered.variables:
                 variables.append(lowered.variables[name])
             elif shapes and name in shapes:
-                from matdiff.lowering import normalize_shape
-
                 variables.append(Value(ir.var(name, normalize_shape(name, shapes[name]))))
             else:
                 occurring = sorted(set(lowered.variables) | assigned)
@@ -225,8 +286,6 @@ def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numera
             derivative = simplify(jacobian(derivative, variable.node))
         if cut is not None:
             cut_variable = ir.var(cut, lowered.cut_definition.node.shape)
-            from matdiff.primitives import substitute
-
             derivative = substitute(derivative, {id(cut_variable): lowered.cut_definition.node})
         y_shape = layout_y_shape(y.surface())
         x_shapes = tuple(v.surface() for v in variables)
@@ -235,7 +294,7 @@ def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numera
         arranged = simplify(apply_arrangement(reshaped, arrangement))
         notes = list(lowered.notes)
         return Derivative(program=program, lowered=lowered, wrt=names, layout=layout, arrangement=arrangement,
-                          jacobian=simplify(reshaped), arranged=arranged, notes=notes)
+                          jacobian=simplify(reshaped), arranged=arranged, notes=notes, declared=tuple(shapes or ()))
 
 
 def _shapes_from_values(values: dict, shapes: dict | None) -> dict:
@@ -257,12 +316,25 @@ def evaluate(program: str, values: dict | None = None, shapes: dict | None = Non
         parsed = parse(program)
         lowered = lower(parsed, _shapes_from_values(values, shapes))
         result = evaluate_ir(lowered.value.node, values, positions=lowered.positions, source=source,
-                             variables={n: v.node for n, v in lowered.variables.items()})
+                             variables={n: v.node for n, v in lowered.variables.items()},
+                             extra_sizes=_declared_sizes(values, shapes))
         surface = lowered.value.surface()
         if ir.is_all_ones(surface):
             return np.float64(np.asarray(result).reshape(()))
-        return np.asarray(result).reshape(surface) if surface and surface[0] == 1 and lowered.value.row \
-            else np.asarray(result)
+        return np.asarray(result).reshape((1,) + np.shape(result)) if lowered.value.row else np.asarray(result)
+
+
+def _declared_sizes(values: dict, shapes: dict | None) -> dict:
+    """Sizes of symbolic dimensions from the values of declared names the program does not use,
+    so that eye(p) means the p of a declared B (n×p) even where B itself does not occur."""
+    sizes: dict = {}
+    for name, shape in (shapes or {}).items():
+        if name not in values or isinstance(shape, (str, int)) or shape is None:
+            continue
+        actual = np.shape(values[name])
+        if len(actual) == len(shape):
+            sizes.update((d, n) for d, n in zip(shape, actual) if isinstance(d, str) and d.isidentifier())
+    return sizes
 
 
 def infer_shapes(expression: str, shapes: dict | None = None) -> dict:

@@ -105,9 +105,11 @@ def run_diff(arguments) -> int:
     if arguments.format == "json":
         print(json.dumps({"text": derivative.text, "latex": derivative.latex, "index": derivative.index,
                           "shape": list(derivative.shape), "layout": derivative.layout,
+                          "reason": derivative.reason, "vec_text": derivative.vec_text,
                           "notes": derivative.notes}, indent=2))
     elif arguments.format == "latex":
         print(derivative.latex)
+        print(f"% {derivative.layout} layout, shape {shape}")
     elif arguments.format == "index":
         print(derivative.index)
     else:
@@ -115,8 +117,9 @@ def run_diff(arguments) -> int:
             print(derivative.text)
         else:
             print(derivative.index)
-            print(f"# no matrix form in the {derivative.layout} layout: this is an order-"
-                  f"{len(derivative.shape)} tensor; index notation above (try --layout vec)")
+            print(f"# no matrix form: {derivative.reason}")
+            if derivative.vec_text is not None:
+                print(f"# vec layout: {derivative.vec_text}")
         print(f"# {derivative.layout} layout, shape {shape}")
         for note in derivative.notes:
             print(f"# note: {note}")

@@ -289,9 +289,32 @@ class _Lowering:
 
     def lower_Chain(self, node: Chain) -> Value:
         value = self.expression(node.first)
+        if node.rest[0][0] in "+-":
+            return self.sum_chain(value, node)
         for op, position, operand in node.rest:
             value = self.binary(op, value, self.expression(operand), position)
         return value
+
+    def sum_chain(self, first: Value, node: Chain) -> Value:
+        """a + b - c + …, checked term by term but summed once: adding terms one at a time
+        would build sums of 2, 3, … n terms, quadratic in the length of the chain."""
+        terms = [first]  # same-shaped terms not yet summed
+        for op, position, operand in node.rest:
+            right = self.expression(operand)
+            if op == "-":
+                right = Value(ir.scale(-1.0, right.node), right.row)
+            left = terms[0]
+            if (left.node.rank == 0) == (right.node.rank == 0) and self.same_shape(left, right):
+                terms.append(right)  # what self.add would do: no broadcast, no squeeze
+                continue
+            pending = self.summed(terms, node.rest[0][1])
+            terms = [self.add(pending, right, position, "add" if op == "+" else "subtract")]
+        return self.summed(terms, node.rest[0][1])
+
+    def summed(self, terms: list, position: int) -> Value:
+        if len(terms) == 1:
+            return terms[0]
+        return Value(self.record(ir.add(*(t.node for t in terms)), position), terms[0].row)
 
     def lower_Power(self, node: Power) -> Value:
         base = self.expression(node.base)

@@ -28,7 +28,8 @@ from matdiff.ir import Tensor, dim_product, einsum_operands
 @dataclass(frozen=True)
 class M:
     """A matrix expression: op in leaf, number, product, hadamard, sum, negate, transpose,
-    call, power (elementwise .^ or scalar ^); ``kind`` is scalar, column, row or matrix."""
+    call, power (elementwise .^ or scalar ^), divide (./), quotient (by a scalar, /);
+    ``kind`` is scalar, column, row or matrix."""
 
     op: str
     args: tuple = ()
@@ -61,9 +62,13 @@ def _product_kind(factors) -> str:
 
 
 def product(*factors: M) -> M:
+    """The matrix product, flattened; a scalar-valued product (x'*y) inside a product of
+    matrices stays one factor, so the chain of matrices is always the non-scalar factors."""
+    shaped = any(f.kind != "scalar" for f in factors)
     flat = []
     for f in factors:
-        flat.extend(f.args if f.op == "product" else (f,))
+        nested = f.op == "product" and not (shaped and f.kind == "scalar")
+        flat.extend(f.args if nested else (f,))
     numbers = [f.value for f in flat if f.op == "number"]
     coefficient = 1.0
     for v in numbers:
@@ -155,16 +160,27 @@ def _dim_text(d) -> str:
 
 
 class Recovery:
-    """Memoised IR → M translation (None where no matrix form exists)."""
+    """Memoised IR → M translation (None where no matrix form exists).
 
-    def __init__(self):
-        self.memo: dict[int, M | None] = {}
+    ``names`` (id of an IR node → name) binds shared subexpressions: such a node is
+    translated once, its body recorded in ``bindings`` (dependencies first), and every
+    use prints as the name.
+    """
+
+    def __init__(self, names: dict[int, str] | None = None):
+        self.memo: dict[int, tuple[Tensor, M | None]] = {}  # the node is kept so its id stays its own
+        self.names = dict(names or {})
+        self.bindings: list[tuple[str, M]] = []
 
     def __call__(self, node: Tensor) -> M | None:
         key = id(node)
         if key not in self.memo:
-            self.memo[key] = None if node.rank > 2 else self._translate(node)
-        return self.memo[key]
+            body = None if node.rank > 2 else self._translate(node)
+            if body is not None and key in self.names and body.op not in ("leaf", "number"):
+                self.bindings.append((self.names[key], body))
+                body = leaf(self.names[key], body.kind)
+            self.memo[key] = (node, body)
+        return self.memo[key][1]
 
     def _translate(self, node: Tensor) -> M | None:
         op = node.op
@@ -373,13 +389,17 @@ def _network(output: list, operands: list) -> M | None:
 
 # ----- printing ------------------------------------------------------------------------------------
 
-_LEVEL = {"sum": 1, "product": 2, "hadamard": 2, "divide": 2, "negate": 3, "power": 4, "transpose": 5}
+_LEVEL = {"sum": 1, "product": 2, "hadamard": 2, "divide": 2, "quotient": 2, "negate": 3, "power": 4,
+          "transpose": 5}
 
 
 def _level(x: M) -> int:
     if x.op == "number" and x.value < 0:
         return 3
     return _LEVEL.get(x.op, 6)
+
+
+_ENDS_WITH_NUMBER = re.compile(r"(?<![A-Za-z_0-9.])[0-9.]+([eE][+-]?[0-9]+)?$")
 
 
 def text(x: M) -> str:
@@ -403,9 +423,15 @@ def text(x: M) -> str:
         base, exponent = x.args
         operator = "^" if base.kind == "scalar" else ".^"
         return f"{wrap(base, 5)}{operator}{wrap(exponent, 6)}"
+    if op == "quotient":  # division by a scalar: x/norm2(x)
+        return f"{wrap(x.args[0], 2)}/{wrap(x.args[1], 3)}"
     if op in ("product", "hadamard", "divide"):
         joiner = {"product": "*", "hadamard": ".*", "divide": " ./ "}[op]
-        return joiner.join(wrap(f, 3) for f in x.args)
+        parts = [wrap(f, 3) for f in x.args]
+        shown = parts[0]
+        for part in parts[1:]:  # "2.*x" would read as the number "2." times x
+            shown += (" .*" if op == "hadamard" and _ENDS_WITH_NUMBER.search(shown) else joiner) + part
+        return shown
     if op == "sum":
         parts = [text(x.args[0])]
         for t in x.args[1:]:
@@ -470,6 +496,8 @@ def latex(x: M) -> str:
         return " ".join(wrap(f, 3) for f in x.args)
     if op == "hadamard":
         return r" \odot ".join(wrap(f, 3) for f in x.args)
+    if op == "quotient":
+        return rf"\frac{{{latex(x.args[0])}}}{{{latex(x.args[1])}}}"
     if op == "divide":
         return r" \oslash ".join(wrap(f, 3) for f in x.args)
     if op == "sum":

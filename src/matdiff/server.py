@@ -55,12 +55,13 @@ STATIC = {  # the only files ever served
     "favicon.svg": "image/svg+xml",
 }
 SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'none'; script-src 'self'; style-src 'self'; "
-     b"img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    (b"content-security-policy", (b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                  b"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
 ]
+NO_CACHE = {"cache-control": "no-cache"}  # revalidate: a new version of the page shows at once
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
@@ -90,7 +91,7 @@ def create_app(
     workers: int | None = None,
     timeout: float = 10.0,
     queue_timeout: float = 10.0,
-    cache_size: int = 512,
+    cache_bytes: int = 32 << 20,
     worker_command: list[str] | None = None,
 ) -> Starlette:
     """The web app. ``timeout``: seconds one request may compute before its worker is killed."""
@@ -100,32 +101,29 @@ def create_app(
         queue_timeout=queue_timeout,
         command=worker_command,
     )
-    cache: OrderedDict[str, tuple[int, dict]] = OrderedDict()
+    cache = ReplyCache(cache_bytes)
     files = {name: (resources.files("matdiff.web") / "static" / name).read_bytes() for name in STATIC}
 
-    async def run(kind: str, payload: dict) -> JSONResponse:
+    async def run(kind: str, payload: dict) -> Response:
         """A job's reply, from the cache when the same request was answered before."""
         key = kind + json.dumps(payload, sort_keys=True)
-        if key in cache:
-            cache.move_to_end(key)
-            status, body = cache[key]
-        else:
-            status, body = await pool.run(kind, payload)
-            if status in (200, 400):  # deterministic answers only; not timeouts or crashes
-                cache[key] = (status, body)
-                if len(cache) > cache_size:
-                    cache.popitem(last=False)
-        headers = {"retry-after": "1"} if status == 503 else None
-        return JSONResponse(body, status_code=status, headers=headers)
+        cached = cache.get(key)
+        if cached:
+            return Response(cached[1], status_code=cached[0], media_type="application/json")
+        status, body = await pool.run(kind, payload)
+        response = JSONResponse(body, status_code=status, headers={"retry-after": "1"} if status == 503 else None)
+        if status in (200, 400):  # deterministic answers only; not timeouts or crashes
+            cache.put(key, status, response.body)
+        return response
 
     async def page(request: Request) -> Response:
-        return Response(files["index.html"], media_type=STATIC["index.html"], headers={"cache-control": "no-cache"})
+        return Response(files["index.html"], media_type=STATIC["index.html"], headers=NO_CACHE)
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
         if name not in STATIC:
             raise HTTPException(404, "no such file")
-        return Response(files[name], media_type=STATIC[name], headers={"cache-control": "no-cache"})
+        return Response(files[name], media_type=STATIC[name], headers=NO_CACHE)
 
     async def capabilities(request: Request) -> JSONResponse:
         return JSONResponse({
@@ -140,25 +138,25 @@ def create_app(
     async def openapi_json(request: Request) -> JSONResponse:
         return JSONResponse(openapi(LAYOUTS, SECTIONS, TARGETS, MAX_BODY_BYTES, MAX_EXPRESSION_CHARS))
 
-    async def api_variables(request: Request) -> JSONResponse:
+    async def api_variables(request: Request) -> Response:
         body = await read_json(request)
         return await run("variables", {"expression": expression_of(body), "shapes": shapes_of(body)})
 
-    async def api_diff(request: Request) -> JSONResponse:
+    async def api_diff(request: Request) -> Response:
         body = await read_json(request)
         return await run("diff", {**derivative_request(body), "include": include_of(body)})
 
-    async def api_evaluate(request: Request) -> JSONResponse:
+    async def api_evaluate(request: Request) -> Response:
         body = await read_json(request)
         return await run("evaluate", {
             "expression": expression_of(body), "values": values_of(body), "shapes": shapes_of(body),
         })
 
-    def optional(kind: str, feature: str, extra):
+    def optional(kind: str, extra):
         """An endpoint for a feature the engine may not have yet: 501 until it does."""
-        async def endpoint(request: Request) -> JSONResponse:
-            if not features()[feature]:
-                return JSONResponse({"error": f"'{feature}' is not available in this version of matdiff"},
+        async def endpoint(request: Request) -> Response:
+            if not features()[kind]:
+                return JSONResponse({"error": f"'{kind}' is not available in this version of matdiff"},
                                     status_code=501)
             body = await read_json(request)
             return await run(kind, {**derivative_request(body), **extra(body)})
@@ -180,21 +178,46 @@ def create_app(
         Route("/api/variables", api_variables, methods=["POST"]),
         Route("/api/diff", api_diff, methods=["POST"]),
         Route("/api/evaluate", api_evaluate, methods=["POST"]),
-        Route("/api/explain", optional("explain", "explain", lambda body: {}), methods=["POST"]),
-        Route("/api/check", optional("check", "check", lambda body: {"claim": claim_of(body)}),
-              methods=["POST"]),
-        Route("/api/entries", optional("entries", "entries", lambda body: {}), methods=["POST"]),
-        Route("/api/codegen", optional("codegen", "codegen", lambda body: {"target": target_of(body)}),
-              methods=["POST"]),
+        Route("/api/explain", optional("explain", lambda body: {}), methods=["POST"]),
+        Route("/api/check", optional("check", lambda body: {"claim": claim_of(body)}), methods=["POST"]),
+        Route("/api/entries", optional("entries", lambda body: {}), methods=["POST"]),
+        Route("/api/codegen", optional("codegen", lambda body: {"target": target_of(body)}), methods=["POST"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)], exception_handlers={
+    errors = {  # every error is JSON, never a traceback
         BadRequest: lambda request, error: JSONResponse(
             {"error": error.message, "position": error.position}, status_code=error.status),
-        HTTPException: lambda request, error: JSONResponse({"error": error.detail}, status_code=error.status_code),
+        HTTPException: lambda request, error: JSONResponse(
+            {"error": error.detail}, status_code=error.status_code, headers=error.headers),
         Exception: lambda request, error: JSONResponse({"error": "internal server error"}, status_code=500),
-    })
+    }
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)],
+                    exception_handlers=errors)
     app.state.pool = pool
     return app
+
+
+class ReplyCache:
+    """Replies already computed, by request: least recently used out first, bounded in bytes."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.entries: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
+
+    def get(self, key: str) -> tuple[int, bytes] | None:
+        entry = self.entries.get(key)
+        if entry is not None:
+            self.entries.move_to_end(key)
+        return entry
+
+    def put(self, key: str, status: int, body: bytes) -> None:
+        if key in self.entries or len(body) > self.max_bytes // 16:  # one huge reply must not flush the rest
+            return
+        self.entries[key] = (status, body)
+        self.size += len(body)
+        while self.size > self.max_bytes:
+            _, (_, evicted) = self.entries.popitem(last=False)
+            self.size -= len(evicted)
 
 
 class SecurityHeaders:
@@ -323,9 +346,8 @@ def shape_of(name: str, shape) -> list:
     for d in shape:
         if isinstance(d, str) and d.isdigit():
             d = int(d)
-        if isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= MAX_DIMENSION:
-            dims.append(d)
-        elif isinstance(d, str) and NAME.fullmatch(d) and len(d) <= 32:
+        number = isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= MAX_DIMENSION
+        if number or (isinstance(d, str) and NAME.fullmatch(d) and len(d) <= 32):
             dims.append(d)
         else:
             raise BadRequest(f"the shape of {name} has {json.dumps(d)[:20]}: a dimension is a positive "

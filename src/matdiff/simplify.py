@@ -25,6 +25,12 @@ from matdiff.ir import Tensor, add, apply, const, einsum, einsum_operands, posto
 from matdiff.primitives import rebuild
 
 
+# A chain a1*a2*…*an is a left-deep nest of contractions; fusing it level by level copies
+# 1, 2, … n operands, quadratic in n. Contractions larger than this stay nested instead, so a
+# 3,000-factor product simplifies in linear time (printed forms flatten nested products anyway).
+MAX_FUSED_OPERANDS = 64
+
+
 def simplify(root: Tensor) -> Tensor:
     nodes = postorder(root)
     uses: Counter = Counter(id(arg) for node in nodes for arg in node.args)
@@ -77,7 +83,7 @@ def simplify_einsum(output, operands: list[tuple[Tensor, tuple]], single_use: li
         return add(*(simplify_einsum(output, [(t, labels)], [True]) for t in term_sum.args))
     flat: list[tuple[Tensor, tuple]] = []
     for (node, labels), alone in zip(operands, single_use):
-        if node.op == "einsum" and (alone or _is_view(node)):
+        if node.op == "einsum" and (_is_view(node) or (alone and len(node.args) <= MAX_FUSED_OPERANDS)):
             flat.extend(_inline(node, labels, fresh))
         else:
             flat.append((node, tuple(labels)))

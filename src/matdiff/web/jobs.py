@@ -68,7 +68,7 @@ def run(kind: str, payload: dict) -> tuple[int, dict]:
         return 400, {"error": "this computation needs more memory than the server allows", "position": None}
     except RecursionError:
         return 400, {"error": "the expression is nested too deeply", "position": None}
-    except Exception:
+    except Exception:  # noqa: BLE001 - an engine bug: logged, and the user gets a one-line 500
         traceback.print_exc(file=sys.stderr)
         return 500, {"error": "internal error in the engine; the details are in the server log"}
 
@@ -115,16 +115,18 @@ def diff(expression: str, wrt: list[str], shapes: dict, layout: str, include: li
     inputs = _inputs_or_none(expression, shapes)
     if inputs is not None:
         body["variables"] = [{"name": n, "shape": None if s is None else list(s)} for n, s in inputs.items()]
-    if "vec" in include and layout != "vec":
-        body["vec"] = _section(lambda: _vec_form(expression, wrt, shapes))
-    if "check" in include:
-        body["check"] = _section(lambda: numcheck.check(md, expression, wrt, layout, derivative, inputs or {}))
-    if "entries" in include and feature("entries"):
-        body["entries"] = _section(lambda: entries(expression, wrt, shapes, layout))
-    if "explain" in include and feature("explain"):
-        body["explanation"] = _section(lambda: explain(expression, wrt, shapes, layout))
-    if "code" in include and has_code():
-        body["code"] = _section(lambda: {target: derivative.code(target) for target in TARGETS})
+    sections = {
+        "vec": lambda: _vec_form(expression, wrt, shapes) if layout != "vec" else None,
+        "check": lambda: numcheck.check(md, expression, wrt, layout, derivative, inputs or {}),
+        "entries": lambda: entries(expression, wrt, shapes, layout) if feature("entries") else None,
+        "explain": lambda: explain(expression, wrt, shapes, layout) if feature("explain") else None,
+        "code": lambda: {target: derivative.code(target) for target in TARGETS} if has_code() else None,
+    }
+    for name, compute in sections.items():
+        if name in include:
+            part = _section(compute)
+            if part is not None:
+                body[name] = part
     return body
 
 
@@ -142,13 +144,12 @@ def evaluate(expression: str, values: dict, shapes: dict) -> dict:
 
 def explain(expression: str, wrt: list[str], shapes: dict, layout: str) -> dict:
     explain = _feature("explain")
-    return _with_mathml(_plain(explain(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout)))
+    return report(explain(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout))
 
 
 def check(expression: str, wrt: list[str], shapes: dict, layout: str, claim: str) -> dict:
     check = _feature("check")
-    verdict = check(expression, claim, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout)
-    return _with_mathml(_plain(verdict))
+    return report(check(expression, wrt=_wrt(wrt), claim=claim, shapes=_shapes(shapes), layout=layout))
 
 
 def entries(expression: str, wrt: list[str], shapes: dict, layout: str) -> dict:
@@ -158,7 +159,7 @@ def entries(expression: str, wrt: list[str], shapes: dict, layout: str) -> dict:
     if len(sizes) != len(inputs) or sum(sizes) > MAX_ENTRIES_SHOWN:
         return {"skipped": f"componentwise entries are shown for concrete shapes of at most "
                            f"{MAX_ENTRIES_SHOWN} entries in all"}
-    return _with_mathml(_plain(entries(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout)))
+    return report(entries(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout))
 
 
 def codegen(expression: str, wrt: list[str], shapes: dict, layout: str, target: str) -> dict:
@@ -199,7 +200,7 @@ def _inputs_or_none(expression, shapes):
         return None
 
 
-_TOKEN = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[A-Za-z_][A-Za-z0-9_]*|#[^\n]*|.", re.S)
+_TOKEN = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[A-Za-z_][A-Za-z0-9_]*|#[^\n]*|.", re.DOTALL)
 _ASSIGNMENT = re.compile(r"(?:^|[;\n])\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
 
 
@@ -209,9 +210,9 @@ def names(expression: str) -> list[str]:
     seen = []
     for match in _TOKEN.finditer(expression):
         word = match.group(0)
-        if (word[0].isalpha() or word[0] == "_") and word not in FUNCTIONS and word not in assigned:
-            if word not in seen:
-                seen.append(word)
+        is_name = word[0].isalpha() or word[0] == "_"
+        if is_name and word not in FUNCTIONS and word not in assigned and word not in seen:
+            seen.append(word)
     return seen
 
 
@@ -234,14 +235,17 @@ def _feature(name: str):
     return found
 
 
-def _section(compute) -> dict:
-    """An optional part of the page: its failure is shown in place and spoils nothing else."""
+def _section(compute) -> dict | None:
+    """An optional part of the page: its failure is shown in place and spoils nothing else.
+
+    None (the part is left out) when the engine turns out not to have the feature.
+    """
     try:
         return compute()
     except md.MatdiffError as error:
         return {"error": error.message}
     except (NotAvailable, ImportError):
-        return {"error": "not available in this version of matdiff"}
+        return None
 
 
 def _vec_form(expression: str, wrt: list[str], shapes: dict) -> dict:
@@ -260,6 +264,17 @@ def _finite_json(value: np.ndarray):
     return as_objects.tolist()
 
 
+def report(result) -> dict:
+    """An engine report (explain, check, entries) as JSON: its styled lines, as the terminal shows
+    them, and its structured fields when it offers ``to_dict``."""
+    if not callable(getattr(result, "lines", None)):
+        return _with_mathml(_plain(result))
+    body = _plain(result.to_dict()) if hasattr(result, "to_dict") else {}
+    body.pop("text", None)  # the same as the lines
+    body["lines"] = [{"text": line.text, "style": line.style, "indent": line.indent} for line in result.lines()]
+    return _with_mathml(body)
+
+
 def _plain(value, depth: int = 0):
     """An engine result object as JSON: dataclasses and simple objects by their public fields."""
     if depth > 8:
@@ -268,7 +283,7 @@ def _plain(value, depth: int = 0):
         return value
     if isinstance(value, float):
         return value if np.isfinite(value) else str(value)
-    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+    if isinstance(value, (np.ndarray, np.generic)):
         return _finite_json(np.asarray(value, dtype=float))
     if isinstance(value, dict):
         return {str(k): _plain(v, depth + 1) for k, v in value.items()}
@@ -316,15 +331,18 @@ def mathml(latex: str | None) -> str | None:
     latex2mathml does not escape everything it copies from its input (``\\text{<b>}``
     comes out as a raw tag), so its output is parsed and allowed through only when it
     is well-formed and made of MathML elements and presentation attributes alone.
+    It also lacks the ``aligned`` environment (the engine's multi-line derivations),
+    which means the same as its ``align*`` here.
     """
     if not latex:
         return None
     try:
         from latex2mathml.converter import convert
 
+        latex = latex.replace(r"\begin{aligned}", r"\begin{align*}").replace(r"\end{aligned}", r"\end{align*}")
         markup = convert(latex, display="block")
         root = ElementTree.fromstring(markup)
-    except Exception:
+    except Exception:  # noqa: BLE001 - latex2mathml fails in many ways; the page then shows the LaTeX
         return None
     for element in root.iter():
         namespace, _, tag = element.tag.rpartition("}")

@@ -1,13 +1,16 @@
 """The numerical check shown under every derivative: the result against finite differences.
 
-At random small concrete values, the full Jacobian J (shape S_Y + S_X) is measured
-by central differences, ∂Y/∂X_k ≈ (Y(X + εe_k) − Y(X − εe_k)) / 2ε, arranged as
-SPEC §2's layout table says, and compared entry by entry with what the derivative
-evaluates to. So the check covers the layout (which axis goes where), not only the
-calculus. It costs 2·size(X) evaluations, hence the size limits: it runs only when
-every dimension is a known small integer, and reports "skipped" with a reason
-otherwise. Second derivatives are measured as differences of the first
-derivative (the engine's, in jacobian layout), for gradient and jacobian layouts.
+At random small concrete values, the derivative as the engine evaluates it (in the
+chosen layout) is mapped back to the full Jacobian J[i…, j…] = ∂Y[i…]/∂X[j…] by
+inverting SPEC §2's layout table, and J·u is compared with the central difference
+(Y(X + εu) − Y(X − εu)) / 2ε along a few random directions u: micrograd's idea,
+two evaluations per direction whatever the size of X. An entry in the wrong place
+(a layout mistake, a missing transpose) changes J·u, so the check covers the
+layout, not only the calculus. Second derivatives are checked as differences of
+the engine's first derivative (jacobian layout), for gradient and jacobian layouts.
+
+It runs only when every dimension is a known small integer, and otherwise says why
+it was skipped.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from math import prod
 
 import numpy as np
 
-MAX_VARIABLE_ENTRIES = 400  # entries of any one input
-MAX_WRT_ENTRIES = 100  # entries of the variable perturbed (2 evaluations each)
+MAX_VARIABLE_ENTRIES = 2_500  # entries of any one input: "small"
+MAX_JACOBIAN_ENTRIES = 1_000_000
+DIRECTIONS = 2
 STEP = 1e-6  # central differences: error O(ε²) from curvature, O(1e-16/ε) from rounding
 TOLERANCE = 1e-5
 SHOWN_VALUES = 24  # the point is echoed back when it is this small, to reproduce by hand
@@ -37,15 +41,14 @@ def check(md, expression: str, wrt: list[str], layout: str, derivative, inputs: 
     for sampler in (_positive, _signed):
         values = {name: sampler(rng, shape) for name, shape in inputs.items()}
         try:
-            expected = _measure(md, expression, wrt, layout, inputs, values)
-            got = np.asarray(derivative.evaluate(values), dtype=float)
+            verdict = _compare(md, expression, wrt, layout, derivative, values, rng)
         except md.MatdiffError as error:  # e.g. log of a negative entry: try other values
             problems.append(error.message)
             continue
-        if not (np.all(np.isfinite(expected)) and np.all(np.isfinite(got))):
+        except FloatingPointError:
             problems.append("the values are not finite there")
             continue
-        return {**_compare(got, expected), **_shown(values)}
+        return {**verdict, **_shown(values)}
     return {"status": "skipped", "reason": "no random values where the expression is defined: " + problems[-1]}
 
 
@@ -60,49 +63,78 @@ def _why_not(wrt: list[str], layout: str, inputs: dict) -> str | None:
             return f"'{name}' has no concrete shape; give every dimension a number to get a check"
         if prod(shape) > MAX_VARIABLE_ENTRIES:
             return f"'{name}' has {prod(shape)} entries; checked only up to {MAX_VARIABLE_ENTRIES}"
-    if prod(inputs[wrt[-1]]) > MAX_WRT_ENTRIES:
-        return f"'{wrt[-1]}' has more than {MAX_WRT_ENTRIES} entries to perturb"
     return None
 
 
+def _compare(md, expression, wrt, layout, derivative, values, rng) -> dict:
+    """The verdict at ``values``: J·u from the result against finite differences, for random u."""
+    if len(wrt) == 1:
+        def function(v):
+            return md.evaluate(expression, v, shapes=_shapes(values))
+    else:
+        function = md.diff(expression, wrt=wrt[0], shapes=_shapes(values), layout="jacobian").evaluate
+    x_name = wrt[-1]
+    x = np.asarray(values[x_name], dtype=float)
+    y = _finite(function(values))
+    got = _finite(derivative.evaluate(values))
+    if y.size * x.size > MAX_JACOBIAN_ENTRIES:
+        return {"status": "skipped", "reason": f"the derivative has more than {MAX_JACOBIAN_ENTRIES} entries"}
+    # Where each entry of J sits in the result: arrange an array of J's flat indices the same way.
+    positions = np.arange(y.size * x.size).reshape(y.shape + x.shape)
+    if len(wrt) == 1:
+        positions = arrange(positions, y.shape, x.shape, layout)
+    if got.shape != positions.shape:
+        if [d for d in got.shape if d != 1] != [d for d in positions.shape if d != 1]:
+            return {"status": "failed", "reason": f"the result has shape {list(got.shape)}, but this layout "
+                                                  f"needs {list(positions.shape)}"}
+        got = got.reshape(positions.shape)
+    jacobian = np.empty(y.size * x.size)
+    jacobian[positions.ravel()] = got.ravel()
+    jacobian = jacobian.reshape(y.shape + x.shape)
+    error = 0.0
+    for _ in range(DIRECTIONS):
+        u = rng.standard_normal(x.shape)
+        u /= max(np.linalg.norm(u), 1e-12)
+        plus = _finite(function({**values, x_name: _like(values[x_name], x + STEP * u)}))
+        minus = _finite(function({**values, x_name: _like(values[x_name], x - STEP * u)}))
+        measured = (plus - minus) / (2 * STEP)
+        predicted = np.tensordot(jacobian, u, axes=x.ndim) if x.ndim else jacobian * u
+        scale = max(1.0, float(np.abs(measured).max(initial=0.0)))
+        error = max(error, float(np.abs(predicted - measured).max(initial=0.0)) / scale)
+    passed = error <= TOLERANCE
+    return {"status": "passed" if passed else "failed", "max_error": error, "tolerance": TOLERANCE,
+            "directions": DIRECTIONS,
+            "reason": None if passed else "the result differs from finite differences along a random direction"}
+
+
+def _finite(value) -> np.ndarray:
+    array = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(array)):
+        raise FloatingPointError
+    return array
+
+
+def _shapes(values: dict) -> dict:
+    return {name: np.shape(value) for name, value in values.items()}
+
+
 def _positive(rng, shape):
-    """Entries in [0.5, 1.5], square matrices diagonally dominant: log, sqrt, inv, logdet are defined."""
-    x = rng.uniform(0.5, 1.5, shape)
+    """Entries of order one, all positive (log, sqrt are defined); a square matrix is I plus a
+    small positive part, so inv, det and logdet are defined and well conditioned."""
     if len(shape) == 2 and shape[0] == shape[1]:
-        x = x + 2 * shape[0] * np.eye(shape[0])
-    return float(x) if not shape else x
+        return np.eye(shape[0]) + rng.uniform(0.0, 0.5, shape) / shape[0]
+    if len(shape) == 2:  # rows summing to about one: products stay of order one (no saturated sigmoid)
+        return rng.uniform(0.5, 1.5, shape) / shape[1]
+    return float(rng.uniform(0.5, 1.5)) if not shape else rng.uniform(0.5, 1.5, shape)
 
 
 def _signed(rng, shape):
-    x = rng.uniform(-1.0, 1.0, shape)
+    """Entries of both signs, for what is defined at negative values only (log(1 - x) and such)."""
     if len(shape) == 2 and shape[0] == shape[1]:
-        x = x + 2 * shape[0] * np.eye(shape[0])
-    return float(x) if not shape else x
-
-
-def _measure(md, expression, wrt, layout, inputs, values) -> np.ndarray:
-    """The derivative by central differences, arranged in ``layout``."""
-    if len(wrt) == 1:
-        def function(v):
-            return md.evaluate(expression, v, shapes=inputs)
-    else:
-        first = md.diff(expression, wrt=wrt[0], shapes=inputs, layout="jacobian")
-        function = first.evaluate
-    x_name = wrt[-1]
-    x = np.asarray(values[x_name], dtype=float)
-    y = np.asarray(function(values), dtype=float)
-    columns = []
-    for k in range(x.size):
-        step = np.zeros(x.size)
-        step[k] = STEP
-        step = step.reshape(x.shape)
-        plus = np.asarray(function({**values, x_name: _like(values[x_name], x + step)}), dtype=float)
-        minus = np.asarray(function({**values, x_name: _like(values[x_name], x - step)}), dtype=float)
-        columns.append((plus - minus) / (2 * STEP))
-    jacobian = np.stack(columns, axis=-1).reshape(y.shape + x.shape)
-    if len(wrt) == 2:
-        return jacobian
-    return arrange(jacobian, y.shape, x.shape, layout)
+        return np.eye(shape[0]) + rng.uniform(-0.5, 0.5, shape) / shape[0]
+    if len(shape) == 2:
+        return rng.uniform(-1.0, 1.0, shape) / shape[1]
+    return float(rng.uniform(-1.0, 1.0)) if not shape else rng.uniform(-1.0, 1.0, shape)
 
 
 def _like(original, array):
@@ -131,26 +163,6 @@ def arrange(jacobian: np.ndarray, y_shape: tuple, x_shape: tuple, layout: str) -
             return jacobian.reshape(1, -1)
         return jacobian.transpose([*range(ny, ny + nx), *range(ny)])
     raise ValueError(f"no layout {layout!r} for a non-scalar")  # the engine refuses first
-
-
-def _compare(got: np.ndarray, expected: np.ndarray) -> dict:
-    if got.shape != expected.shape:
-        squeezed = [d for d in got.shape if d != 1] == [d for d in expected.shape if d != 1]
-        if not squeezed:
-            return {
-                "status": "failed",
-                "reason": f"the result has shape {list(got.shape)}, finite differences give "
-                f"{list(expected.shape)}",
-            }
-        got = got.reshape(expected.shape)
-    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
-    error = float(np.abs(got - expected).max(initial=0.0)) / scale
-    return {
-        "status": "passed" if error <= TOLERANCE else "failed",
-        "max_error": error,
-        "tolerance": TOLERANCE,
-        "reason": None if error <= TOLERANCE else "the entries differ from finite differences",
-    }
 
 
 def _shown(values: dict) -> dict:

@@ -110,7 +110,7 @@ def openapi(layouts, sections, targets, max_body: int, max_expression: int) -> d
                     "status": {"type": "string", "enum": ["passed", "failed", "skipped"]},
                     "max_error": {"type": "number"}, "reason": {"type": ["string", "null"]}}},
                 "vec": math,
-                "explanation": _ref("Any"), "entries": _ref("Any"),
+                "explain": _ref("Any"), "entries": _ref("Any"),
                 "code": {"type": "object", "additionalProperties": {"type": "string"}}}},
             "Variable": {"type": "object", "properties": {
                 "name": {"type": "string"}, "shape": {"type": ["array", "null"], "items": dim},

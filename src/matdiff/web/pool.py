@@ -170,7 +170,7 @@ class WorkerPool:
             return
 
     async def _kill(self, process: asyncio.subprocess.Process) -> None:
-        self._processes.discard(process)
+        """Kill and reap; the process stays listed until then, so close() finishes what a cancel cut short."""
         process.stdin.close()  # else its pipe outlives the process, and asyncio complains at exit
         if process.returncode is None:
             try:
@@ -178,3 +178,5 @@ class WorkerPool:
             except ProcessLookupError:
                 pass
         await process.wait()
+        await asyncio.sleep(0)  # let the pipes' close callbacks run before the loop may end
+        self._processes.discard(process)

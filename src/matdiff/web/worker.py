@@ -46,7 +46,7 @@ def main() -> int:
     sys.stdout = sys.stderr
     try:
         from matdiff.web import jobs
-    except Exception as error:  # the server reports this and retries
+    except Exception as error:  # noqa: BLE001 - the server reports it and retries
         _send(channel, {"ready": False, "error": f"{type(error).__name__}: {error}"})
         return 1
     _limit_memory(int(os.environ.get("MATDIFF_WORKER_MEMORY", str(1 << 30))))
@@ -56,7 +56,7 @@ def main() -> int:
             job = json.loads(line)
             status, body = jobs.run(job["kind"], job["payload"])
             _send(channel, {"status": status, "body": body})
-        except Exception as error:  # a reply that cannot be encoded, a malformed job
+        except Exception as error:  # noqa: BLE001 - a reply that cannot be encoded, a malformed job
             print(f"matdiff worker: {type(error).__name__}: {error}", file=sys.stderr)
             _send(channel, {"status": 500, "body": {"error": "internal error in the web worker"}})
     return 0

@@ -29,7 +29,7 @@ const EXAMPLES = [
     expr: "norm2(A*x - y)^2", wrt: "x, x", layout: "gradient", shapes: {},
   },
 ];
-const SECTIONS = ["check", "vec", "explain", "entries", "code"];
+const TARGETS = ["numpy", "jax", "torch"];
 const LAYOUT_WORDS = {
   numerator: "numerator layout", denominator: "denominator layout", gradient: "gradient layout",
   jacobian: "jacobian layout", vec: "vec layout (Magnus–Neudecker)",
@@ -213,15 +213,19 @@ function drawVariables(rows, problem) {
   problemBox.textContent = problem ? problem.error : "";
   problemBox.hidden = !problem;
   if (!rows) return;  // keep the table while the expression is mid-edit
-  const table = clear($("variables"));
+  const table = $("variables");
+  const shown = [...table.querySelectorAll("input")].map((input) => input.dataset.name);
+  if (shown.join(",") === rows.map((row) => row.name).join(",")) {
+    // Same variables: refresh the inferred shapes in place, so typing in a cell never loses focus.
+    rows.forEach((row, i) => { table.querySelectorAll("input")[i].placeholder = placeholder(row); });
+    return;
+  }
+  clear(table);
   const names = clear($("variable-names"));
   for (const row of rows) {
-    const tr = element("tr");
-    const nameCell = element("td");
-    nameCell.appendChild(element("code", row.name));
     const input = element("input");
     input.value = state.shapes[row.name] || "";
-    input.placeholder = row.shape ? shapeSpec(row.shape) : "inferred";
+    input.placeholder = placeholder(row);
     input.setAttribute("aria-label", `shape of ${row.name}`);
     input.spellcheck = false;
     input.dataset.name = row.name;
@@ -229,14 +233,18 @@ function drawVariables(rows, problem) {
       state.shapes[row.name] = input.value;
       refreshVariablesSoon();
     });
-    const shapeCell = element("td");
-    shapeCell.appendChild(input);
-    tr.append(nameCell, shapeCell);
+    const tr = element("tr");
+    tr.appendChild(element("td")).appendChild(element("code", row.name));
+    tr.appendChild(element("td")).appendChild(input);
     table.appendChild(tr);
     const option = element("option");
     option.value = row.name;
     names.appendChild(option);
   }
+}
+
+function placeholder(row) {
+  return row.shape ? shapeSpec(row.shape) : "inferred";
 }
 
 // ----- differentiate ----------------------------------------------------------------------------------
@@ -253,8 +261,7 @@ async function differentiate({push = true} = {}) {
   $("go").disabled = true;
   $("go").textContent = "Working…";
   document.body.classList.add("busy");
-  const include = SECTIONS.filter((s) => s === "check" || s === "vec" || state.capabilities[s === "code" ? "codegen" : s]);
-  const {ok, data} = await post("/api/diff", {...body(request), include});
+  const {ok, data} = await post("/api/diff", {...body(request), include: ["check", "vec"]});
   if (generation !== state.generation) return;
   $("go").disabled = false;
   $("go").textContent = "Differentiate";
@@ -262,6 +269,7 @@ async function differentiate({push = true} = {}) {
   if (!ok) { showError(data, request.expression); return; }
   state.current = request;
   drawResult(data, request, link);
+  drawExtras(request, generation);
 }
 
 function showError(data, expression) {
@@ -298,9 +306,6 @@ function drawResult(data, request, link) {
   $("index").textContent = data.index || "";
   drawVec(data.vec);
   drawCheck(data.check);
-  drawAny("explain-card", "explanation", data.explanation);
-  drawAny("entries-card", "entries", data.entries);
-  drawCode(data.code);
   show("claim-card", Boolean(state.capabilities.check));
   clear($("verdict"));
   $("permalink").href = link;
@@ -337,12 +342,23 @@ function drawCheck(check) {
   $("check-values").textContent = values.length ? "At random values " + values.join(", ") : "";
 }
 
-// The engine's explanation and entries arrive as plain JSON of a shape this page does not
-// fix in advance: strings, lists, objects with text/latex/mathml fields. Draw them generically.
+// The engine's explanation, entries and verdicts arrive as styled lines (as the terminal
+// shows them), or failing that as plain JSON of no fixed shape, drawn generically.
 function drawAny(cardId, boxId, value) {
   show(cardId, value !== undefined && value !== null);
   if (value === undefined || value === null) return;
-  clear($(boxId)).appendChild(anything(value, 0));
+  clear($(boxId)).appendChild(Array.isArray(value.lines) ? report(value) : anything(value, 0));
+}
+
+function report(value) {
+  const box = element("div", null, "report");
+  if (value.error) box.appendChild(element("p", value.error, "problem"));
+  for (const line of value.lines) {
+    const row = element("div", line.text, `line ${String(line.style || "plain").replace(/[^a-z]/g, "")}`);
+    row.style.setProperty("--indent", String(Math.min(Number(line.indent) || 0, 24)));  // CSSOM: the CSP allows it
+    box.appendChild(row);
+  }
+  return box;
 }
 
 function anything(value, depth) {
@@ -375,23 +391,43 @@ function anything(value, depth) {
   return box;
 }
 
-function drawCode(code) {
-  const available = code && !code.error ? Object.keys(code) : [];
-  show("code-card", Boolean(code));
-  if (!code) return;
-  state.codes = code.error ? {} : code;
+// ----- the slower parts, each its own request: one that runs out of time spoils nothing else ------------
+
+function drawExtras(request, generation) {
+  const base = body(request);
+  for (const [feature, card, box] of [["explain", "explain-card", "explanation"], ["entries", "entries-card", "entries"]]) {
+    show(card, Boolean(state.capabilities[feature]));
+    if (!state.capabilities[feature]) continue;
+    clear($(box)).appendChild(element("p", "Working…", "hint"));
+    post(`/api/${feature}`, base).then(({ok, data}) => {
+      if (generation !== state.generation) return;
+      if (ok) drawAny(card, box, data);
+      else clear($(box)).appendChild(element("p", data.error || "not available", "problem"));
+    });
+  }
+  state.codes = {};
+  show("code-card", Boolean(state.capabilities.codegen));
+  if (state.capabilities.codegen) showCode(state.target, generation);
+}
+
+async function showCode(target, generation) {
+  state.target = target;
   const tabs = clear($("code-tabs"));
-  if (code.error) { $("code").textContent = code.error; return; }
-  if (!available.includes(state.target)) state.target = available[0];
-  for (const target of available) {
-    const tab = element("button", target, "tab");
+  for (const name of TARGETS) {
+    const tab = element("button", name, "tab");
     tab.type = "button";
     tab.setAttribute("role", "tab");
-    tab.setAttribute("aria-selected", String(target === state.target));
-    tab.addEventListener("click", () => { state.target = target; drawCode(state.codes); });
+    tab.setAttribute("aria-selected", String(name === target));
+    tab.addEventListener("click", () => showCode(name, state.generation));
     tabs.appendChild(tab);
   }
-  $("code").textContent = code[state.target] || "";
+  if (!(target in state.codes)) {
+    $("code").textContent = "Working…";
+    const {ok, data} = await post("/api/codegen", {...body(state.current), target});
+    if (generation !== state.generation) return;
+    state.codes[target] = ok ? data.code : `# ${data.error || "not available"}`;
+  }
+  if (state.target === target) $("code").textContent = state.codes[target];
 }
 
 // ----- check my answer ----------------------------------------------------------------------------------
@@ -410,11 +446,7 @@ async function checkAnswer(event) {
     if (caret) verdict.appendChild(element("pre", caret));
     return;
   }
-  const correct = data.correct ?? data.ok ?? data.right;
-  if (correct !== undefined) {
-    verdict.appendChild(element("p", correct ? "✓ Correct." : "✗ Not quite.", "verdict " + (correct ? "passed" : "failed")));
-  }
-  verdict.appendChild(anything(data, 0));
+  verdict.appendChild(Array.isArray(data.lines) ? report(data) : anything(data, 0));
 }
 
 // ----- copy buttons ------------------------------------------------------------------------------------

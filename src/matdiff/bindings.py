@@ -1,0 +1,225 @@
+"""Shared subexpressions bound once: a derivative printed as a small program.
+
+A network's gradient uses each activation several times (in the forward chain,
+in σ' = a.*(1 - a)); printed inline, the text of a 32-layer gradient grows with
+the square of the depth. Here every IR node that would be printed more than
+once, and is worth a name, becomes an assignment printed once — named as in the
+user's own program (``a2``) when it is one of its intermediates, else after its
+function (``s`` for a sigmoid). After the rewrites of :mod:`matdiff.rewrite`,
+the backprop deltas (a Hadamard product of an incoming gradient with an
+activation's derivative, used as a factor) are bound too, as ``d3``, so a network's
+gradient reads as the textbook writes it::
+
+    a2 = sigmoid(W2*x); a3 = sigmoid(W3*a2); d3 = (a3 - y).*a3.*(1 - a3);
+    d2 = (W3'*d3).*a2.*(1 - a2); d2*x'
+
+The program is re-parseable by ``md.evaluate`` with the caller's shapes; its size
+is linear in the size of the IR.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from matdiff.ir import Tensor, postorder
+from matdiff.matrixform import M, Recovery, latex, latex_name, leaf, number, text, total, negate_
+from matdiff.rewrite import compact, is_symmetric, rebuild, without_transposes
+
+
+@dataclass(frozen=True)
+class MatrixProgram:
+    """Assignments (name, body) in dependency order, then the value."""
+
+    bindings: tuple
+    value: M
+
+    @property
+    def text(self) -> str:
+        return "; ".join([f"{name} = {text(body)}" for name, body in self.bindings] + [text(self.value)])
+
+    def latex(self, result: str | None = None) -> str:
+        """LaTeX; with assignments, an aligned block whose last line is ``result = value``."""
+        if not self.bindings:
+            return latex(self.value) if result is None else f"{result} = {latex(self.value)}"
+        lines = [f"{latex_name(name)} &= {latex(body)}" for name, body in self.bindings]
+        lines.append(f"{result or ''} &= {latex(self.value)}" if result else f"& {latex(self.value)}")
+        return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
+
+
+# ----- which nodes to name ------------------------------------------------------------------
+
+_LEAVES = ("var", "const", "eye")
+_INVENTED = {"sigmoid": "s", "tanh": "t", "exp": "e", "relu": "r", "softplus": "p", "log": "l", "inv": "Y",
+             "add": "r"}
+
+
+def _is_view(node: Tensor) -> bool:
+    """A transpose or scaling of one tensor: printed as that tensor with a mark."""
+    return node.op == "einsum" and sum(1 for a in node.args if not (a.op == "const" and a.rank == 0)) <= 1
+
+
+def _is_small(node: Tensor) -> bool:
+    """Built from leaves (or views of leaves) alone, as W*x or inv(X): cheaper to repeat than to name."""
+    def simple(a: Tensor) -> bool:
+        return a.op in _LEAVES or (_is_view(a) and all(b.op in _LEAVES for b in a.args))
+    return all(simple(a) for a in node.args)
+
+
+def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set) -> dict[int, str]:
+    """id(node) → name for each node that would otherwise be printed twice or more.
+
+    Parents are decided before children: a node is printed once per print of each
+    parent, or once in all if the parent is itself named. ``assigned`` maps the user's
+    intermediate names to (node, is_row); ``reserved`` holds names already taken.
+    """
+    user_names: dict[int, str] = {}
+    for name, (node, row) in assigned.items():
+        if not row and name not in reserved:
+            user_names.setdefault(id(node), name)
+    taken = set(reserved) | set(assigned)
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    for root in roots:
+        for node in postorder(root):
+            if id(node) not in seen:
+                seen.add(id(node))
+                order.append(node)
+    prints: dict[int, int] = {id(root): 0 for root in roots}
+    for root in roots:
+        prints[id(root)] += 1
+    names: dict[int, str] = {}
+    for node in reversed(order):  # parents before children
+        count = prints.get(id(node), 0)
+        bound = False
+        if count >= 2 and node.rank <= 2 and node.op not in _LEAVES and not _is_view(node):
+            if id(node) in user_names:
+                names[id(node)] = user_names[id(node)]
+                bound = True
+            elif not _is_small(node):
+                names[id(node)] = fresh(_INVENTED.get(node.op, "P" if node.rank == 2 else "u"), taken)
+                bound = True
+        for arg in node.args:
+            prints[id(arg)] = prints.get(id(arg), 0) + (1 if bound else count)
+    return names
+
+
+def fresh(base: str, taken: set) -> str:
+    """base, or base2, base3, … — the first not taken (and now taken)."""
+    name, number_ = base, 2
+    while name in taken:
+        name, number_ = f"{base}{number_}", number_ + 1
+    taken.add(name)
+    return name
+
+
+# ----- building the program -----------------------------------------------------------------
+
+
+class ProgramBuilder:
+    """Recover matrix notation with shared nodes named, then compact and bind deltas."""
+
+    def __init__(self, roots: list[Tensor], *, assigned: dict | None = None, reserved: set | None = None):
+        self.taken = set(reserved or ()) | set(assigned or ())
+        self.recovery = Recovery(choose_names(roots, assigned=assigned or {}, reserved=set(reserved or ())))
+        self.taken |= set(self.recovery.names.values())
+        self.deltas: set[str] = set()
+
+    def __call__(self, node: Tensor) -> M | None:
+        return self.recovery(node)
+
+    def finish(self, value: M) -> MatrixProgram:
+        symmetric: set[str] = set()
+        bindings = []
+        for name, body in self.recovery.bindings:
+            body = compact(without_transposes(body, symmetric))
+            if is_symmetric(body):
+                symmetric.add(name)
+            bindings.append((name, body))
+        value = compact(without_transposes(value, symmetric))
+        activations = {name: body for name, body in bindings}
+        with_deltas: list[tuple[str, M]] = []
+        for name, body in bindings:
+            body = self._bind_deltas(body, activations, with_deltas)
+            with_deltas.append((name, body))
+        value = self._bind_deltas(value, activations, with_deltas)
+        return _inline_single_uses(with_deltas, value, keep=self.deltas)
+
+    def _bind_deltas(self, x: M, activations: dict, out: list) -> M:
+        """x with each delta used as a factor of a product replaced by a name (inner ones first)."""
+        args = tuple(self._bind_deltas(a, activations, out) for a in x.args)
+        if x.op == "product":
+            args = tuple(self._name_delta(a, activations, out) for a in args)
+        return rebuild(x, args)
+
+    def _name_delta(self, x: M, activations: dict, out: list) -> M:
+        activation = _delta_of(x, activations)
+        if activation is None:
+            return x
+        digits = re.fullmatch(r"[A-Za-z_]+?_?(\d+)", activation)
+        name = fresh("d" + (digits.group(1) if digits else activation), self.taken)
+        out.append((name, x))
+        self.deltas.add(name)
+        return leaf(name, x.kind)
+
+
+def _one_minus(x: M) -> M:
+    return total(number(1.0), negate_(x))
+
+
+def _delta_of(x: M, activations: dict) -> str | None:
+    """The activation whose delta x is: an incoming gradient ⊙ that activation's derivative
+    (a.*(1 - a) for a sigmoid, 1 - t.^2 for a tanh, step(z) for a relu)."""
+    if x.op != "hadamard" or len(x.args) < 2:
+        return None
+    factors = list(x.args)
+    for name, body in activations.items():
+        if body.op != "call":
+            continue
+        a = leaf(name, body.kind)
+        if body.name == "sigmoid" and a in factors and _one_minus(a) in factors and len(factors) > 2:
+            return name
+        square = M("power", (a, number(2.0)), ".^", a.kind)
+        if body.name == "tanh" and _one_minus(square) in factors:
+            return name
+    for f in factors:
+        if f.op == "call" and f.name == "step":
+            inner = f.args[0]
+            return inner.name if inner.op == "leaf" else "r"
+    return None
+
+
+def _references(x: M, counts: dict) -> None:
+    if x.op == "leaf" and x.name in counts:
+        counts[x.name] += 1
+    for a in x.args:
+        _references(a, counts)
+
+
+def _substitute(x: M, name: str, body: M) -> M:
+    if x.op == "leaf" and x.name == name:
+        return body
+    return rebuild(x, tuple(_substitute(a, name, body) for a in x.args))
+
+
+def _inline_single_uses(bindings: list, value: M, *, keep: set) -> MatrixProgram:
+    """A name used once is no saving (except a delta, which names a step of backprop)."""
+    changed = True
+    while changed:
+        changed = False
+        counts = {name: 0 for name, _ in bindings}
+        for _, body in bindings:
+            _references(body, counts)
+        _references(value, counts)
+        for position, (name, body) in enumerate(bindings):
+            if counts[name] == 0:
+                del bindings[position]
+                changed = True
+                break
+            if counts[name] == 1 and name not in keep:
+                del bindings[position]
+                bindings = [(n, _substitute(b, name, body)) for n, b in bindings]
+                value = _substitute(value, name, body)
+                changed = True
+                break
+    return MatrixProgram(tuple(bindings), value)

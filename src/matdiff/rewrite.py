@@ -1,0 +1,445 @@
+"""Compact matrix notation: a named table of rewrites on the matrix tree, and a cost.
+
+:mod:`matdiff.matrixform` reads a tensor network back as matrix notation, one
+contraction at a time; the result is correct but not what a careful person
+writes: ``A'*x + A*x`` instead of ``(A + A')*x``, ``2*A*x - 2*b`` instead of
+``2*(A*x - b)``, ``diag(v)*W'*d`` instead of ``(W'*d).*v``. Each rule below is an
+identity of matrix algebra, stated in its docstring and applied where it makes
+the printed form no longer, measured in tokens (:func:`cost`), as in egg.
+Rules see one node of the tree and return an equal node or None; :func:`compact`
+applies them bottom-up until none helps. Nothing here knows about the IR.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from matdiff.matrixform import M, call, hadamard, negate_, number, product, text, total, transpose
+
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+|\.\*|\./|\.\^|\S")
+
+
+def tokens(source: str) -> list[str]:
+    """The tokens of a formula in the input language: names, numbers, operators, brackets."""
+    return _TOKEN.findall(source)
+
+
+# Tokens a careful writer avoids weigh more: a transpose mark (so (A*x - b)' beats
+# x'*A' - b', whose parentheses the parent would add), and diag(v), an n×n matrix
+# built from a vector (so (W'*d).*v beats diag(v)*W'*d).
+_WEIGHT = {"'": 1.5, "diag": 4.0}
+
+
+def cost(x: M) -> float:
+    """How long the printed form is, in weighted tokens: what the rewrites minimise."""
+    return _cost_of(text(x))
+
+
+def _cost_of(source: str) -> float:
+    return sum(_WEIGHT.get(t, 1.0) for t in tokens(source))
+
+
+# ----- reading sums and products ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """A summand as coefficient · scalar factors · chain of matrices (possibly empty)."""
+
+    coefficient: float
+    scalars: tuple
+    chain: tuple
+
+    def build(self) -> M:
+        return product(number(self.coefficient), *self.scalars, *self.chain)
+
+
+def term(x: M) -> Term:
+    if x.op == "negate":
+        inner = term(x.args[0])
+        return Term(-inner.coefficient, inner.scalars, inner.chain)
+    if x.op == "number":
+        return Term(x.value, (), ())
+    if x.op == "product":
+        coefficient, scalars, chain = 1.0, [], []
+        for f in x.args:
+            if f.op == "number":
+                coefficient *= f.value
+            elif f.kind == "scalar" and x.kind != "scalar":
+                scalars.append(f)
+            else:
+                chain.append(f)
+        return Term(coefficient, tuple(scalars), tuple(chain))
+    if x.kind == "scalar":
+        return Term(1.0, (x,), ())
+    return Term(1.0, (), (x,))
+
+
+def _is_diag_matrix(x: M) -> bool:
+    return x.op == "call" and x.name == "diag" and x.kind == "matrix"
+
+
+# ----- the rules -----------------------------------------------------------------------------
+
+
+def factor_scalar(x: M) -> M | None:
+    """c·A + c·B = c·(A + B), for a number c (up to sign) or a common scalar factor."""
+    if x.op != "sum":
+        return None
+    terms = [term(t) for t in x.args]
+    magnitudes = {abs(t.coefficient) for t in terms}
+    if len(magnitudes) == 1 and 0.0 not in magnitudes and 1.0 not in magnitudes:
+        c = magnitudes.pop()
+        rest = [Term(t.coefficient / c, t.scalars, t.chain).build() for t in terms]
+        return product(number(c), total(*rest))
+    common = [s for s in terms[0].scalars if all(s in t.scalars for t in terms[1:])]
+    if not common:
+        return None
+    factor = common[0]
+
+    def without(t: Term) -> M:
+        scalars = list(t.scalars)
+        scalars.remove(factor)
+        return Term(t.coefficient, tuple(scalars), t.chain).build()
+
+    return product(factor, total(*(without(t) for t in terms)))
+
+
+def factor_left(x: M) -> M | None:
+    """A·B + A·C = A·(B + C)."""
+    return _factor(x, side=0)
+
+
+def factor_right(x: M) -> M | None:
+    """B·A + C·A = (B + C)·A."""
+    return _factor(x, side=-1)
+
+
+def _factor(x: M, *, side: int) -> M | None:
+    if x.op != "sum":
+        return None
+    terms = [term(t) for t in x.args]
+    if any(len(t.chain) < 2 for t in terms):
+        return None
+    common = terms[0].chain[side]
+    if any(t.chain[side] != common for t in terms[1:]):
+        return None
+    rest = total(*(Term(t.coefficient, t.scalars, t.chain[1:] if side == 0 else t.chain[:-1]).build()
+                   for t in terms))
+    return product(common, rest) if side == 0 else product(rest, common)
+
+
+def factor_hadamard(x: M) -> M | None:
+    """a ⊙ b + a ⊙ c = a ⊙ (b + c)."""
+    if x.op != "sum" or any(t.op != "hadamard" for t in x.args):
+        return None
+    common = next((f for f in x.args[0].args if all(f in t.args for t in x.args[1:])), None)
+    if common is None:
+        return None
+
+    def without(t: M) -> M:
+        rest = list(t.args)
+        rest.remove(common)
+        return hadamard(*rest)
+
+    return hadamard(common, total(*(without(t) for t in x.args)))
+
+
+def pull_negation(x: M) -> M | None:
+    """−A − B = −(A + B)."""
+    if x.op != "sum" or not all(t.op == "negate" for t in x.args):
+        return None
+    return negate_(total(*(t.args[0] for t in x.args)))
+
+
+def transpose_sum(x: M) -> M | None:
+    """(A + B)ᵀ = Aᵀ + Bᵀ."""
+    if x.op != "transpose" or x.args[0].op != "sum":
+        return None
+    return total(*(transpose(t) for t in x.args[0].args))
+
+
+def transpose_product(x: M) -> M | None:
+    """(AB)ᵀ = BᵀAᵀ and (A ⊙ B)ᵀ = Aᵀ ⊙ Bᵀ."""
+    if x.op != "transpose" or x.args[0].op not in ("product", "hadamard"):
+        return None
+    return transpose(x.args[0])
+
+
+def diag_symmetric(x: M) -> M | None:
+    """diag(v)ᵀ = diag(v)."""
+    if x.op == "transpose" and _is_diag_matrix(x.args[0]):
+        return x.args[0]
+    return None
+
+
+def symmetric_part_order(x: M) -> M | None:
+    """Aᵀ + A = A + Aᵀ: the plain term first, as the cookbook writes it."""
+    if x.op == "sum" and len(x.args) == 2 and x.args[0] == transpose(x.args[1]) and x.args[0].op == "transpose":
+        return M("sum", (x.args[1], x.args[0]), "", x.kind)
+    return None
+
+
+def diag_times_vector(x: M) -> M | None:
+    """diag(v)·w = w ⊙ v, for any factors that multiply out to a column w."""
+    if x.op != "product":
+        return None
+    t = term(x)
+    chain = list(t.chain)
+    for i, f in enumerate(chain):
+        if not _is_diag_matrix(f):
+            continue
+        for j in range(i + 1, len(chain)):
+            run = product(*chain[i + 1:j + 1])
+            if run.kind == "column":
+                new_chain = chain[:i] + [hadamard(run, f.args[0])] + chain[j + 1:]
+                return Term(t.coefficient, t.scalars, tuple(new_chain)).build()
+            if run.kind != "matrix":
+                break
+    return None
+
+
+def vector_times_diag(x: M) -> M | None:
+    """wᵀ·diag(v) = (w ⊙ v)ᵀ, for any factors that multiply out to a row wᵀ."""
+    if x.op != "product":
+        return None
+    t = term(x)
+    chain = list(t.chain)
+    for i, f in enumerate(chain):
+        if not _is_diag_matrix(f):
+            continue
+        for j in range(i - 1, -1, -1):
+            run = product(*chain[j:i])
+            if run.kind == "row":
+                new_chain = chain[:j] + [transpose(hadamard(transpose(run), f.args[0]))] + chain[i + 1:]
+                return Term(t.coefficient, t.scalars, tuple(new_chain)).build()
+            if run.kind != "matrix":
+                break
+    return None
+
+
+def hadamard_ones(x: M) -> M | None:
+    """A ⊙ 1 = A."""
+    if x.op != "hadamard":
+        return None
+    kept = [f for f in x.args if not (f.op == "call" and f.name == "ones")]
+    if len(kept) == len(x.args) or not kept:
+        return None
+    return hadamard(*kept)
+
+
+def diag_linear(x: M) -> M | None:
+    """a·diag(u) + b·diag(v) = diag(a·u + b·v)."""
+    if x.op != "sum":
+        return None
+    terms = [term(t) for t in x.args]
+    if not all(len(t.chain) == 1 and _is_diag_matrix(t.chain[0]) for t in terms):
+        return None
+    return call("diag", (total(*(Term(t.coefficient, t.scalars, t.chain[0].args).build() for t in terms)),),
+                "matrix")
+
+
+def is_symmetric(x: M) -> bool:
+    """Known to equal its transpose: diag(v), I, inv/powers of a symmetric matrix, XᵀX, A + Aᵀ."""
+    if x.kind == "scalar":
+        return True
+    if x.kind != "matrix":
+        return False
+    if x.op == "call":
+        return x.name in ("diag", "eye") or (x.name in ("inv", "exp") and is_symmetric(x.args[0]))
+    if x.op in ("product", "sum"):
+        flipped = transpose(x)
+        return flipped == x or (x.op == "sum" and sorted(map(repr, flipped.args)) == sorted(map(repr, x.args)))
+    if x.op in ("negate", "hadamard"):
+        return all(is_symmetric(a) for a in x.args)
+    return False
+
+
+def symmetric_transpose(x: M) -> M | None:
+    """Sᵀ = S for a symmetric S (inv(XᵀX)ᵀ = inv(XᵀX))."""
+    if x.op == "transpose" and is_symmetric(x.args[0]):
+        return x.args[0]
+    return None
+
+
+def collect_terms(x: M) -> M | None:
+    """a·T + b·T = (a + b)·T."""
+    if x.op != "sum":
+        return None
+    collected: dict = {}
+    for t in map(term, x.args):
+        base = Term(1.0, t.scalars, t.chain)
+        collected[base] = collected.get(base, 0.0) + t.coefficient
+    if len(collected) == len(x.args):
+        return None
+    kept = [Term(c, b.scalars, b.chain).build() for b, c in collected.items() if c != 0.0]
+    return total(*kept) if kept else number(0.0)
+
+
+def norm2_form(x: M) -> M | None:
+    """sqrt(sum(x.^2)) = norm2(x), the Euclidean (Frobenius) norm."""
+    if not (_is_call(x, "sqrt") and _is_call(x.args[0], "sum")):
+        return None
+    inner = x.args[0].args[0]
+    if inner.op == "power" and inner.args[1] == number(2.0):
+        return call("norm2", (inner.args[0],), "scalar")
+    return None
+
+
+def divide_by_scalar(x: M) -> M | None:
+    """s⁻¹·A = A/s."""
+    if x.op != "product":
+        return None
+    t = term(x)
+    factors = list(t.scalars) + (list(t.chain) if x.kind == "scalar" else [])
+    divisor = next((f for f in factors if f.op == "power" and f.kind == "scalar" and f.args[1] == number(-1.0)),
+                   None)
+    if divisor is None:
+        return None
+    scalars = list(t.scalars)
+    chain = list(t.chain)
+    (scalars if divisor in scalars else chain).remove(divisor)
+    return M("quotient", (Term(t.coefficient, tuple(scalars), tuple(chain)).build(), divisor.args[0]), "", x.kind)
+
+
+def _is_call(x: M, name: str) -> bool:
+    return x.op == "call" and x.name == name
+
+
+def kron_identities(x: M) -> M | None:
+    """I_m ⊗ I_n = I_mn (sizes known)."""
+    if not _is_call(x, "kron") or not all(_is_call(a, "eye") for a in x.args):
+        return None
+    sizes = [a.args[0].name for a in x.args]
+    if not all(s.isdigit() for s in sizes):
+        return None
+    size = int(sizes[0]) * int(sizes[1])
+    return call("eye", (M("leaf", (), str(size), "scalar"),), "matrix")
+
+
+def kron_scalar(x: M) -> M | None:
+    """(cA) ⊗ B = A ⊗ (cB) = c(A ⊗ B), for a number or scalar factor c."""
+    if not _is_call(x, "kron"):
+        return None
+    parts = [term(a) for a in x.args]
+    if all(p.coefficient == 1.0 and not p.scalars for p in parts):
+        return None
+    coefficient = parts[0].coefficient * parts[1].coefficient
+    scalars = parts[0].scalars + parts[1].scalars
+    if any(not p.chain for p in parts):
+        return None
+    bare = [product(*p.chain) for p in parts]
+    return product(number(coefficient), *scalars, call("kron", tuple(bare), "matrix"))
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    apply: Callable[[M], M | None]
+
+
+# name                       identity (see each docstring)
+RULES: tuple[Rule, ...] = (
+    Rule("diag-symmetric",        diag_symmetric),         # diag(v)ᵀ = diag(v)
+    Rule("hadamard-ones",         hadamard_ones),          # A ⊙ 1 = A
+    Rule("factor-scalar",         factor_scalar),          # cA + cB = c(A + B)
+    Rule("factor-left",           factor_left),            # AB + AC = A(B + C)
+    Rule("factor-right",          factor_right),           # BA + CA = (B + C)A
+    Rule("factor-hadamard",       factor_hadamard),        # a⊙b + a⊙c = a⊙(b + c)
+    Rule("pull-negation",         pull_negation),          # −A − B = −(A + B)
+    Rule("transpose-sum",         transpose_sum),          # (A + B)ᵀ = Aᵀ + Bᵀ
+    Rule("transpose-product",     transpose_product),      # (AB)ᵀ = BᵀAᵀ
+    Rule("symmetric-part-order",  symmetric_part_order),   # Aᵀ + A = A + Aᵀ
+    Rule("diag-times-vector",     diag_times_vector),      # diag(v)w = w ⊙ v
+    Rule("vector-times-diag",     vector_times_diag),      # wᵀdiag(v) = (w ⊙ v)ᵀ
+    Rule("diag-linear",           diag_linear),            # a·diag(u) + b·diag(v) = diag(a·u + b·v)
+    Rule("symmetric-transpose",   symmetric_transpose),    # Sᵀ = S for symmetric S
+    Rule("collect-terms",         collect_terms),          # aT + bT = (a + b)T
+    Rule("norm2",                 norm2_form),             # sqrt(sum(x.^2)) = norm2(x)
+    Rule("divide-by-scalar",      divide_by_scalar),       # s⁻¹A = A/s
+    Rule("kron-identities",       kron_identities),        # I ⊗ I = I
+    Rule("kron-scalar",           kron_scalar),            # (cA) ⊗ B = c(A ⊗ B)
+)
+
+RULE_NAMES = {rule.name: rule for rule in RULES}
+
+
+# ----- applying the table ---------------------------------------------------------------------
+
+
+def rebuild(x: M, args: tuple) -> M:
+    """The same node over new children, through the normalising constructors."""
+    if args == x.args:
+        return x
+    op = x.op
+    if op == "product":
+        return product(*args)
+    if op == "hadamard":
+        return hadamard(*args)
+    if op == "sum":
+        return total(*args)
+    if op == "negate":
+        return negate_(args[0])
+    if op == "transpose":
+        return transpose(args[0])
+    if op == "call":
+        return call(x.name, args, x.kind)
+    return M(op, args, x.name, x.kind, x.value)
+
+
+def without_transposes(x: M, symmetric: set) -> M:
+    """x with Sᵀ replaced by S for the names in ``symmetric`` (bound symmetric matrices)."""
+    if x.op == "transpose" and x.args[0].op == "leaf" and x.args[0].name in symmetric:
+        return x.args[0]
+    return rebuild(x, tuple(without_transposes(a, symmetric) for a in x.args))
+
+
+def compact(x: M, *, rounds: int = 8) -> M:
+    """The cheapest form the rules reach: children first, then the rules at the root,
+    taking any rewrite that does not lengthen the text (never one seen before), until
+    none applies."""
+    memo: dict[int, M] = {}
+    alive: list[M] = []  # keeps every visited node alive, so ids in ``memo`` stay unique
+
+    def settle(y: M) -> M:
+        """y with its children compacted; constructors may restructure it, so repeat."""
+        for _ in range(rounds):
+            new = rebuild(y, tuple(visit(a) for a in y.args))
+            if new == y:
+                return new
+            y = new
+        return y
+
+    def visit(y: M) -> M:
+        key = id(y)
+        if key in memo:
+            return memo[key]
+        alive.append(y)
+        best = settle(y)
+        best_cost = cost(best)
+        seen = {text(best)}
+        for _ in range(rounds):
+            improved = False
+            for rule in RULES:
+                candidate = rule.apply(best)
+                if candidate is None:
+                    continue
+                candidate = settle(candidate)
+                shown = text(candidate)
+                if shown in seen:
+                    continue
+                seen.add(shown)
+                candidate_cost = _cost_of(shown)
+                if candidate_cost <= best_cost:
+                    best, best_cost, improved = candidate, candidate_cost, True
+                    break
+            if not improved:
+                break
+        memo[key] = best
+        memo[id(best)] = best
+        alive.append(best)
+        return best
+
+    return visit(x)

@@ -1,0 +1,180 @@
+"""The vec layout in matrix notation: ∂vec(Y)/∂vec(X) as Kronecker products.
+
+With vec stacking columns (Magnus–Neudecker), the entry of ∂vec(Y)/∂vec(X) at
+row (j, i) and column (l, k) is J[i,j,k,l] = ∂Y_ij/∂X_kl, and
+kron(P, Q)[(j,i),(l,k)] = P_jl·Q_ik. So a Jacobian whose tensor network splits
+into a part over (j, l) and a part over (i, k) is kron(P, Q): ∂vec(AXB)/∂vec(X)
+= kron(Bᵀ, A), because J = A_ik·B_lj. A sum of such terms is a sum of Kronecker
+products; a term that links i with l (the commutation matrix, as in ∂X'/∂X) has
+no such form and the result is None. A vector is a column, so its missing
+second index makes P a row, a column or a number. A scalar Y gives vec(G)ᵀ, G
+the gradient.
+
+This module only reads the IR; it prints through the ``recover`` callable it is
+given (a :class:`matdiff.matrixform.Recovery` or a binding-aware builder).
+"""
+
+from __future__ import annotations
+
+from itertools import count
+from typing import Callable
+
+from matdiff.ir import Tensor, einsum, einsum_operands
+from matdiff.matrixform import M, call, product, total, transpose
+
+Recover = Callable[[Tensor], "M | None"]
+
+
+def vec_form(jacobian: Tensor, y_shape: tuple, x_shape: tuple, recover: Recover) -> M | None:
+    """∂vec(Y)/∂vec(X) for J = ``jacobian`` of shape y_shape + x_shape (each of rank ≤ 2)."""
+    if len(y_shape) > 2 or len(x_shape) > 2 or jacobian.rank != len(y_shape) + len(x_shape):
+        return None
+    if not y_shape:  # a scalar: the gradient, vectorised, as a row
+        gradient = recover(jacobian)
+        if gradient is None or not x_shape:
+            return gradient
+        return transpose(gradient if len(x_shape) == 1 else call("vec", (gradient,), "column"))
+    if not x_shape:  # by a scalar: vec of the derivative, a column
+        derivative = recover(jacobian)
+        if derivative is None or len(y_shape) == 1:
+            return derivative
+        return call("vec", (derivative,), "column")
+    if len(y_shape) == 1 and len(x_shape) == 1:  # vector by vector: the Jacobian matrix itself
+        return recover(jacobian)
+    terms = jacobian.args if jacobian.op == "add" else (jacobian,)
+    krons = []
+    for term in terms:
+        kron = _kron_term(term, len(y_shape), recover)
+        if kron is None:
+            return None
+        krons.append(kron)
+    return total(*krons)
+
+
+def _labelled(node: Tensor):
+    """(operands with labels, one output label per axis of ``node`` — None for a unit axis the
+    contraction does not have), for an einsum or a reshape of one that only adds 1s. Operands
+    that are themselves contractions of order 3 or more (a shared seed δδ) are inlined."""
+    if node.op == "einsum":
+        return _inline_tensors(node), list(node.params[1]), dict(_sizes(node))
+    if node.op == "reshape" and node.args[0].op == "einsum":
+        inner = node.args[0]
+        labels, position = [], 0
+        for d in node.shape:
+            if position < inner.rank and inner.shape[position] == d:
+                labels.append(inner.params[1][position])
+                position += 1
+            elif d == 1:
+                labels.append(None)
+            else:
+                return None
+        if position != inner.rank:
+            return None
+        return _inline_tensors(inner), labels, dict(_sizes(inner))
+    return None
+
+
+def _inline_tensors(node: Tensor) -> list:
+    """The operands of an einsum, with operands that are einsums of rank > 2 opened up."""
+    operands, fresh = [], count()
+    for operand, labels in einsum_operands(node):
+        if operand.op == "einsum" and operand.rank > 2:
+            inputs, output = operand.params
+            rename = dict(zip(output, labels))
+            for inner_labels in inputs:
+                for label in inner_labels:
+                    rename.setdefault(label, ("inlined", next(fresh)))
+            operands.extend((arg, tuple(rename[x] for x in ls)) for arg, ls in zip(operand.args, inputs))
+        else:
+            operands.append((operand, tuple(labels)))
+    return operands
+
+
+def _unvec(operands: list, y_labels: list):
+    """Y = vec(M): the selector reshape(I)[α, b, a] that carries α stands for α = (b, a) row-major,
+    that is M's row a and column b; drop it and let Y's labels be (a, b)."""
+    (alpha,) = y_labels
+    carriers = [(node, labels) for node, labels in operands if alpha in labels]
+    if len(carriers) != 1:
+        return operands, y_labels
+    node, labels = carriers[0]
+    if not (node.op == "reshape" and node.args[0].op == "eye" and node.rank == 3 and labels[0] == alpha
+            and len(set(labels)) == 3):
+        return operands, y_labels
+    rest = [(n, ls) for n, ls in operands if ls is not labels or n is not node]
+    return rest, [labels[2], labels[1]]
+
+
+def _sizes(node: Tensor):
+    for operand, labels in einsum_operands(node):
+        yield from zip(labels, operand.shape)
+    yield from zip(node.params[1], node.shape)
+
+
+def _kron_term(term: Tensor, y_rank: int, recover: Recover) -> M | None:
+    """kron(P, Q) for one term J = P[j,l]·Q[i,k], or None when the term does not split so."""
+    found = _labelled(term)
+    if found is None:
+        return None
+    operands, labels, sizes = found
+    y_labels, x_labels = labels[:y_rank], labels[y_rank:]
+    if y_rank == 1:
+        operands, y_labels = _unvec(operands, y_labels)
+    i, j = (y_labels + [None])[:2]
+    k, l = (x_labels + [None])[:2]
+    y_present, x_present = [x for x in (i, j) if x is not None], [x for x in (k, l) if x is not None]
+    if len(y_present) == 1 and len(x_present) == 1:  # a row or column by a row or column: D is J itself
+        return recover(einsum(y_present + x_present, *operands, sizes=sizes))
+    p_side, q_side = {j, l} - {None}, {i, k} - {None}
+    p_operands, q_operands = [], []
+    for component in _components(operands):
+        carried = {x for _, ls in component for x in ls}
+        if carried & p_side and carried & q_side:
+            return None  # links a row index of Y with a column index of X: a commutation matrix
+        (q_operands if carried & q_side else p_operands).extend(component)
+    p = _factor(einsum([x for x in (j, l) if x is not None], *p_operands, sizes=sizes), j, l, recover)
+    q = _factor(einsum([x for x in (i, k) if x is not None], *q_operands, sizes=sizes), i, k, recover)
+    if p is None or q is None:
+        return None
+    if p.kind == "scalar":
+        return product(p, q)
+    return call("kron", (p, q), "matrix")
+
+
+def _factor(node: Tensor, row, column, recover: Recover) -> M | None:
+    """A Kronecker factor as a matrix, a column (no column index), a row (no row index) or a number."""
+    x = recover(node)
+    if x is None:
+        return None
+    return transpose(x) if row is None and column is not None else x
+
+
+def _components(operands: list) -> list[list]:
+    """The operands grouped into connected parts of the tensor network (linked by shared labels)."""
+    groups: list[tuple[set, list]] = []
+    for operand, labels in operands:
+        linked = [g for g in groups if g[0] & set(labels)]
+        merged_labels, merged = set(labels), [(operand, labels)]
+        for g in linked:
+            merged_labels |= g[0]
+            merged = g[1] + merged
+            groups.remove(g)
+        groups.append((merged_labels, merged))
+    return [members for _, members in groups]
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def no_matrix_form(derivative: str, shape: tuple, layout: str, vec_text: str | None) -> str:
+    """One line saying why ``derivative`` has no matrix form in ``layout``, and what to use instead."""
+    shown = "×".join(map(str, shape)) if shape else "scalar"
+    if len(shape) > 2:
+        why = f"{derivative} is a {_ordinal(len(shape))}-order tensor ({shown}): no matrix form in the {layout} layout"
+    else:
+        why = (f"{derivative} ({shown}) has no matrix form in the {layout} layout: its index structure is not a "
+               "product, Hadamard product, diag or trace")
+    if vec_text is not None and layout != "vec":
+        return f"{why}; the vec layout gives {vec_text}"
+    return f"{why}; the index notation gives every entry"

@@ -1,0 +1,296 @@
+"""Matrix-form recovery: the rewrite table rule by rule, then the printed forms end to end.
+
+Every rule of :data:`matdiff.rewrite.RULES` has a one-line "input ⇒ output" case; the
+case checks the printed output and that both sides evaluate to the same numbers. The
+end-to-end cases pin the forms the issue asks for (the cookbook's, the textbook's
+delta form, Kronecker products in the vec layout) and check their numbers too.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from numerics import assert_close, md
+from matdiff import syntax
+from matdiff.matrixform import M, call, hadamard, latex, leaf, negate_, number, product, text, total, transpose
+from matdiff.rewrite import RULE_NAMES, RULES, compact, cost, tokens
+
+# ----- a small reader: language text → matrix tree, so rules can be stated as text ----------
+
+_KIND = {0: "scalar", 1: "column", 2: "matrix"}
+
+
+def _tree(node, shapes) -> M:
+    kind = type(node).__name__
+    if kind == "Number":
+        return number(node.value)
+    if kind == "Name":
+        return leaf(node.name, _KIND[len(shapes[node.name])])
+    if kind == "Transpose":  # as written: the constructor would already push it inside
+        inner = _tree(node.operand, shapes)
+        flipped = {"column": "row", "row": "column"}.get(inner.kind, inner.kind)
+        return inner if inner.kind == "scalar" else M("transpose", (inner,), "", flipped)
+    if kind == "Signed":
+        inner = _tree(node.operand, shapes)
+        return negate_(inner) if node.sign == "-" else inner
+    if kind == "Power":
+        base = _tree(node.base, shapes)
+        return M("power", (base, _tree(node.exponent, shapes)), node.op, base.kind)
+    if kind == "Call":
+        arguments = tuple(_tree(a, shapes) for a in node.arguments)
+        if node.function in ("eye",):
+            return call("eye", (leaf(str(int(node.arguments[0].value)), "scalar"),), "matrix")
+        if node.function == "diag":
+            return call("diag", arguments, "matrix" if arguments[0].kind == "column" else "column")
+        if node.function in ("sum", "tr", "det", "logdet", "norm2"):
+            return call(node.function, arguments, "scalar")
+        if node.function == "kron":
+            return call("kron", arguments, "matrix")
+        return call(node.function, arguments, arguments[0].kind)
+    if kind == "Chain":
+        result = _tree(node.first, shapes)
+        for op, _, operand in node.rest:
+            right = _tree(operand, shapes)
+            if op in "+-":
+                result = total(result, right if op == "+" else negate_(right))
+            elif op == "*":
+                result = product(result, right)
+            elif op == ".*":
+                result = hadamard(result, right)
+            else:
+                raise AssertionError(op)
+        return result
+    raise AssertionError(kind)
+
+
+def tree(source: str, shapes: dict) -> M:
+    return _tree(syntax.parse(source).statements[-1].value, shapes)
+
+
+S = {"A": (3, 3), "B": (3, 3), "C": (3, 3), "X": (3, 3), "W": (3, 3), "x": (3,), "w": (3,), "v": (3,), "u": (3,),
+     "b": (3,), "c": ()}
+
+# rule name, input, output (shapes S throughout)
+RULE_CASES = [
+    ("diag-symmetric", "diag(v)'", "diag(v)"),
+    ("hadamard-ones", "v.*ones(3)", "v"),
+    ("factor-scalar", "2*A*x - 2*b", "2*(A*x - b)"),
+    ("factor-scalar", "c*A + c*B", "c*(A + B)"),
+    ("factor-left", "A*B + A*C", "A*(B + C)"),
+    ("factor-right", "A'*x + A*x", "(A' + A)*x"),
+    ("factor-hadamard", "u.*v + u.*w", "u.*(v + w)"),
+    ("pull-negation", "-A - B", "-(A + B)"),
+    ("transpose-sum", "(A + B')'", "A' + B"),
+    ("transpose-product", "(A*B)'", "B'*A'"),
+    ("symmetric-part-order", "A' + A", "A + A'"),
+    ("diag-times-vector", "diag(v)*W'*u", "(W'*u).*v"),
+    ("vector-times-diag", "u'*diag(v)", "u'.*v'"),
+    ("symmetric-transpose", "inv(X'*X)'", "inv(X'*X)"),
+    ("collect-terms", "A*x + 2*A*x", "3*A*x"),
+    ("norm2", "sqrt(sum(x.^2))", "norm2(x)"),
+    ("divide-by-scalar", "c^-1*x", "x/c"),
+    ("diag-linear", "diag(u) - 2*diag(v)", "diag(u - 2*v)"),
+    ("kron-identities", "kron(eye(2), eye(3))", "eye(6)"),
+    ("kron-scalar", "kron(-A, 2*B)", "-2*kron(A, B)"),
+]
+
+
+def _values(shapes, seed=0):
+    rng = np.random.default_rng(seed)
+    return {n: (float(rng.uniform(0.5, 2.0)) if s == () else rng.standard_normal(s) + (3 * np.eye(3) if len(s) == 2
+                                                                                     else 0)) for n, s in shapes.items()}
+
+
+@pytest.mark.parametrize("rule,source,expected", RULE_CASES, ids=[f"{r}:{s}" for r, s, _ in RULE_CASES])
+def test_rule(rule, source, expected):
+    """input ⇒ output, and both sides are the same numbers."""
+    result = RULE_NAMES[rule].apply(tree(source, S))
+    assert result is not None, f"{rule} does not apply to {source}"
+    assert text(result) == expected
+    values = _values(S)
+    assert_close(md.evaluate(text(result), values, shapes=S), md.evaluate(source, values, shapes=S),
+                 what=f"{source} ⇒ {text(result)}")
+
+
+def test_every_rule_has_a_case():
+    assert {rule.name for rule in RULES} <= {case[0] for case in RULE_CASES}
+
+
+def test_rules_leave_other_forms_alone():
+    assert RULE_NAMES["factor-left"].apply(tree("A*B + C*B", S)) is None
+    assert RULE_NAMES["diag-times-vector"].apply(tree("diag(v)*A", S)) is None
+    assert RULE_NAMES["symmetric-transpose"].apply(tree("(A*B)'", S)) is None
+
+
+def test_compact_reaches_the_cookbook_form_through_several_rules():
+    assert text(compact(tree("(A'*x + A*x)'", S))) == "x'*(A + A')"
+    assert text(compact(tree("(2*A*x - 2*b)'*A", S))) == "2*(A*x - b)'*A"
+
+
+def test_cost_counts_tokens_weighting_transposes_and_diag():
+    assert tokens("2*(A*x - b)'*A") == ["2", "*", "(", "A", "*", "x", "-", "b", ")", "'", "*", "A"]
+    assert cost(tree("x'*A'", S)) > cost(tree("x'*A", S))
+
+
+def test_a_number_before_an_elementwise_product_is_spaced_so_it_reparses():
+    shown = text(hadamard(M("power", (leaf("x", "column"), number(2.0)), ".^", "column"), leaf("v", "column")))
+    assert shown == "x.^2 .*v"
+    values = _values(S)
+    assert_close(md.evaluate(shown, values, shapes=S), values["x"] ** 2 * values["v"])
+
+
+# ----- end to end: what md.diff prints ----------------------------------------------------------
+
+NET = "z2 = W2*x; a2 = sigmoid(z2); z3 = W3*a2; a3 = sigmoid(z3); 0.5*sum((a3 - y).^2)"
+NET_SHAPES = {"W2": (3, 2), "x": (2,), "W3": (2, 3), "y": (2,)}
+
+PRINTED = [  # expression, wrt, shapes, layout, printed text
+    ("tr(A*X*B)", "X", {"A": (2, 3), "X": (3, 4), "B": (4, 2)}, "denominator", "A'*B'"),
+    ("x'*B*x", "x", {"x": (3,), "B": (3, 3)}, "denominator", "(B + B')*x"),
+    ("x'*A*x", "x", {"x": (3,), "A": (3, 3)}, "numerator", "x'*(A + A')"),
+    ("det(X)", "X", {"X": (3, 3)}, "denominator", "det(X)*inv(X)'"),
+    ("norm2(A*x - b)^2", "x", {"A": (3, 2), "x": (2,), "b": (3,)}, "numerator", "2*(A*x - b)'*A"),
+    ("W2*W1*h", "W1", {"W2": (1, 2), "W1": (2, 2), "h": (2,)}, "numerator", "h*W2"),
+    ("W2*W1*h", "W1", {"W2": (1, 2), "W1": (2, 2), "h": (2,)}, "denominator", "W2'*h'"),
+    ("W2*W1*h", "W1", {"W2": (1, 2), "W1": (2, 2), "h": (2,)}, "vec", "vec(W2'*h')'"),
+    ("vec(A*X*B)", "X", {"A": (2, 3), "X": (3, 4), "B": (4, 2)}, "vec", "kron(B', A)"),
+    ("A*X*b", "X", {"A": (2, 3), "X": (3, 4), "b": (4,)}, "vec", "kron(b', A)"),
+    ("inv(X)", "X", {"X": (3, 3)}, "vec", "-kron(inv(X)', inv(X))"),
+    ("vec(X)", "X", {"X": (2, 3)}, "vec", "eye(6)"),
+    ("x'*A*x", ("x", "x"), {"x": (3,), "A": (3, 3)}, "gradient", "A + A'"),
+    ("sum(softplus(X*w))", ("w", "w"), {"X": (4, 3), "w": (3,)}, "gradient", "s = sigmoid(X*w); X'*diag(s.*(1 - s))*X"),
+    ("logdet(X'*X)", "X", {"X": (4, 3)}, "gradient", "2*X*inv(X'*X)"),
+    ("norm2(x)", "x", {"x": (3,)}, "gradient", "x/norm2(x)"),
+    ("sum(tanh(W*x))", "W", {"W": (3, 2), "x": (2,)}, "gradient", "(1 - tanh(W*x).^2)*x'"),
+    ("sum(relu(W*x))", "W", {"W": (3, 2), "x": (2,)}, "gradient", "step(W*x)*x'"),
+    ("sum(exp(W*x))", "W", {"W": (3, 2), "x": (2,)}, "gradient", "exp(W*x)*x'"),
+    (NET, "W3", NET_SHAPES, "denominator",
+     "a2 = sigmoid(W2*x); a3 = sigmoid(W3*a2); d3 = (a3 - y).*a3.*(1 - a3); d3*a2'"),
+    (NET, "W2", NET_SHAPES, "denominator",
+     "a2 = sigmoid(W2*x); a3 = sigmoid(W3*a2); d3 = (a3 - y).*a3.*(1 - a3); d2 = (W3'*d3).*a2.*(1 - a2); d2*x'"),
+    (NET, "z3", NET_SHAPES, "gradient", "a3 = sigmoid(W3*sigmoid(W2*x)); (a3 - y).*a3.*(1 - a3)"),
+]
+
+
+def _check_numbers(d, expression, shapes, seed=3):
+    values = _values_for(shapes, seed)
+    got = np.asarray(d.evaluate(values))
+    shown = np.asarray(md.evaluate(d.text, values, shapes=shapes))
+    assert shown.size == got.size, f"{d.text!r}: {shown.shape} vs {got.shape}"
+    assert_close(shown.reshape(got.shape), got, what=f"d({expression}) printed as {d.text!r}")
+
+
+def _values_for(shapes, seed):
+    rng = np.random.default_rng(seed)
+    values = {}
+    for name, shape in shapes.items():
+        value = rng.standard_normal(shape) if shape else float(rng.standard_normal())
+        if len(shape) == 2 and shape[0] == shape[1]:
+            value = value + 3 * np.eye(shape[0])
+        values[name] = value
+    return values
+
+
+@pytest.mark.parametrize("expression,wrt,shapes,layout,printed", PRINTED,
+                         ids=[f"{e}/{w}[{lay}]" for e, w, _, lay, _ in PRINTED])
+def test_printed_form(expression, wrt, shapes, layout, printed):
+    d = md.diff(expression, wrt=wrt, shapes=shapes, layout=layout)
+    assert d.text == printed
+    assert d.reason is None
+    _check_numbers(d, expression, shapes)
+
+
+def _mlp(layers: int) -> tuple[str, dict]:
+    statements = [f"a{k + 1} = sigmoid(W{k + 1}*a{k})" for k in range(1, layers + 1)]
+    shapes = {f"W{k}": (3, 3) for k in range(2, layers + 2)}
+    shapes.update(a1=(3,), y=(3,))
+    return "; ".join(statements) + f"; 0.5*sum((a{layers + 1} - y).^2)", shapes
+
+
+def test_a_deep_network_gradient_prints_in_size_linear_in_depth():
+    sizes = {}
+    for layers in (8, 16, 32):
+        program, shapes = _mlp(layers)
+        d = md.diff(program, wrt="W2", shapes=shapes, layout="gradient")
+        sizes[layers] = len(d.text)
+        assert d.text.count(";") >= layers  # every activation and delta bound once
+    assert sizes[32] < 2.3 * sizes[16] < 2.3 * 2.3 * sizes[8]
+    program, shapes = _mlp(32)
+    _check_numbers(md.diff(program, wrt="W2", shapes=shapes, layout="gradient"), "32-layer loss", shapes)
+
+
+def test_bound_names_never_shadow_declared_inputs():
+    shapes = {"s": (3,), "X": (4, 3), "w": (3,)}
+    d = md.diff("sum(softplus(X*w))", wrt=("w", "w"), shapes=shapes, layout="gradient")
+    assert not d.text.startswith("s =") and "s2 = sigmoid(X*w)" in d.text
+
+
+# ----- no matrix form: the reason and the vec form ------------------------------------------------
+
+
+def test_no_matrix_form_gives_a_one_line_reason_and_the_vec_form():
+    d = md.diff("A*B", wrt="B", shapes={"A": (1, 2), "B": (2, 3)}, layout="numerator")
+    assert d.text is None
+    assert d.reason == ("∂Y/∂B is a 4th-order tensor (1×3×2×3): no matrix form in the numerator layout; "
+                        "the vec layout gives kron(eye(3), A)")
+    assert d.vec_text == "kron(eye(3), A)"
+    assert "\\otimes" in d.latex and "\n" not in d.reason
+
+
+def test_a_commutation_matrix_has_no_kronecker_form():
+    d = md.diff("X'", wrt="X", shapes={"X": (2, 3)}, layout="vec")
+    assert d.text is None and d.vec_text is None and "vec layout" in d.reason
+
+
+def test_vec_text_of_a_vector_by_matrix_derivative():
+    d = md.diff("sigmoid(W*x)", wrt="W", shapes={"W": (3, 2), "x": (2,)}, layout="numerator")
+    assert d.text is None and d.vec_text == "s = sigmoid(W*x); kron(x', diag(s.*(1 - s)))"
+
+
+# ----- LaTeX ----------------------------------------------------------------------------------------
+
+
+def test_latex_of_a_program_names_its_intermediates():
+    d = md.diff(NET, wrt="W2", shapes=NET_SHAPES, layout="denominator")
+    assert d.latex.startswith(r"\begin{aligned}a_{2} &= \sigma\left(W_{2} x\right)")
+    assert r"\odot" in d.latex and r"\frac{\partial f}{\partial W_{2}} &= d_{2} x^{\top}" in d.latex
+
+
+@pytest.mark.parametrize("source,expected", [
+    ("kron(B', A)", r"B^{\top} \otimes A"),
+    ("u.*v", r"u \odot v"),
+    ("c^-1*x", r"\frac{x}{c}"),
+])
+def test_latex_symbols(source, expected):
+    assert latex(compact(tree(source, S))) == expected
+
+
+def test_latex_of_elementwise_division():
+    d = md.diff("sum(log(X))", wrt="X", shapes={"X": (2, 3)}, layout="gradient")
+    assert d.text == "1 ./ X" and r"\oslash" in d.latex
+
+
+# ----- the command line -------------------------------------------------------------------------------
+
+
+def _cli(*arguments) -> str:
+    result = subprocess.run([sys.executable, "-m", "matdiff.cli", *arguments], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_cli_prints_the_reason_and_the_vec_form():
+    out = _cli("diff", "A*B", "--wrt", "B", "--shape", "A=1x2", "--shape", "B=2x3")
+    assert "# no matrix form: ∂Y/∂B is a 4th-order tensor" in out
+    assert re.search(r"^# vec layout: kron\(eye\(3\), A\)$", out, re.MULTILINE)
+
+
+def test_cli_latex_names_the_layout():
+    out = _cli("diff", "x'*A*x", "--wrt", "x", "--layout", "denominator", "--format", "latex")
+    assert out.splitlines()[0] == r"\left(A + A^{\top}\right) x"
+    assert "% denominator layout" in out
