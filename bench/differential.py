@@ -82,7 +82,7 @@ class Generator:
             options.append("number")
         elif len(shape) == 2 and shape[0] == shape[1]:
             options.append("eye")
-        if shape and self.rng.random() < 0.05:
+        if shape and (self.rng.random() < 0.05 or not options):
             options.append("ones")
         kind = self.pick(options)
         if kind == "var":
@@ -121,7 +121,7 @@ class Generator:
             rules += ["matmul", "outer" if shape[0] != shape[1] or self.rng.random() < 0.5 else "matmul"]
         if len(shape) == 1 and shape[0] in (2, 3):
             rules += ["matvec", "diag_of_matrix"]
-        if is_row(shape):
+        if is_row(shape) and shape[1] in (2, 3):
             rules += ["vecmat"]
         if len(shape) == 2 and shape[0] == shape[1]:
             rules += ["inv", "matrix_power", "diag_of_vector"]

@@ -127,8 +127,8 @@ def main() -> int:
     errors = sum(count for outcome, count in outcomes.items() if outcome != 200)
     distinct = len({json.dumps(body, sort_keys=True) for body in _bodies(arguments.requests)})
     print(f"matdiff serve on {url}: {arguments.requests} POST /api/diff ({distinct} distinct), "
-          f"{arguments.concurrency} concurrent, {os.cpu_count()} CPUs, "
-          f"worker timeout {capabilities['limits']['timeout_s']:g} s")
+          f"{arguments.concurrency} concurrent, {os.cpu_count()} CPUs, {capabilities['limits']['workers']} engine "
+          f"workers, timeout {capabilities['limits']['timeout_s']:g} s")
     if latencies:
         print(f"  {elapsed:.1f} s, {len(latencies) / elapsed:.0f} requests/s")
         print(f"  latency p50 {1000 * statistics.median(latencies):.0f} ms, "

@@ -458,6 +458,8 @@ class _Check:
     def _derivative_kind(self) -> str:
         shape = self.derivative.arrangement.y_shape + tuple(d for s in self.derivative.arrangement.x_shapes
                                                            for d in s)
+        if self.derivative.text is not None and len(self.derivative.shape) <= 2:
+            return f"the {shape_text(self.derivative.shape)} matrix {self.derivative.text}"
         text = f"an order-{len(shape)} tensor {shape_text(shape)}"
         if self.derivative.text is None:
             try:

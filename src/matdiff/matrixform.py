@@ -61,6 +61,14 @@ def _product_kind(factors) -> str:
                                                                                    "scalar")
 
 
+def _is_identity(f: M) -> bool:
+    if f.op == "transpose":
+        f = f.args[0]
+    if f.op != "call":
+        return False
+    return f.name == "eye" or (f.name == "ones" and all(a.op == "leaf" and a.name == "1" for a in f.args))
+
+
 def product(*factors: M) -> M:
     """The matrix product, flattened; a scalar-valued product (x'*y) inside a product of
     matrices stays one factor, so the chain of matrices is always the non-scalar factors."""
@@ -83,10 +91,10 @@ def product(*factors: M) -> M:
         moved.append(f)
     rest = [f for f in moved if f.kind == "scalar"] + [f for f in moved if f.kind != "scalar"]
     shaped = [f for f in rest if f.kind != "scalar"]
-    if len(shaped) > 1:  # I·A = A
-        identities = [f for f in shaped if f.op == "call" and f.name == "eye"]
+    if len(shaped) > 1:  # I·A = A, and a 1×1 ones(1) only reshapes: x*ones(1)' = x
+        identities = [f for f in shaped if _is_identity(f)]
         if identities:
-            keep = [f for f in shaped if not (f.op == "call" and f.name == "eye")] or identities[:1]
+            keep = [f for f in shaped if not _is_identity(f)] or identities[:1]
             rest = [f for f in rest if f.kind == "scalar"] + keep
     if coefficient < 0:
         coefficient, negate = -coefficient, not negate
@@ -159,6 +167,15 @@ def _dim_text(d) -> str:
     return str(d).replace("*", "*") if isinstance(d, str) else str(d)
 
 
+def _orientation(shape: tuple) -> str:
+    """How a shape reads once its 1s are ignored: a rank-1 tensor and n×1 are columns, 1×n a row."""
+    if len(shape) == 2 and shape[0] == 1 and shape[1] != 1:
+        return "row"
+    if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1 and shape[0] != 1):
+        return "column"
+    return "other"
+
+
 class Recovery:
     """Memoised IR → M translation (None where no matrix form exists).
 
@@ -225,10 +242,8 @@ class Recovery:
             x = self(inner)
             if x is None:
                 return None
-            if len(target) == 2 and target[0] == 1 and len(source) == 1:
-                return transpose(x)  # a column laid out as a row
-            if len(target) == 1 and len(source) == 2 and source[0] == 1:
-                return transpose(x)  # a 1×n matrix read as a column
+            if {_orientation(source), _orientation(target)} == {"row", "column"}:
+                return transpose(x)  # a column laid out as a row, or a 1×n matrix read as a column
             return x
         if len(target) == 1 and inner.op == "einsum" and len(inner.args) == 1 and inner.rank == 2 \
                 and inner.params[0][0] == (inner.params[1][1], inner.params[1][0]):

@@ -132,7 +132,7 @@ def create_app(
             "layouts": list(LAYOUTS),
             "targets": list(TARGETS),
             "limits": {"body_bytes": MAX_BODY_BYTES, "expression_chars": MAX_EXPRESSION_CHARS,
-                       "timeout_s": timeout},
+                       "timeout_s": timeout, "workers": pool.size},
         })
 
     async def openapi_json(request: Request) -> JSONResponse:

@@ -87,10 +87,12 @@ def simplify_einsum(output, operands: list[tuple[Tensor, tuple]], single_use: li
             flat.extend(_inline(node, labels, fresh))
         else:
             flat.append((node, tuple(labels)))
+    # an output index may lose its last operand (Σ_j δ_ij is a vector of ones): keep its size
+    sizes = {label: size for node, labels in flat for label, size in zip(labels, node.shape)}
     output, flat = _eliminate_deltas(list(output), flat)
     flat = _fold_filled_constants(output, flat)
     flat = _merge_powers(flat)
-    return einsum(output, *flat)
+    return einsum(output, *flat, sizes={label: sizes[label] for label in output if label in sizes})
 
 
 def _inline(node: Tensor, labels, fresh) -> list[tuple[Tensor, tuple]]:
@@ -105,7 +107,11 @@ def _inline(node: Tensor, labels, fresh) -> list[tuple[Tensor, tuple]]:
 
 
 def _eliminate_deltas(output: list, operands: list[tuple[Tensor, tuple]]):
-    """A_ij δ_jk = A_ik: rename the summed index of a delta and drop it."""
+    """A_ij δ_jk = A_ik: rename the summed index of a delta and drop it.
+
+    Where the summed index occurs on nothing else, Σ_j δ_jk = 1 for each k: the delta becomes
+    a vector of ones (so Σ_jk δ_jk = n, and diag(I) is ones), or the number n when k is summed
+    too (tr(I) = n)."""
     changed = True
     while changed:
         changed = False
@@ -113,15 +119,20 @@ def _eliminate_deltas(output: list, operands: list[tuple[Tensor, tuple]]):
             if node.op != "eye":
                 continue
             a, b = labels
-            if a == b:
-                if isinstance(node.shape[0], int):  # tr(I) = n
-                    operands[position] = (const(float(node.shape[0])), ())
-                    changed = True
-                    break
+            if a == b and not isinstance(node.shape[0], int):
                 continue
-            if a in output and b in output:
+            if a in output and b in output and a != b:
                 continue
             old, new = (a, b) if a not in output else (b, a)
+            others = [ls for k, (_, ls) in enumerate(operands) if k != position]
+            if a == b or not any(old in ls for ls in others):
+                n = node.shape[0]
+                if new in output or any(new in ls for ls in others) or not isinstance(n, int):
+                    operands[position] = (const(1.0, (n,)), (new,))
+                else:
+                    operands[position] = (const(float(n)), ())
+                changed = True
+                break
             del operands[position]
             operands = [(n, tuple(new if x == old else x for x in ls)) for n, ls in operands]
             changed = True

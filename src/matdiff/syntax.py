@@ -4,7 +4,8 @@ The grammar is LALR(1) with lark, and the tree is built while parsing (an
 inline transformer), so no recursion happens here however deep the input.
 Chains of ``+ -`` and of ``* / .* ./`` are kept flat (n-ary), so a 5,000-term
 sum is one node, not 5,000 nested ones. Every node keeps the offset of the
-character it applies to, for error carets. Nesting deeper than the configured
+character it applies to, for error carets. As in MATLAB, ``1./x`` is ``1 ./ x``:
+a number does not swallow the dot of an elementwise operator. Nesting deeper than the configured
 limit is refused here, before anything recursive sees it.
 """
 
@@ -47,7 +48,7 @@ MULOP: ".*" | "./" | "*" | "/"
 POWOP: ".^" | "^"
 QUOTE: "'"
 NAME: /[A-Za-z_][A-Za-z0-9_]*/
-NUMBER: /(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/
+NUMBER: /(\d+(\.(?![*\/^])\d*)?|\.\d+)([eE][+-]?\d+)?/
 _NEWLINE: /\n/
 %ignore /[ \t\r\f]+/
 %ignore /#[^\n]*/

@@ -61,7 +61,7 @@ def run(kind: str, payload: dict) -> tuple[int, dict]:
         return 400, error_body(error)
     except NotAvailable as missing:
         return 501, {"error": str(missing)}
-    except ImportError as missing:  # a lazily loaded part of the engine not written yet
+    except ImportError as missing:  # an optional dependency (sympy for entries) or engine part is absent
         print(f"matdiff worker: {missing}", file=sys.stderr)
         return 501, {"error": "this feature is not available in this version of matdiff"}
     except MemoryError:
@@ -268,7 +268,8 @@ def report(result) -> dict:
     """An engine report (explain, check, entries) as JSON: its styled lines, as the terminal shows
     them, and its structured fields when it offers ``to_dict``."""
     if not callable(getattr(result, "lines", None)):
-        return _with_mathml(_plain(result))
+        plain = _plain(result)
+        return _with_mathml(plain if isinstance(plain, (dict, list)) else {"text": plain})
     body = _plain(result.to_dict()) if hasattr(result, "to_dict") else {}
     body.pop("text", None)  # the same as the lines
     body["lines"] = [{"text": line.text, "style": line.style, "indent": line.indent} for line in result.lines()]
@@ -302,8 +303,8 @@ def _with_mathml(value):
     if isinstance(value, list):
         return [_with_mathml(v) for v in value]
     if not isinstance(value, dict):
-        return {"text": value} if isinstance(value, str) else value
-    out = {k: _with_mathml(v) if isinstance(v, (list, dict)) else v for k, v in value.items()}
+        return value
+    out = {k: _with_mathml(v) for k, v in value.items()}
     if isinstance(value.get("latex"), str):
         out["mathml"] = mathml(value["latex"])
     return out

@@ -353,6 +353,8 @@ function drawAny(cardId, boxId, value) {
 function report(value) {
   const box = element("div", null, "report");
   if (value.error) box.appendChild(element("p", value.error, "problem"));
+  const math = mathFrom(value.mathml);
+  if (math) box.appendChild(element("div", null, "math")).appendChild(math);
   for (const line of value.lines) {
     const row = element("div", line.text, `line ${String(line.style || "plain").replace(/[^a-z]/g, "")}`);
     row.style.setProperty("--indent", String(Math.min(Number(line.indent) || 0, 24)));  // CSSOM: the CSP allows it
