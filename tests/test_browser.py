@@ -33,13 +33,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     port = free_port()
+    log = tmp_path_factory.mktemp("server") / "stderr.txt"  # a file, not a pipe: a full pipe would stall it
     source = str(Path(__file__).resolve().parent.parent / "src")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p))
+    stderr = log.open("w")
     process = subprocess.Popen(
         [sys.executable, "-c", f"from matdiff.server import serve; serve(port={port})"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env, stdout=subprocess.DEVNULL, stderr=stderr,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -51,7 +53,7 @@ def server():
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                pytest.fail("the server did not start: " + process.stderr.read().decode(errors="replace")[-2000:])
+                pytest.fail("the server did not start: " + log.read_text(errors="replace")[-2000:])
             time.sleep(0.1)
     yield base, capabilities
     process.terminate()
@@ -60,6 +62,7 @@ def server():
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    stderr.close()
 
 
 def expect(target):

@@ -123,7 +123,7 @@ def test_higher_derivative_matches_jax(case_id, expr, wrt, shapes, hint, referen
         derivative = reference
         for order, name in enumerate(wrt):  # reverse first, then forward over it, as jax.hessian does
             derivative = _by(jax.jacrev if order == 0 else jax.jacfwd, derivative, name)
-        want = np.asarray(derivative({k: np.asarray(v, dtype=np.float64) for k, v in values.items()}))
+        want = np.asarray(jax.jit(derivative)({k: np.asarray(v, dtype=np.float64) for k, v in values.items()}))
     got = np.asarray(d.evaluate(values), dtype=np.float64)
     np.testing.assert_allclose(got, want.reshape(got.shape), rtol=1e-7, atol=1e-9, err_msg=f"{expr} by {wrt}")
 

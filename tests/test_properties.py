@@ -39,7 +39,8 @@ VARIABLES = {
     "C": (2, 3),
     "D": (2, 2),
 }
-SHAPES = [(), (3,), (2,), (6,), (3, 3), (2, 2), (3, 2), (2, 3)]
+ROWS = [(1, 3), (1, 2)]  # row vectors: no variable has this shape, they come from transposes
+SHAPES = [(), (3,), (2,), (6,), (3, 3), (2, 2), (3, 2), (2, 3)] + ROWS
 NUMBERS = ["2", "3", "0.5", "1.5", "0.25", "1e-1", "2.5e0"]
 ELEMENTWISE_FREE = ["sin", "cos", "tanh", "sigmoid", "softplus"]  # safe on any real argument
 MAX_DEPTH = 5
@@ -67,6 +68,8 @@ class Gen:
 
     # -- leaves ------------------------------------------------------------------------
     def leaf(self, shape):
+        if shape in ROWS:  # the transpose of a column vector variable
+            return self.draw(st.sampled_from(_vars_of_shape((shape[1],), self.extra))) + "'"
         names = _vars_of_shape(shape, self.extra)
         options = ["var"] * 4
         if shape == ():
@@ -172,6 +175,8 @@ class Gen:
                 return f"({self.positive(shape, d)} .^ {self.scalar_for(d)})"
             return f"({self.positive(shape, d)} .^ {E()})"
         if rule == "transpose":
+            if shape in ROWS:
+                return f"({self.expr((shape[1],), d)})'"
             if len(shape) == 2:
                 return f"({self.expr(_transposed(shape), d)})'"
             if shape == ():
@@ -224,6 +229,8 @@ class Gen:
             return f"tr(kron({self.expr((2, 2), d)}, {self.expr((3, 3), d)}))"
         if rule == "dot":  # v'*u: a 1×1 product, a scalar for every purpose of the language
             n = self.draw(st.sampled_from([2, 3, 6]))
+            if n in (2, 3) and self.draw(st.booleans()):
+                return f"({self.expr((1, n), d)} * {self.expr((n,), d)})"
             return f"({self.expr((n,), d)}' * {self.expr((n,), d)})"
         raise AssertionError(rule)
 

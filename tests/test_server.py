@@ -9,9 +9,13 @@ import asyncio
 import json
 import sys
 import textwrap
+import warnings
 
 import pytest
-from starlette.testclient import TestClient
+
+with warnings.catch_warnings():  # starlette 1.x would rather have httpx2, which is not a dependency
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from starlette.testclient import TestClient
 
 import matdiff
 from matdiff.server import MAX_BODY_BYTES, MAX_EXPRESSION_CHARS, create_app, features
@@ -307,6 +311,7 @@ def test_mathml_passes_only_well_formed_mathml():
     assert mathml(r"\text{<img src=x onerror=alert(1)>}") is None  # latex2mathml copies the tag raw
     assert mathml(None) is None
     assert "<mtable" in mathml(r"\begin{aligned} a &= b \\ c &= d \end{aligned}")
+    assert mathml(r"D_{ij} = W_{2}_{ij}")  # the engine's entry of W2
 
 
 @pytest.mark.parametrize("y_shape, x_shape, layout, expected", [

@@ -18,7 +18,7 @@ from matdiff import ir
 from matdiff.differentiate import jacobian
 from matdiff.errors import LimitError, MatdiffError, UnknownNameError
 from matdiff.evaluate import evaluate as evaluate_ir
-from matdiff.indexform import index_notation
+from matdiff.indexform import index_notation, indexed
 from matdiff.layout import LAYOUTS, Arrangement, apply_arrangement, arrange, layout_y_shape
 from matdiff.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower, normalize_shape
 from matdiff.primitives import substitute
@@ -188,9 +188,7 @@ class Derivative:
         y_name = self._y_name()
 
         def entry(name, indices):
-            if not indices:
-                return name
-            return f"{name}_{{{''.join(indices)}}}" if latex else f"{name}[{','.join(indices)}]"
+            return indexed(latex_name(name) if latex else name, indices, latex=latex)
 
         numerator = entry(y_name, y_indices)
         partial = r"\partial " if latex else "∂"

@@ -235,7 +235,7 @@ class TorchBackend(NumpyBackend):
 
     def dtype_line(self, first_input: str | None) -> list[str]:
         if first_input is None:
-            return ["dtype, device = torch.get_default_dtype(), None"]
+            return ["dtype, device = torch.float64, None"]
         return [f"dtype, device = {first_input}.dtype, {first_input}.device"]
 
     def transpose(self, x: Code, permutation: list[int]) -> Code:

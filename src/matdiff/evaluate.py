@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from matdiff import limits
-from matdiff.errors import DomainError, MatdiffError, ValueMismatchError
+from matdiff.errors import DomainError, LimitError, MatdiffError, ValueMismatchError
 from matdiff.ir import Tensor, dim_value, postorder
 from matdiff.primitives import ELEMENTWISE
 
@@ -71,8 +71,8 @@ def evaluate(root: Tensor, values: dict, *, positions: dict | None = None, sourc
             raise MatdiffError(f"the size of dimension {missing.args[0]} is not known; give a value "
                                "for a variable that has it") from None
         if int(np.prod(shape, dtype=float)) > limits.current.max_numeric_size:
-            raise MatdiffError(f"an intermediate of shape {shape} is larger than the limit of "
-                               f"{limits.current.max_numeric_size} entries")
+            raise LimitError(f"an intermediate of shape {shape} is larger than the limit of "
+                             f"{limits.current.max_numeric_size} entries (see matdiff.limits)")
         args = [results[id(a)] for a in node.args]
         with np.errstate(all="ignore"):
             try:

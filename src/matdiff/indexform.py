@@ -15,6 +15,20 @@ from matdiff.matrixform import Recovery, latex_name, text as matrix_text
 _LETTERS = "ijklmnpqrstuvwabcdefgh"
 
 
+def indexed(name: str, indices, *, latex: bool = False) -> str:
+    """name[i,j], or in LaTeX name_{ij} — merged into an existing subscript: W_{2} → W_{2,ij}."""
+    if not indices:
+        return name
+    if not latex:
+        return f"{name}[{','.join(indices)}]"
+    joined = "".join(indices) if all(len(i) == 1 for i in indices) else ",".join(indices)
+    if name.endswith("}") and "_{" in name and name.count("{") == 1:
+        return f"{name[:-1]},{joined}}}"
+    if "_{" in name or name.endswith("}") or name.endswith(")"):
+        name = f"{{{name}}}"
+    return f"{name}_{{{joined}}}"
+
+
 class IndexPrinter:
     def __init__(self, *, latex: bool = False):
         self.latex = latex
@@ -30,12 +44,7 @@ class IndexPrinter:
         return name
 
     def indexed(self, name: str, indices) -> str:
-        if not indices:
-            return name
-        if self.latex:
-            return f"{name}_{{{''.join(indices)}}}" if all(len(i) == 1 for i in indices) \
-                else f"{name}_{{{','.join(indices)}}}"
-        return f"{name}[{','.join(indices)}]"
+        return indexed(name, indices, latex=self.latex)
 
     def entry(self, node: Tensor, indices: list, used: set) -> str:
         """The formula for node[indices]; ``used`` holds index letters already taken."""

@@ -16,11 +16,11 @@ the operation and both shapes in the user's terms.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import count
+from itertools import chain, count
 
 from matdiff import limits
 from matdiff import ir
-from matdiff.errors import MatdiffError, ShapeError, UnknownNameError
+from matdiff.errors import LimitError, MatdiffError, ShapeError, UnknownNameError
 from matdiff.ir import Tensor, const, einsum, eye, is_all_ones
 from matdiff.primitives import ELEMENTWISE
 from matdiff.syntax import Call, Chain, Name, Number, Power, Program, Signed, Transpose
@@ -193,7 +193,7 @@ def _solve_shapes(first: "_Lowering", declared: dict, solver: Dims) -> dict:
     """Every variable's shape with unknowns replaced by names (n, m, p, ...) not already in use."""
     used = {d for shape in declared.values() for d in shape if isinstance(d, str)}
     names: dict = {}
-    pool = (name for name in _POOL + [f"n{i}" for i in range(1, 10_000)] if name not in used)
+    pool = (name for name in chain(_POOL, (f"n{i}" for i in count(1))) if name not in used)
     solved = dict(declared)
     for name, value in first.result.variables.items():
         dims = []
@@ -334,8 +334,8 @@ class _Lowering:
                              node.position)
         k = int(k)
         if abs(k) > limits.current.max_matrix_power:
-            raise self.error(f"matrix power {k} exceeds the limit of {limits.current.max_matrix_power}",
-                             node.position, MatdiffError)
+            raise self.error(f"matrix power {k} exceeds the limit of {limits.current.max_matrix_power} "
+                             "(see matdiff.limits)", node.position, LimitError)
         factor = base.node if k >= 0 else ir.matrix_function("inv", base.node)
         result = eye(rows)
         for _ in range(abs(k)):

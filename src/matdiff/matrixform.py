@@ -417,10 +417,23 @@ def _level(x: M) -> int:
 _ENDS_WITH_NUMBER = re.compile(r"(?<![A-Za-z_0-9.])[0-9.]+([eE][+-]?[0-9]+)?$")
 
 
-def text(x: M) -> str:
-    """Re-parseable text in the input language."""
+def text(x: M, memo: dict | None = None) -> str:
+    """Re-parseable text in the input language. ``memo`` (id → text, for trees whose nodes stay
+    alive) lets a caller that prints every subtree, as the rewriter does, do so in linear time."""
+    if memo is None:
+        return _text(x, {})
+    key = id(x)
+    if key not in memo:
+        memo[key] = _text(x, memo)
+    return memo[key]
+
+
+def _text(x: M, memo: dict) -> str:
+    def show(y: M) -> str:
+        return text(y, memo) if memo is not None else _text(y, memo)
+
     def wrap(y: M, minimum: int) -> str:
-        s = text(y)
+        s = show(y)
         return f"({s})" if _level(y) < minimum else s
 
     op = x.op
@@ -429,7 +442,7 @@ def text(x: M) -> str:
     if op == "number":
         return _format_number(x.value)
     if op == "call":
-        return f"{x.name}({', '.join(text(a) for a in x.args)})"
+        return f"{x.name}({', '.join(show(a) for a in x.args)})"
     if op == "transpose":
         return wrap(x.args[0], 6) + "'"
     if op == "negate":
@@ -445,10 +458,11 @@ def text(x: M) -> str:
         parts = [wrap(f, 3) for f in x.args]
         shown = parts[0]
         for part in parts[1:]:  # "2.*x" would read as the number "2." times x
-            shown += (" .*" if op == "hadamard" and _ENDS_WITH_NUMBER.search(shown) else joiner) + part
+            spaced = op == "hadamard" and _ENDS_WITH_NUMBER.search(shown[-40:])
+            shown += (" .*" if spaced else joiner) + part
         return shown
     if op == "sum":
-        parts = [text(x.args[0])]
+        parts = [show(x.args[0])]
         for t in x.args[1:]:
             parts.append(f"- {wrap(t.args[0], 2)}" if t.op == "negate" else f"+ {wrap(t, 2)}")
         return " ".join(parts)
@@ -496,6 +510,8 @@ def latex(x: M) -> str:
             return f"{wrap(x.args[0], 3)} \\otimes {wrap(x.args[1], 3)}"
         if x.name == "sqrt":
             return r"\sqrt{" + latex(x.args[0]) + "}"
+        if x.name == "norm2":
+            return r"\left\|" + latex(x.args[0]) + r"\right\|"
         name = _LATEX_FUNCTIONS.get(x.name, r"\operatorname{" + x.name + "}")
         return f"{name}\\left({', '.join(latex(a) for a in x.args)}\\right)"
     if op == "transpose":

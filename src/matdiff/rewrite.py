@@ -401,7 +401,12 @@ def compact(x: M, *, rounds: int = 8) -> M:
     taking any rewrite that does not lengthen the text (never one seen before), until
     none applies."""
     memo: dict[int, M] = {}
-    alive: list[M] = []  # keeps every visited node alive, so ids in ``memo`` stay unique
+    shown: dict[int, str] = {}  # text of each node seen, by id
+    alive: list[M] = []  # keeps every node seen alive, so ids in ``memo`` and ``shown`` stay unique
+
+    def show(y: M) -> str:
+        alive.append(y)
+        return text(y, shown)
 
     def settle(y: M) -> M:
         """y with its children compacted; constructors may restructure it, so repeat."""
@@ -418,8 +423,8 @@ def compact(x: M, *, rounds: int = 8) -> M:
             return memo[key]
         alive.append(y)
         best = settle(y)
-        best_cost = cost(best)
-        seen = {text(best)}
+        best_cost = _cost_of(show(best))
+        seen = {show(best)}
         for _ in range(rounds):
             improved = False
             for rule in RULES:
@@ -427,11 +432,11 @@ def compact(x: M, *, rounds: int = 8) -> M:
                 if candidate is None:
                     continue
                 candidate = settle(candidate)
-                shown = text(candidate)
-                if shown in seen:
+                printed = show(candidate)
+                if printed in seen:
                     continue
-                seen.add(shown)
-                candidate_cost = _cost_of(shown)
+                seen.add(printed)
+                candidate_cost = _cost_of(printed)
                 if candidate_cost <= best_cost:
                     best, best_cost, improved = candidate, candidate_cost, True
                     break

@@ -326,6 +326,9 @@ MATHML_ATTRIBUTES = {
 }
 
 
+_DOUBLE_SUBSCRIPT = re.compile(r"_\{([^{}]*)\}_\{([^{}]*)\}")
+
+
 def mathml(latex: str | None) -> str | None:
     """MathML for the browser to render natively, or None (the page then shows the LaTeX).
 
@@ -333,7 +336,8 @@ def mathml(latex: str | None) -> str | None:
     comes out as a raw tag), so its output is parsed and allowed through only when it
     is well-formed and made of MathML elements and presentation attributes alone.
     It also lacks the ``aligned`` environment (the engine's multi-line derivations),
-    which means the same as its ``align*`` here.
+    which means the same as its ``align*`` here, and refuses a double subscript such as
+    the engine's ``W_{2}_{ij}`` (entry ij of W2), written ``W_{2,ij}`` for it instead.
     """
     if not latex:
         return None
@@ -341,6 +345,7 @@ def mathml(latex: str | None) -> str | None:
         from latex2mathml.converter import convert
 
         latex = latex.replace(r"\begin{aligned}", r"\begin{align*}").replace(r"\end{aligned}", r"\end{align*}")
+        latex = _DOUBLE_SUBSCRIPT.sub(r"_{\1,\2}", latex)
         markup = convert(latex, display="block")
         root = ElementTree.fromstring(markup)
     except Exception:  # noqa: BLE001 - latex2mathml fails in many ways; the page then shows the LaTeX

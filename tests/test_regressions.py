@@ -1,0 +1,76 @@
+"""Regression tests: every mismatch the differential run (bench/differential.py) or the fuzzers
+found, reduced to its smallest form, checked against finite differences in every layout.
+
+A case whose fix is still pending is marked ``xfail(strict=True)``: when the engine is fixed it
+passes, strict xfail turns that into a failure, and the marker should then be removed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from numerics import ALL_LAYOUTS, assert_derivative, md
+
+SHAPES = {"a": (), "b": (), "x": (3,), "y": (3,), "z": (2,), "w": (6,),
+          "A": (3, 3), "B": (3, 2), "C": (2, 3), "D": (2, 2)}
+
+
+def _values(seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {n: (float(rng.standard_normal()) if s == () else rng.standard_normal(s)) for n, s in SHAPES.items()}
+
+
+# ----- Kronecker deltas whose index is summed alone (simplify._eliminate_deltas) -----------------
+# Σ_ij δ_ij was dropped as if it were 1 (differential run, seed 1: #1321, #1665, #2834);
+# diag(I) became the number n (then a KeyError: the output index had no operand left).
+
+@pytest.mark.parametrize("expression, wrt", [
+    ("a*sum(eye(2))", "a"),                                  # was 1, is 2
+    ("C/sum(eye(2))", "C"),                                  # was off by a factor 2
+    ("a*sum(eye(2) + ones(2, 2))", "a"),                     # was 5, is 6
+    ("x*sum(diag(eye(2)))", "x"),                            # KeyError, then 4·I for 2·I
+    ("x*sum(kron(diag(eye(2) + D), z))", "x"),               # KeyError (differential run, seed 7)
+    ("x.*diag(eye(3))", "x"),
+    ("a*tr(eye(3))", "a"),
+    ("sum(diag(eye(2) + D))", "D"),
+    ("((C./(sigmoid(C) + 0.5)))'/(tanh(sum(eye(2)))^2 + 1)", "C"),
+])
+def test_summed_kronecker_delta_keeps_its_size(expression, wrt):
+    shapes = {n: s for n, s in SHAPES.items() if n in expression.replace("eye", "")}
+    assert_derivative(expression, wrt, shapes, ALL_LAYOUTS, values={n: _values()[n] for n in shapes})
+
+
+def test_sum_of_identity_evaluates_and_differentiates_to_its_size():
+    assert md.evaluate("sum(eye(3))", {}) == 3.0
+    assert md.diff("a*sum(eye(3))", wrt="a").evaluate({"a": 0.5}) == pytest.approx(3.0)
+
+
+# ----- printed forms that do not re-parse to themselves (matrixform.text) -------------------------
+# A negated product inside an elementwise product printed as u.*-a*w, which the language reads as
+# (u.*-a)*w (differential run, seed 7, #92).
+
+HADAMARD_OF_NEGATED_PRODUCT = ("(((x*(((w ./ (w.*w + 1)) ./ (sigmoid((w - w)) + 0.5))' * ((-w)*(a)')))"
+                               ".*(x*(((w ./ (w.*w + 1)) ./ (sigmoid((w - w)) + 0.5))' * ((-w)*(a)'))) + 1)"
+                               " .^ (-det((((C / exp(a)) .* (C - C))*(((C / exp(a)) .* (C - C)))' + eye(2)))))")
+
+
+@pytest.mark.xfail(strict=True, reason="engine bug (matrixform.text): hadamard(u, -(a*w)) prints as u.*-a*w")
+def test_negated_product_inside_elementwise_product_prints_parenthesised():
+    from matdiff import matrixform
+
+    printed = matrixform.text(matrixform.hadamard(
+        matrixform.leaf("u", "column"),
+        matrixform.negate_(matrixform.product(matrixform.leaf("a", "scalar"), matrixform.leaf("w", "column")))))
+    assert printed in ("u.*(-a*w)", "-u.*(a*w)", "u.*(-(a*w))", "-(u.*(a*w))")
+
+
+@pytest.mark.xfail(strict=True, reason="engine bug (matrixform.text): hadamard(u, -(a*w)) prints as u.*-a*w")
+def test_text_of_network_with_negated_product_evaluates_to_the_derivative():
+    shapes = {n: SHAPES[n] for n in ("a", "x", "w", "C")}
+    values = {n: v for n, v in _values(3).items() if n in shapes}
+    values["w"] = 0.3 * values["w"]
+    d = md.diff(HADAMARD_OF_NEGATED_PRODUCT, wrt="w", shapes=shapes, layout="numerator")
+    assert d.text is not None
+    printed = np.asarray(md.evaluate(d.text, values, shapes=shapes), dtype=float)
+    np.testing.assert_allclose(printed.reshape(d.shape), d.evaluate(values), rtol=1e-8, atol=1e-10)
