@@ -74,3 +74,14 @@ def test_text_of_network_with_negated_product_evaluates_to_the_derivative():
     assert d.text is not None
     printed = np.asarray(md.evaluate(d.text, values, shapes=shapes), dtype=float)
     np.testing.assert_allclose(printed.reshape(d.shape), d.evaluate(values), rtol=1e-8, atol=1e-10)
+
+
+# ----- values that are not arrays (tests/test_fuzz.py) --------------------------------------------------
+# A ragged list reached np.asarray in api._shapes_from_values and escaped as a bare ValueError.
+
+@pytest.mark.parametrize("value", [[[1.0], [2.0, 3.0]], "text", {"a": 1}])
+def test_value_that_is_not_an_array_is_a_value_mismatch(value):
+    with pytest.raises(md.ValueMismatchError):
+        md.evaluate("eye(2)", {"x": value})
+    with pytest.raises(md.MatdiffError):
+        md.diff("x'*x", wrt="x", shapes={"x": (2,)}).evaluate({"x": value})

@@ -7,17 +7,17 @@ input, a caller sees a result or a :class:`MatdiffError`.
 
 from __future__ import annotations
 
+# NumPy and the evaluator load when numbers are first asked for: `matdiff diff` needs neither.
+
 import os
 import sys
 from contextlib import contextmanager
 from functools import cached_property
 
-import numpy as np
 
 from matdiff import ir
 from matdiff.differentiate import jacobian
-from matdiff.errors import LimitError, MatdiffError, UnknownNameError
-from matdiff.evaluate import evaluate as evaluate_ir
+from matdiff.errors import LimitError, MatdiffError, UnknownNameError, ValueMismatchError
 from matdiff.indexform import index_notation, indexed
 from matdiff.layout import LAYOUTS, Arrangement, apply_arrangement, arrange, layout_y_shape
 from matdiff.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower, normalize_shape
@@ -216,11 +216,13 @@ class Derivative:
 
     # -- numbers --
 
-    def evaluate(self, values: dict) -> np.ndarray:
+    def evaluate(self, values: dict) -> "np.ndarray":
         """The derivative's numbers at ``values`` (name → array), in this layout's shape."""
         with _guarded(self.source):
             needed = ir.variables(self.tensor)
             known = {name: node for name, node in self.input_variables.items() if name in values or name in needed}
+            from matdiff.evaluate import evaluate as evaluate_ir
+
             return evaluate_ir(self.tensor, values, variables=known, positions=self.lowered.positions,
                                source=self.source)
 
@@ -296,10 +298,15 @@ def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numera
 
 
 def _shapes_from_values(values: dict, shapes: dict | None) -> dict:
+    import numpy as np
+
     shapes = dict(shapes or {})
     for name, value in values.items():
         if name not in shapes:
-            array = np.asarray(value)
+            try:
+                array = np.asarray(value, dtype=float)
+            except (TypeError, ValueError):
+                raise ValueMismatchError(f"the value of {name} is not a numeric scalar, vector or matrix") from None
             if array.ndim > 2:
                 raise MatdiffError(f"the value of {name} has {array.ndim} dimensions; use scalars, vectors, matrices")
             shapes[name] = array.shape
@@ -308,6 +315,10 @@ def _shapes_from_values(values: dict, shapes: dict | None) -> dict:
 
 def evaluate(program: str, values: dict | None = None, shapes: dict | None = None):
     """The numeric value of a program at ``values``; shapes default to the values' own."""
+    import numpy as np
+
+    from matdiff.evaluate import evaluate as evaluate_ir
+
     values = dict(values or {})
     source = program if isinstance(program, str) else None
     with _guarded(source):
@@ -325,6 +336,8 @@ def evaluate(program: str, values: dict | None = None, shapes: dict | None = Non
 def _declared_sizes(values: dict, shapes: dict | None) -> dict:
     """Sizes of symbolic dimensions from the values of declared names the program does not use,
     so that eye(p) means the p of a declared B (n×p) even where B itself does not occur."""
+    import numpy as np
+
     sizes: dict = {}
     for name, shape in (shapes or {}).items():
         if name not in values or isinstance(shape, (str, int)) or shape is None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 
 from matdiff.ir import (
     Tensor,
@@ -32,6 +31,19 @@ from matdiff.ir import (
     reshape,
     scale,
 )
+
+
+class _LazyNumpy:
+    """NumPy, imported on first use: parsing and differentiating need no numbers, and the CLI
+    starts faster without it."""
+
+    def __getattr__(self, name):
+        import numpy
+
+        return getattr(numpy, name)
+
+
+np = _LazyNumpy()
 
 
 def _one_minus(y: Tensor) -> Tensor:
@@ -57,21 +69,21 @@ class Elementwise:
 
 
 # ----- Elementwise functions ---------------------------------------------------------
-# name:      Elementwise(numpy,                                derivative (x, y = f(x)))
+# name:      Elementwise(numpy,                              derivative (x, y = f(x)))
 ELEMENTWISE: dict[str, Elementwise] = {
-    "exp":      Elementwise(np.exp,                            lambda x, y: y),
-    "log":      Elementwise(np.log,                            lambda x, y: apply("pow", x, -1.0)),
-    "sin":      Elementwise(np.sin,                            lambda x, y: apply("cos", x)),
-    "cos":      Elementwise(np.cos,                            lambda x, y: scale(-1.0, apply("sin", x))),
-    "tan":      Elementwise(np.tan,                            lambda x, y: add(const(1.0, y.shape), apply("pow", y, 2.0))),
-    "tanh":     Elementwise(np.tanh,                           lambda x, y: _one_minus(apply("pow", y, 2.0))),
-    "sigmoid":  Elementwise(_sigmoid,                          lambda x, y: _times(y, _one_minus(y))),
-    "relu":     Elementwise(lambda x: np.maximum(x, 0.0),      lambda x, y: apply("step", x)),
-    "softplus": Elementwise(lambda x: np.logaddexp(0.0, x),    lambda x, y: apply("sigmoid", x)),
-    "sqrt":     Elementwise(np.sqrt,                           lambda x, y: scale(0.5, apply("pow", y, -1.0))),
-    "abs":      Elementwise(np.abs,                            lambda x, y: apply("sign", x)),
-    "step":     Elementwise(lambda x: (x > 0).astype(float),   lambda x, y: None),
-    "sign":     Elementwise(np.sign,                           lambda x, y: None),
+    "exp":      Elementwise(lambda x: np.exp(x),                lambda x, y: y),
+    "log":      Elementwise(lambda x: np.log(x),                lambda x, y: apply("pow", x, -1.0)),
+    "sin":      Elementwise(lambda x: np.sin(x),                lambda x, y: apply("cos", x)),
+    "cos":      Elementwise(lambda x: np.cos(x),                lambda x, y: scale(-1.0, apply("sin", x))),
+    "tan":      Elementwise(lambda x: np.tan(x),                lambda x, y: add(const(1.0, y.shape), apply("pow", y, 2.0))),
+    "tanh":     Elementwise(lambda x: np.tanh(x),               lambda x, y: _one_minus(apply("pow", y, 2.0))),
+    "sigmoid":  Elementwise(_sigmoid,                           lambda x, y: _times(y, _one_minus(y))),
+    "relu":     Elementwise(lambda x: np.maximum(x, 0.0),       lambda x, y: apply("step", x)),
+    "softplus": Elementwise(lambda x: np.logaddexp(0.0, x),     lambda x, y: apply("sigmoid", x)),
+    "sqrt":     Elementwise(lambda x: np.sqrt(x),               lambda x, y: scale(0.5, apply("pow", y, -1.0))),
+    "abs":      Elementwise(lambda x: np.abs(x),                lambda x, y: apply("sign", x)),
+    "step":     Elementwise(lambda x: (x > 0).astype(float),    lambda x, y: None),
+    "sign":     Elementwise(lambda x: np.sign(x),               lambda x, y: None),
 }
 
 
