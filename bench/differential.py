@@ -41,6 +41,8 @@ import matdiff as md  # noqa: E402
 from matdiff.syntax import Call, Chain, Name, Number, Power, Signed, Transpose, parse  # noqa: E402
 from numerics import arrange  # noqa: E402
 
+EVALUATE = md.evaluate  # the function, bound before anything imports the matdiff.evaluate submodule
+
 VARIABLES: dict[str, tuple] = {
     "a": (), "b": (),
     "x": (3,), "y": (3,), "z": (2,), "w": (6,),
@@ -537,7 +539,7 @@ def _check(case: Case, outcome: Outcome, *, use_jax: bool, check_text: bool) -> 
                 raise _Skip("near a kink")
 
     # the value: md.evaluate against the interpreter
-    y_md = np.asarray(md.evaluate(case.program, values, shapes=VARIABLES), dtype=float)
+    y_md = np.asarray(EVALUATE(case.program, values, shapes=VARIABLES), dtype=float)
     if y_md.shape != y_interpreted.shape:
         outcome.status, outcome.kind = "mismatch", "value"
         outcome.detail = f"md.evaluate shape {y_md.shape}, interpreter {y_interpreted.shape}"
@@ -606,7 +608,7 @@ def _check(case: Case, outcome: Outcome, *, use_jax: bool, check_text: bool) -> 
 
     if check_text and derivative.text is not None:
         with np.errstate(all="ignore"):
-            printed = np.asarray(md.evaluate(derivative.text, values, shapes=VARIABLES), dtype=float)
+            printed = np.asarray(EVALUATE(derivative.text, values, shapes=VARIABLES), dtype=float)
         ok, error = (False, math.inf) if printed.size != got.size else _close(printed.reshape(got.shape), got,
                                                                               1e-8, 1e-9)
         if not ok:

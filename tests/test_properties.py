@@ -400,3 +400,43 @@ def test_evaluate_on_arbitrary_text_raises_only_matdiff_error(text):
         md.evaluate(text, values, shapes={"x": (3,), "A": (3, 3), "a": ()})
     except md.MatdiffError:
         pass
+
+
+# ---------------------------------------------------------------------------------------
+# symbolic dimensions: the same program with shapes given by name gives the same numbers
+# ---------------------------------------------------------------------------------------
+
+SYMBOLIC = {"a": (), "b": (), "x": ("n",), "y": ("n",), "z": ("m",), "w": ("k",),
+            "A": ("n", "n"), "B": ("n", "m"), "C": ("m", "n"), "D": ("m", "m")}
+SYMBOLIC_SIZES = {"n": 3, "m": 2, "k": 6}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(prog=programs(), seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_random_expression_with_symbolic_shapes_matches_concrete_shapes(prog, seed, data):
+    text, kinks, _ = prog
+    # eye(3), vec and kron tie symbolic sizes to numbers or products: kept to the concrete tests
+    assume(not any(f in text for f in ("eye(", "vec(", "kron(")))
+    rng = np.random.default_rng(seed)
+    values = {n: (float(rng.standard_normal()) if s == () else rng.standard_normal(s)) for n, s in VARIABLES.items()}
+    y0 = _value_at_safe_point(text, kinks, values, VARIABLES)
+    candidates = sorted(n for n in _names(text) if n in VARIABLES)
+    assume(candidates)
+    pick = data.draw(st.sampled_from(candidates), label="wrt")
+    layouts = list(ALL_LAYOUTS) if is_scalar_shape(y0.shape) else [lay for lay in ALL_LAYOUTS if lay != "gradient"]
+    layout = data.draw(st.sampled_from(layouts), label="layout")
+    note(f"program: {text}")
+    want = np.asarray(md.diff(text, wrt=pick, shapes=VARIABLES, layout=layout).evaluate(values), dtype=np.float64)
+    assume(np.all(np.isfinite(want)))
+    d = md.diff(text, wrt=pick, shapes=SYMBOLIC, layout=layout)
+    got = np.asarray(d.evaluate(values), dtype=np.float64)
+    ctx = f"d({text})/d{pick} [{layout}] with symbolic shapes"
+    assert got.shape == want.shape, f"{ctx}: shape {got.shape}, concrete {want.shape}"
+    assert resolve_shape(d.shape, SYMBOLIC_SIZES) == want.shape, f"{ctx}: d.shape {d.shape}"
+    scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+    np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-9 * scale, err_msg=ctx)
+    if d.text is not None:
+        txt = evaluate_value(d.text, values, SYMBOLIC)
+        assert txt.size == got.size, f"{ctx}: d.text {d.text!r} has shape {txt.shape}"
+        np.testing.assert_allclose(txt.reshape(got.shape), got, rtol=1e-8, atol=1e-9 * scale,
+                                   err_msg=f"{ctx}: d.text {d.text!r}")

@@ -85,3 +85,17 @@ def test_value_that_is_not_an_array_is_a_value_mismatch(value):
         md.evaluate("eye(2)", {"x": value})
     with pytest.raises(md.MatdiffError):
         md.diff("x'*x", wrt="x", shapes={"x": (2,)}).evaluate({"x": value})
+
+
+# ----- the public API keeps its names (tests/test_fuzz.py) -------------------------------------------------
+# The evaluator module was once named matdiff.evaluate; importing it lazily bound the submodule on the
+# package, so after the first numeric evaluation md.evaluate was the module, not the function.
+
+def test_md_evaluate_is_still_the_function_after_a_derivative_is_evaluated():
+    import subprocess
+    import sys
+
+    code = ("import matdiff as md; md.diff('x', wrt='x').evaluate({'x': [1.0]}); "
+            "assert callable(md.evaluate), md.evaluate; print(md.evaluate('2*x', {'x': [1.0]}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-500:]

@@ -2,11 +2,12 @@
 
 The pipeline, one module per arrow:
     syntax (parse) -> lowering (shapes, IR) -> differentiate -> simplify -> layout
-    -> matrixform / indexform (print) | evaluate (numbers) | codegen (compile)
+    -> matrixform / indexform (print) | numeric (numbers) | codegen (compile)
 
 Public API (stable, see SPEC §3): :func:`diff`, :func:`evaluate`, :class:`Derivative`,
 :class:`MatdiffError` and its subclasses.
 """
+
 
 from matdiff.errors import (
     DomainError,
@@ -19,6 +20,7 @@ from matdiff.errors import (
     ValueMismatchError,
 )
 from matdiff.api import Derivative, diff, evaluate, infer_shapes
+
 
 # The understanding tools and interop load on first use, so `import matdiff` and the CLI stay fast.
 _LAZY = {

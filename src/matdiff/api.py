@@ -221,7 +221,7 @@ class Derivative:
         with _guarded(self.source):
             needed = ir.variables(self.tensor)
             known = {name: node for name, node in self.input_variables.items() if name in values or name in needed}
-            from matdiff.evaluate import evaluate as evaluate_ir
+            from matdiff.numeric import evaluate as evaluate_ir
 
             return evaluate_ir(self.tensor, values, variables=known, positions=self.lowered.positions,
                                source=self.source)
@@ -240,6 +240,14 @@ class Derivative:
         from matdiff.codegen import derivative_source
 
         return derivative_source(self, backend, with_value=with_value)
+
+    # -- interop --
+
+    def to_sympy(self):
+        """The matrix form as a SymPy expression over MatrixSymbols (see matdiff.sympy_bridge)."""
+        from matdiff.sympy_bridge import to_sympy
+
+        return to_sympy(self)
 
     # -- notebooks --
 
@@ -317,7 +325,7 @@ def evaluate(program: str, values: dict | None = None, shapes: dict | None = Non
     """The numeric value of a program at ``values``; shapes default to the values' own."""
     import numpy as np
 
-    from matdiff.evaluate import evaluate as evaluate_ir
+    from matdiff.numeric import evaluate as evaluate_ir
 
     values = dict(values or {})
     source = program if isinstance(program, str) else None

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 from matdiff.ir import Tensor, postorder
-from matdiff.matrixform import M, Recovery, latex, latex_name, leaf, number, text, total, negate_
+from matdiff.matrixform import M, Recovery, latex, latex_name, leaf, negate_, number, text, total
 from matdiff.rewrite import compact, is_symmetric, rebuild, without_transposes
 
 

@@ -33,7 +33,7 @@ from matdiff.api import Derivative, _guarded, diff, infer_shapes
 from matdiff.backprop import backprop
 from matdiff.cli import EXIT_OK, EXIT_WRONG, _shapes, _wrt
 from matdiff.errors import MatdiffError, ParseError, ShapeError
-from matdiff.evaluate import evaluate as evaluate_ir
+from matdiff.numeric import evaluate as evaluate_ir
 from matdiff.explanation import _output_name, explain
 from matdiff.layout import LAYOUTS
 from matdiff.lowering import lower

@@ -8,7 +8,7 @@ computation can be compared cell by cell. Beside each entry is its label,
 
 SymPy is imported on first use (it is an optional dependency); this module is
 itself loaded only when ``md.entries`` is called. The IR evaluator below mirrors
-:mod:`matdiff.evaluate` with object arrays of SymPy expressions.
+:mod:`matdiff.numeric` with object arrays of SymPy expressions.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ applies them bottom-up until none helps. Nothing here knows about the IR.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from matdiff.matrixform import M, call, hadamard, negate_, number, product, text, total, transpose
 

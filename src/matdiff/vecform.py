@@ -16,8 +16,8 @@ given (a :class:`matdiff.matrixform.Recovery` or a binding-aware builder).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import count
-from typing import Callable
 
 from matdiff.ir import Tensor, einsum, einsum_operands
 from matdiff.matrixform import M, call, product, total, transpose
