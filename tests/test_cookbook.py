@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-
 from numerics import (
     ALL_LAYOUTS,
     arrange,
@@ -380,6 +379,11 @@ HESSIANS = [
     ("hessian_tr(X'*A*X)_tensor", "tr(X'*A*X)", ("X", "X"), {"X": (3, 2), "A": (3, 3)}, {},
      lambda v: np.einsum("ik,jl->ijkl", v["A"] + v["A"].T, np.eye(2))),
     ("hessian_scalar_a^3", "a^3", ("a", "a"), {"a": ()}, {}, lambda v: 6 * v["a"]),
+    ("hessian_logistic_program", "z = X*w; p = sigmoid(z); -sum(y.*log(p) + (1 - y).*log(1 - p))", ("w", "w"),
+     {"X": (5, 3), "w": (3,), "y": (5,)}, {"X": "normal", "w": "normal", "y": "unit"},
+     lambda v: v["X"].T @ np.diag(sig(v["X"] @ v["w"]) * (1 - sig(v["X"] @ v["w"]))) @ v["X"]),
+    ("hessian_mixed_matrix_vector_a'*X*b", "a'*X*b", ("X", "b"), {"a": (3,), "X": (3, 4), "b": (4,)}, {},
+     lambda v: np.einsum("i,jk->ijk", v["a"], np.eye(4))),
 ]
 
 
@@ -427,7 +431,7 @@ def test_arrange_scalar_by_matrix_matches_wikipedia_numerator():
 
 def test_arrange_vec_of_matrix_product_is_kron():
     rng = np.random.default_rng(7)
-    A, X, B = rng.standard_normal((3, 4)), rng.standard_normal((4, 5)), rng.standard_normal((5, 2))
+    A, B = rng.standard_normal((3, 4)), rng.standard_normal((5, 2))
     J = np.einsum("ik,lj->ijkl", A, B)  # d(AXB)_ij / dX_kl
     assert np.allclose(arrange(J, "vec", (3, 2), (4, 5)), np.kron(B.T, A))
     assert arrange(J, "denominator", (3, 2), (4, 5)).shape == (4, 5, 3, 2)
@@ -457,3 +461,46 @@ def test_number_before_elementwise_operator_is_elementwise_as_in_matlab():
 def test_symbolic_dimensions_are_bound_consistently():
     dims = bind_dimensions({"A": ("m", "n"), "x": ("n",)}, {"m": 3})
     assert dims["m"] == 3 and dims["n"] not in (3,)
+
+
+# ---------------------------------------------------------------------------------------
+# undeclared names: matrixcalculus.org defaults (a–g scalars, h–z vectors, A–Z matrices),
+# symbolic sizes inferred, numbers once values are given
+# ---------------------------------------------------------------------------------------
+
+DEFAULT_SHAPE_CASES = [
+    ("x'*A*x", "x", {"x": (3,), "A": (3, 3)}),
+    ("tr(A*X*B)", "X", {"A": (2, 4), "X": (4, 5), "B": (5, 2)}),
+    ("norm2(B*y - x)^2", "B", {"B": (3, 2), "y": (2,), "x": (3,)}),
+    ("A*x", "A", {"A": (3, 4), "x": (4,)}),
+    ("a*sigmoid(W*x)", "W", {"a": (), "W": (2, 3), "x": (3,)}),
+    ("a*sigmoid(W*x)", "a", {"a": (), "W": (2, 3), "x": (3,)}),
+    ("logdet(X'*X)", "X", {"X": (4, 3)}),
+    ("c*exp(-b*t)", "b", {"b": (), "c": (), "t": (4,)}),
+]
+
+
+@pytest.mark.parametrize("layout", ALL_LAYOUTS)
+@pytest.mark.parametrize("expr,wrt,concrete", DEFAULT_SHAPE_CASES, ids=[f"{c[0]}_wrt_{c[1]}" for c in DEFAULT_SHAPE_CASES])
+def test_default_shapes_of_undeclared_names(expr, wrt, concrete, layout):
+    values = random_values(concrete, np.random.default_rng(zlib.crc32(expr.encode())), expr=expr)
+    y = evaluate_value(expr, values, concrete)
+    if layout == "gradient" and y.size != 1:
+        with pytest.raises(md.MatdiffError):
+            md.diff(expr, wrt=wrt, layout=layout).evaluate(values)
+        return
+    d = md.diff(expr, wrt=wrt, layout=layout)  # no shapes at all
+    got = np.asarray(d.evaluate(values), dtype=np.float64)
+    want = arrange(finite_difference_jacobian(expr, wrt, values, concrete), layout, y.shape, np.shape(values[wrt]))
+    assert got.shape == want.shape, f"{expr} [{layout}] without shapes: {got.shape} vs {want.shape}"
+    assert_close(got, want, what=f"d({expr})/d{wrt} [{layout}] with default shapes")
+    assert len(tuple(d.shape)) == got.ndim
+
+
+def test_variable_exponent_of_a_negative_base_with_an_integer_value():
+    """x.^a is real for x < 0 when a is an integer (as in MATLAB): (-1.5).^2 = 2.25."""
+    shapes = {"x": (3,), "a": ()}
+    values = {"x": np.array([-1.5, 2.0, -0.5]), "a": 2.0}
+    assert_close(evaluate_value("x.^a", values, shapes), values["x"] ** 2)
+    d = md.diff("x.^a", wrt="x", shapes=shapes, layout="numerator")
+    assert_close(np.asarray(d.evaluate(values)), np.diag(2 * values["x"]))

@@ -30,8 +30,6 @@ from hypothesis import strategies as st
 
 import matdiff as md
 
-EVALUATE = md.evaluate  # the function (see test_regressions: md.evaluate can be rebound to the submodule)
-
 TIME_BOUND = 20.0  # seconds for one input, generous for a loaded CI machine
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -152,7 +150,7 @@ def test_grammatical_programs_with_random_shapes_give_a_result_or_a_matdiff_erro
               st.just("text"), st.just(None), st.just([[1.0], [2.0, 3.0]])),
     max_size=6))
 def test_evaluate_with_odd_values_gives_a_result_or_a_matdiff_error(program, values):
-    _bounded(EVALUATE, program, values)
+    _bounded(md.evaluate, program, values)
 
 
 # ----- the shape checker: declared shapes of every kind --------------------------------------------

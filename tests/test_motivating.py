@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from numerics import (
     ALL_LAYOUTS,
     arrange,
@@ -202,7 +201,7 @@ def _backprop(v):
     dW3 = np.outer(delta3, a2)
     delta2 = (W3.T @ delta3) * a2 * (1 - a2)
     dW2 = np.outer(delta2, x)
-    return dict(loss=loss, z3=z3, a2=a2, delta3=delta3, delta2=delta2, dW3=dW3, dW2=dW2)
+    return {"loss": loss, "z3": z3, "a2": a2, "delta3": delta3, "delta2": delta2, "dW3": dW3, "dW2": dW2}
 
 
 @pytest.fixture

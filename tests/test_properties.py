@@ -16,7 +16,6 @@ import re
 import numpy as np
 from hypothesis import HealthCheck, assume, example, given, note, settings
 from hypothesis import strategies as st
-
 from numerics import (
     ALL_LAYOUTS,
     arrange,
@@ -130,7 +129,8 @@ class Gen:
         if shape == (6,):
             rules += ["vec"]
         rule = self.draw(st.sampled_from(sorted(set(rules))))
-        E = lambda s=shape: self.expr(s, d)  # noqa: E731
+        def E(s=shape):
+            return self.expr(s, d)
 
         if rule == "unary_minus":
             return f"(-{E()})"
@@ -237,29 +237,54 @@ class Gen:
 
 @st.composite
 def programs(draw):
-    """(program text, shapes, kinked argument texts, assigned name or None, assignment text)."""
+    """(program text, kinked argument texts, (statements, final expression)).
+
+    Up to two assignments come first (``t = S1; u = S2(t); E(t, u)``); statements is a
+    list of (name, shape, text). Each assignment may use the earlier ones.
+    """
     out_shape = draw(st.sampled_from(SHAPES))
     depth = draw(st.integers(1, MAX_DEPTH))
-    if draw(st.integers(0, 3)) == 0:  # a two-statement program: t = S; E(t)
-        t_shape = draw(st.sampled_from(SHAPES))
-        g1 = Gen(draw)
-        s = g1.expr(t_shape, draw(st.integers(1, 3)))
-        g2 = Gen(draw, extra={"t": t_shape})
-        e = g2.expr(out_shape, depth)
-        prefix = f"t = {s}; "
-        kinks = [k for k in g1.kinks] + [(kind, prefix + txt) for kind, txt in g2.kinks]
-        return prefix + e, kinks, ("t", t_shape, s, e)
-    g = Gen(draw)
-    e = g.expr(out_shape, depth)
-    return e, list(g.kinks), None
+    count = draw(st.sampled_from([0, 0, 1, 2]))
+    statements, extra, kinks = [], {}, []
+    for name in ("t", "u")[:count]:
+        shape = draw(st.sampled_from(SHAPES))
+        g = Gen(draw, extra=extra)
+        text = g.expr(shape, draw(st.integers(1, 3)))
+        prefix = "".join(f"{n} = {x}; " for n, _, x in statements)
+        kinks += [(kind, prefix + k) for kind, k in g.kinks]
+        statements.append((name, shape, text))
+        extra = dict(extra, **{name: shape})
+    g = Gen(draw, extra=extra)
+    final = g.expr(out_shape, depth)
+    prefix = "".join(f"{n} = {x}; " for n, _, x in statements)
+    kinks += [(kind, prefix + k) for kind, k in g.kinks]
+    return prefix + final, kinks, (statements, final)
+
+
+def _uses(name, text):
+    return re.search(rf"(?<![A-Za-z_0-9]){name}(?![A-Za-z_0-9(])", text) is not None
+
+
+def _intermediate_problem(statements, final, name, values, shapes):
+    """The program as a function of the intermediate ``name``: (text, values, shapes, shape).
+
+    The statements before ``name`` only use inputs; the ones after it (and the final
+    expression) see ``name`` as an input whose value is what the program assigns.
+    """
+    index = [n for n, _, _ in statements].index(name)
+    before = "".join(f"{n} = {x}; " for n, _, x in statements[:index])
+    _, shape, text = statements[index]
+    value = evaluate_value(before + text, values, shapes)
+    rest = "".join(f"{n} = {x}; " for n, _, x in statements if n != name)
+    new_values = dict(values, **{name: float(value) if shape == () else value.reshape(shape)})
+    new_shapes = dict(shapes, **{name: shape})
+    return rest + final, new_values, new_shapes, shape
 
 
 def _value_at_safe_point(text, kinks, values, shapes):
     """The program's value, rejecting points that overflow or sit on a kink."""
     with np.errstate(all="ignore"):
-        y0 = evaluate_value(text, values, shapes)
-        assume(np.all(np.isfinite(y0)) and np.max(np.abs(y0), initial=0.0) < 1e5)
-        for kind, ktext in kinks:
+        for kind, ktext in kinks:  # innermost first: each is checked before anything containing it
             kv = evaluate_value(ktext, values, shapes)
             if kind == "entries":
                 assume(np.min(np.abs(kv), initial=1.0) > 1e-3)
@@ -267,6 +292,8 @@ def _value_at_safe_point(text, kinks, values, shapes):
                 assume(np.linalg.norm(kv) > 1e-3)
             else:
                 assume(np.all(np.isfinite(kv)) and np.max(np.abs(kv), initial=0.0) < 50)
+        y0 = evaluate_value(text, values, shapes)
+        assume(np.all(np.isfinite(y0)) and np.max(np.abs(y0), initial=0.0) < 1e5)
     return y0
 
 
@@ -289,12 +316,12 @@ def _compare(got, want, fd_again, ctx, rtol=1e-4, atol=1e-5):
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(prog=programs(), seed=st.integers(0, 2**32 - 1), data=st.data())
-@example(prog=("(x' * (A * x))", [], None), seed=1, data=None)
-@example(prog=("sum(sigmoid((C * x)) .* z)", [], None), seed=2, data=None)
-@example(prog=("t = (B * z); norm2(t)", [("whole", "t = (B * z); t")], ("t", (3,), "(B * z)", "norm2(t)")),
-         seed=3, data=None)
+@example(prog=("(x' * (A * x))", [], ([], "(x' * (A * x))")), seed=1, data=None)
+@example(prog=("sum(sigmoid((C * x)) .* z)", [], ([], "sum(sigmoid((C * x)) .* z)")), seed=2, data=None)
+@example(prog=("t = (B * z); u = sigmoid(t); norm2(t + u)", [("whole", "t = (B * z); u = sigmoid(t); t + u")],
+               ([("t", (3,), "(B * z)"), ("u", (3,), "sigmoid(t)")], "norm2(t + u)")), seed=3, data=None)
 def test_random_expression_derivative_matches_finite_differences(prog, seed, data):
-    text, kinks, assignment = prog
+    text, kinks, structure = prog
     rng = np.random.default_rng(seed)
     values = {n: (float(rng.standard_normal()) if s == () else rng.standard_normal(s)) for n, s in VARIABLES.items()}
     shapes = dict(VARIABLES)
@@ -302,24 +329,20 @@ def test_random_expression_derivative_matches_finite_differences(prog, seed, dat
 
     y0 = _value_at_safe_point(text, kinks, values, shapes)
 
+    statements, final = structure
     candidates = sorted(n for n in _names(text) if n in VARIABLES)
-    if assignment is not None and re.search(r"\bt\b", assignment[3]):
-        candidates.append("t")
+    for i, (name, _, _) in enumerate(statements):  # intermediates that something after them uses
+        if any(_uses(name, x) for x in [x for _, _, x in statements[i + 1:]] + [final]):
+            candidates.append(name)
     assume(candidates)
     pick = data.draw(st.sampled_from(candidates), label="wrt") if data is not None else candidates[0]
     layouts = list(ALL_LAYOUTS) if is_scalar_shape(y0.shape) else [lay for lay in ALL_LAYOUTS if lay != "gradient"]
     layout = data.draw(st.sampled_from(layouts), label="layout") if data is not None else "jacobian"
 
-    if pick == "t":  # derivative w.r.t. the intermediate: FD of the second statement with t as an input
-        _, t_shape, s_text, e_text = assignment
-        t_val = evaluate_value(s_text, values, shapes)
-        fd_values = dict(values)
-        fd_values["t"] = float(t_val) if t_shape == () else t_val.reshape(t_shape)
-        fd_shapes = dict(shapes)
-        fd_shapes["t"] = t_shape
-        fd_expr, x_shape = e_text, t_shape
-    else:
+    if pick in VARIABLES:
         fd_values, fd_shapes, fd_expr, x_shape = values, shapes, text, VARIABLES[pick]
+    else:  # derivative w.r.t. an intermediate: FD of the rest of the program with it as an input
+        fd_expr, fd_values, fd_shapes, x_shape = _intermediate_problem(statements, final, pick, values, shapes)
 
     with np.errstate(all="ignore"):
         J = finite_difference_jacobian(fd_expr, pick, fd_values, fd_shapes)

@@ -63,8 +63,11 @@ def test_random_expression_text_reads_back_in_every_layout(prog, seed, data):
     text, _, _ = prog
     rng = np.random.default_rng(seed)
     values = {n: (float(rng.standard_normal()) if s == () else rng.standard_normal(s)) for n, s in VARIABLES.items()}
-    with np.errstate(all="ignore"):
-        y0 = evaluate_value(text, values, VARIABLES)
+    try:  # values outside a function's domain (log of an underflowed exp) say nothing about printing
+        with np.errstate(all="ignore"):
+            y0 = evaluate_value(text, values, VARIABLES)
+    except md.DomainError:
+        assume(False)
     assume(np.all(np.isfinite(y0)) and np.max(np.abs(y0), initial=0.0) < 1e5)
     candidates = sorted(n for n in _names(text) if n in VARIABLES)
     assume(candidates)
@@ -72,8 +75,11 @@ def test_random_expression_text_reads_back_in_every_layout(prog, seed, data):
     layouts = [lay for lay in ALL_LAYOUTS if lay != "gradient" or is_scalar_shape(y0.shape)]
     layout = data.draw(st.sampled_from(layouts), label="layout")
     d = md.diff(text, wrt=wrt, shapes=VARIABLES, layout=layout)
-    with np.errstate(all="ignore"):
-        got = np.asarray(d.evaluate(values), dtype=np.float64)
+    try:
+        with np.errstate(all="ignore"):
+            got = np.asarray(d.evaluate(values), dtype=np.float64)
+    except md.DomainError:
+        assume(False)
     assume(np.all(np.isfinite(got)) and np.max(np.abs(got), initial=0.0) < 1e8)
     assert_text_reads_back(d, values, VARIABLES, f"d({text})/d{wrt} [{layout}]", rtol=1e-6, atol=1e-8)
 

@@ -16,8 +16,6 @@ sp = pytest.importorskip("sympy")
 import matdiff as md  # noqa: E402
 from numerics import ALL_LAYOUTS, assert_derivative  # noqa: E402
 
-EVALUATE = md.evaluate
-
 n = 3
 X = sp.MatrixSymbol("X", n, n)
 A = sp.MatrixSymbol("A", n, n)
@@ -87,7 +85,7 @@ def test_from_sympy_text_evaluates_like_sympy(name):
     expression = FROM_SYMPY[name]
     text, shapes = md.from_sympy(expression)
     values = _values(shapes)
-    ours = np.asarray(EVALUATE(text, values, shapes=shapes), dtype=float)
+    ours = np.asarray(md.evaluate(text, values, shapes=shapes), dtype=float)
     theirs = _sympy_number(expression, values)
     np.testing.assert_allclose(ours.reshape(theirs.shape), theirs, rtol=1e-10, err_msg=text)
 

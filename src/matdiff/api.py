@@ -13,6 +13,7 @@ import os
 import sys
 from contextlib import contextmanager
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 
 from matdiff import ir
@@ -27,6 +28,9 @@ from matdiff.matrixform import Recovery, latex_name, shape_text
 from matdiff.vecform import no_matrix_form, vec_form
 from matdiff.simplify import simplify
 from matdiff.syntax import Program, parse
+
+if TYPE_CHECKING:  # numpy is imported on first use (start-up time)
+    import numpy as np
 
 
 class InternalError(MatdiffError):
@@ -277,10 +281,12 @@ def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numera
         cut = next(iter(cuts), None)
         lowered = lower(program, shapes, cut=cut)
         y = lowered.value
+        cut_definition = lowered.cut_definition
         variables = []
         for name in names:
             if name == cut:
-                variables.append(Value(ir.var(name, lowered.cut_definition.node.shape), lowered.cut_definition.row))
+                assert cut_definition is not None  # lower() found the intermediate
+                variables.append(Value(ir.var(name, cut_definition.node.shape), cut_definition.row))
             elif name in lowered.variables:
                 variables.append(lowered.variables[name])
             elif shapes and name in shapes:
@@ -292,9 +298,9 @@ def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numera
         derivative = y.node
         for variable in variables:
             derivative = simplify(jacobian(derivative, variable.node))
-        if cut is not None:
-            cut_variable = ir.var(cut, lowered.cut_definition.node.shape)
-            derivative = substitute(derivative, {id(cut_variable): lowered.cut_definition.node})
+        if cut is not None and cut_definition is not None:
+            cut_variable = ir.var(cut, cut_definition.node.shape)
+            derivative = substitute(derivative, {id(cut_variable): cut_definition.node})
         y_shape = layout_y_shape(y.surface())
         x_shapes = tuple(v.surface() for v in variables)
         arrangement = arrange(layout, y_shape, x_shapes)

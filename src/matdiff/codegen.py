@@ -446,6 +446,9 @@ class _Writer:
             code = self.add(node)
         elif op == "reshape":
             code = self.reshape(node)
+        elif op == "power":
+            base, exponent = (self.array(a) for a in node.args)
+            code = Code(f"{_wrap(base, ATOM)} ** {_wrap(exponent, ATOM)}", POWER)
         elif op in ("inv", "det", "logdet"):
             code = self.backend.matrix_function(op, self.array(node.args[0]).expr)
             if op == "logdet":

@@ -139,6 +139,8 @@ def evaluate_symbolic(root: ir.Tensor, symbols: dict) -> np.ndarray:
             value = np.array(sympy.Matrix(args[0].tolist()).det(), dtype=object)
         elif op == "logdet":
             value = np.array(sympy.log(sympy.Matrix(args[0].tolist()).det()), dtype=object)
+        elif op == "power":
+            value = np.vectorize(lambda x, e: x**e, otypes=[object])(args[0], args[1])
         elif op == "pow":
             exponent = _number(sympy, node.params[0])
             value = np.vectorize(lambda x: x**exponent, otypes=[object])(args[0])

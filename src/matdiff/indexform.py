@@ -68,6 +68,9 @@ class IndexPrinter:
             exponent = node.params[0]
             shown = str(int(exponent)) if exponent.is_integer() else repr(exponent)
             return f"\\left({base}\\right)^{{{shown}}}" if self.latex else f"({base})^{shown}"
+        if op == "power":
+            base, exponent = (self.entry(a, indices, used) for a in node.args)
+            return f"\\left({base}\\right)^{{{exponent}}}" if self.latex else f"({base})^({exponent})"
         if op in ("inv", "det", "logdet", "reshape"):
             matrix = self.recovery(node)
             shown = matrix_text(matrix) if matrix is not None else f"{op}(…)"

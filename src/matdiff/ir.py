@@ -18,6 +18,7 @@ The op set is small on purpose (everything else is rewritten into it):
   transposes, traces, sums, Hadamard and outer products, scaling,
 - ``add`` (n-ary sum of same-shaped terms),
 - elementwise functions (``exp``, ``log``, ..., ``pow`` with params (exponent,)),
+  and ``power`` (x .^ e with e a tensor of x's shape),
 - ``inv``, ``det``, ``logdet`` (square matrices),
 - ``reshape`` (row-major, to ``shape``): vec, kron and the vec layout.
 """
@@ -25,7 +26,7 @@ The op set is small on purpose (everything else is rewritten into it):
 from __future__ import annotations
 
 import weakref
-from typing import Iterable, Sequence, Union
+from typing import Callable, Iterable, Sequence, Union
 
 Dim = Union[int, str]
 Shape = tuple
@@ -230,8 +231,8 @@ def transpose(node: Tensor, permutation: Sequence[int] | None = None) -> Tensor:
 def matmul(left: Tensor, right: Tensor) -> Tensor:
     """The matrix product of rank-1/rank-2 tensors, a vector being a column on the right
     and a row on the left."""
-    left_labels = ("i", "k") if left.rank == 2 else ("k",)
-    right_labels = ("k", "j") if right.rank == 2 else ("k",)
+    left_labels: tuple[str, ...] = ("i", "k") if left.rank == 2 else ("k",)
+    right_labels: tuple[str, ...] = ("k", "j") if right.rank == 2 else ("k",)
     output = tuple(x for x in (left_labels[0] if left.rank == 2 else None,
                                right_labels[1] if right.rank == 2 else None) if x)
     return einsum(output, (left, left_labels), (right, right_labels))
@@ -325,7 +326,17 @@ def _fold_pow(x, p):
     return x**p
 
 
-_FOLDABLE = {"pow": _fold_pow, "step": lambda x: float(x > 0), "sign": lambda x: float((x > 0) - (x < 0))}
+_FOLDABLE: dict[str, Callable[..., float]] = {"pow": _fold_pow, "step": lambda x: float(x > 0), "sign": lambda x: float((x > 0) - (x < 0))}
+
+
+def power(base: Tensor, exponent: Tensor) -> Tensor:
+    """base .^ exponent, elementwise; either may be a scalar (broadcast), and a constant
+    exponent is ``pow``."""
+    shape = base.shape if base.rank else exponent.shape
+    if exponent.op == "const" and (exponent.rank == 0 or exponent.shape == base.shape):
+        return apply("pow", base, exponent.params[0]) if base.rank or not exponent.rank else \
+            make("power", (base, exponent), (), shape)
+    return make("power", (base, exponent), (), shape)
 
 
 def reshape(node: Tensor, shape: Shape) -> Tensor:

@@ -144,7 +144,7 @@ def normalize_shape(name: str, spec) -> tuple:
     if len(dims) > 2:
         raise MatdiffError(f"shape of {name} has {len(dims)} dimensions; the language has scalars, "
                            "vectors and matrices")
-    result = []
+    result: list[int | str] = []
     for d in dims:
         if isinstance(d, bool):
             raise MatdiffError(f"bad dimension {d!r} in the shape of {name}")
@@ -345,10 +345,12 @@ class _Lowering:
     def elementwise_power(self, base: Value, exponent: Value, position: int) -> Value:
         if exponent.node.op == "const" and exponent.node.rank == 0:
             return Value(self.record(ir.apply("pow", base.node, exponent.node.params[0]), position), base.row)
-        # b .^ e = exp(e .* log(b)) when the exponent is not a number
-        logarithm = Value(self.record(ir.apply("log", base.node), position), base.row)
-        product = self.binary(".*", exponent, logarithm, position)
-        return Value(self.record(ir.apply("exp", product.node), position), product.row)
+        # x .^ e with e not a number: no logarithm, so negative bases stay real where e is an integer
+        if base.node.rank and exponent.node.rank and not self.same_shape(base, exponent):
+            raise self.error(f"cannot raise {self.show(base)} elementwise to the power {self.show(exponent)}",
+                             position)
+        shaped = base if base.node.rank else exponent
+        return Value(self.record(ir.power(base.node, exponent.node), position), shaped.row)
 
     # -- binary operators --
 
@@ -408,7 +410,7 @@ class _Lowering:
     def multiply(self, left: Value, right: Value, position: int) -> Value:
         if left.node.rank == 0 or right.node.rank == 0:
             return self.elementwise_product(left, right, position)
-        (a, b), (c, d) = left.as_matrix(), right.as_matrix()
+        (_, b), (c, _) = left.as_matrix(), right.as_matrix()
         if not self.dims.unify(b, c):
             if is_all_ones(left.node.shape):
                 return self.elementwise_product(Value(self.squeeze(left)), right, position)
@@ -515,7 +517,7 @@ class _Lowering:
             return row, column
 
         (ar, ac), (br, bc) = axes(a, "a"), axes(b, "b")
-        sizes = {}
+        sizes: dict = {}
         for value, labels in ((a, [x for x in (ar, ac) if x]), (b, [x for x in (br, bc) if x])):
             sizes.update(zip(labels, value.node.shape))
         output = [x for x in (ar, br, ac, bc) if x]

@@ -219,6 +219,10 @@ class Recovery:
             return None
         if op in ("inv", "det", "logdet"):
             return call(op, (argument,), _kind(node))
+        if op == "power":
+            exponent = self(node.args[1])
+            kind = argument.kind if argument.kind != "scalar" else exponent.kind if exponent else "scalar"
+            return None if exponent is None else M("power", (argument, exponent), ".^", kind)
         if op == "pow":
             exponent = node.params[0]
             if exponent == -1.0:
@@ -414,7 +418,6 @@ def _level(x: M) -> int:
     return _LEVEL.get(x.op, 6)
 
 
-_ENDS_WITH_NUMBER = re.compile(r"(?<![A-Za-z_0-9.])[0-9.]+([eE][+-]?[0-9]+)?$")
 
 
 def text(x: M, memo: dict | None = None) -> str:
@@ -455,16 +458,15 @@ def _text(x: M, memo: dict) -> str:
         return f"{wrap(x.args[0], 2)}/{wrap(x.args[1], 3)}"
     if op in ("product", "hadamard", "divide"):
         joiner = {"product": "*", "hadamard": ".*", "divide": " ./ "}[op]
-        parts = [wrap(f, 3) for f in x.args]
-        shown = parts[0]
-        for part in parts[1:]:  # "2.*x" would read as the number "2." times x
-            spaced = op == "hadamard" and _ENDS_WITH_NUMBER.search(shown[-40:])
-            shown += (" .*" if spaced else joiner) + part
-        return shown
+        # A later factor "-a*w" would lose its sign to "a" alone: u.*-a*w reads (u.*-a)*w.
+        return joiner.join(wrap(f, 3 if position == 0 else 4) for position, f in enumerate(x.args))
     if op == "sum":
         parts = [show(x.args[0])]
         for t in x.args[1:]:
-            parts.append(f"- {wrap(t.args[0], 2)}" if t.op == "negate" else f"+ {wrap(t, 2)}")
+            if t.op == "number" and t.value < 0:
+                parts.append(f"- {_format_number(-t.value)}")
+            else:
+                parts.append(f"- {wrap(t.args[0], 2)}" if t.op == "negate" else f"+ {wrap(t, 2)}")
         return " ".join(parts)
     raise AssertionError(op)
 
@@ -534,7 +536,10 @@ def latex(x: M) -> str:
     if op == "sum":
         parts = [latex(x.args[0])]
         for t in x.args[1:]:
-            parts.append(f"- {wrap(t.args[0], 2)}" if t.op == "negate" else f"+ {wrap(t, 2)}")
+            if t.op == "number" and t.value < 0:
+                parts.append(f"- {_format_number(-t.value)}")
+            else:
+                parts.append(f"- {wrap(t.args[0], 2)}" if t.op == "negate" else f"+ {wrap(t, 2)}")
         return " ".join(parts)
     raise AssertionError(op)
 

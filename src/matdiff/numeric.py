@@ -85,11 +85,11 @@ def evaluate(root: Tensor, values: dict, *, positions: dict | None = None, sourc
     return results[id(root)]
 
 
-_DOMAIN_CHECKED = {"log", "sqrt", "pow", "inv", "logdet", "tan"}
+_DOMAIN_CHECKED = {"log", "sqrt", "pow", "power", "inv", "logdet", "tan"}
 
 
 def _domain_message(node: Tensor) -> str:
-    if node.op == "pow":
+    if node.op in ("pow", "power"):
         return "power outside its domain (division by zero, or a fractional power of a negative number)"
     if node.op == "logdet":
         return "logdet() of a matrix whose determinant is not positive"
@@ -133,4 +133,6 @@ def _compute(node: Tensor, args: list, shape: tuple, arrays: dict, opt_einsum) -
         return np.asarray(logabs if sign > 0 else np.nan)
     if op == "pow":
         return np.power(args[0], node.params[0])
+    if op == "power":
+        return np.power(args[0], args[1])
     return ELEMENTWISE[op].numpy(args[0])

@@ -28,6 +28,7 @@ from matdiff.ir import (
     einsum,
     matrix_function,
     postorder,
+    power,
     reshape,
     scale,
 )
@@ -161,7 +162,22 @@ def vjp_logdet(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
     return einsum(lead + ["c", "d"], (G, lead), (inverse, ["d", "c"]))
 
 
+def vjp_power(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
+    """y = x.^e: ∂y/∂x = e.*x.^(e - 1), ∂y/∂e = y.*log(x) (elementwise, so diagonal)."""
+    base, exponent = node.args
+    own = list(range(node.rank))
+    if k == 0:
+        lowered = add(exponent, const(-1.0, exponent.shape))
+        local = einsum(own, (exponent, own[:exponent.rank]), (power(base, lowered), own))
+    else:
+        local = einsum(own, (node, own), (apply("log", base), own[:base.rank]))
+    lead = _lead(n_lead)
+    operand = own if node.args[k].rank else []  # a scalar operand sums the contributions of every entry
+    return einsum(lead + operand, (G, lead + own), (local, own))
+
+
 VJP: dict[str, Callable] = {
+    "power": vjp_power,
     "einsum": vjp_einsum,
     "add": vjp_add,
     "reshape": vjp_reshape,
@@ -189,6 +205,8 @@ def rebuild(node: Tensor, args: list[Tensor]) -> Tensor:
         return add(*args)
     if node.op == "reshape":
         return reshape(args[0], node.shape)
+    if node.op == "power":
+        return power(args[0], args[1])
     if node.op in ("inv", "det", "logdet"):
         return matrix_function(node.op, args[0])
     if is_elementwise(node.op):

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from itertools import count
 
-from matdiff.ir import Tensor, add, apply, const, einsum, einsum_operands, postorder
+from matdiff.ir import Tensor, add, apply, const, einsum, postorder
 from matdiff.primitives import rebuild
 
 

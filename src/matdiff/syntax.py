@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -206,7 +207,7 @@ def parse(source: str) -> Program:
     if not source.strip():
         raise ParseError("empty expression: type something like x'*A*x", 0, source)
     try:
-        statements = _parser().parse(source)
+        statements = cast(tuple, _parser().parse(source))  # the inline transformer builds the tuple
     except VisitError as error:  # a callback refused something (too deep, bad number)
         inner = error.orig_exc
         if isinstance(inner, MatdiffError):
@@ -215,8 +216,8 @@ def parse(source: str) -> Program:
     except MatdiffError as error:
         raise error.located(None, source) from None
     except UnexpectedCharacters as error:
-        character = source[error.pos_in_stream]
-        raise ParseError(f"unexpected character {character!r}", error.pos_in_stream, source) from None
+        position = error.pos_in_stream or 0
+        raise ParseError(f"unexpected character {source[position]!r}", position, source) from None
     except UnexpectedEOF:
         raise ParseError("the expression ends too early", len(source.rstrip()), source) from None
     except UnexpectedToken as error:
