@@ -266,7 +266,7 @@ class _Check:
             return self.verdict(False, "parse_error", f"the claim cannot be parsed: {error.message}",
                                 caret=error.located(None, self.claim).caret() or None)
         assigned = {s.target for s in self.program.statements if s.target}
-        used = set()
+        used: set[str] = set()
         for statement in claim_program.statements:
             _names(statement.value, used)
         used -= {s.target for s in claim_program.statements if s.target}

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import keyword
 import linecache
+from collections.abc import Hashable
 from dataclasses import dataclass
 from itertools import count
 
@@ -79,7 +80,7 @@ class NumpyBackend:
 
     name = "numpy"
     module = "np"
-    imports = ("import numpy as np",)
+    imports: tuple[str, ...] = ("import numpy as np",)
     decorator = ""
     elementwise = {
         "exp": "np.exp({x})", "log": "np.log({x})", "sin": "np.sin({x})", "cos": "np.cos({x})",
@@ -139,7 +140,7 @@ class NumpyBackend:
                      "logdet": "_logdet({x})"}[op].format(x=x))
 
     def embed_diagonal(self, out: str, shape: str, inner: Code, view: str, strides: list[str],
-                       reduced: str, eyes: list) -> list[str]:
+                       reduced: str, eyes: tuple[str, list[str]]) -> list[str]:
         """out = zeros(shape) with ``inner`` written on the diagonal that ``view`` names."""
         return [f"{out} = np.zeros({shape})",
                 f"np.einsum({view!r}, {out})[...] = {inner.expr}"]
@@ -630,7 +631,7 @@ class _Writer:
                 code = self.backend.sum(code, summed, len(labels))
                 labels = [label for label in labels if label in kept]
         elif len(tensors) >= 3 and not all(isinstance(sizes[l], int) for _, ls, _ in tensors for l in ls):
-            letters = {}
+            letters: dict[Hashable, str] = {}
             for _, labels, _ in tensors:
                 for label in labels:
                     letters.setdefault(label, _letter(len(letters)))
@@ -649,7 +650,7 @@ class _Writer:
         """Contract two operands at a time, in the order opt_einsum finds cheapest."""
         import opt_einsum
 
-        letters = {}
+        letters: dict[Hashable, str] = {}
         for _, labels, _ in tensors:
             for label in labels:
                 letters.setdefault(label, opt_einsum.get_symbol(len(letters)))
@@ -710,7 +711,7 @@ class _Writer:
             base = a if len(labels) == len(la) else Code(f"{_wrap(a, ATOM)}[..., {', '.join(['None'] * (len(labels) - len(la)))}]")
             other = _align(b, lb, labels, backend=backend, leading=False)
             return Code(f"{_wrap(base, PRODUCT)} * {_wrap(other, PRODUCT + 1)}", PRODUCT), labels
-        letters = {}
+        letters: dict[Hashable, str] = {}
         for label in la + lb:
             letters.setdefault(label, _letter(len(letters)))
         labels = batch + [x for x in la if x not in lb] + [x for x in lb if x not in la]

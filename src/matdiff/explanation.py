@@ -117,7 +117,6 @@ class Explanation(Printable):
         return f"<Explanation ∂{self.output}/∂{self.wrt} ({self.layout}): {len(self.steps)} steps>"
 
     def lines(self) -> list[Line]:
-        x_shape = shape_text(self.variable_shape)
         statements = [s.strip() for s in self.expression.replace("\n", ";").split(";") if s.strip()]
         if len(statements) == 1:
             lines = [Line(f"∂{self.output}/∂{self.wrt} for {self.output} = {statements[0]}  ({self.layout} layout)",
@@ -407,7 +406,8 @@ class _Walk:
             local_node = self.local(node)
             own = {id(local_node): ir.var(name, node.shape)}
             formula = matrix_form(local_node) or index_notation(local_node, list(LETTERS[:node.rank]))
-            factors, parts, contractions = [], [], []
+            factors, contractions = [], []
+            parts: list[ir.Tensor] = []
             for operand in self.operands(node):
                 by = self.names[id(operand)]
                 v = self.var_of[id(operand)]
@@ -531,6 +531,7 @@ def _explain(derivative: Derivative, expression: str, wrt: str, shapes, layout: 
     except MatdiffError:
         lowered = original
     if cut is not None:
+        assert lowered.cut_definition is not None  # lowering with cut= records the intermediate's value
         variable = Value(ir.var(cut, lowered.cut_definition.node.shape), lowered.cut_definition.row)
     elif wrt in lowered.variables:
         variable = lowered.variables[wrt]
@@ -543,6 +544,7 @@ def _explain(derivative: Derivative, expression: str, wrt: str, shapes, layout: 
     result_named = None
     if steps:
         last = steps[-1].accumulated
+        assert last.node is not None  # _factor always sets it
         arranged = simplify(apply_arrangement(ir.reshape(last.node, derivative.arrangement.y_shape +
                                                          derivative.arrangement.x_shapes[0]),
                                               derivative.arrangement))

@@ -73,7 +73,7 @@ def product(*factors: M) -> M:
     """The matrix product, flattened; a scalar-valued product (x'*y) inside a product of
     matrices stays one factor, so the chain of matrices is always the non-scalar factors."""
     shaped = any(f.kind != "scalar" for f in factors)
-    flat = []
+    flat: list[M] = []
     for f in factors:
         nested = f.op == "product" and not (shaped and f.kind == "scalar")
         flat.extend(f.args if nested else (f,))
@@ -90,11 +90,11 @@ def product(*factors: M) -> M:
             f = f.args[0]
         moved.append(f)
     rest = [f for f in moved if f.kind == "scalar"] + [f for f in moved if f.kind != "scalar"]
-    shaped = [f for f in rest if f.kind != "scalar"]
-    if len(shaped) > 1:  # I·A = A, and a 1×1 ones(1) only reshapes: x*ones(1)' = x
-        identities = [f for f in shaped if _is_identity(f)]
+    matrices = [f for f in rest if f.kind != "scalar"]
+    if len(matrices) > 1:  # I·A = A, and a 1×1 ones(1) only reshapes: x*ones(1)' = x
+        identities = [f for f in matrices if _is_identity(f)]
         if identities:
-            keep = [f for f in shaped if not _is_identity(f)] or identities[:1]
+            keep = [f for f in matrices if not _is_identity(f)] or identities[:1]
             rest = [f for f in rest if f.kind == "scalar"] + keep
     if coefficient < 0:
         coefficient, negate = -coefficient, not negate
@@ -105,7 +105,7 @@ def product(*factors: M) -> M:
 
 
 def hadamard(*factors: M) -> M:
-    flat = []
+    flat: list[M] = []
     for f in factors:
         flat.extend(f.args if f.op == "hadamard" else (f,))
     if len(flat) == 1:
@@ -122,7 +122,7 @@ def negate_(x: M) -> M:
 
 
 def total(*terms: M) -> M:
-    flat = []
+    flat: list[M] = []
     for t in terms:
         flat.extend(t.args if t.op == "sum" else (t,))
     if len(flat) == 1:
@@ -209,7 +209,8 @@ class Recovery:
             return call("eye", (leaf(_dim_text(node.shape[0]), "scalar"),), "matrix")
         if op == "add":  # a constant term broadcasts as a number: 1 - s
             terms = [number(t.params[0]) if t.op == "const" else self(t) for t in node.args]
-            return None if any(t is None for t in terms) else total(*terms)
+            present = [t for t in terms if t is not None]
+            return None if len(present) < len(terms) else total(*present)
         if op == "einsum":
             return self._einsum(node)
         if op == "reshape":
@@ -273,7 +274,7 @@ def _network(output: list, operands: list) -> M | None:
     """Matrix notation for a contraction of scalars, vectors and matrices."""
     fresh = count()
     scalars: list[M] = []
-    items: list[tuple[M, tuple, tuple]] = []  # (expression, labels, sizes)
+    items: list[tuple[M | None, tuple, tuple]] = []  # (expression, labels, sizes); None: dropped
     for expression, node, labels in operands:
         if expression is None:
             return None
@@ -298,6 +299,7 @@ def _network(output: list, operands: list) -> M | None:
     # A matrix axis of size 1 summed alone: the matrix is really a vector.
     for position, (expression, labels, sizes) in enumerate(list(items)):
         if len(labels) == 2 and labels[0] != labels[1]:
+            assert expression is not None  # dropped entries were filtered out above
             for axis in (0, 1):
                 if sizes[axis] == 1 and occurrences(labels[axis]) == 1 and labels[axis] not in output:
                     vector = transpose(expression) if axis == 0 else expression
@@ -307,7 +309,7 @@ def _network(output: list, operands: list) -> M | None:
                     break
 
     # Operands over the same indices multiply elementwise.
-    grouped: dict[frozenset, list] = {}
+    grouped: dict[tuple[frozenset, int], list] = {}
     for expression, labels, sizes in items:
         grouped.setdefault((frozenset(labels), len(labels)), []).append((expression, labels, sizes))
     items = []
@@ -333,16 +335,16 @@ def _network(output: list, operands: list) -> M | None:
         crowded = next((label for label in {l for _, ls, _ in items for l in ls} if occurrences(label) > 2), None)
         if crowded is None:
             break
-        vector = next((k for k, (_, ls, _) in enumerate(items) if ls == (crowded,)), None)
-        if vector is None:
+        vector_at = next((k for k, (_, ls, _) in enumerate(items) if ls == (crowded,)), None)
+        if vector_at is None:
             return None
-        expression, _, sizes = items[vector]
+        expression, _, sizes = items[vector_at]
         copy = ("diag", next(fresh))
-        items[vector] = (call("diag", (expression,), "matrix"), (crowded, copy), sizes * 2)
+        items[vector_at] = (call("diag", (expression,), "matrix"), (crowded, copy), sizes * 2)
         if crowded in output:
             output[output.index(crowded)] = copy
         else:
-            other = next(k for k, (_, ls, _) in enumerate(items) if k != vector and crowded in ls)
+            other = next(k for k, (_, ls, _) in enumerate(items) if k != vector_at and crowded in ls)
             e, ls, s = items[other]
             index = ls.index(crowded)
             items[other] = (e, ls[:index] + (copy,) + ls[index + 1:], s)
@@ -374,7 +376,7 @@ def _network(output: list, operands: list) -> M | None:
             if label in output:
                 return factors, label
 
-    paths = []
+    paths: list[tuple[list[M], object, object]] = []  # (factors, start label, end label or None)
     for label in list(output):
         if any(label in (p[1], p[2]) for p in paths):
             continue
@@ -382,6 +384,7 @@ def _network(output: list, operands: list) -> M | None:
         paths.append((factors, label, end))
     for k, (expression, labels, _) in enumerate(items):  # chains between two vectors: scalars
         if not used[k] and len(labels) == 1:
+            assert expression is not None  # dropped entries were filtered out above
             used[k] = True
             factors, end = walk(labels[0], transpose(expression))
             scalars.append(product(*factors))

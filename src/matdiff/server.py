@@ -113,6 +113,7 @@ def create_app(
         status, body = await pool.run(kind, payload)
         response = JSONResponse(body, status_code=status, headers={"retry-after": "1"} if status == 503 else None)
         if status in (200, 400):  # deterministic answers only; not timeouts or crashes
+            assert isinstance(response.body, bytes)  # JSONResponse renders bytes (Response allows memoryview)
             cache.put(key, status, response.body)
         return response
 

@@ -76,7 +76,8 @@ def _labelled(node: Tensor):
 
 def _inline_tensors(node: Tensor) -> list:
     """The operands of an einsum, with operands that are einsums of rank > 2 opened up."""
-    operands, fresh = [], count()
+    operands: list[tuple[Tensor, tuple]] = []
+    fresh = count()
     for operand, labels in einsum_operands(node):
         if operand.op == "einsum" and operand.rank > 2:
             inputs, output = operand.params
@@ -126,7 +127,8 @@ def _kron_term(term: Tensor, y_rank: int, recover: Recover) -> M | None:
     if len(y_present) == 1 and len(x_present) == 1:  # a row or column by a row or column: D is J itself
         return recover(einsum(y_present + x_present, *operands, sizes=sizes))
     p_side, q_side = {j, l} - {None}, {i, k} - {None}
-    p_operands, q_operands = [], []
+    p_operands: list[tuple[Tensor, tuple]] = []
+    q_operands: list[tuple[Tensor, tuple]] = []
     for component in _components(operands):
         carried = {x for _, ls in component for x in ls}
         if carried & p_side and carried & q_side:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 import sys
 import traceback
+from collections.abc import Callable
+from typing import Any
 from xml.etree import ElementTree
 
 import numpy as np
@@ -101,7 +103,7 @@ def variables(expression: str, shapes: dict) -> dict:
 def diff(expression: str, wrt: list[str], shapes: dict, layout: str, include: list[str]) -> dict:
     """The derivative and, as asked in ``include``, the sections of the page around it."""
     derivative = md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout)
-    body = {
+    body: dict[str, Any] = {
         "expression": expression,
         "wrt": wrt,
         "layout": derivative.layout,
@@ -137,8 +139,8 @@ def evaluate(expression: str, values: dict, shapes: dict) -> dict:
             arrays[name] = np.asarray(value, dtype=float)
         except ValueError:
             raise md.ValueMismatchError(f"the rows of {name} have different lengths") from None
-    arrays = {name: float(a) if a.ndim == 0 else a for name, a in arrays.items()}
-    value = np.asarray(md.evaluate(expression, arrays, shapes=_shapes(shapes)), dtype=float)
+    arguments = {name: float(a) if a.ndim == 0 else a for name, a in arrays.items()}
+    value = np.asarray(md.evaluate(expression, arguments, shapes=_shapes(shapes)), dtype=float)
     return {"value": _finite_json(value), "shape": list(value.shape)}
 
 
@@ -169,7 +171,7 @@ def codegen(expression: str, wrt: list[str], shapes: dict, layout: str, target: 
     return {"target": target, "code": derivative.code(target)}
 
 
-JOBS = {
+JOBS: dict[str, Callable[..., dict]] = {
     "variables": variables,
     "diff": diff,
     "evaluate": evaluate,

@@ -80,7 +80,7 @@ def _compare(md, expression, wrt, layout, derivative, values, rng) -> dict:
     if y.size * x.size > MAX_JACOBIAN_ENTRIES:
         return {"status": "skipped", "reason": f"the derivative has more than {MAX_JACOBIAN_ENTRIES} entries"}
     # Where each entry of J sits in the result: arrange an array of J's flat indices the same way.
-    positions = np.arange(y.size * x.size).reshape(y.shape + x.shape)
+    positions: np.ndarray = np.arange(y.size * x.size).reshape(y.shape + x.shape)
     if len(wrt) == 1:
         positions = arrange(positions, y.shape, x.shape, layout)
     if got.shape != positions.shape:
@@ -88,7 +88,7 @@ def _compare(md, expression, wrt, layout, derivative, values, rng) -> dict:
             return {"status": "failed", "reason": f"the result has shape {list(got.shape)}, but this layout "
                                                   f"needs {list(positions.shape)}"}
         got = got.reshape(positions.shape)
-    jacobian = np.empty(y.size * x.size)
+    jacobian: np.ndarray = np.empty(y.size * x.size)
     jacobian[positions.ravel()] = got.ravel()
     jacobian = jacobian.reshape(y.shape + x.shape)
     error = 0.0

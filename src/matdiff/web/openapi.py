@@ -6,6 +6,8 @@ client generator) gets the exact contract of :mod:`matdiff.server` in one place.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -36,7 +38,7 @@ def openapi(layouts, sections, targets, max_body: int, max_expression: int) -> d
     dim = {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}]}
     shape = {"oneOf": [{"type": "array", "items": dim, "maxItems": 2}, {"type": "string", "example": "3x4"}],
              "description": "[] scalar, [n] column vector, [m, n] matrix; or \"3x4\", \"n\", \"scalar\""}
-    derivative_request = {
+    derivative_request: dict[str, Any] = {
         "type": "object",
         "required": ["expression", "wrt"],
         "properties": {

@@ -91,6 +91,7 @@ class WorkerPool:
             return 503, {"error": "the server is busy; try again in a moment"}
         healthy = False
         try:
+            assert process.stdin is not None and process.stdout is not None  # _spawn opens both pipes
             job = json.dumps({"kind": kind, "payload": payload}, separators=(",", ":"))
             process.stdin.write(job.encode() + b"\n")
             await process.stdin.drain()
@@ -113,6 +114,7 @@ class WorkerPool:
 
     async def _take_idle(self) -> asyncio.subprocess.Process | None:
         """The next idle worker, or None after ``queue_timeout``; never loses one to a cancel."""
+        assert self._idle is not None  # run() checked that the pool was started
         getter = asyncio.ensure_future(self._idle.get())
         try:
             await asyncio.wait({getter}, timeout=self.queue_timeout)
@@ -140,6 +142,7 @@ class WorkerPool:
             limit=MAX_REPLY_BYTES,
         )
         self._processes.add(process)
+        assert process.stdout is not None  # opened with stdout=PIPE
         try:
             hello = json.loads(await asyncio.wait_for(process.stdout.readline(), self.startup_timeout) or "{}")
         except (asyncio.TimeoutError, ValueError):
@@ -166,11 +169,13 @@ class WorkerPool:
             if self._closing:
                 await self._kill(fresh)
             else:
+                assert self._idle is not None  # start() made it before any worker could be replaced
                 self._idle.put_nowait(fresh)
             return
 
     async def _kill(self, process: asyncio.subprocess.Process) -> None:
         """Kill and reap; the process stays listed until then, so close() finishes what a cancel cut short."""
+        assert process.stdin is not None  # _spawn opens it with stdin=PIPE
         process.stdin.close()  # else its pipe outlives the process, and asyncio complains at exit
         if process.returncode is None:
             try:
