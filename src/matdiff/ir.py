@@ -25,6 +25,7 @@ The op set is small on purpose (everything else is rewritten into it):
 
 from __future__ import annotations
 
+import math
 import weakref
 from typing import Callable, Iterable, Sequence, Union
 
@@ -311,8 +312,6 @@ def apply(function: str, argument: Tensor, *params) -> Tensor:
             if float(exponent).is_integer() and float(inner).is_integer():
                 return apply("pow", argument.args[0], inner * exponent)
     if argument.op == "const" and function in _FOLDABLE:
-        import math
-
         try:
             value = _FOLDABLE[function](argument.params[0], *params)
         except (ValueError, OverflowError, ZeroDivisionError):
@@ -322,8 +321,9 @@ def apply(function: str, argument: Tensor, *params) -> Tensor:
     return make(function, (argument,), tuple(float(p) for p in params), argument.shape)
 
 
-def _fold_pow(x, p):
-    return x**p
+def _fold_pow(x: float, p: float) -> float:
+    """x^p for real numbers only: math.pow refuses (-1)^0.5 where ** would return a complex."""
+    return math.pow(x, p)
 
 
 _FOLDABLE: dict[str, Callable[..., float]] = {"pow": _fold_pow, "step": lambda x: float(x > 0), "sign": lambda x: float((x > 0) - (x < 0))}
