@@ -92,3 +92,10 @@ def test_md_evaluate_is_still_the_function_after_a_derivative_is_evaluated():
             "assert callable(md.evaluate), md.evaluate; print(md.evaluate('2*x', {'x': [1.0]}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-500:]
+
+
+def test_a_none_value_is_an_error_not_a_silent_nan():
+    with pytest.raises(md.ValueMismatchError, match="None"):
+        md.evaluate("x'*x", {"x": None}, shapes={"x": (2,)})
+    with pytest.raises(md.ValueMismatchError, match="None"):
+        md.diff("x'*x", wrt="x", shapes={"x": (2,)}).evaluate({"x": None})

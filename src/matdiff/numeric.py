@@ -24,6 +24,8 @@ def bind_sizes(variables: dict[str, Tensor], values: dict) -> tuple[dict[str, np
     for name, node in variables.items():
         if name not in values:
             raise MatdiffError(f"no value given for {name}")
+        if values[name] is None:  # np.asarray(None, dtype=float) would be a silent NaN
+            raise ValueMismatchError(f"the value of {name} is None, not a number, vector or matrix")
         try:
             array = np.asarray(values[name], dtype=float)
         except (TypeError, ValueError):
