@@ -24,7 +24,7 @@ from matdiff.layout import LAYOUTS, Arrangement, apply_arrangement, arrange, lay
 from matdiff.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower, normalize_shape
 from matdiff.primitives import substitute
 from matdiff.bindings import MatrixProgram, ProgramBuilder
-from matdiff.matrixform import Recovery, latex_name, shape_text
+from matdiff.matrixform import latex_name, shape_text
 from matdiff.vecform import no_matrix_form, vec_form
 from matdiff.simplify import simplify
 from matdiff.syntax import Program, parse
@@ -67,10 +67,6 @@ def _wrt_names(wrt) -> tuple[str, ...]:
     return names
 
 
-def _surface(value: Value) -> tuple:
-    return value.surface()
-
-
 class Derivative:
     """∂Y/∂X in one layout: its matrix form, index form, shape and numbers."""
 
@@ -100,12 +96,6 @@ class Derivative:
         return {name: value.node for name, value in self.lowered.variables.items()}
 
     # -- printed forms --
-
-    @cached_property
-    def matrix(self):
-        """The matrix-notation tree, or None when no matrix form exists in this layout."""
-        with _guarded(self.source):
-            return Recovery()(self.tensor)
 
     @cached_property
     def matrix_program(self) -> MatrixProgram | None:

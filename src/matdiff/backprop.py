@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from matdiff import ir
+from matdiff.bindings import fresh
 from matdiff.differentiate import jacobian
 from matdiff.indexform import index_notation
 from matdiff.lowering import Lowered, Value
@@ -41,11 +42,8 @@ def surface_text(value: Value) -> str:
 
 
 def fresh_name(preferred: str, taken: set) -> str:
-    name, number = preferred, 2
-    while name in taken:
-        name, number = f"{preferred}_{number}", number + 1
-    taken.add(name)
-    return name
+    """preferred, or preferred_2, … — the first name not taken (and now taken)."""
+    return fresh(preferred, taken, separator="_")
 
 
 def matrix_form(node: ir.Tensor) -> str | None:

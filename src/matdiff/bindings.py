@@ -104,11 +104,11 @@ def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set) -> dict[
     return names
 
 
-def fresh(base: str, taken: set) -> str:
-    """base, or base2, base3, … — the first not taken (and now taken)."""
+def fresh(base: str, taken: set, separator: str = "") -> str:
+    """base, or base2, base3, … (base_2, … with ``separator="_"``) — the first not taken (and now taken)."""
     name, number_ = base, 2
     while name in taken:
-        name, number_ = f"{base}{number_}", number_ + 1
+        name, number_ = f"{base}{separator}{number_}", number_ + 1
     taken.add(name)
     return name
 

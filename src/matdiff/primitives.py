@@ -66,7 +66,6 @@ class Elementwise:
 
     numpy: Callable
     derivative: Callable[[Tensor, Tensor], Tensor | None]
-    in_language: bool = True
 
 
 # ----- Elementwise functions ---------------------------------------------------------

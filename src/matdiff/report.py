@@ -25,6 +25,16 @@ STYLES = {  # line style -> rich style
     "plain": "",
 }
 
+# line style → (HTML tag, attribute) for notebooks
+_HTML_STYLES = {
+    "title":   ("b", ""),
+    "heading": ("b", " style='color:#0a7'"),
+    "formula": ("span", " style='color:#262'"),
+    "note":    ("span", " style='color:#777'"),
+    "good":    ("b", " style='color:#080'"),
+    "bad":     ("b", " style='color:#b00'"),
+}
+
 
 @dataclass(frozen=True)
 class Line:
@@ -67,19 +77,8 @@ class Printable:
         parts = []
         for line in self.lines():
             content = html.escape(" " * line.indent + line.text)
-            if line.style == "title":
-                content = f"<b>{content}</b>"
-            elif line.style == "heading":
-                content = f"<b style='color:#0a7'>{content}</b>"
-            elif line.style == "formula":
-                content = f"<span style='color:#262'>{content}</span>"
-            elif line.style == "note":
-                content = f"<span style='color:#777'>{content}</span>"
-            elif line.style == "good":
-                content = f"<b style='color:#080'>{content}</b>"
-            elif line.style == "bad":
-                content = f"<b style='color:#b00'>{content}</b>"
-            parts.append(content)
+            tag, style = _HTML_STYLES.get(line.style, ("", ""))
+            parts.append(f"<{tag}{style}>{content}</{tag}>" if tag else content)
         return "<pre style='line-height:1.35'>" + "\n".join(parts) + "</pre>"
 
 
