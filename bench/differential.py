@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.join(_ROOT, "tests"))  # the independent layout table
 sys.path.insert(0, os.path.join(_ROOT, "src"))
 
 import matdiff as md  # noqa: E402
-from matdiff.syntax import Call, Chain, Name, Number, Power, Signed, Transpose, parse  # noqa: E402
+from matdiff.language.syntax import Call, Chain, Name, Number, Power, Signed, Transpose, parse  # noqa: E402
 from numerics import arrange  # noqa: E402
 
 VARIABLES: dict[str, tuple] = {

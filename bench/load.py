@@ -84,7 +84,7 @@ def start_server() -> tuple[subprocess.Popen, str]:
         port = s.getsockname()[1]
     source = str(Path(__file__).resolve().parent.parent / "src")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p))
-    process = subprocess.Popen([sys.executable, "-c", f"from matdiff.server import serve; serve(port={port})"],
+    process = subprocess.Popen([sys.executable, "-c", f"from matdiff.web.server import serve; serve(port={port})"],
                                env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):

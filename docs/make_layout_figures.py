@@ -1,7 +1,7 @@
 """Draw docs/figures/layout-*.png: where each ∂Y[i…]/∂X[j…] lands in every layout.
 
 For each kind of Y (scalar, vector, matrix) and X, the Jacobian J (J[i…, j…] = ∂Y[i…]/∂X[j…])
-is built as an array of labels and arranged by matdiff's own layout code (matdiff.layout:
+is built as an array of labels and arranged by matdiff's own layout code (matdiff.engine.layout:
 a permutation of J's axes, then a row-major reshape), so the pictures show exactly what
 ``Derivative.evaluate`` returns. Layouts giving the same arrangement share one panel.
 
@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from matdiff.layout import LAYOUTS, arrange  # noqa: E402
+from matdiff.engine.layout import LAYOUTS, arrange  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KINDS = {"scalar": (), "vector": (3,), "matrix": (2, 3)}  # X: x (3) or X (2×3)

@@ -3,7 +3,7 @@
     python scripts/cookbook_table.py           # rewrite the table in README.md
     python scripts/cookbook_table.py --check   # exit 1 if README.md is out of date
 
-The rows are the ``README_ROWS`` identities of :mod:`matdiff.cookbook`; each shows
+The rows are the ``README_ROWS`` identities of :mod:`matdiff.tools.cookbook`; each shows
 the derivative, the layout, what ``md.diff(...).text`` prints and the book's own form.
 The table sits between two HTML comments in README.md and nothing else is touched.
 """
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import matdiff as md
-from matdiff.cookbook import README_ROWS
+from matdiff.tools.cookbook import README_ROWS
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- cookbook-table:start -->", "<!-- cookbook-table:end -->"

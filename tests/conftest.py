@@ -5,10 +5,11 @@ import os
 
 os.environ.setdefault("MATDIFF_STRICT", "1")
 
-# CI runs the property tests derandomized, so a run's verdict depends on the commit alone;
-# locally they explore new examples on every run.
+# The test command runs the property tests derandomized, so a run's verdict depends on the commit
+# alone (CI and a developer see the same examples). Random exploration is a separate, longer
+# command: HYPOTHESIS_PROFILE=explore python -m pytest tests/test_properties.py (see README).
 from hypothesis import settings  # noqa: E402
 
 settings.register_profile("ci", derandomize=True, database=None)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+settings.register_profile("explore", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

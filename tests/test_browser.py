@@ -40,7 +40,7 @@ def server(tmp_path_factory):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p))
     stderr = log.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-c", f"from matdiff.server import serve; serve(port={port})"],
+        [sys.executable, "-c", f"from matdiff.web.server import serve; serve(port={port})"],
         env=env, stdout=subprocess.DEVNULL, stderr=stderr,
     )
     base = f"http://127.0.0.1:{port}"

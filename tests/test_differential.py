@@ -65,7 +65,7 @@ def test_generator_covers_the_language():
 def test_interpreter_agrees_with_the_language_on_the_motivating_example():
     import numpy as np
 
-    from matdiff.syntax import parse
+    from matdiff.language.syntax import parse
 
     values = {"W2": np.array([[1.0, 2.0]]), "W1": np.eye(2), "h": np.array([3.0, 4.0])}
     interpreted = differential.Interpreter(np).run(parse("W2*W1*h"), values)

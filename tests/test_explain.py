@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from numerics import assert_close, md, random_values
-from matdiff import ir
-from matdiff.numeric import evaluate as evaluate_ir
+from matdiff.engine import ir
+from matdiff.engine.numeric import evaluate as evaluate_ir
 
 SEED1 = "W2*W1*h"
 SEED1_SHAPES = {"W2": (1, 2), "W1": (2, 2), "h": (2,)}

@@ -1,6 +1,6 @@
 """Matrix-form recovery: the rewrite table rule by rule, then the printed forms end to end.
 
-Every rule of :data:`matdiff.rewrite.RULES` has a one-line "input ⇒ output" case; the
+Every rule of :data:`matdiff.notation.rewrite.RULES` has a one-line "input ⇒ output" case; the
 case checks the printed output and that both sides evaluate to the same numbers. The
 end-to-end cases pin the forms the issue asks for (the cookbook's, the textbook's
 delta form, Kronecker products in the vec layout) and check their numbers too.
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from numerics import assert_close, md
 
-from matdiff import syntax
-from matdiff.matrixform import (
+from matdiff.language import syntax
+from matdiff.notation.matrixform import (
     M,
     call,
     hadamard,
@@ -29,7 +29,7 @@ from matdiff.matrixform import (
     text,
     total,
 )
-from matdiff.rewrite import RULE_NAMES, RULES, compact, cost, tokens
+from matdiff.notation.rewrite import RULE_NAMES, RULES, compact, cost, tokens
 
 # ----- a small reader: language text → matrix tree, so rules can be stated as text ----------
 

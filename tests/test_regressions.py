@@ -51,7 +51,7 @@ def test_sum_of_identity_evaluates_and_differentiates_to_its_size():
 # (u.*-a)*w (differential run seed 7 #92; the 10,000 run, seed 0 #5609).
 
 def test_negated_product_inside_elementwise_product_prints_parenthesised():
-    from matdiff import matrixform
+    from matdiff.notation import matrixform
 
     printed = matrixform.text(matrixform.hadamard(
         matrixform.leaf("u", "column"),

@@ -20,8 +20,8 @@ from numerics import ALL_LAYOUTS, bind_dimensions, evaluate_value, is_scalar_sha
 from test_cookbook import CASES, HESSIANS
 from test_properties import VARIABLES, _names, programs
 
-from matdiff.cookbook import IDENTITIES, README_ROWS
-from matdiff.rewrite import tokens
+from matdiff.tools.cookbook import IDENTITIES, README_ROWS
+from matdiff.notation.rewrite import tokens
 
 
 def assert_text_reads_back(d, values, shapes, what, *, rtol=1e-7, atol=1e-9):

@@ -18,7 +18,7 @@ with warnings.catch_warnings():  # starlette 1.x would rather have httpx2, which
     from starlette.testclient import TestClient
 
 import matdiff
-from matdiff.server import MAX_BODY_BYTES, MAX_EXPRESSION_CHARS, create_app, features
+from matdiff.web.server import MAX_BODY_BYTES, MAX_EXPRESSION_CHARS, create_app, features
 from matdiff.web.jobs import feature, mathml
 from matdiff.web.numcheck import arrange
 from matdiff.web.pool import WorkerPool
@@ -432,7 +432,7 @@ def test_the_numerical_check_catches_a_transposed_answer():
 
 
 def test_the_reply_cache_is_bounded_in_bytes():
-    from matdiff.server import ReplyCache
+    from matdiff.web.server import ReplyCache
 
     cache = ReplyCache(max_bytes=1000)
     for i in range(10):

@@ -24,10 +24,10 @@ from matdiff.api import Derivative, diff, evaluate, infer_shapes
 
 # The understanding tools and interop load on first use, so `import matdiff` and the CLI stay fast.
 _LAZY = {
-    "explain": ("matdiff.explanation", "explain"),
-    "check": ("matdiff.checking", "check"),
-    "entries": ("matdiff.componentwise", "entries"),
-    "from_sympy": ("matdiff.sympy_bridge", "from_sympy"),
+    "explain": ("matdiff.tools.explanation", "explain"),
+    "check": ("matdiff.tools.checking", "check"),
+    "entries": ("matdiff.tools.componentwise", "entries"),
+    "from_sympy": ("matdiff.interop.sympy_bridge", "from_sympy"),
 }
 
 

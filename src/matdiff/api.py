@@ -16,18 +16,18 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 
-from matdiff import ir
-from matdiff.differentiate import jacobian
+from matdiff.engine import ir
+from matdiff.engine.differentiate import jacobian
 from matdiff.errors import LimitError, MatdiffError, UnknownNameError, ValueMismatchError
-from matdiff.indexform import index_notation, indexed
-from matdiff.layout import LAYOUTS, Arrangement, apply_arrangement, arrange, layout_y_shape
-from matdiff.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower, normalize_shape
-from matdiff.primitives import substitute
-from matdiff.bindings import MatrixProgram, ProgramBuilder
-from matdiff.matrixform import latex_name, shape_text
-from matdiff.vecform import no_matrix_form, vec_form
-from matdiff.simplify import simplify
-from matdiff.syntax import Program, parse
+from matdiff.notation.indexform import index_notation, indexed
+from matdiff.engine.layout import LAYOUTS, Arrangement, apply_arrangement, arrange, layout_y_shape
+from matdiff.engine.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower, normalize_shape
+from matdiff.engine.primitives import substitute
+from matdiff.notation.bindings import MatrixProgram, ProgramBuilder
+from matdiff.notation.matrixform import latex_name, shape_text
+from matdiff.notation.vecform import no_matrix_form, vec_form
+from matdiff.engine.simplify import simplify
+from matdiff.language.syntax import Program, parse
 
 if TYPE_CHECKING:  # numpy is imported on first use (start-up time)
     import numpy as np
@@ -215,7 +215,7 @@ class Derivative:
         with _guarded(self.source):
             needed = ir.variables(self.tensor)
             known = {name: node for name, node in self.input_variables.items() if name in values or name in needed}
-            from matdiff.numeric import evaluate as evaluate_ir
+            from matdiff.engine.numeric import evaluate as evaluate_ir
 
             return evaluate_ir(self.tensor, values, variables=known, positions=self.lowered.positions,
                                source=self.source)
@@ -225,21 +225,21 @@ class Derivative:
     def compile(self, backend: str = "numpy", *, with_value: bool = False):
         """A fast callable(**values) → the same array as ``evaluate``, for numpy, jax or torch
         (``with_value``: a pair (value, derivative) sharing their common work)."""
-        from matdiff.codegen import compile_derivative
+        from matdiff.codegen.writer import compile_derivative
 
         return compile_derivative(self, backend, with_value=with_value)
 
     def code(self, backend: str = "numpy", *, with_value: bool = False) -> str:
         """Standalone source (no matdiff import) of the function ``compile`` returns."""
-        from matdiff.codegen import derivative_source
+        from matdiff.codegen.writer import derivative_source
 
         return derivative_source(self, backend, with_value=with_value)
 
     # -- interop --
 
     def to_sympy(self):
-        """The matrix form as a SymPy expression over MatrixSymbols (see matdiff.sympy_bridge)."""
-        from matdiff.sympy_bridge import to_sympy
+        """The matrix form as a SymPy expression over MatrixSymbols (see matdiff.interop.sympy_bridge)."""
+        from matdiff.interop.sympy_bridge import to_sympy
 
         return to_sympy(self)
 
@@ -321,7 +321,7 @@ def evaluate(program: str, values: dict | None = None, shapes: dict | None = Non
     """The numeric value of a program at ``values``; shapes default to the values' own."""
     import numpy as np
 
-    from matdiff.numeric import evaluate as evaluate_ir
+    from matdiff.engine.numeric import evaluate as evaluate_ir
 
     values = dict(values or {})
     source = program if isinstance(program, str) else None

@@ -97,9 +97,9 @@ def _print_error(error: MatdiffError) -> None:
 
 
 def run_diff(arguments) -> int:
-    import matdiff
+    from matdiff.api import diff
 
-    derivative = matdiff.diff(arguments.expression, wrt=_wrt(arguments), shapes=_shapes(arguments),
+    derivative = diff(arguments.expression, wrt=_wrt(arguments), shapes=_shapes(arguments),
                               layout=arguments.layout)
     shape = "×".join(map(str, derivative.shape)) if derivative.shape else "scalar"
     if arguments.format == "json":
@@ -126,35 +126,56 @@ def run_diff(arguments) -> int:
     return EXIT_OK
 
 
+def emit(result) -> None:
+    """Print a result: rich colours on a terminal, plain text otherwise."""
+    if sys.stdout.isatty():
+        from rich.console import Console
+
+        Console(highlight=False).print(result)
+    else:
+        print(str(result))
+
+
 def run_serve(arguments) -> int:
-    from matdiff.server import serve
+    from matdiff.web.server import serve
 
     serve(host=arguments.host, port=arguments.port)
     return EXIT_OK
 
 
 def run_explain(arguments) -> int:
-    from matdiff.explanation import cli_explain
+    from matdiff.tools.explanation import explain
 
-    return cli_explain(arguments)
+    emit(explain(arguments.expression, _wrt(arguments), shapes=_shapes(arguments), layout=arguments.layout))
+    return EXIT_OK
 
 
 def run_check(arguments) -> int:
-    from matdiff.checking import cli_check
+    from matdiff.tools.checking import check
 
-    return cli_check(arguments)
+    verdict = check(arguments.expression, _wrt(arguments), arguments.claim, shapes=_shapes(arguments),
+                    layout=arguments.layout)
+    emit(verdict)
+    return EXIT_OK if verdict.correct else EXIT_WRONG
 
 
 def run_entries(arguments) -> int:
-    from matdiff.componentwise import cli_entries
+    from matdiff.tools.componentwise import entries, parse_name_argument
 
-    return cli_entries(arguments)
+    names = dict(parse_name_argument(text) for text in arguments.name or [])
+    emit(entries(arguments.expression, _wrt(arguments), shapes=_shapes(arguments), names=names,
+                 layout=arguments.layout))
+    return EXIT_OK
 
 
 def run_codegen(arguments) -> int:
-    from matdiff.codegen import cli_codegen
+    from matdiff.api import diff
+    from matdiff.codegen.writer import derivative_source
 
-    return cli_codegen(arguments)
+    derivative = diff(arguments.expression, wrt=_wrt(arguments), shapes=_shapes(arguments),
+                              layout=arguments.layout)
+    print(derivative_source(derivative, arguments.target), end="")
+    return EXIT_OK
 
 
 COMMANDS = {"diff": run_diff, "explain": run_explain, "check": run_check, "entries": run_entries,

@@ -1,4 +1,4 @@
-"""The web app's parts, besides the HTTP routes in :mod:`matdiff.server`.
+"""The web app's parts, besides the HTTP routes in :mod:`matdiff.web.server`.
 
 - :mod:`matdiff.web.pool`: worker processes that run engine jobs, each killed and
   replaced when it overruns its time, so one runaway request cannot hog the server;

@@ -1,7 +1,7 @@
 """The OpenAPI 3 description of the JSON API, served at ``/openapi.json``.
 
 Written out by hand rather than generated: the API is small, and a reader (or a
-client generator) gets the exact contract of :mod:`matdiff.server` in one place.
+client generator) gets the exact contract of :mod:`matdiff.web.server` in one place.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-log = logging.getLogger("matdiff.server")
+log = logging.getLogger("matdiff.web.server")
 
 MAX_REPLY_BYTES = 32 << 20  # a derivative of a deep network prints long, but not this long
 

@@ -94,14 +94,3 @@ def plain(value):
         return value
     return str(value)
 
-
-def emit(result: Printable) -> None:
-    """Print a result on the command line: rich colours on a terminal, plain text otherwise."""
-    import sys
-
-    if sys.stdout.isatty():
-        from rich.console import Console
-
-        Console(highlight=False).print(result)
-    else:
-        print(str(result))

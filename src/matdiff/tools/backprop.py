@@ -20,15 +20,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from matdiff import ir
-from matdiff.bindings import fresh
-from matdiff.differentiate import jacobian
-from matdiff.indexform import index_notation
-from matdiff.lowering import Lowered, Value
-from matdiff.matrixform import Recovery, text as matrix_text
-from matdiff.primitives import is_elementwise, substitute
-from matdiff.report import INTERNAL, Line, Printable, shape_text
-from matdiff.simplify import simplify
+from matdiff.engine import ir
+from matdiff.notation.bindings import fresh
+from matdiff.engine.differentiate import jacobian
+from matdiff.notation.indexform import index_notation
+from matdiff.engine.lowering import Lowered, Value
+from matdiff.notation.matrixform import Recovery, text as matrix_text
+from matdiff.engine.primitives import is_elementwise, substitute
+from matdiff.notation.report import INTERNAL, Line, Printable, shape_text
+from matdiff.engine.simplify import simplify
 
 LETTERS = "ijklmnpqrstuvw"
 

@@ -18,7 +18,7 @@ variable meets its neighbours the way a person (or a network's forward pass)
 applies them: ``W2*W1*h`` is u = W1*h, then y = W2*u. Transposes and scalings
 are folded into the step that uses them. Elementwise functions show up as
 diagonal Jacobians that collapse into Hadamard products. The backprop view of
-the same program is in :mod:`matdiff.backprop`.
+the same program is in :mod:`matdiff.tools.backprop`.
 
 Nothing here changes the engine; the final answer is exactly ``md.diff``'s.
 """
@@ -28,19 +28,18 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from matdiff import ir
+from matdiff.engine import ir
 from matdiff.api import Derivative, _guarded, diff
-from matdiff.backprop import Backprop, LETTERS, backprop, fresh_name, matrix_form
-from matdiff.cli import EXIT_OK, _shapes, _wrt
-from matdiff.differentiate import jacobian, seed
+from matdiff.tools.backprop import Backprop, LETTERS, backprop, fresh_name, matrix_form
+from matdiff.engine.differentiate import jacobian, seed
 from matdiff.errors import MatdiffError
-from matdiff.indexform import IndexPrinter, index_notation
-from matdiff.layout import apply_arrangement, arrange, layout_y_shape
-from matdiff.lowering import Lowered, Value, lower
-from matdiff.primitives import elementwise_derivative, is_elementwise, substitute
-from matdiff.report import INTERNAL, Line, Printable, emit, shape_text
-from matdiff.simplify import simplify
-from matdiff.syntax import Call, Chain, Name, Power, Program, Signed, Transpose, parse
+from matdiff.notation.indexform import IndexPrinter, index_notation
+from matdiff.engine.layout import apply_arrangement, arrange, layout_y_shape
+from matdiff.engine.lowering import Lowered, Value, lower
+from matdiff.engine.primitives import elementwise_derivative, is_elementwise, substitute
+from matdiff.notation.report import INTERNAL, Line, Printable, shape_text
+from matdiff.engine.simplify import simplify
+from matdiff.language.syntax import Call, Chain, Name, Power, Program, Signed, Transpose, parse
 
 # ----- the result -----------------------------------------------------------------------------
 
@@ -570,7 +569,3 @@ def _explain(derivative: Derivative, expression: str, wrt: str, shapes, layout: 
                        derivative.text, result_named, vec, index, derivative.shape, _WHY[layout], tuple(notes), view,
                        derivative)
 
-
-def cli_explain(arguments) -> int:
-    emit(explain(arguments.expression, _wrt(arguments), shapes=_shapes(arguments), layout=arguments.layout))
-    return EXIT_OK

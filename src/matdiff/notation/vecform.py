@@ -11,7 +11,7 @@ second index makes P a row, a column or a number. A scalar Y gives vec(G)ᵀ, G
 the gradient.
 
 This module only reads the IR; it prints through the ``recover`` callable it is
-given (a :class:`matdiff.matrixform.Recovery` or a binding-aware builder).
+given (a :class:`matdiff.notation.matrixform.Recovery` or a binding-aware builder).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import count
 
-from matdiff.ir import Tensor, einsum, einsum_operands
-from matdiff.matrixform import M, call, product, total, transpose
+from matdiff.engine.ir import Tensor, einsum, einsum_operands
+from matdiff.notation.matrixform import M, call, product, total, transpose
 
 Recover = Callable[[Tensor], "M | None"]
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections import Counter
 from itertools import count
 
-from matdiff.ir import Tensor, add, apply, const, einsum, postorder
-from matdiff.primitives import rebuild
+from matdiff.engine.ir import Tensor, add, apply, const, einsum, postorder
+from matdiff.engine.primitives import rebuild
 
 
 # A chain a1*a2*…*an is a left-deep nest of contractions; fusing it level by level copies

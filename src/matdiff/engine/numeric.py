@@ -12,8 +12,8 @@ import numpy as np
 
 from matdiff import limits
 from matdiff.errors import DomainError, LimitError, MatdiffError, ValueMismatchError
-from matdiff.ir import Tensor, dim_value, postorder
-from matdiff.primitives import ELEMENTWISE
+from matdiff.engine.ir import Tensor, dim_value, postorder
+from matdiff.engine.primitives import ELEMENTWISE
 
 
 def bind_sizes(variables: dict[str, Tensor], values: dict) -> tuple[dict[str, np.ndarray], dict[str, int]]:

@@ -30,9 +30,9 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from itertools import count
 
-from matdiff import ir
+from matdiff.engine import ir
 from matdiff.errors import MatdiffError
-from matdiff.primitives import ELEMENTWISE, is_elementwise, substitute
+from matdiff.engine.primitives import ELEMENTWISE, is_elementwise, substitute
 
 BACKENDS = ("numpy", "jax", "torch")
 
@@ -854,8 +854,8 @@ def factor_sums(roots: list[ir.Tensor]) -> list[ir.Tensor]:
     X'·diag(a + b) instead saves a pass over X per term. Only factors whose indices are all
     free are moved, so no summation is reordered.
     """
-    from matdiff.primitives import rebuild
-    from matdiff.simplify import simplify
+    from matdiff.engine.primitives import rebuild
+    from matdiff.engine.simplify import simplify
 
     memo: dict[int, ir.Tensor] = {}
     order = _Writer._postorder(roots)
@@ -869,7 +869,7 @@ def factor_sums(roots: list[ir.Tensor]) -> list[ir.Tensor]:
 
 
 def _factor_sum(node: ir.Tensor) -> ir.Tensor:
-    from matdiff.simplify import simplify_einsum
+    from matdiff.engine.simplify import simplify_einsum
 
     if len(node.args) < 2 or any(t.op != "einsum" for t in node.args):
         return node
@@ -1040,13 +1040,3 @@ def compile_source(source: str, name: str, backend: str):
         pass
     return function
 
-
-def cli_codegen(arguments) -> int:
-    """``matdiff codegen EXPR --wrt X --target numpy|jax|torch``: print the source."""
-    import matdiff
-    from matdiff.cli import _shapes, _wrt
-
-    derivative = matdiff.diff(arguments.expression, wrt=_wrt(arguments), shapes=_shapes(arguments),
-                              layout=arguments.layout)
-    print(derivative_source(derivative, arguments.target), end="")
-    return 0

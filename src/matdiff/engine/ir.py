@@ -8,7 +8,7 @@ an operation name (``op``), its operands (``args``), operation parameters
 Nodes are interned: building the same node twice returns the same object, so
 structural equality is identity, shared subexpressions are found for free and
 passes can memoise on ``id``. Nothing here evaluates or differentiates; the
-meaning of each op lives in :mod:`matdiff.primitives`.
+meaning of each op lives in :mod:`matdiff.engine.primitives`.
 
 The op set is small on purpose (everything else is rewritten into it):
 

@@ -30,15 +30,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from matdiff.api import Derivative, _guarded, diff, infer_shapes
-from matdiff.backprop import backprop
-from matdiff.cli import EXIT_OK, EXIT_WRONG, _shapes, _wrt
+from matdiff.tools.backprop import backprop
 from matdiff.errors import MatdiffError, ParseError, ShapeError
-from matdiff.numeric import evaluate as evaluate_ir
-from matdiff.explanation import _output_name, explain
-from matdiff.layout import LAYOUTS
-from matdiff.lowering import lower
-from matdiff.report import Line, Printable, emit, shape_text
-from matdiff.syntax import Call, Chain, Name, Power, Program, Signed, Transpose, parse
+from matdiff.engine.numeric import evaluate as evaluate_ir
+from matdiff.tools.explanation import _output_name, explain
+from matdiff.engine.layout import LAYOUTS
+from matdiff.engine.lowering import lower
+from matdiff.notation.report import Line, Printable, shape_text
+from matdiff.language.syntax import Call, Chain, Name, Power, Program, Signed, Transpose, parse
 
 SIZES = (2, 3, 4, 5, 6, 7, 8, 9)  # given in turn to symbolic dimensions: distinct, so a swap shows
 DOMAIN = re.compile(r"\b(log|sqrt|inv|det|logdet)\s*\(|\./|/|\^\s*-")
@@ -82,7 +81,8 @@ class Verdict(Printable):
 
     @property
     def exit_code(self) -> int:
-        return EXIT_OK if self.correct else EXIT_WRONG
+        """The command line's exit status for this verdict: 0 when the claim is right, 1 when not."""
+        return 0 if self.correct else 1
 
     def __repr__(self) -> str:
         return f"<Verdict {self.kind}: {self.claim!r}>"
@@ -508,9 +508,3 @@ class _Check:
 def _listed(values: dict) -> dict:
     return {name: np.asarray(value).tolist() for name, value in values.items()}
 
-
-def cli_check(arguments) -> int:
-    verdict = check(arguments.expression, _wrt(arguments), arguments.claim, shapes=_shapes(arguments),
-                    layout=arguments.layout)
-    emit(verdict)
-    return verdict.exit_code

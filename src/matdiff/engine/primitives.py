@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 
-from matdiff.ir import (
+from matdiff.engine.ir import (
     Tensor,
     add,
     apply,

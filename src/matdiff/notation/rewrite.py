@@ -1,6 +1,6 @@
 """Compact matrix notation: a named table of rewrites on the matrix tree, and a cost.
 
-:mod:`matdiff.matrixform` reads a tensor network back as matrix notation, one
+:mod:`matdiff.notation.matrixform` reads a tensor network back as matrix notation, one
 contraction at a time; the result is correct but not what a careful person
 writes: ``A'*x + A*x`` instead of ``(A + A')*x``, ``2*A*x - 2*b`` instead of
 ``2*(A*x - b)``, ``diag(v)*W'*d`` instead of ``(W'*d).*v``. Each rule below is an
@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from matdiff.matrixform import M, call, hadamard, negate_, number, product, text, total, transpose
+from matdiff.notation.matrixform import M, call, hadamard, negate_, number, product, text, total, transpose
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+|\.\*|\./|\.\^|\S")
 

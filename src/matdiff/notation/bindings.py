@@ -5,7 +5,7 @@ in σ' = a.*(1 - a)); printed inline, the text of a 32-layer gradient grows with
 the square of the depth. Here every IR node that would be printed more than
 once, and is worth a name, becomes an assignment printed once — named as in the
 user's own program (``a2``) when it is one of its intermediates, else after its
-function (``s`` for a sigmoid). After the rewrites of :mod:`matdiff.rewrite`,
+function (``s`` for a sigmoid). After the rewrites of :mod:`matdiff.notation.rewrite`,
 the backprop deltas (a Hadamard product of an incoming gradient with an
 activation's derivative, used as a factor) are bound too, as ``d3``, so a network's
 gradient reads as the textbook writes it::
@@ -22,9 +22,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from matdiff.ir import Tensor, postorder
-from matdiff.matrixform import M, Recovery, latex, latex_name, leaf, negate_, number, text, total
-from matdiff.rewrite import compact, is_symmetric, rebuild, without_transposes
+from matdiff.engine.ir import Tensor, postorder
+from matdiff.notation.matrixform import M, Recovery, latex, latex_name, leaf, negate_, number, text, total
+from matdiff.notation.rewrite import compact, is_symmetric, rebuild, without_transposes
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ The derivative of Y (shape S_Y) with respect to a variable X (shape S_X) is the
 Jacobian tensor J of shape S_Y + S_X. It is found the way backprop finds a
 gradient: start from the identity ∂Y/∂Y (a product of Kronecker deltas) and
 push cotangents from the output to the inputs, each node applying its VJP rule
-from :mod:`matdiff.primitives`. The cotangents carry S_Y as leading axes, so one
+from :mod:`matdiff.engine.primitives`. The cotangents carry S_Y as leading axes, so one
 pass gives the whole Jacobian, and differentiating a Jacobian again gives
 Hessians. Every node is visited once (the DAG is shared), so the cost is linear
 in the size of the expression.
@@ -12,8 +12,8 @@ in the size of the expression.
 
 from __future__ import annotations
 
-from matdiff.ir import Tensor, add, const, einsum, eye, postorder
-from matdiff.primitives import vjp
+from matdiff.engine.ir import Tensor, add, const, einsum, eye, postorder
+from matdiff.engine.primitives import vjp
 
 
 def seed(shape: tuple) -> Tensor:

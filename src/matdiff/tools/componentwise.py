@@ -8,7 +8,7 @@ computation can be compared cell by cell. Beside each entry is its label,
 
 SymPy is imported on first use (it is an optional dependency); this module is
 itself loaded only when ``md.entries`` is called. The IR evaluator below mirrors
-:mod:`matdiff.numeric` with object arrays of SymPy expressions.
+:mod:`matdiff.engine.numeric` with object arrays of SymPy expressions.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matdiff import ir
+from matdiff.engine import ir
 from matdiff.api import Derivative, _guarded, diff, infer_shapes
-from matdiff.cli import EXIT_OK, _shapes, _wrt
 from matdiff.errors import LimitError, MatdiffError
-from matdiff.report import Line, Printable, emit, shape_text
+from matdiff.notation.report import Line, Printable, shape_text
 
 MAX_ENTRIES = 2_000  # of the derivative: beyond this, a by-hand comparison is not the point
 SIMPLIFY_BELOW = 80  # operations in an entry: simplify() is slow on big expressions
@@ -340,9 +339,3 @@ def _labels(derivative: Derivative, letters: dict) -> list:
     arranged = np.transpose(labels, arrangement.permutation) if labels.ndim else labels
     return _nested(arranged.reshape(tuple(int(d) for d in arrangement.shape)), str)
 
-
-def cli_entries(arguments) -> int:
-    names = dict(parse_name_argument(text) for text in arguments.name or [])
-    emit(entries(arguments.expression, _wrt(arguments), shapes=_shapes(arguments), names=names,
-                 layout=arguments.layout))
-    return EXIT_OK

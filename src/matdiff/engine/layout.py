@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from matdiff.errors import LayoutError
-from matdiff.ir import Tensor, dim_product, is_all_ones, reshape, transpose
+from matdiff.engine.ir import Tensor, dim_product, is_all_ones, reshape, transpose
 
 LAYOUTS = ("numerator", "denominator", "gradient", "jacobian", "vec")
 

@@ -9,8 +9,8 @@ then indexed: inv(X)[l,k].
 
 from __future__ import annotations
 
-from matdiff.ir import Tensor
-from matdiff.matrixform import Recovery, latex_name, text as matrix_text
+from matdiff.engine.ir import Tensor
+from matdiff.notation.matrixform import Recovery, latex_name, text as matrix_text
 
 _LETTERS = "ijklmnpqrstuvwabcdefgh"
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from itertools import chain, count
 
 from matdiff import limits
-from matdiff import ir
+from matdiff.engine import ir
 from matdiff.errors import LimitError, MatdiffError, ShapeError, UnknownNameError
-from matdiff.ir import Tensor, const, einsum, eye, is_all_ones
-from matdiff.primitives import ELEMENTWISE
-from matdiff.syntax import Call, Chain, Name, Number, Power, Program, Signed, Transpose
+from matdiff.engine.ir import Tensor, const, einsum, eye, is_all_ones
+from matdiff.engine.primitives import ELEMENTWISE
+from matdiff.language.syntax import Call, Chain, Name, Number, Power, Program, Signed, Transpose
 
 MATRIX_FUNCTIONS = ("tr", "det", "logdet", "inv", "diag", "sum", "norm2", "norm1", "kron", "vec", "eye", "ones")
 FUNCTIONS = tuple(ELEMENTWISE) + MATRIX_FUNCTIONS

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from itertools import count
 
-from matdiff.ir import Tensor, dim_product, einsum_operands
+from matdiff.engine.ir import Tensor, dim_product, einsum_operands
 
 # ----- the matrix-notation tree ----------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from matdiff.errors import MatdiffError
-from matdiff.syntax import Call, Chain, Name, Number, Power, Signed, Transpose, parse
+from matdiff.language.syntax import Call, Chain, Name, Number, Power, Signed, Transpose, parse
 
 if TYPE_CHECKING:
     from matdiff.api import Derivative

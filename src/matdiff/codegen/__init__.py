@@ -1,0 +1,1 @@
+"""Generated NumPy, JAX and PyTorch source for a derivative, and compiling it."""
