@@ -10,6 +10,6 @@ os.environ.setdefault("MATDIFF_STRICT", "1")
 # command: HYPOTHESIS_PROFILE=explore python -m pytest tests/test_properties.py (see README).
 from hypothesis import settings  # noqa: E402
 
-settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
 settings.register_profile("explore", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
