@@ -11,6 +11,7 @@ Public API (stable, see SPEC §3): :func:`diff`, :func:`evaluate`, :class:`Deriv
 
 from matdiff.errors import (
     DomainError,
+    InternalError,
     LayoutError,
     LimitError,
     MatdiffError,
@@ -42,6 +43,7 @@ def __getattr__(name):
 __all__ = [
     "Derivative",
     "DomainError",
+    "InternalError",
     "LayoutError",
     "LimitError",
     "MatdiffError",

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from matdiff.engine import ir
 from matdiff.engine.differentiate import jacobian
-from matdiff.errors import LimitError, MatdiffError, UnknownNameError, ValueMismatchError
+from matdiff.errors import (InternalError, LayoutError, LimitError, MatdiffError, UnknownNameError,
+                            ValueMismatchError)
 from matdiff.notation.indexform import index_notation, indexed
 from matdiff.engine.layout import LAYOUTS, Arrangement, apply_arrangement, arrange, layout_y_shape
 from matdiff.engine.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower, normalize_shape
@@ -31,10 +32,6 @@ from matdiff.language.syntax import Program, parse
 
 if TYPE_CHECKING:  # numpy is imported on first use (start-up time)
     import numpy as np
-
-
-class InternalError(MatdiffError):
-    """A bug in matdiff, reported as a MatdiffError so callers' contracts hold."""
 
 
 @contextmanager
@@ -263,7 +260,7 @@ def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numera
         program = parse(expression)
         names = _wrt_names(wrt)
         if layout not in LAYOUTS:
-            raise MatdiffError(f"unknown layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
+            raise LayoutError(f"unknown layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
         assigned = {s.target for s in program.statements if s.target}
         cuts = {n for n in names if n in assigned}
         if len(cuts) > 1:

@@ -75,3 +75,8 @@ class LimitError(MatdiffError):
 
 class ValueMismatchError(MatdiffError):
     """Numeric values whose shapes disagree with the declared or inferred shapes."""
+
+
+class InternalError(MatdiffError):
+    """A bug in matdiff, reported as a MatdiffError so callers' contracts hold (unless
+    MATDIFF_STRICT=1, as in the test suite, where the bug surfaces as itself)."""
