@@ -152,6 +152,7 @@ def run_doctest(block: Block, namespace: dict) -> None:
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.IGNORE_EXCEPTION_DETAIL)
     report = io.StringIO()
     runner.run(test, out=report.write, clear_globs=False)
+    namespace.update(test.globs)  # the page's later blocks see this one's names
     assert runner.failures == 0, report.getvalue()
 
 

@@ -207,3 +207,17 @@ def test_sympy_1_14_cannot_differentiate_the_two_layer_sigmoid_network():
     # the same network, converted: matdiff differentiates what SymPy cannot
     text, shapes = md.from_sympy(loss)
     assert md.diff(text, wrt="W1", shapes=shapes, layout="gradient").text is not None
+
+
+def test_from_sympy_pulls_transposes_out_so_the_network_shares_its_layers():
+    """SymPy writes (f(W2*f(W1*x)))' as f(f(x'*W1')*W2'); converted as is, r'*r would name two
+    different subexpressions and the derivative would hold every layer twice."""
+    W1, W2 = sp.MatrixSymbol("W1", 4, 3), sp.MatrixSymbol("W2", 2, 4)
+    xs, ys = sp.MatrixSymbol("x", 3, 1), sp.MatrixSymbol("y", 2, 1)
+    residual = (W2 * (W1 * xs).applyfunc(SIGMOID)).applyfunc(SIGMOID) - ys
+    text, shapes = md.from_sympy(residual.T * residual / 2)
+    converted = md.diff(text, wrt="W1", shapes=shapes, layout="gradient")
+    typed = md.diff(NETWORK, wrt="W1", shapes=NETWORK_SHAPES, layout="gradient")
+    assert converted.text == typed.text and converted.text.count("sigmoid(W1*x)") == 1
+    values = _values(shapes, seed=3)
+    np.testing.assert_allclose(converted.evaluate(values), typed.evaluate(values), rtol=1e-10)

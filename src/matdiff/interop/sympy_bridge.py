@@ -128,6 +128,11 @@ class _ToText:
         if isinstance(e, M.diagonal.DiagonalOf):
             return f"diag({self.text(e.arg)})"
         if isinstance(e, M.applyfunc.ElementwiseApplyFunction):
+            # SymPy pushes transposes inside entrywise functions ((f(W*x))' becomes f(x'*W')); pull
+            # them back out, so f(x'*W') and f(W*x) read as one subexpression and are shared.
+            flipped = e.expr.T
+            if _transposes(sp, flipped) < _transposes(sp, e.expr):
+                return f"({self.elementwise(e.function, self.text(flipped))})'"
             return self.elementwise(e.function, self.text(e.expr))
         if isinstance(e, sp.Function) and len(e.args) == 1:
             name = _ELEMENTWISE_NAMES.get(type(e).__name__)
@@ -161,6 +166,11 @@ class _ToText:
                 return f"softplus({argument})"
             return _ElementwiseBody(sp, d, argument).text(body)
         raise MatdiffError(f"from_sympy: cannot apply {function} entrywise in the language")
+
+
+def _transposes(sp: Any, e: Any) -> int:
+    """How many Transpose nodes a SymPy expression holds."""
+    return sum(isinstance(node, sp.Transpose) for node in sp.preorder_traversal(e))
 
 
 class _ElementwiseBody:
