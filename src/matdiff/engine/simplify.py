@@ -18,6 +18,7 @@ output of a 32-layer network linear in its depth.
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from itertools import count
 
@@ -31,7 +32,27 @@ from matdiff.engine.primitives import rebuild
 MAX_FUSED_OPERANDS = 64
 
 
+# Roots already simplified, and results by root: the pipeline simplifies a derivative, then its
+# reshape and its arrangement, which are often the same node, so a large DAG is simplified once,
+# not three times. Weak: a result lives no longer than its root (a result that is its own root
+# is only in the set, lest the dictionary's value keep its key alive).
+_finished: "weakref.WeakSet[Tensor]" = weakref.WeakSet()
+_simplified: "weakref.WeakKeyDictionary[Tensor, Tensor]" = weakref.WeakKeyDictionary()
+
+
 def simplify(root: Tensor) -> Tensor:
+    if root in _finished:
+        return root
+    result = _simplified.get(root)
+    if result is None:
+        result = _simplify(root)
+        _finished.add(result)
+        if result is not root:
+            _simplified[root] = result
+    return result
+
+
+def _simplify(root: Tensor) -> Tensor:
     nodes = postorder(root)
     uses: Counter = Counter(id(arg) for node in nodes for arg in node.args)
     memo: dict[int, Tensor] = {}

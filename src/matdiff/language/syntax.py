@@ -30,9 +30,9 @@ statement: NAME "=" expr                  -> assign
 
 ?expr: sum
 ?sum: product
-    | sum ADDOP product                   -> chain
+    | product (ADDOP product)+            -> chain
 ?product: unary
-    | product MULOP unary                 -> chain
+    | unary (MULOP unary)+                -> chain
 ?unary: power
     | ADDOP unary                         -> signed
 ?power: postfix
@@ -151,11 +151,12 @@ class _Build(Transformer):
         return Call(token.start_pos, _depth(*arguments) if arguments else 1, str(token), arguments)
 
     def chain(self, children):
-        left, op, right = children
-        if isinstance(left, Chain) and _same_level(left.rest[0][0], str(op)):
-            rest = left.rest + ((str(op), op.start_pos, right),)
-            return Chain(left.position, max(left.depth, _depth(right)), left.first, rest)
-        return Chain(op.start_pos, _depth(left, right), left, ((str(op), op.start_pos, right),))
+        """All operands of one precedence level at once (the grammar's ``(op operand)+``), so a
+        100,000-term sum is built in linear time, not by copying a growing tuple per term."""
+        first, *pairs = children
+        ops, operands = pairs[0::2], pairs[1::2]
+        rest = tuple((str(op), op.start_pos, operand) for op, operand in zip(ops, operands))
+        return Chain(ops[0].start_pos, _depth(first, *operands), first, rest)
 
     def signed(self, children):
         op, operand = children
@@ -179,10 +180,6 @@ class _Build(Transformer):
 
     def start(self, children):
         return tuple(children)
-
-
-def _same_level(a: str, b: str) -> bool:
-    return (a in "+-") == (b in "+-")
 
 
 _PARSER = None
