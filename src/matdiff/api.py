@@ -20,7 +20,7 @@ from matdiff.engine import ir
 from matdiff.engine.differentiate import jacobian
 from matdiff.errors import (InternalError, LayoutError, LimitError, MatdiffError, UnknownNameError,
                             ValueMismatchError)
-from matdiff.notation.indexform import index_notation, indexed
+from matdiff.notation.indexform import index_program, indexed
 from matdiff.engine.layout import LAYOUTS, Arrangement, apply_arrangement, arrange, layout_y_shape
 from matdiff.engine.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower, normalize_shape
 from matdiff.engine.primitives import substitute
@@ -101,15 +101,20 @@ class Derivative:
         with _guarded(self.source):
             return self._matrix_program(vec=self.layout == "vec")
 
-    def _matrix_program(self, *, vec: bool) -> MatrixProgram | None:
-        a = self.arrangement
+    def _names_in_use(self) -> tuple[dict, set]:
+        """The user's intermediates (name → (node, is_row)), to name bindings after them, and
+        the names a binding may not take."""
         assigned = {name: (value.node, value.row) for name, value in self.lowered.assigned.items()}
         cut = next((name for name in self.wrt if name in assigned), None)
         if cut is not None and self.lowered.cut_definition is not None:  # the derivative has the cut filled in
             definition = self.lowered.cut_definition.node
             filled = {id(ir.var(cut, definition.shape)): definition}
             assigned = {name: (substitute(node, filled), row) for name, (node, row) in assigned.items()}
-        reserved = set(self.lowered.variables) | set(self.declared) | set(self.wrt)
+        return assigned, set(self.lowered.variables) | set(self.declared) | set(self.wrt)
+
+    def _matrix_program(self, *, vec: bool) -> MatrixProgram | None:
+        a = self.arrangement
+        assigned, reserved = self._names_in_use()
         vector_like = len(a.y_shape) <= 1 and all(len(s) <= 1 for s in a.x_shapes)
         if not vec:
             root = self.tensor
@@ -175,8 +180,11 @@ class Derivative:
         letters = iter("ijklmnpqrstuvw")
         y_indices = [next(letters) for _ in a.y_shape]
         x_indices = [[next(letters) for _ in s] for s in a.x_shapes]
-        body = index_notation(self.jacobian, y_indices + [i for xs in x_indices for i in xs], latex=latex)
         y_name = self._y_name()
+        assigned, reserved = self._names_in_use()
+        program = index_program(self.jacobian, y_indices + [i for xs in x_indices for i in xs], latex=latex,
+                                assigned=assigned, reserved=reserved | {"D", y_name})
+        body = program.body
 
         def entry(name, indices):
             return indexed(latex_name(name) if latex else name, indices, latex=latex)
@@ -197,7 +205,13 @@ class Derivative:
             permuted = [all_indices[p] for p in a.permutation] if all_indices else []
             arranged = entry("D", permuted) if permuted else "D"
             how = ""
-        return f"{arranged} = {jacobian_entry} = {body}{how}"
+        line = f"{arranged} = {jacobian_entry} = {body}{how}"
+        if not program.bindings:
+            return line
+        if latex:
+            lines = [binding.replace(" = ", " &= ", 1) for binding in program.bindings]
+            return r"\begin{aligned}" + r" \\ ".join(lines + [line.replace(" = ", " &= ", 1)]) + r"\end{aligned}"
+        return "; ".join(program.bindings + (line,))
 
     def _y_name(self) -> str:
         statements = self.program.statements

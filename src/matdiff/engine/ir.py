@@ -247,8 +247,14 @@ def hadamard(left: Tensor, right: Tensor) -> Tensor:
 # ----- sums, functions, reshapes -------------------------------------------------
 
 
+# A sum inside a sum is flattened into it only when it is this short: a longer one may be shared
+# (s_k = s_{k-1}.^2 + s_{k-1}), and copying its terms into every sum that uses it would make a
+# program of n such statements n² terms long.
+MAX_FLATTENED_TERMS = 4
+
+
 def add(*terms: Tensor | None) -> Tensor:
-    """The sum of same-shaped terms; zeros dropped, nested sums flattened,
+    """The sum of same-shaped terms; zeros dropped, short nested sums flattened,
     repeated terms merged into a multiple, constants folded."""
     flat: list[Tensor] = []
     shape = None
@@ -256,7 +262,7 @@ def add(*terms: Tensor | None) -> Tensor:
         if term is None:
             continue
         shape = term.shape
-        if term.op == "add":
+        if term.op == "add" and len(term.args) <= MAX_FLATTENED_TERMS:
             flat.extend(term.args)
         elif not is_const(term, 0.0):
             flat.append(term)

@@ -29,7 +29,7 @@ from matdiff.engine.primitives import rebuild
 # A chain a1*a2*…*an is a left-deep nest of contractions; fusing it level by level copies
 # 1, 2, … n operands, quadratic in n. Contractions larger than this stay nested instead, so a
 # 3,000-factor product simplifies in linear time (printed forms flatten nested products anyway).
-MAX_FUSED_OPERANDS = 64
+MAX_FUSED_OPERANDS = 16
 
 
 # Roots already simplified, and results by root: the pipeline simplifies a derivative, then its

@@ -66,12 +66,14 @@ def _is_small(node: Tensor) -> bool:
     return all(simple(a) for a in node.args)
 
 
-def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set) -> dict[int, str]:
+def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set, max_rank: int | None = 2) -> dict[int, str]:
     """id(node) → name for each node that would otherwise be printed twice or more.
 
     Parents are decided before children: a node is printed once per print of each
     parent, or once in all if the parent is itself named. ``assigned`` maps the user's
-    intermediate names to (node, is_row); ``reserved`` holds names already taken.
+    intermediate names to (node, is_row); ``reserved`` holds names already taken;
+    nodes of rank above ``max_rank`` (the matrix form's 2; None for the index form,
+    which names tensors of any rank) stay unnamed.
     """
     user_names: dict[int, str] = {}
     for name, (node, row) in assigned.items():
@@ -89,26 +91,33 @@ def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set) -> dict[
     for root in roots:
         prints[id(root)] += 1
     names: dict[int, str] = {}
+    numbers: dict[str, int] = {}
     for node in reversed(order):  # parents before children
         count = prints.get(id(node), 0)
         bound = False
-        if count >= 2 and node.rank <= 2 and node.op not in _LEAVES and not _is_view(node):
+        nameable = max_rank is None or node.rank <= max_rank
+        if count >= 2 and nameable and node.op not in _LEAVES and not _is_view(node):
             if id(node) in user_names:
                 names[id(node)] = user_names[id(node)]
                 bound = True
             elif not _is_small(node):
-                names[id(node)] = fresh(_INVENTED.get(node.op, "P" if node.rank == 2 else "u"), taken)
+                names[id(node)] = fresh(_INVENTED.get(node.op, "P" if node.rank == 2 else "u"), taken, numbers=numbers)
                 bound = True
         for arg in node.args:
             prints[id(arg)] = prints.get(id(arg), 0) + (1 if bound else count)
     return names
 
 
-def fresh(base: str, taken: set, separator: str = "") -> str:
-    """base, or base2, base3, … (base_2, … with ``separator="_"``) — the first not taken (and now taken)."""
-    name, number_ = base, 2
+def fresh(base: str, taken: set, separator: str = "", numbers: dict | None = None) -> str:
+    """base, or base2, base3, … (base_2, … with ``separator="_"``) — the first not taken (and now taken).
+
+    ``numbers`` (base → the next number to try), kept by a caller that asks for many names,
+    makes the thousandth ``u`` one lookup rather than a thousand."""
+    name, number_ = base, (numbers or {}).get(base, 2)
     while name in taken:
         name, number_ = f"{base}{separator}{number_}", number_ + 1
+    if numbers is not None:
+        numbers[base] = number_
     taken.add(name)
     return name
 
@@ -124,8 +133,16 @@ class ProgramBuilder:
         self.recovery = Recovery(choose_names(roots, assigned=assigned or {}, reserved=set(reserved or ())))
         self.taken |= set(self.recovery.names.values())
         self.deltas: set[str] = set()
+        self.numbers: dict[str, int] = {}  # for fresh()
+        self.roots = list(roots)
 
     def __call__(self, node: Tensor) -> M | None:
+        if self.roots:  # named nodes first, dependencies first: the recursion of the recovery
+            roots, self.roots = self.roots, []  # then ends at names, however long the program
+            for root in roots:
+                for inner in postorder(root):
+                    if id(inner) in self.recovery.names:
+                        self.recovery(inner)
         return self.recovery(node)
 
     def finish(self, value: M) -> MatrixProgram:
@@ -137,7 +154,7 @@ class ProgramBuilder:
                 symmetric.add(name)
             bindings.append((name, body))
         value = compact(without_transposes(value, symmetric))
-        activations = {name: body for name, body in bindings}
+        activations = _delta_factors({name: body for name, body in bindings})
         with_deltas: list[tuple[str, M]] = []
         for name, body in bindings:
             body = self._bind_deltas(body, activations, with_deltas)
@@ -157,7 +174,7 @@ class ProgramBuilder:
         if activation is None:
             return x
         digits = re.fullmatch(r"[A-Za-z_]+?_?(\d+)", activation)
-        name = fresh("d" + (digits.group(1) if digits else activation), self.taken)
+        name = fresh("d" + (digits.group(1) if digits else activation), self.taken, numbers=self.numbers)
         out.append((name, x))
         self.deltas.add(name)
         return leaf(name, x.kind)
@@ -167,21 +184,36 @@ def _one_minus(x: M) -> M:
     return total(number(1.0), negate_(x))
 
 
-def _delta_of(x: M, activations: dict) -> str | None:
+def _delta_factors(activations: dict) -> dict[M, tuple[int, str, str, M]]:
+    """The derivative factor of each sigmoid (1 - a) and tanh (1 - t.^2) activation, looked up
+    by that factor: (position of the binding, its name, its function, the activation)."""
+    table: dict[M, tuple[int, str, str, M]] = {}
+    for position, (name, body) in enumerate(activations.items()):
+        if body.op != "call" or body.name not in ("sigmoid", "tanh"):
+            continue
+        a = leaf(name, body.kind)
+        factor = _one_minus(a) if body.name == "sigmoid" else _one_minus(M("power", (a, number(2.0)), ".^", a.kind))
+        table.setdefault(factor, (position, name, body.name, a))
+    return table
+
+
+def _delta_of(x: M, factors_of: dict) -> str | None:
     """The activation whose delta x is: an incoming gradient ⊙ that activation's derivative
-    (a.*(1 - a) for a sigmoid, 1 - t.^2 for a tanh, step(z) for a relu)."""
+    (a.*(1 - a) for a sigmoid, 1 - t.^2 for a tanh, step(z) for a relu); ``factors_of`` is
+    :func:`_delta_factors` of the activations (the first bound wins)."""
     if x.op != "hadamard" or len(x.args) < 2:
         return None
     factors = list(x.args)
-    for name, body in activations.items():
-        if body.op != "call":
+    present = set(factors)
+    found = []
+    for f in factors:
+        if f not in factors_of:
             continue
-        a = leaf(name, body.kind)
-        if body.name == "sigmoid" and a in factors and _one_minus(a) in factors and len(factors) > 2:
-            return name
-        square = M("power", (a, number(2.0)), ".^", a.kind)
-        if body.name == "tanh" and _one_minus(square) in factors:
-            return name
+        position, name, function, activation = factors_of[f]
+        if function == "tanh" or (activation in present and len(factors) > 2):
+            found.append((position, name))
+    if found:
+        return min(found)[1]
     for f in factors:
         if f.op == "call" and f.name == "step":
             inner = f.args[0]
@@ -190,36 +222,42 @@ def _delta_of(x: M, activations: dict) -> str | None:
 
 
 def _references(x: M, counts: dict) -> None:
-    if x.op == "leaf" and x.name in counts:
-        counts[x.name] += 1
-    for a in x.args:
-        _references(a, counts)
+    """Add the uses of each name of ``counts`` in x (iteratively: bodies may be deep)."""
+    stack = [x]
+    while stack:
+        y = stack.pop()
+        if y.op == "leaf" and y.name in counts:
+            counts[y.name] += 1
+        stack.extend(y.args)
 
 
-def _substitute(x: M, name: str, body: M) -> M:
-    if x.op == "leaf" and x.name == name:
-        return body
-    return rebuild(x, tuple(_substitute(a, name, body) for a in x.args))
+def _substitute(x: M, bodies: dict) -> M:
+    """x with each leaf named in ``bodies`` replaced by its body."""
+    if x.op == "leaf" and x.name in bodies:
+        return bodies[x.name]
+    if not x.args:
+        return x
+    return rebuild(x, tuple(_substitute(a, bodies) for a in x.args))
 
 
 def _inline_single_uses(bindings: list, value: M, *, keep: set) -> MatrixProgram:
-    """A name used once is no saving (except a delta, which names a step of backprop)."""
-    changed = True
-    while changed:
-        changed = False
-        counts = {name: 0 for name, _ in bindings}
-        for _, body in bindings:
+    """A name used once is no saving (except a delta, which names a step of backprop); a name
+    not used at all is dropped. Two passes, so a program of n bindings takes time linear in n:
+    uses are counted from the value back (a dropped binding's uses do not count), then single
+    uses are substituted front to back (each body already holding its own substitutions)."""
+    counts = {name: 0 for name, _ in bindings}
+    _references(value, counts)
+    for name, body in reversed(bindings):
+        if counts[name]:
             _references(body, counts)
-        _references(value, counts)
-        for position, (name, body) in enumerate(bindings):
-            if counts[name] == 0:
-                del bindings[position]
-                changed = True
-                break
-            if counts[name] == 1 and name not in keep:
-                del bindings[position]
-                bindings = [(n, _substitute(b, name, body)) for n, b in bindings]
-                value = _substitute(value, name, body)
-                changed = True
-                break
-    return MatrixProgram(tuple(bindings), value)
+    inlined: dict[str, M] = {}
+    kept = []
+    for name, body in bindings:
+        if not counts[name]:
+            continue
+        body = _substitute(body, inlined) if inlined else body
+        if counts[name] == 1 and name not in keep:
+            inlined[name] = body
+        else:
+            kept.append((name, body))
+    return MatrixProgram(tuple(kept), _substitute(value, inlined) if inlined else value)

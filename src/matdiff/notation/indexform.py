@@ -5,11 +5,19 @@ Each entry of a tensor is printed as a scalar formula in its indices:
 Σ, so Hadamard products (an index three times) stay unambiguous. Operands
 with no index form of their own (inv, det) are printed in matrix notation and
 then indexed: inv(X)[l,k].
+
+A subexpression printed more than once is bound by name first, as the matrix form
+binds it (the same choice, :func:`~matdiff.notation.bindings.choose_names`):
+``t[i,l] = tanh(Σ_k W1[i,k]·X[k,l])``, then every use reads ``t[m,l]``. Inlined, a
+program that reuses a value doubles its printed size with each statement.
 """
 
 from __future__ import annotations
 
-from matdiff.engine.ir import Tensor
+from dataclasses import dataclass
+
+from matdiff.engine.ir import Tensor, postorder
+from matdiff.notation.bindings import choose_names
 from matdiff.notation.matrixform import Recovery, latex_name, text as matrix_text
 
 _LETTERS = "ijklmnpqrstuvwabcdefgh"
@@ -30,9 +38,12 @@ def indexed(name: str, indices, *, latex: bool = False) -> str:
 
 
 class IndexPrinter:
-    def __init__(self, *, latex: bool = False):
+    """Entry formulas; ``names`` (id of a node → name) prints those nodes as their names."""
+
+    def __init__(self, *, latex: bool = False, names: dict[int, str] | None = None):
         self.latex = latex
-        self.recovery = Recovery()
+        self.names = dict(names or {})
+        self.recovery = Recovery(self.names)
 
     def fresh(self, used: set) -> str:
         for letter in _LETTERS:
@@ -48,6 +59,17 @@ class IndexPrinter:
 
     def entry(self, node: Tensor, indices: list, used: set) -> str:
         """The formula for node[indices]; ``used`` holds index letters already taken."""
+        if id(node) in self.names:
+            indices = ["1" if d == 1 else i for i, d in zip(indices, node.shape)]
+            return self.indexed(self.name(node), indices)
+        return self.definition(node, indices, used)
+
+    def name(self, node: Tensor) -> str:
+        name = self.names[id(node)]
+        return latex_name(name) if self.latex else name
+
+    def definition(self, node: Tensor, indices: list, used: set) -> str:
+        """node[indices] spelled out (its operands may print as names)."""
         indices = ["1" if d == 1 else i for i, d in zip(indices, node.shape)]
         op = node.op
         if op == "var":
@@ -111,5 +133,39 @@ class IndexPrinter:
 
 
 def index_notation(node: Tensor, indices: list, *, latex: bool = False) -> str:
-    """node[indices] = … as one line."""
+    """node[indices] = … as one line, nothing bound (for small local formulas)."""
     return IndexPrinter(latex=latex).entry(node, list(indices), set(indices))
+
+
+@dataclass(frozen=True)
+class IndexProgram:
+    """Bindings ``name[i,j] = …`` (dependencies first), then the formula of the entry."""
+
+    bindings: tuple[str, ...]
+    body: str
+
+
+def index_program(node: Tensor, indices: list, *, latex: bool = False, assigned: dict | None = None,
+                  reserved: set | None = None) -> IndexProgram:
+    """node[indices] with each subexpression printed twice or more bound once, by name.
+
+    ``assigned`` (the user's intermediates: name → (node, is_row)) and ``reserved`` (names in
+    use) are those of :func:`~matdiff.notation.bindings.choose_names`. Its size is linear in
+    the DAG's: each binding's body prints the bound nodes inside it as names.
+    """
+    names = choose_names([node], assigned=assigned or {}, reserved=set(reserved or ()), max_rank=None)
+    printer = IndexPrinter(latex=latex, names=names)
+    # single letters in use as names are not index letters (u[i] = … with a summed u would be ambiguous)
+    blocked = {name for name in names.values() if len(name) == 1} | {i for i in indices}
+    bindings = []
+    for bound in postorder(node):  # dependencies first; postorder visits each node once
+        if id(bound) not in names or bound is node:
+            continue
+        letters: list[str] = []
+        used = set(blocked)
+        for _ in bound.shape:
+            letters.append(printer.fresh(used))
+        left = printer.indexed(printer.name(bound), ["1" if d == 1 else i for i, d in zip(letters, bound.shape)])
+        bindings.append(f"{left} = {printer.definition(bound, letters, used)}")
+    body = printer.definition(node, list(indices), set(indices) | blocked)
+    return IndexProgram(tuple(bindings), body)

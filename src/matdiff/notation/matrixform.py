@@ -69,13 +69,18 @@ def _is_identity(f: M) -> bool:
     return f.name == "eye" or (f.name == "ones" and all(a.op == "leaf" and a.name == "1" for a in f.args))
 
 
+# A product nested in a product is flattened into it up to this length; a longer one stays one
+# factor, lest a 10,000-factor chain, recovered a few factors at a time, be copied at each step.
+MAX_FLATTENED_FACTORS = 64
+
+
 def product(*factors: M) -> M:
     """The matrix product, flattened; a scalar-valued product (x'*y) inside a product of
     matrices stays one factor, so the chain of matrices is always the non-scalar factors."""
     shaped = any(f.kind != "scalar" for f in factors)
     flat: list[M] = []
     for f in factors:
-        nested = f.op == "product" and not (shaped and f.kind == "scalar")
+        nested = f.op == "product" and not (shaped and f.kind == "scalar") and len(f.args) <= MAX_FLATTENED_FACTORS
         flat.extend(f.args if nested else (f,))
     numbers = [f.value for f in flat if f.op == "number"]
     coefficient = 1.0

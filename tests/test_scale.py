@@ -1,0 +1,102 @@
+"""Linear at scale (SPEC §5): sizes and node counts, never times (those are in bench/scaling.py).
+
+Each workload is built at two sizes and its output measured at both: doubling the input must
+not much more than double the output. The numbers are checked too, on small instances, against
+finite differences (tests/numerics.py).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from numerics import finite_difference_jacobian, md
+
+from matdiff.engine.ir import postorder
+from matdiff.notation.indexform import index_program
+
+LINEAR = 2.3  # the most a printed size may grow when its input doubles
+
+
+def chain(n: int) -> str:
+    """z1 = sin(a); z2 = sin(z1); …; zn — each value used by the next and by the derivative."""
+    return "; ".join(["z1 = sin(a)"] + [f"z{i} = sin(z{i - 1})" for i in range(2, n + 1)] + [f"z{n}"])
+
+
+def reuse(n: int) -> str:
+    """z_i = z_{i-1}*z_{i-1} + z_{i-1}: each value used three times; inlined, 3^n."""
+    return "; ".join(["z1 = a*a + a"] + [f"z{i} = z{i - 1}*z{i - 1} + z{i - 1}" for i in range(2, n + 1)] + [f"z{n}"])
+
+
+def nest(depth: int) -> str:
+    return "sum(" + "sin(" * depth + "a" + ")" * depth + ")"
+
+
+def mlp(depth: int) -> str:
+    """A batched tanh network: a_k = tanh(W_k·a_{k-1}) over the columns of X."""
+    lines = ["a1 = tanh(W1*X)"] + [f"a{k} = tanh(W{k}*a{k - 1})" for k in range(2, depth + 1)]
+    return "; ".join(lines + [f"0.5*sum((W{depth + 1}*a{depth} - Y).^2)"])
+
+
+def printed_sizes(d: md.Derivative) -> dict[str, int]:
+    return {"text": len(d.text or ""), "latex": len(d.latex), "index": len(d.index)}
+
+
+@pytest.mark.parametrize("program,wrt,small", [(chain, "a", 200), (reuse, "a", 20), (mlp, "W1", 8)],
+                         ids=["chain", "reuse", "mlp"])
+def test_printed_forms_grow_linearly(program, wrt, small):
+    before = printed_sizes(md.diff(program(small), wrt=wrt))
+    after = printed_sizes(md.diff(program(2 * small), wrt=wrt))
+    for form in before:
+        assert after[form] <= LINEAR * max(before[form], 1), (form, before[form], after[form])
+
+
+def test_index_form_binds_a_value_used_twice():
+    d = md.diff(mlp(2), wrt="W1")
+    first, *rest = d.index.split("; ")
+    assert first.startswith("a1[") and "tanh(Σ_" in first
+    assert rest[-1].startswith("D[") and "a1[" in rest[-1] and "W1" not in rest[-1].split(" = ", 2)[2]
+
+
+def test_reused_program_is_right():
+    values = {"a": 0.3}
+    d = md.diff(reuse(5), wrt="a")
+    want = finite_difference_jacobian(reuse(5), "a", values, {})
+    assert np.allclose(d.evaluate(values), want, rtol=1e-6)
+    assert np.allclose(md.evaluate(d.text, values), want, rtol=1e-6)
+
+
+def test_long_programs_print_without_deep_recursion():
+    """Each printed binding ends at names, so a 3,000-statement chain needs no deep stack."""
+    d = md.diff(chain(3000), wrt="a")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        program = d._matrix_program(vec=False)
+        index = index_program(d.jacobian, [], assigned={}, reserved=set())
+    finally:
+        sys.setrecursionlimit(limit)
+    assert program is not None and len(program.bindings) >= 2990 and len(index.bindings) >= 2990
+
+
+def test_third_derivative_of_a_deep_nest_stays_small():
+    """The product rule on a product of n factors gives n² terms; shared prefix and suffix
+    products keep each order linear in the size of the last."""
+    counts = {depth: len(postorder(md.diff(nest(depth), wrt=("a", "a", "a")).jacobian)) for depth in (50, 100)}
+    assert counts[100] <= LINEAR * counts[50] and counts[100] < 40 * 100
+
+
+def test_third_derivative_of_a_nest_is_right():
+    values = {"a": 0.4}
+    second = md.diff(nest(9), wrt=("a", "a"))
+    third = md.diff(nest(9), wrt=("a", "a", "a"))
+    want = finite_difference_jacobian(second.text, "a", values, {})
+    assert np.allclose(third.evaluate(values), want, rtol=1e-6)
+    assert np.allclose(md.evaluate(third.text, values), want, rtol=1e-6)
+
+
+def test_a_long_sum_is_one_sum():
+    d = md.diff("+".join(["a"] * 20_000) + " - b*a", wrt="a")
+    assert d.text == "20000 - b"
