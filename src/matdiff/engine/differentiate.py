@@ -71,7 +71,7 @@ def all_but_one(node: Tensor, G: Tensor, n_lead: int) -> list[Tensor]:
     sizes = {label: size for arg, labels in operands for label, size in zip(labels, arg.shape)}
     lead = [("lead", i) for i in range(n_lead)]
 
-    def partial_products(items):
+    def partial_products(items: list) -> list:
         """products[k] = (node, labels) of items[:k], keeping what items[k:] or the output use."""
         later = [set(output)]  # later[j]: the labels of items[len - j:] and of the output
         for _, labels in reversed(items[1:]):
