@@ -32,7 +32,7 @@ SEED_3 = {"expression": "z2 = W2*x; a2 = sigmoid(z2); z3 = W3*a2; a3 = sigmoid(z
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app(workers=2)) as client:
+    with TestClient(create_app(workers=2), base_url="http://localhost") as client:
         yield client
 
 
@@ -169,7 +169,7 @@ def test_an_expression_over_the_length_limit_is_refused_before_parsing(client):
 
 
 def test_a_body_over_the_size_limit_is_413(client):
-    reply = client.post("/api/diff", content=b" " * (MAX_BODY_BYTES + 1))
+    reply = client.post("/api/diff", content=b" " * (MAX_BODY_BYTES + 1), headers={"content-type": "application/json"})
     assert reply.status_code == 413
 
 
@@ -346,7 +346,7 @@ STAND_IN_WORKER = textwrap.dedent("""
 
 
 def stand_in_pool(**options) -> WorkerPool:
-    return WorkerPool(command=[sys.executable, "-c", STAND_IN_WORKER], **options)
+    return WorkerPool(command=[sys.executable, "-c", STAND_IN_WORKER], **{"reserve": 0, **options})
 
 
 def test_a_job_past_its_deadline_is_408_and_its_worker_is_replaced():
@@ -400,7 +400,7 @@ def test_a_cancelled_request_does_not_leave_its_reply_for_the_next_one():
 
 def test_the_server_answers_while_a_worker_computes(tmp_path):
     app = create_app(workers=2, timeout=1.0, worker_command=[sys.executable, "-c", STAND_IN_WORKER])
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         import threading
 
         slow = {}

@@ -12,6 +12,7 @@ page grows new sections as the engine grows, with no change here.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import traceback
@@ -100,8 +101,13 @@ def variables(expression: str, shapes: dict) -> dict:
     return {"variables": rows, "problem": problem}
 
 
-def diff(expression: str, wrt: list[str], shapes: dict, layout: str, include: list[str]) -> dict:
-    """The derivative and, as asked in ``include``, the sections of the page around it."""
+def diff(expression: str, wrt: list[str], shapes: dict, layout: str, include: list[str],
+         index: bool = True) -> dict:
+    """The derivative and, as asked in ``include``, the sections of the page around it.
+
+    ``index=False`` leaves the index form out (``"index": null``): for long programs it
+    costs more than the rest, and a page that shows it on demand asks :func:`section`.
+    """
     derivative = md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout)
     body: dict[str, Any] = {
         "expression": expression,
@@ -111,25 +117,42 @@ def diff(expression: str, wrt: list[str], shapes: dict, layout: str, include: li
         "text": derivative.text,
         "latex": derivative.latex,
         "mathml": mathml(derivative.latex),
-        "index": derivative.index,
+        "index": derivative.index if index else None,
         "notes": list(derivative.notes),
     }
     inputs = _inputs_or_none(expression, shapes)
     if inputs is not None:
         body["variables"] = [{"name": n, "shape": None if s is None else list(s)} for n, s in inputs.items()]
-    sections = {
-        "vec": lambda: _vec_form(expression, wrt, shapes) if layout != "vec" else None,
-        "check": lambda: numcheck.check(md, expression, wrt, layout, derivative, inputs or {}),
-        "entries": lambda: entries(expression, wrt, shapes, layout) if feature("entries") else None,
-        "explain": lambda: explain(expression, wrt, shapes, layout) if feature("explain") else None,
-        "code": lambda: {target: derivative.code(target) for target in TARGETS} if has_code() else None,
-    }
-    for name, compute in sections.items():
-        if name in include:
-            part = _section(compute)
-            if part is not None:
-                body[name] = part
+    request = {"expression": expression, "wrt": wrt, "shapes": shapes, "layout": layout}
+    for name in include:
+        part = _section(lambda: SECTIONS[name](request, lambda: derivative))
+        if part is not None:
+            body[name] = part
     return body
+
+
+def section(expression: str, wrt: list[str], shapes: dict, layout: str, name: str) -> dict:
+    """One section of a derivative's page on its own (``/api/diff/NAME``): ``{NAME: ...}``.
+
+    Its own request, so a slow section holds a worker only while the reader waits for
+    it, and is stopped when the page moves on (see :mod:`matdiff.web.pool`).
+    """
+    request = {"expression": expression, "wrt": wrt, "shapes": shapes, "layout": layout}
+    derivative = functools.cache(lambda: md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout))
+    return {name: SECTIONS[name](request, derivative)}
+
+
+SECTIONS: dict[str, Callable[[dict, Callable[[], Any]], Any]] = {  # (request, derivative) -> JSON
+    "index": lambda request, derivative: derivative().index,
+    "vec": lambda request, derivative: (  # None: the result is in vec layout already
+        _vec_form(request["expression"], request["wrt"], request["shapes"]) if request["layout"] != "vec" else None),
+    "check": lambda request, derivative: numcheck.check(
+        md, request["expression"], request["wrt"], request["layout"], derivative(),
+        _inputs_or_none(request["expression"], request["shapes"]) or {}),
+    "entries": lambda request, derivative: entries(**request),
+    "explain": lambda request, derivative: explain(**request),
+    "code": lambda request, derivative: {target: _code(derivative(), target) for target in TARGETS},
+}
 
 
 def evaluate(expression: str, values: dict, shapes: dict) -> dict:
@@ -165,10 +188,14 @@ def entries(expression: str, wrt: list[str], shapes: dict, layout: str) -> dict:
 
 
 def codegen(expression: str, wrt: list[str], shapes: dict, layout: str, target: str) -> dict:
+    derivative = md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout)
+    return {"target": target, "code": _code(derivative, target)}
+
+
+def _code(derivative, target: str) -> str:
     if not has_code():
         raise NotAvailable("code generation is not available in this version of matdiff")
-    derivative = md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout)
-    return {"target": target, "code": derivative.code(target)}
+    return derivative.code(target)
 
 
 JOBS: dict[str, Callable[..., dict]] = {
@@ -179,6 +206,7 @@ JOBS: dict[str, Callable[..., dict]] = {
     "check": check,
     "entries": entries,
     "codegen": codegen,
+    "section": section,
 }
 
 

@@ -21,6 +21,7 @@ cost nothing to the other commands.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -36,41 +37,41 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import matdiff
+from matdiff.web.fields import (
+    DERIVATIVE, LAYOUTS, MAX_BODY_BYTES, MAX_EXPRESSION_CHARS, SECTIONS, TARGETS, BadRequest, decode, parse,
+)
+from matdiff.web.guard import Guard
 from matdiff.web.jobs import feature, has_code
 from matdiff.web.openapi import openapi
 from matdiff.web.pool import WorkerPool
 
-MAX_BODY_BYTES = 20_000
-MAX_EXPRESSION_CHARS = 4_000
-MAX_NAMES = 64  # shapes or values given in one request
-MAX_ORDER = 3  # entries of wrt
-MAX_DIMENSION = 1_000_000
-LAYOUTS = ("numerator", "denominator", "gradient", "jacobian", "vec")
-SECTIONS = ("check", "vec", "explain", "entries", "code")  # the optional parts of a /api/diff reply
-TARGETS = ("numpy", "jax", "torch")
+__all__ = ["MAX_BODY_BYTES", "MAX_EXPRESSION_CHARS", "create_app", "features", "serve"]
+
 STATIC = {  # the only files ever served
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
-SECURITY_HEADERS = [
-    (b"content-security-policy", (b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                                  b"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-]
 NO_CACHE = {"cache-control": "no-cache"}  # revalidate: a new version of the page shows at once
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-
-
-class BadRequest(Exception):
-    """A request the server refuses before any engine work: HTTP ``status`` with a JSON error."""
-
-    def __init__(self, message: str, *, status: int = 400, position: int | None = None):
-        super().__init__(message)
-        self.message, self.status, self.position = message, status, position
+ENDPOINTS = {  # POST path: (job, the request fields it takes, the engine feature it needs)
+    "/api/variables": ("variables", ("expression", "shapes"), None),
+    "/api/diff": ("diff", (*DERIVATIVE, "include", "index"), None),
+    "/api/evaluate": ("evaluate", ("expression", "values", "shapes"), None),
+    "/api/explain": ("explain", DERIVATIVE, "explain"),
+    "/api/check": ("check", (*DERIVATIVE, "claim"), "check"),
+    "/api/entries": ("entries", DERIVATIVE, "entries"),
+    "/api/codegen": ("codegen", (*DERIVATIVE, "target"), "codegen"),
+}
+PAGE_SECTIONS = ("index", *SECTIONS)  # each also its own request: POST /api/diff/{section}
+CHEAP = {  # a request within all these limits is predicted cheap: it runs in the quick lane (pool.py)
+    "chars": 300,  # of the expression
+    "statements": 8,
+    "order": 1,  # derivatives of higher order multiply the work
+    "number": 1000,  # the largest number written in the expression: ones(3000) is not cheap
+    "elements": 10_000,  # of any one concrete shape or value
+}
+NEVER_CHEAP = {"entries"}  # componentwise entries go through SymPy
 
 
 def features() -> dict:
@@ -83,39 +84,97 @@ def features() -> dict:
     }
 
 
+def predicted_cheap(kind: str, payload: dict) -> bool:
+    """Whether a job looks quick enough for the quick lane; a wrong guess costs that lane
+    ``quick_budget`` seconds at most (see :class:`matdiff.web.pool.WorkerPool`)."""
+    expression = payload.get("expression", "") + payload.get("claim", "")
+    if kind in NEVER_CHEAP or payload.get("name") in NEVER_CHEAP or NEVER_CHEAP & set(payload.get("include", ())):
+        return False
+    numbers = re.findall(r"[0-9]+", expression)
+    sizes = [len(json.dumps(value)) // 2 for value in payload.get("values", {}).values()]  # ≥ its cells
+    for shape in payload.get("shapes", {}).values():
+        sizes.append(1)
+        for d in shape:
+            sizes[-1] *= d if isinstance(d, int) else 1
+    return (len(expression) <= CHEAP["chars"]
+            and len(re.findall(r"[;\n]", expression.strip())) < CHEAP["statements"]
+            and len(payload.get("wrt", ())) <= CHEAP["order"]
+            and all(len(n) <= 6 and int(n) <= CHEAP["number"] for n in numbers)
+            and all(size <= CHEAP["elements"] for size in sizes))
+
+
 # ----- the app ------------------------------------------------------------------------------------
 
 
 def create_app(
     *,
     workers: int | None = None,
+    reserve: int = 1,
+    per_client: int | None = None,
     timeout: float = 10.0,
+    quick_budget: float = 1.0,
     queue_timeout: float = 10.0,
+    stall_timeout: float = 5.0,
+    host: str = "127.0.0.1",
     cache_bytes: int = 32 << 20,
     worker_command: list[str] | None = None,
 ) -> Starlette:
-    """The web app. ``timeout``: seconds one request may compute before its worker is killed."""
+    """The web app. ``timeout``: seconds one request may compute before its worker is killed;
+    ``stall_timeout``: seconds a client may take to send its body or to take one part of a reply;
+    ``host``: the address served on, the one name besides loopback ones that requests may use;
+    the others: see :class:`matdiff.web.pool.WorkerPool`."""
     pool = WorkerPool(
         size=workers or max(2, min(4, os.cpu_count() or 2)),
+        reserve=reserve,
+        per_client=per_client,
         timeout=timeout,
+        quick_budget=quick_budget,
         queue_timeout=queue_timeout,
         command=worker_command,
     )
     cache = ReplyCache(cache_bytes)
     files = {name: (resources.files("matdiff.web") / "static" / name).read_bytes() for name in STATIC}
 
-    async def run(kind: str, payload: dict) -> Response:
-        """A job's reply, from the cache when the same request was answered before."""
+    async def answer(request: Request, kind: str, payload: dict) -> Response:
+        """A job's reply, from the cache when the same request was answered before; the job
+        stops (its worker is killed) as soon as the client goes away."""
         key = kind + json.dumps(payload, sort_keys=True)
         cached = cache.get(key)
         if cached:
             return Response(cached[1], status_code=cached[0], media_type="application/json")
-        status, body = await pool.run(kind, payload)
+        client = request.client.host if request.client else ""
+        job = asyncio.ensure_future(pool.run(kind, payload, client=client, quick=predicted_cheap(kind, payload)))
+        gone = asyncio.ensure_future(until_disconnected(request))
+        try:
+            await asyncio.wait({job, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            job.cancel()  # nothing if it is done; else the client is gone: stop the work
+            await asyncio.gather(job, gone, return_exceptions=True)
+        if job.cancelled():
+            return Response(status_code=499)  # nginx's "client closed request"; no one reads it
+        status, body = job.result()
         response = JSONResponse(body, status_code=status, headers={"retry-after": "1"} if status == 503 else None)
         if status in (200, 400):  # deterministic answers only; not timeouts or crashes
             assert isinstance(response.body, bytes)  # JSONResponse renders bytes (Response allows memoryview)
             cache.put(key, status, response.body)
         return response
+
+    def endpoint(kind: str, fields: tuple[str, ...], needs: str | None):
+        async def post(request: Request) -> Response:
+            if needs is not None and not features()[needs]:
+                return JSONResponse({"error": f"'{needs}' is not available in this version of matdiff"},
+                                    status_code=501)
+            body = await read_json(request, stall_timeout)
+            return await answer(request, kind, parse(body, fields))
+        return post
+
+    async def diff_section(request: Request) -> Response:
+        name = request.path_params["section"]
+        if name not in PAGE_SECTIONS:
+            raise HTTPException(404, f"no section {name[:40]!r}; the sections are {', '.join(PAGE_SECTIONS)}")
+        body = await read_json(request, stall_timeout)
+        return await answer(request, "section", {**parse(body, DERIVATIVE), "name": name})
 
     async def page(request: Request) -> Response:
         return Response(files["index.html"], media_type=STATIC["index.html"], headers=NO_CACHE)
@@ -132,36 +191,13 @@ def create_app(
             "version": matdiff.__version__,
             "layouts": list(LAYOUTS),
             "targets": list(TARGETS),
+            "sections": list(PAGE_SECTIONS),
             "limits": {"body_bytes": MAX_BODY_BYTES, "expression_chars": MAX_EXPRESSION_CHARS,
                        "timeout_s": timeout, "workers": pool.size},
         })
 
     async def openapi_json(request: Request) -> JSONResponse:
         return JSONResponse(openapi(LAYOUTS, SECTIONS, TARGETS, MAX_BODY_BYTES, MAX_EXPRESSION_CHARS))
-
-    async def api_variables(request: Request) -> Response:
-        body = await read_json(request)
-        return await run("variables", {"expression": expression_of(body), "shapes": shapes_of(body)})
-
-    async def api_diff(request: Request) -> Response:
-        body = await read_json(request)
-        return await run("diff", {**derivative_request(body), "include": include_of(body)})
-
-    async def api_evaluate(request: Request) -> Response:
-        body = await read_json(request)
-        return await run("evaluate", {
-            "expression": expression_of(body), "values": values_of(body), "shapes": shapes_of(body),
-        })
-
-    def optional(kind: str, extra):
-        """An endpoint for a feature the engine may not have yet: 501 until it does."""
-        async def endpoint(request: Request) -> Response:
-            if not features()[kind]:
-                return JSONResponse({"error": f"'{kind}' is not available in this version of matdiff"},
-                                    status_code=501)
-            body = await read_json(request)
-            return await run(kind, {**derivative_request(body), **extra(body)})
-        return endpoint
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -176,25 +212,27 @@ def create_app(
         Route("/static/{name}", static),
         Route("/openapi.json", openapi_json),
         Route("/api/capabilities", capabilities),
-        Route("/api/variables", api_variables, methods=["POST"]),
-        Route("/api/diff", api_diff, methods=["POST"]),
-        Route("/api/evaluate", api_evaluate, methods=["POST"]),
-        Route("/api/explain", optional("explain", lambda body: {}), methods=["POST"]),
-        Route("/api/check", optional("check", lambda body: {"claim": claim_of(body)}), methods=["POST"]),
-        Route("/api/entries", optional("entries", lambda body: {}), methods=["POST"]),
-        Route("/api/codegen", optional("codegen", lambda body: {"target": target_of(body)}), methods=["POST"]),
+        *(Route(path, endpoint(*spec), methods=["POST"]) for path, spec in ENDPOINTS.items()),
+        Route("/api/diff/{section}", diff_section, methods=["POST"]),
     ]
     errors = {  # every error is JSON, never a traceback
         BadRequest: lambda request, error: JSONResponse(
             {"error": error.message, "position": error.position}, status_code=error.status),
         HTTPException: lambda request, error: JSONResponse(
-            {"error": error.detail}, status_code=error.status_code, headers=error.headers),
-        Exception: lambda request, error: JSONResponse({"error": "internal server error"}, status_code=500),
+            {"error": error.detail, "position": None}, status_code=error.status_code, headers=error.headers),
+        Exception: lambda request, error: JSONResponse(
+            {"error": "internal server error", "position": None}, status_code=500),
     }
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)],
-                    exception_handlers=errors)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=errors,
+                    middleware=[Middleware(Guard, host=host, send_timeout=stall_timeout)])
     app.state.pool = pool
     return app
+
+
+async def until_disconnected(request: Request) -> None:
+    """Returns when the client has gone (after the body was read, the next ASGI message says so)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 class ReplyCache:
@@ -221,156 +259,66 @@ class ReplyCache:
             self.size -= len(evicted)
 
 
-class SecurityHeaders:
-    """Adds the security headers to every response (plain ASGI: no per-request overhead to speak of)."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-
-        async def send_with_headers(message):
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+# ----- reading a request --------------------------------------------------------------------------
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, **options) -> None:
-    """Run the web app until interrupted (``matdiff serve``); ``options`` go to :func:`create_app`."""
-    import uvicorn
-
-    print(f"matdiff: serving on http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
-    uvicorn.run(create_app(**options), host=host, port=port, log_level="warning",
-                limit_concurrency=1000, timeout_keep_alive=5)
-
-
-# ----- request validation -------------------------------------------------------------------------
-
-
-async def read_json(request: Request) -> dict:
-    """The body as a JSON object, refusing it as soon as it grows past ``MAX_BODY_BYTES``."""
+async def read_json(request: Request, seconds: float) -> dict:
+    """The body as a JSON object; refused as soon as it grows past ``MAX_BODY_BYTES`` or takes
+    longer than ``seconds`` to arrive (a client trickling its body must not hold the server)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise BadRequest(f"the request body is larger than {MAX_BODY_BYTES} bytes", status=413)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise BadRequest(f"the request body is larger than {MAX_BODY_BYTES} bytes", status=413)
+
+    async def read() -> bytes:
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise BadRequest(f"the request body is larger than {MAX_BODY_BYTES} bytes", status=413)
+        return bytes(body)
+
     try:
-        data = json.loads(body, parse_constant=_no_constant)
-    except (ValueError, RecursionError):
-        raise BadRequest("the request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("the request body must be a JSON object")
-    return data
+        return decode(await asyncio.wait_for(read(), seconds))
+    except asyncio.TimeoutError:
+        raise BadRequest(f"the request body took longer than {seconds:g} s to arrive", status=408) from None
 
 
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
+# ----- serving ------------------------------------------------------------------------------------
 
 
-def derivative_request(body: dict) -> dict:
-    return {"expression": expression_of(body), "wrt": wrt_of(body), "shapes": shapes_of(body),
-            "layout": layout_of(body)}
+def serve(host: str = "127.0.0.1", port: int = 8000, **options) -> None:
+    """Run the web app until interrupted (``matdiff serve``); ``options`` go to :func:`create_app`.
+
+    On Hypercorn rather than uvicorn: Hypercorn closes a connection whose request
+    headers are not complete ``keep_alive_timeout`` seconds after it opened, however
+    slowly they trickle in, and keeps no cap on connections; uvicorn times out only
+    idle keep-alive connections, so a client sending a header byte now and then holds
+    its connection forever, and its ``limit_concurrency`` answers 503 to everyone once
+    that many connections are open (the slowloris attack; see the README).
+    """
+    from hypercorn.asyncio import serve as serve_asgi
+    from hypercorn.config import Config
+
+    stall_timeout = options.setdefault("stall_timeout", 5.0)
+    config = Config()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.keep_alive_timeout = stall_timeout  # also the deadline for a request's headers
+    config.backlog = 2048
+    config.accesslog = None
+    config.errorlog = None
+    _raise_open_file_limit()
+    print(f"matdiff: serving on http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
+    asyncio.run(serve_asgi(create_app(host=host, **options), config))  # type: ignore[arg-type]
 
 
-def expression_of(body: dict, field: str = "expression") -> str:
-    text = body.get(field)
-    if not isinstance(text, str) or not text.strip():
-        raise BadRequest(f"'{field}' must be a non-empty string")
-    if len(text) > MAX_EXPRESSION_CHARS:
-        raise BadRequest(f"'{field}' is {len(text)} characters long; the limit is {MAX_EXPRESSION_CHARS}",
-                         position=MAX_EXPRESSION_CHARS)
-    return text
+def _raise_open_file_limit() -> None:
+    """Let this process hold as many connections as the system allows it (each is a file)."""
+    try:
+        import resource
 
-
-def claim_of(body: dict) -> str:
-    return expression_of(body, "claim")
-
-
-def wrt_of(body: dict) -> list[str]:
-    """'W1', 'x, y' or ["x", "y"]: the variable(s), in order (two or three for higher derivatives)."""
-    wrt = body.get("wrt")
-    if isinstance(wrt, str):
-        wrt = [w for w in re.split(r"[\s,]+", wrt) if w]
-    if not isinstance(wrt, list) or not 1 <= len(wrt) <= MAX_ORDER:
-        raise BadRequest(f"'wrt' must name one to {MAX_ORDER} variables, e.g. \"W1\" or [\"x\", \"y\"]")
-    for name in wrt:
-        if not isinstance(name, str) or not NAME.fullmatch(name):
-            raise BadRequest(f"'wrt' holds {json.dumps(name)[:40]}, which is not a variable name")
-    return wrt
-
-
-def layout_of(body: dict) -> str:
-    layout = body.get("layout", "numerator")
-    if layout not in LAYOUTS:
-        raise BadRequest(f"'layout' must be one of {', '.join(LAYOUTS)}")
-    return layout
-
-
-def include_of(body: dict) -> list[str]:
-    include = body.get("include", ["check"])
-    if not isinstance(include, list) or not all(part in SECTIONS for part in include):
-        raise BadRequest(f"'include' must be a list of sections among {', '.join(SECTIONS)}")
-    return include
-
-
-def target_of(body: dict) -> str:
-    target = body.get("target", "numpy")
-    if target not in TARGETS:
-        raise BadRequest(f"'target' must be one of {', '.join(TARGETS)}")
-    return target
-
-
-def shapes_of(body: dict) -> dict:
-    """{"A": [3, 4], "x": [4], "s": [], "B": "m x n"}: each shape as a list of ints and names."""
-    shapes = body.get("shapes") or {}
-    if not isinstance(shapes, dict) or len(shapes) > MAX_NAMES:
-        raise BadRequest(f"'shapes' must be an object of at most {MAX_NAMES} names, e.g. {{\"A\": [3, 4]}}")
-    return {_name(name, "shapes"): shape_of(name, shape) for name, shape in shapes.items()}
-
-
-def shape_of(name: str, shape) -> list:
-    if isinstance(shape, str):  # the page's and the CLI's spelling: "3x4", "n", "scalar"
-        text = shape.strip().lower()
-        shape = [] if text in ("", "scalar", "()") else [d.strip() for d in re.split(r"[x×*,]", shape)]
-    elif isinstance(shape, int) and not isinstance(shape, bool):
-        shape = [shape]
-    if not isinstance(shape, list) or len(shape) > 2:
-        raise BadRequest(f"the shape of {name} must be like [3, 4], [4], [] or \"3x4\"")
-    dims = []
-    for d in shape:
-        if isinstance(d, str) and d.isdigit():
-            d = int(d)
-        number = isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= MAX_DIMENSION
-        if number or (isinstance(d, str) and NAME.fullmatch(d) and len(d) <= 32):
-            dims.append(d)
-        else:
-            raise BadRequest(f"the shape of {name} has {json.dumps(d)[:20]}: a dimension is a positive "
-                             f"integer up to {MAX_DIMENSION} or a name")
-    return dims
-
-
-def values_of(body: dict) -> dict:
-    """{"A": [[1, 2], [3, 4]], "x": [1, 2], "s": 3}: numbers, vectors and matrices only."""
-    values = body.get("values") or {}
-    if not isinstance(values, dict) or len(values) > MAX_NAMES:
-        raise BadRequest(f"'values' must be an object of at most {MAX_NAMES} names")
-    for name, value in values.items():
-        _name(name, "values")
-        rows = value if isinstance(value, list) else [value]
-        cells = [c for row in rows for c in (row if isinstance(row, list) else [row])]
-        if not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in cells):
-            raise BadRequest(f"the value of {name} must be a number, a list of numbers or a list of rows")
-    return values
-
-
-def _name(name: str, field: str) -> str:
-    if not NAME.fullmatch(name):
-        raise BadRequest(f"'{field}' has {json.dumps(name)[:40]}, which is not a variable name")
-    return name
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = 1 << 16 if hard == resource.RLIM_INFINITY else min(hard, 1 << 16)
+        if soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ImportError, OSError, ValueError):
+        pass
