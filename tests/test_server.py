@@ -7,8 +7,6 @@ machine, and a test must not depend on one being so.
 
 import asyncio
 import json
-import sys
-import textwrap
 import warnings
 
 import pytest
@@ -22,6 +20,7 @@ from matdiff.web.server import MAX_BODY_BYTES, MAX_EXPRESSION_CHARS, create_app,
 from matdiff.web.jobs import feature, mathml
 from matdiff.web.numcheck import arrange
 from matdiff.web.pool import WorkerPool
+from stand_in import STAND_IN_COMMAND
 
 SEED_1 = {"expression": "W2*W1*h", "wrt": "W1", "layout": "numerator",
           "shapes": {"W2": [1, 2], "W1": [2, 2], "h": [2]}}
@@ -334,19 +333,8 @@ def test_arrange_vec_stacks_columns():
     assert vec[1, 2] == jacobian[1, 0, 0, 1]  # α = 1 is Y[1,0]; β = 2 is X[0,1]
 
 
-STAND_IN_WORKER = textwrap.dedent("""
-    import json, os, sys, time
-    print(json.dumps({"ready": True}), flush=True)
-    for line in sys.stdin:
-        job = json.loads(line)
-        if job["payload"].get("expression") == "slow":
-            time.sleep(60)
-        print(json.dumps({"status": 200, "body": {"pid": os.getpid()}}), flush=True)
-""")
-
-
 def stand_in_pool(**options) -> WorkerPool:
-    return WorkerPool(command=[sys.executable, "-c", STAND_IN_WORKER], **{"reserve": 0, **options})
+    return WorkerPool(command=STAND_IN_COMMAND, **{"reserve": 0, **options})
 
 
 def test_a_job_past_its_deadline_is_408_and_its_worker_is_replaced():
@@ -399,7 +387,7 @@ def test_a_cancelled_request_does_not_leave_its_reply_for_the_next_one():
 
 
 def test_the_server_answers_while_a_worker_computes(tmp_path):
-    app = create_app(workers=2, timeout=1.0, worker_command=[sys.executable, "-c", STAND_IN_WORKER])
+    app = create_app(workers=2, timeout=1.0, worker_command=STAND_IN_COMMAND)
     with TestClient(app, base_url="http://localhost") as client:
         import threading
 

@@ -6,8 +6,15 @@ headers. It computes nothing itself: every job goes to a pool of worker processe
 or unlucky input costs at most ``timeout`` seconds of one worker.
 
 Safety, in one place:
+- other web sites cannot drive the server: foreign Host names, cross-site Origins
+  and non-JSON POSTs are refused before routing (:mod:`matdiff.web.guard`);
 - bodies over ``MAX_BODY_BYTES`` are refused while being read, expressions over
-  ``MAX_EXPRESSION_CHARS`` before any parsing; shapes and values are type-checked;
+  ``MAX_EXPRESSION_CHARS`` before any parsing; every field is checked by its parser
+  (:mod:`matdiff.web.fields`), so a bad request is a 400, never a 500;
+- slow clients are dropped: headers, body and each part of a reply have
+  ``stall_timeout`` seconds (Hypercorn enforces the header deadline, see :func:`serve`);
+- a job stops (its worker is killed) when its client goes away, and cheap requests
+  have a lane of their own while expensive ones run (:mod:`matdiff.web.pool`);
 - nothing is ever ``eval``-ed; the engine parses the language with its own grammar;
 - static files come from a fixed list read at start-up, so no path reaches the disk;
 - errors are JSON ``{"error", "position"}``, never a traceback;
@@ -15,7 +22,7 @@ Safety, in one place:
   server has checked latex2mathml's output (see :func:`matdiff.web.jobs.mathml`),
   and a strict Content-Security-Policy forbids inline scripts and other origins.
 
-The CLI imports this module only for ``matdiff serve``, so starlette and uvicorn
+The CLI imports this module only for ``matdiff serve``, so starlette and hypercorn
 cost nothing to the other commands.
 """
 

@@ -1,0 +1,79 @@
+"""Helpers for the server tests: a stand-in engine worker, and ``matdiff serve`` in a subprocess.
+
+The stand-in speaks the worker protocol (:mod:`matdiff.web.worker`) in a few lines: a
+job whose expression holds ``slow`` sleeps a minute, any other answers at once with
+the worker's pid. No engine input is reliably slow on every machine, and a test must
+not depend on one being so. A slow job writes its pid to ``$STAND_IN_LOG`` when it
+starts, so a test can watch that process die.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+STAND_IN_WORKER = textwrap.dedent("""
+    import json, os, sys, time
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        job = json.loads(line)
+        if "slow" in job["payload"].get("expression", ""):
+            if os.environ.get("STAND_IN_LOG"):
+                with open(os.environ["STAND_IN_LOG"], "a") as log:
+                    log.write(f"{os.getpid()}\\n")
+            time.sleep(60)
+        print(json.dumps({"status": 200, "body": {"pid": os.getpid()}}), flush=True)
+""")
+STAND_IN_COMMAND = [sys.executable, "-c", STAND_IN_WORKER]
+SOURCE = str(Path(__file__).resolve().parent.parent / "src")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(log: Path | None = None, **options):
+    """``serve(**options)`` in a subprocess on a free loopback port; yields its base URL."""
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (SOURCE, os.environ.get("PYTHONPATH")) if p))
+    if log is not None:
+        env["STAND_IN_LOG"] = str(log)
+    process = subprocess.Popen(
+        [sys.executable, "-c", f"from matdiff.web.server import serve; serve(port={port}, **{options!r})"],
+        env=env, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(url + "/api/capabilities", timeout=1):
+                    break
+            except OSError:
+                assert process.poll() is None, "the server exited at start"
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, killed but not yet reaped, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
