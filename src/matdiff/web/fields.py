@@ -24,6 +24,7 @@ MAX_ORDER = 3  # entries of wrt
 MAX_DIMENSION = 1_000_000
 LAYOUTS = ("numerator", "denominator", "gradient", "jacobian", "vec")
 SECTIONS = ("check", "vec", "explain", "entries", "code")  # the optional parts of a /api/diff reply
+PAGE_SECTIONS = ("index", *SECTIONS)  # each also its own request: POST /api/diff/{section}
 TARGETS = ("numpy", "jax", "torch")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 DIMENSION = re.compile(r"[0-9]{1,7}")  # ASCII digits only: "²".isdigit() is True, int("²") fails

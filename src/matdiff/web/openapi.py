@@ -1,12 +1,31 @@
-"""The OpenAPI 3 description of the JSON API, served at ``/openapi.json``.
+"""The OpenAPI 3.1 description of the JSON API, served at ``/openapi.json``.
 
 Written out by hand rather than generated: the API is small, and a reader (or a
 client generator) gets the exact contract of :mod:`matdiff.web.server` in one place.
+It is precise enough to fuzz from (``tests/test_server_fuzz.py``, ``bench/fuzz_api.py``):
+a request valid by this description passes :mod:`matdiff.web.fields`, and every
+reply, errors included, matches its schema here.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from matdiff.web.fields import (
+    LAYOUTS, MAX_BODY_BYTES, MAX_DIMENSION, MAX_EXPRESSION_CHARS, MAX_NAMES, MAX_ORDER, PAGE_SECTIONS, SECTIONS,
+    TARGETS,
+)
+
+NAME = "^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+STRING_DIM = "([1-9][0-9]{0,5}|[A-Za-wyz_][A-Za-wyz0-9_]{0,31})"  # in "3x4" and "n x m", names hold no x
+ERRORS = {  # status: when; every one answers an Error object
+    "400": "bad input: a one-line message and where it applies",
+    "403": "the request came from another web site, or named this server by a foreign host name",
+    "408": "the computation, or the request body, took too long and was stopped",
+    "413": "the request body is too large",
+    "415": "the request body was not sent as application/json",
+    "503": "the server is busy; retry after a moment",
+}
 
 
 def _ref(name: str) -> dict:
@@ -17,58 +36,72 @@ def _json(schema: dict) -> dict:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-def _post(summary: str, request: str, reply: str, *, optional_feature: bool = False) -> dict:
-    responses = {
-        "200": {"description": "the result", **_json(_ref(reply))},
-        "400": {"description": "bad input: a one-line message and where it applies", **_json(_ref("Error"))},
-        "408": {"description": "the computation took too long and was stopped", **_json(_ref("Error"))},
-        "413": {"description": "the request body is too large", **_json(_ref("Error"))},
-        "503": {"description": "the server is busy; retry after a moment", **_json(_ref("Error"))},
-    }
+def _post(summary: str, request: str, reply: str, *, optional_feature: bool = False, **extra) -> dict:
+    responses = {"200": {"description": "the result", **_json(_ref(reply))},
+                 **{status: {"description": text, **_json(_ref("Error"))} for status, text in ERRORS.items()}}
     if optional_feature:
         responses["501"] = {"description": "this version of the engine does not offer it", **_json(_ref("Error"))}
+    if "parameters" in extra:
+        responses["404"] = {"description": "no such section", **_json(_ref("Error"))}
     return {"post": {"summary": summary, "requestBody": {"required": True, **_json(_ref(request))},
-                     "responses": responses}}
+                     "responses": responses, **extra}}
 
 
-def openapi(layouts, sections, targets, max_body: int, max_expression: int) -> dict:
-    expression = {"type": "string", "minLength": 1, "maxLength": max_expression,
+def _get(summary: str, reply: dict | None = None) -> dict:
+    ok = {"description": summary, **(_json(reply) if reply else {})}
+    return {"get": {"summary": summary, "responses": {
+        "200": ok, "403": {"description": ERRORS["403"], **_json(_ref("Error"))}}}}
+
+
+def openapi() -> dict:
+    expression = {"type": "string", "minLength": 1, "maxLength": MAX_EXPRESSION_CHARS, "pattern": r"\S",
                   "description": "a program in the input language (SPEC §1); statements separated by ; or "
                                  "newlines", "example": "W2*W1*h"}
-    dim = {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}]}
-    shape = {"oneOf": [{"type": "array", "items": dim, "maxItems": 2}, {"type": "string", "example": "3x4"}],
-             "description": "[] scalar, [n] column vector, [m, n] matrix; or \"3x4\", \"n\", \"scalar\""}
+    name = {"type": "string", "pattern": NAME}
+    dim = {"oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_DIMENSION},
+                     {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,31}$"}]}
+    shape = {"oneOf": [{"type": "array", "items": dim, "maxItems": 2},
+                       {"type": "string", "pattern": f"^ *{STRING_DIM}( *x *{STRING_DIM})? *$", "example": "3x4"}],
+             "description": "[] scalar, [n] column vector, [m, n] matrix; or \"3x4\", \"n\""}
+    names_object = {"type": "object", "maxProperties": MAX_NAMES, "propertyNames": name}
+    number = {"type": "number", "minimum": -1e300, "maximum": 1e300}
     derivative_request: dict[str, Any] = {
         "type": "object",
         "required": ["expression", "wrt"],
         "properties": {
             "expression": expression,
-            "wrt": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 3}],
-                    "description": "the variable, or a list of them for a higher derivative", "example": "W1"},
-            "shapes": {"type": "object", "additionalProperties": shape,
+            "wrt": {"oneOf": [name, {"type": "array", "items": name, "minItems": 1, "maxItems": MAX_ORDER}],
+                    "description": "the variable, or a list of them for a higher derivative; a string may "
+                                   "also list them separated by commas", "example": "W1"},
+            "shapes": {**names_object, "additionalProperties": shape,
                        "example": {"W2": [1, 2], "W1": [2, 2], "h": [2]}},
-            "layout": {"type": "string", "enum": list(layouts), "default": "numerator"},
+            "layout": {"type": "string", "enum": list(LAYOUTS), "default": "numerator"},
         },
     }
-    math = {"type": "object", "properties": {
+    math = {"type": ["object", "null"], "properties": {
         "text": {"type": ["string", "null"]}, "latex": {"type": ["string", "null"]},
         "mathml": {"type": ["string", "null"], "description": "MathML of the LaTeX, or null if it has none"},
         "shape": {"type": "array", "items": dim}, "error": {"type": "string"}}}
+    derivative_fields = derivative_request["properties"]
     return {
         "openapi": "3.1.0",
         "info": {"title": "matdiff", "version": "0.1.0",
                  "description": "Matrix calculus that gets the shapes right. Request bodies are limited to "
-                                f"{max_body} bytes; each request's computation is bounded in time."},
+                                f"{MAX_BODY_BYTES} bytes and must be sent as application/json; each "
+                                "request's computation is bounded in time and stops when its client leaves."},
         "paths": {
-            "/": {"get": {"summary": "the web page; its query (expr, wrt, layout, shapes) is a permalink",
-                          "responses": {"200": {"description": "HTML"}}}},
-            "/openapi.json": {"get": {"summary": "this description", "responses": {"200": {"description": "JSON"}}}},
-            "/api/capabilities": {"get": {"summary": "the optional features this engine offers, layouts, limits",
-                                          "responses": {"200": {"description": "capabilities",
-                                                                **_json(_ref("Capabilities"))}}}},
+            "/": _get("the web page; its query (expr, wrt, layout, shapes) is a permalink"),
+            "/openapi.json": _get("this description", {"type": "object"}),
+            "/api/capabilities": _get("the optional features this engine offers, layouts, limits",
+                                      _ref("Capabilities")),
             "/api/variables": _post("the input variables of an expression with their (inferred) shapes",
                                     "VariablesRequest", "Variables"),
             "/api/diff": _post("the derivative, in the chosen layout", "DiffRequest", "Derivative"),
+            "/api/diff/{section}": _post(
+                "one section of a derivative's page on its own, computed only when asked: {section: …}",
+                "DerivativeRequest", "Section", optional_feature=True,
+                parameters=[{"name": "section", "in": "path", "required": True,
+                             "schema": {"type": "string", "enum": list(PAGE_SECTIONS)}}]),
             "/api/evaluate": _post("the numeric value of an expression", "EvaluateRequest", "Value"),
             "/api/explain": _post("the chain rule step by step, with the shape of every factor",
                                   "DerivativeRequest", "Any", optional_feature=True),
@@ -80,31 +113,38 @@ def openapi(layouts, sections, targets, max_body: int, max_expression: int) -> d
                                   optional_feature=True),
         },
         "components": {"schemas": {
-            "Error": {"type": "object", "required": ["error"], "properties": {
+            "Error": {"type": "object", "required": ["error", "position"], "properties": {
                 "error": {"type": "string", "description": "one line, in the user's terms"},
                 "position": {"type": ["integer", "null"], "description": "0-based offset into the expression"},
                 "caret": {"type": ["string", "null"], "description": "the offending line with a caret under it"}}},
             "DerivativeRequest": derivative_request,
-            "DiffRequest": {"allOf": [derivative_request, {"type": "object", "properties": {
-                "include": {"type": "array", "items": {"type": "string", "enum": list(sections)},
+            "DiffRequest": {**derivative_request, "properties": {
+                **derivative_fields,
+                "include": {"type": "array", "items": {"type": "string", "enum": list(SECTIONS)},
                             "default": ["check"],
-                            "description": "optional parts of the reply; absent features are left out"}}}]},
-            "CheckRequest": {"allOf": [derivative_request, {"type": "object", "required": ["claim"],
-                                                            "properties": {"claim": expression}}]},
-            "CodegenRequest": {"allOf": [derivative_request, {"type": "object", "properties": {
-                "target": {"type": "string", "enum": list(targets), "default": "numpy"}}}]},
+                            "description": "optional parts of the reply; absent features are left out"},
+                "index": {"type": "boolean", "default": True,
+                          "description": "false: no index form (\"index\": null), for a page that asks "
+                                         "/api/diff/index only when it shows it"}}},
+            "CheckRequest": {**derivative_request, "required": ["expression", "wrt", "claim"],
+                             "properties": {**derivative_fields, "claim": expression}},
+            "CodegenRequest": {**derivative_request, "properties": {
+                **derivative_fields, "target": {"type": "string", "enum": list(TARGETS), "default": "numpy"}}},
             "VariablesRequest": {"type": "object", "required": ["expression"], "properties": {
-                "expression": expression, "shapes": derivative_request["properties"]["shapes"]}},
+                "expression": expression, "shapes": derivative_fields["shapes"]}},
             "EvaluateRequest": {"type": "object", "required": ["expression"], "properties": {
-                "expression": expression, "shapes": derivative_request["properties"]["shapes"],
-                "values": {"type": "object", "additionalProperties": {
+                "expression": expression, "shapes": derivative_fields["shapes"],
+                "values": {**names_object, "additionalProperties": {
+                    "oneOf": [number, {"type": "array", "items": number},
+                              {"type": "array", "items": {"type": "array", "items": number}}],
                     "description": "a number, a list of numbers or a list of rows"},
                     "example": {"A": [[1, 2], [3, 4]], "x": [1, 1]}}}},
             "Derivative": {"type": "object", "required": ["text", "latex", "index", "shape", "layout"],
                            "properties": {
                 "text": {"type": ["string", "null"], "description": "matrix notation, null if none exists"},
                 "latex": {"type": "string"}, "mathml": {"type": ["string", "null"]},
-                "index": {"type": "string", "description": "index (Einstein) notation"},
+                "index": {"type": ["string", "null"],
+                          "description": "index (Einstein) notation; null only when the request said index: false"},
                 "shape": {"type": "array", "items": dim}, "layout": {"type": "string"},
                 "notes": {"type": "array", "items": {"type": "string"}},
                 "variables": {"type": "array", "items": _ref("Variable")},
@@ -114,6 +154,10 @@ def openapi(layouts, sections, targets, max_body: int, max_expression: int) -> d
                 "vec": math,
                 "explain": _ref("Any"), "entries": _ref("Any"),
                 "code": {"type": "object", "additionalProperties": {"type": "string"}}}},
+            "Section": {"type": "object", "minProperties": 1, "maxProperties": 1,
+                        "propertyNames": {"enum": list(PAGE_SECTIONS)},
+                        "description": "the section by its name, e.g. {\"index\": \"…\"}; null when it does not "
+                                       "apply (vec of a result in vec layout)"},
             "Variable": {"type": "object", "properties": {
                 "name": {"type": "string"}, "shape": {"type": ["array", "null"], "items": dim},
                 "given": {"type": "boolean"}}},
@@ -124,7 +168,8 @@ def openapi(layouts, sections, targets, max_body: int, max_expression: int) -> d
             "Code": {"type": "object", "properties": {"target": {"type": "string"}, "code": {"type": "string"}}},
             "Capabilities": {"type": "object", "properties": {
                 "explain": {"type": "boolean"}, "check": {"type": "boolean"}, "entries": {"type": "boolean"},
-                "codegen": {"type": "boolean"}, "layouts": {"type": "array"}, "limits": {"type": "object"}}},
+                "codegen": {"type": "boolean"}, "layouts": {"type": "array"}, "sections": {"type": "array"},
+                "limits": {"type": "object"}}},
             "Any": {"description": "the engine's result as JSON; strings with LaTeX come with their MathML"},
         }},
     }

@@ -45,7 +45,7 @@ from starlette.routing import Route
 
 import matdiff
 from matdiff.web.fields import (
-    DERIVATIVE, LAYOUTS, MAX_BODY_BYTES, MAX_EXPRESSION_CHARS, SECTIONS, TARGETS, BadRequest, decode, parse,
+    DERIVATIVE, LAYOUTS, MAX_BODY_BYTES, MAX_EXPRESSION_CHARS, PAGE_SECTIONS, TARGETS, BadRequest, decode, parse,
 )
 from matdiff.web.guard import Guard
 from matdiff.web.jobs import feature, has_code
@@ -70,7 +70,6 @@ ENDPOINTS = {  # POST path: (job, the request fields it takes, the engine featur
     "/api/entries": ("entries", DERIVATIVE, "entries"),
     "/api/codegen": ("codegen", (*DERIVATIVE, "target"), "codegen"),
 }
-PAGE_SECTIONS = ("index", *SECTIONS)  # each also its own request: POST /api/diff/{section}
 CHEAP = {  # a request within all these limits is predicted cheap: it runs in the quick lane (pool.py)
     "chars": 300,  # of the expression
     "statements": 8,
@@ -161,6 +160,8 @@ def create_app(
         if job.cancelled():
             return Response(status_code=499)  # nginx's "client closed request"; no one reads it
         status, body = job.result()
+        if status >= 400:
+            body = {"position": None, **body}  # every error says where it applies, if anywhere
         response = JSONResponse(body, status_code=status, headers={"retry-after": "1"} if status == 503 else None)
         if status in (200, 400):  # deterministic answers only; not timeouts or crashes
             assert isinstance(response.body, bytes)  # JSONResponse renders bytes (Response allows memoryview)
@@ -170,8 +171,8 @@ def create_app(
     def endpoint(kind: str, fields: tuple[str, ...], needs: str | None):
         async def post(request: Request) -> Response:
             if needs is not None and not features()[needs]:
-                return JSONResponse({"error": f"'{needs}' is not available in this version of matdiff"},
-                                    status_code=501)
+                return JSONResponse({"error": f"'{needs}' is not available in this version of matdiff",
+                                     "position": None}, status_code=501)
             body = await read_json(request, stall_timeout)
             return await answer(request, kind, parse(body, fields))
         return post
@@ -204,7 +205,7 @@ def create_app(
         })
 
     async def openapi_json(request: Request) -> JSONResponse:
-        return JSONResponse(openapi(LAYOUTS, SECTIONS, TARGETS, MAX_BODY_BYTES, MAX_EXPRESSION_CHARS))
+        return JSONResponse(openapi())
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
