@@ -3,7 +3,7 @@
     python bench/load.py                      # 2,000 requests, 50 at a time, own server
     python bench/load.py --url http://127.0.0.1:8000 --requests 500
 
-Without ``--url`` it starts its own server (uvicorn, in a subprocess, on a free
+Without ``--url`` it starts its own server (``matdiff serve``, in a subprocess, on a free
 port) and stops it afterwards. The requests are the three motivating questions
 (SPEC, shared/seeds) with sizes drawn at random from 2 to 9: a few hundred distinct
 requests, each derived, printed and checked numerically on first sight, then
