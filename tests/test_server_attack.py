@@ -211,6 +211,13 @@ async def wait_for_starts(log, count: int) -> list[int]:
     raise AssertionError(f"{count} slow jobs never started: {started(log)}")
 
 
+async def stop(*tasks) -> None:
+    """Cancel requests still running, as a client that leaves would: their workers are killed."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 @pytest.fixture
 def log(tmp_path, monkeypatch):
     path = tmp_path / "started"
@@ -228,9 +235,7 @@ def test_a_cheap_request_is_answered_while_a_flood_of_long_ones_runs(log):
             await wait_for_starts(log, 2)  # both long slots are taken; six more wait
             cheap = await pool.run("diff", {"expression": "x'*A*x"}, client="reader", quick=True)
             still_running = [not task.done() for task in flood]
-            for task in flood:
-                task.cancel()
-            await asyncio.gather(*flood, return_exceptions=True)
+            await stop(*flood)
             return cheap, still_running
         finally:
             await pool.close()
@@ -251,9 +256,7 @@ def test_one_client_holds_at_most_its_share_of_long_work(log):
             second = await pool.run("diff", {"expression": "slow"}, client="greedy")
             starts = len(started(log))
             running = not first.done() and not other.done()
-            for task in (first, other):
-                task.cancel()
-            await asyncio.gather(first, other, return_exceptions=True)
+            await stop(first, other)
             return second, starts, running
         finally:
             await pool.close()
@@ -296,8 +299,7 @@ def test_a_quick_job_that_runs_long_while_long_work_is_full_is_moved_to_the_long
             cheap = await pool.run("diff", {"expression": "fast"}, client="c", quick=True)
             long_job.cancel()
             await wait_for_starts(log, 3)  # it got the slot the long job left
-            mispredicted.cancel()
-            await asyncio.gather(long_job, mispredicted, return_exceptions=True)
+            await stop(long_job, mispredicted)
             return stopped, waiting, cheap
         finally:
             await pool.close()
@@ -314,8 +316,7 @@ def test_a_cancelled_job_has_its_worker_killed(log):
         try:
             task = asyncio.ensure_future(pool.run("diff", {"expression": "slow"}))
             (pid,) = await wait_for_starts(log, 1)
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await stop(task)
             for _ in range(100):
                 if not process_alive(pid):
                     return True
@@ -428,9 +429,7 @@ def test_a_cheap_request_is_answered_during_a_flood_over_http(server):
             await wait_for_starts(log, before + 1)
             cheap = await client.post("/api/diff", json={"expression": "x'*A*x", "wrt": "x"})
             pending = [not task.done() for task in flood]
-            for task in flood:  # their connections close: the server stops their work
-                task.cancel()
-            await asyncio.gather(*flood, return_exceptions=True)
+            await stop(*flood)  # their connections close: the server stops their work
             return cheap, pending
 
     cheap, pending = asyncio.run(scenario())
