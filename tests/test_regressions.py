@@ -99,3 +99,17 @@ def test_a_none_value_is_an_error_not_a_silent_nan():
         md.evaluate("x'*x", {"x": None}, shapes={"x": (2,)})
     with pytest.raises(md.ValueMismatchError, match="None"):
         md.diff("x'*x", wrt="x", shapes={"x": (2,)}).evaluate({"x": None})
+
+
+# ----- a program may end with an assignment (SPEC §1; issue 16) ------------------------------------------------
+# `L = 0.5*sum(...)` at the end was refused; its value is the last name assigned.
+
+def test_a_program_ending_in_an_assignment_is_the_value_of_that_name():
+    program = "z = W*x\na = sigmoid(z)\nL = 0.5*sum((a - y).^2)"
+    shapes = {"W": (3, 2), "x": (2,), "y": (3,)}
+    assert_derivative(program, "W", shapes, layouts=("gradient", "numerator"))
+    bare = "z = W*x\na = sigmoid(z)\n0.5*sum((a - y).^2)"
+    assert md.diff(program, wrt="W", shapes=shapes).text == md.diff(bare, wrt="W", shapes=shapes).text
+    assert md.diff(program, wrt="z", shapes=shapes, layout="gradient").shape == (3,)
+    values = {"W": np.ones((3, 2)), "x": np.ones(2), "y": np.zeros(3)}
+    assert md.evaluate(program, values, shapes=shapes) == pytest.approx(md.evaluate(bare, values, shapes=shapes))

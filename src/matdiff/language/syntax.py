@@ -195,7 +195,11 @@ def _parser() -> Lark:
 
 
 def parse(source: str) -> Program:
-    """Parse a program (statements separated by ';' or newlines); the last is its value."""
+    """Parse a program (statements separated by ';' or newlines); the last is its value.
+
+    A program that ends with an assignment (``L = 0.5*sum(r.^2)``) gets a final bare
+    ``L`` appended, so every later stage sees one shape of program: a value last.
+    """
     if not isinstance(source, str):
         raise ParseError("the expression must be text")
     if len(source) > limits.current.max_source_length:
@@ -234,7 +238,7 @@ def parse(source: str) -> Program:
         if statement.target is None:
             raise ParseError("only the last statement may be a bare expression; name the others (z = ...)",
                              statement.position, source)
-    if statements[-1].target is not None:
-        raise ParseError(f"the program ends with an assignment to {statements[-1].target}; "
-                         "end it with the expression whose derivative you want", statements[-1].position, source)
+    last = statements[-1]
+    if last.target is not None:  # `L = ...` at the end: the program's value is the name last assigned
+        statements = (*statements, Statement(None, Name(last.position, 1, last.target), last.position))
     return Program(tuple(statements), source)
