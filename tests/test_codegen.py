@@ -184,3 +184,16 @@ def test_cli_codegen_prints_runnable_source(capsys):
 def test_cli_codegen_bad_input_exits_2(capsys):
     assert main(["codegen", "x'*A*", "--wrt", "x"]) == 2
     assert capsys.readouterr().err.startswith("error:")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
+def test_the_docstring_shows_the_program_line_by_line(backend):
+    """It once held the program's repr, so a program of three lines read 'z = W*x\\na = …'."""
+    import ast
+
+    program = 'z = W*x\na = sigmoid(z)  # "quoted" \\ and """triple"""\n0.5*sum((a - y).^2)'
+    source = md.diff(program, wrt="W", shapes={"W": (3, 2), "x": (2,), "y": (3,)}).code(backend)
+    function = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "derivative")
+    doc = ast.get_docstring(function)
+    assert "\\n" not in doc
+    assert [line.strip() for line in doc.splitlines()[-3:]] == [line.strip() for line in program.splitlines()]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import keyword
 import linecache
+import re
 from collections.abc import Hashable
 from dataclasses import dataclass
 from itertools import count
@@ -949,9 +950,18 @@ def _describe(derivative, *, with_value: bool) -> str:
     partial = "∂" + (str(order).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")) if order > 1 else "")
     by = "".join(f"∂{name}" for name in derivative.wrt)
     shown = "×".join(map(str, derivative.shape)) if derivative.shape else "scalar"
-    what = f"{partial}f/{by} of f = {derivative.source.strip()!r}"
     lead = "The value f and " if with_value else ""
-    return f"{lead}{what}, {derivative.layout} layout, {shown}."
+    program = "\n".join("    " + line.strip() for line in derivative.source.strip().splitlines() if line.strip())
+    return f"{lead}{partial}f/{by}, {derivative.layout} layout, {shown}, where f is the value of\n\n{program}\n"
+
+
+def _docstring(text: str) -> str:
+    """``text`` as a triple-quoted literal that shows it as written: backslashes and quotes are
+    escaped, so no user text can end the string early, and unprintable characters become escapes."""
+    escaped = "".join(
+        "\\" + c if c in '\\"' else c if c.isprintable() or c == "\n" else c.encode("unicode_escape").decode("ascii")
+        for c in text)
+    return '"""' + escaped + '"""'
 
 
 def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], backend: str, *,
@@ -993,7 +1003,7 @@ def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], back
     else:  # an input named like a keyword or a module: take the values as a dict
         signature = f"def {name}(**values):"
         unpack = [f"{writer.names[v]} = values[{v!r}]" for v in needed]
-    body = [f'"""{doc}"""'] if doc else []
+    body = [re.sub(r"\n(?=.)", "\n    ", _docstring(doc))] if doc else []
     body += unpack + writer.lines
     backend_object = writer.backend
     helpers = [backend_object.helpers[h] if h in backend_object.helpers else _CHECK_SHAPE
