@@ -1,110 +1,19 @@
-"""The web page end to end: the real server (uvicorn, in a subprocess) and headless Chromium.
+"""The web page end to end, the basics: a link shows its result, typing, layouts, history, errors,
+hostile text, the examples, the sections and "check my answer" (fixtures: browser_fixtures.py)."""
 
-Screenshots land in artifacts/ (git-ignored) for a person to look at: desktop and
-phone width. Skipped only when Debian's Chromium is not installed.
-"""
-
-import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-PERMALINK = "/?expr=W2*W1*h&wrt=W1&layout=numerator&shapes=W2:1x2;W1:2x2;h:2"
+import browser_fixtures
+from browser_fixtures import NETWORK_LINK, PERMALINK, PHONE, expect, needs_chromium, open_page, screenshot, tick, wait_for_result
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (apt install chromium)"),
-]
+# The shared fixtures: one server and one browser for this module.
+browser = browser_fixtures.browser
+page = browser_fixtures.page
+server = browser_fixtures.server
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "stderr.txt"  # a file, not a pipe: a full pipe would stall it
-    source = str(Path(__file__).resolve().parent.parent / "src")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p))
-    stderr = log.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-c", f"from matdiff.web.server import serve; serve(port={port})"],
-        env=env, stdout=subprocess.DEVNULL, stderr=stderr,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/api/capabilities", timeout=1) as reply:
-                capabilities = json.load(reply)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("the server did not start: " + log.read_text(errors="replace")[-2000:])
-            time.sleep(0.1)
-    yield base, capabilities
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    stderr.close()
-
-
-def expect(target):
-    """Playwright's retrying assertions: they poll without eval, which the page's CSP forbids."""
-    from playwright.sync_api import expect
-
-    return expect(target)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.problems = []
-    page.on("pageerror", lambda error: page.problems.append(str(error)))
-    page.on("console", lambda message: message.type == "error" and page.problems.append(message.text))
-    yield page
-    context.close()
-
-
-def wait_for_result(page):
-    page.wait_for_selector("#result:not([hidden]) #math math", timeout=20_000)
-
-
-def screenshot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 def test_a_permalink_shows_its_result_without_a_click(server, page):
@@ -117,19 +26,22 @@ def test_a_permalink_shows_its_result_without_a_click(server, page):
     assert page.locator("#layout").input_value() == "numerator"
     assert "Matches central finite differences" in page.locator("#check").text_content()
     assert page.locator("#variables input[data-name='W1']").input_value() == "2x2"
+    assert page.locator("#variables input.wrt[data-wrt='W1']").is_checked()
     screenshot(page, "permalink-desktop.png")
     assert page.problems == []
 
 
-def test_the_slower_sections_arrive_on_their_own(server, page):
+def test_the_slower_sections_arrive_when_opened(server, page):
     base, capabilities = server
     page.goto(base + PERMALINK)
     wait_for_result(page)
     if not (capabilities["explain"] or capabilities["codegen"]):
         pytest.skip("the engine has neither explain nor code generation yet")
     if capabilities["explain"]:
+        page.click("#explain-card summary")
         expect(page.locator("#explanation .report")).to_contain_text("chain rule")
     if capabilities["codegen"]:
+        page.click("#code-card summary")
         expect(page.locator("#code")).to_contain_text("import numpy")
         page.click("#code-tabs button:has-text('jax')")
         expect(page.locator("#code")).to_contain_text("import jax")
@@ -141,8 +53,8 @@ def test_typing_an_expression_and_picking_a_layout(server, page):
     page.goto(base + "/")
     wait_for_result(page)  # a bare visit shows the first example
     page.fill("#expression", "A*B")
-    page.fill("#wrt", "B")
     expect(page.locator("#variables tr")).to_have_count(2)
+    tick(page, "B")
     page.fill("#variables input[data-name='A']", "1x3")
     page.fill("#variables input[data-name='B']", "3x2")
     page.select_option("#layout", "vec")
@@ -182,25 +94,24 @@ def test_errors_show_inline_with_a_caret(server, page):
 
 def test_hostile_text_is_shown_as_text_never_run(server, page):
     base, _ = server
-    page.goto(base + "/")
-    wait_for_result(page)
-    page.fill("#expression", "<img src=x onerror=\"window.owned=1\">")
-    page.fill("#wrt", "x")
-    page.click("#go")
+    page.goto(base + "/?expr=%3Cimg%20src%3Dx%20onerror%3D%22window.owned%3D1%22%3E&wrt=x")
     page.wait_for_selector("#error:not([hidden])")
     page.wait_for_timeout(300)
     assert page.evaluate("window.owned") is None
     assert page.locator("img").count() == 0
+    assert "<img" in page.locator("#error-caret").text_content()
 
 
 def test_examples_menu_runs_the_sigmoid_network(server, page):
     base, _ = server
     page.goto(base + "/")
     wait_for_result(page)
-    page.select_option("#examples", index=3)  # the 2-3-2 network (index 0 is the prompt)
-    expect(page).to_have_url(re.compile("wrt=W2"))
+    page.select_option("#examples", index=3)  # the 2-3-2 network (index 0 is "your own expression")
+    expect(page).to_have_url(re.compile("wrt=W2,W3"))
     expect(page.locator("#shape")).to_have_text("3 × 2")
+    expect(page.locator("#shape-1")).to_have_text("2 × 3")
     expect(page.locator("#check")).to_contain_text("Matches")
+    expect(page.locator("#check-1")).to_contain_text("Matches")
 
 
 def test_check_my_answer(server, page):
@@ -210,6 +121,7 @@ def test_check_my_answer(server, page):
     if not capabilities["check"]:
         assert page.locator("#claim-card").is_hidden()
         pytest.skip("the engine has no matdiff.check yet: the answer box stays hidden")
+    page.click("#claim-card summary")
     page.fill("#claim", "W2'*h'")  # the question's chain-rule answer, transposed: wrong in numerator layout
     page.click("#claim-form button")
     page.wait_for_selector("#verdict .report, #verdict .problem")
@@ -222,12 +134,9 @@ def test_check_my_answer(server, page):
 
 def test_phone_width_has_no_sideways_scrolling(server, browser):
     base, _ = server
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
-    page = context.new_page()
+    page = open_page(browser, PHONE, device_scale_factor=2, is_mobile=True)
     try:
-        page.goto(base + "/?expr=z2%20%3D%20W2*x%0Aa2%20%3D%20sigmoid(z2)%0Az3%20%3D%20W3*a2%0Aa3%20%3D%20"
-                         "sigmoid(z3)%0A0.5*sum((a3%20-%20y).%5E2)&wrt=W2&layout=denominator"
-                         "&shapes=x:2;W2:3x2;W3:2x3;y:2")
+        page.goto(base + NETWORK_LINK)
         wait_for_result(page)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         screenshot(page, "network-phone.png")
@@ -236,4 +145,4 @@ def test_phone_width_has_no_sideways_scrolling(server, browser):
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         screenshot(page, "permalink-phone.png")
     finally:
-        context.close()
+        page.context.close()

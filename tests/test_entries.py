@@ -111,3 +111,12 @@ def test_entries_render_for_notebooks():
     result = md.entries("W2*W1*h", wrt="W1", names=SEED1_NAMES)
     assert result._repr_latex_().startswith("$$\\left[\\begin{matrix}e h_{1}")
     assert result.to_dict()["values"] == [["e*h1", "f*h1"], ["e*h2", "f*h2"]]
+
+
+def test_latex_subscripts_of_numbered_names_are_unambiguous():
+    """Entry (1,1) of W2 is (W_2)_{1,1}, not W_{2 11}; of A, A_{1,1}; of x2, (x_2)_1 (issue 16)."""
+    latex = md.entries("W2*W1*h + x2'*A*x2", wrt="W1", shapes={"W2": (1, 2), "W1": (2, 2), "h": (2,),
+                                                              "x2": (2,), "A": (2, 2)}).latex()
+    assert r"\left(W_{2}\right)_{1,1}" in latex and "W_{2 11}" not in latex
+    latex = md.entries("x2'*A*x2", wrt="x2", shapes={"x2": (2,), "A": (2, 2)}).latex()
+    assert r"A_{1,2}" in latex and r"\left(x_{2}\right)_{1}" in latex

@@ -432,3 +432,9 @@ def test_the_reply_cache_is_bounded_in_bytes():
     assert cache.size <= 1000
     assert cache.get("big") is None
     assert cache.get("request 0") is not None and cache.get("request 1") is None
+
+
+def test_bold_letters_render_as_bold_characters():
+    """Chromium's MathML ignores mathvariant="bold": the ones vector 𝟏₃ read as a plain 1 (issue 16)."""
+    markup = mathml(r"b\,\mathbf{1}_{3} + \mathbf{Ax}")
+    assert "<mn>𝟏</mn>" in markup and "<mi>𝐀</mi><mi>𝐱</mi>" in markup and "bold" not in markup

@@ -91,6 +91,23 @@ def _default_letters(name: str, shape: tuple) -> list:
             for i in range(shape[0])]
 
 
+def _entry_latex(sympy, name: str, rows: list) -> dict:
+    """LaTeX for the default letters of ``name``, with unambiguous subscripts: entry (1,1) of W2 is
+    (W_2)_{1,1}, not W_{2 11}, and of A is A_{1,1}. Letters the user chose are left to SymPy."""
+    base = sympy.latex(sympy.Symbol(name))
+    base = rf"\left({base}\right)" if name[-1].isdigit() else base
+    count = sum(len(row) for row in rows)
+    found = {}
+    for shape in ((count,), (len(rows), len(rows[0]))):
+        default = _default_letters(name, shape)
+        if default == rows:
+            for i, row in enumerate(default):
+                for j, letter in enumerate(row):
+                    found[letter] = f"{base}_{{{j + 1}}}" if len(shape) == 1 else f"{base}_{{{i + 1},{j + 1}}}"
+            return found
+    return found
+
+
 # ----- the IR over SymPy ----------------------------------------------------------------------------
 
 
@@ -199,9 +216,12 @@ class Entries(Printable):
     def latex(self) -> str:
         sympy = _sympy()
         values = np.asarray(self.values, dtype=object)
+        names = {sympy.Symbol(letter): tex for name, rows in self.letters.items()
+                 for letter, tex in _entry_latex(sympy, name, rows).items()}
         if values.ndim <= 2:
-            return sympy.latex(self.matrix)
-        blocks = [sympy.latex(sympy.Matrix(values[index].tolist())) for index in np.ndindex(*values.shape[:-2])]
+            return sympy.latex(self.matrix, symbol_names=names)
+        blocks = [sympy.latex(sympy.Matrix(values[index].tolist()), symbol_names=names)
+                  for index in np.ndindex(*values.shape[:-2])]
         return r",\; ".join(blocks)
 
     def _repr_latex_(self) -> str:

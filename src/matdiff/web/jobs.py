@@ -357,6 +357,17 @@ MATHML_ATTRIBUTES = {
 
 
 _DOUBLE_SUBSCRIPT = re.compile(r"_\{([^{}]*)\}_\{([^{}]*)\}")
+_BOLD = re.compile(r"\\mathbf\{([A-Za-z0-9]+)\}")
+
+
+def _bold_characters(match: re.Match) -> str:
+    """\\mathbf{1} as the character 𝟏 (U+1D7CF): Chromium (MathML Core) ignores mathvariant="bold", so the
+    ones vector would read as a plain 1 (b·𝟏₃ as "b1₃")."""
+    def bold(c: str) -> str:
+        if c.isdigit():
+            return chr(0x1D7CE + int(c))
+        return chr((0x1D400 if c.isupper() else 0x1D41A) + ord(c.lower()) - ord("a"))
+    return "".join(bold(c) for c in match.group(1))
 
 
 def mathml(latex: str | None) -> str | None:
@@ -376,6 +387,7 @@ def mathml(latex: str | None) -> str | None:
 
         latex = latex.replace(r"\begin{aligned}", r"\begin{align*}").replace(r"\end{aligned}", r"\end{align*}")
         latex = _DOUBLE_SUBSCRIPT.sub(r"_{\1,\2}", latex)
+        latex = _BOLD.sub(_bold_characters, latex)
         markup = convert(latex, display="block")
         root = ElementTree.fromstring(markup)
     except Exception:  # noqa: BLE001 - latex2mathml fails in many ways; the page then shows the LaTeX

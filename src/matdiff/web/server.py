@@ -57,6 +57,11 @@ __all__ = ["MAX_BODY_BYTES", "MAX_EXPRESSION_CHARS", "create_app", "features", "
 STATIC = {  # the only files ever served
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "api.js": "text/javascript; charset=utf-8",
+    "dom.js": "text/javascript; charset=utf-8",
+    "examples.js": "text/javascript; charset=utf-8",
+    "sections.js": "text/javascript; charset=utf-8",
+    "variables.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
