@@ -111,9 +111,11 @@ def phone(browser):
 
 
 def expect(target):
-    """Playwright's retrying assertions: they poll without eval, which the page's CSP forbids."""
+    """Playwright's retrying assertions: they poll without eval, which the page's CSP forbids.
+    They wait up to 20 s: the machine running the tests may be busy (no test is about speed)."""
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=20_000)
     return expect(target)
 
 
