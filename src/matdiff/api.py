@@ -28,6 +28,8 @@ from matdiff.notation.bindings import MatrixProgram, ProgramBuilder
 from matdiff.notation.matrixform import latex_name, shape_text
 from matdiff.notation.vecform import no_matrix_form, vec_form
 from matdiff.engine.simplify import simplify
+from matdiff.engine.structure import CONVENTIONS, in_convention
+from matdiff.language.assumptions import Assumptions
 from matdiff.language.syntax import Program, parse
 
 if TYPE_CHECKING:  # numpy is imported on first use (start-up time)
@@ -68,8 +70,11 @@ class Derivative:
     """∂Y/∂X in one layout: its matrix form, index form, shape and numbers."""
 
     def __init__(self, *, program: Program, lowered: Lowered, wrt: tuple, layout: str, arrangement: Arrangement,
-                 jacobian: ir.Tensor, arranged: ir.Tensor, notes: list, declared: tuple = ()):
+                 jacobian: ir.Tensor, arranged: ir.Tensor, notes: list, declared: tuple = (),
+                 assume: Assumptions = Assumptions(), convention: str = "unconstrained"):
         self.declared = declared  # names the caller gave shapes for: never reused for intermediates
+        self.assume = assume
+        self.convention = convention
         self.program = program
         self.source = program.source
         self.lowered = lowered
@@ -122,7 +127,8 @@ class Derivative:
             root = self.jacobian  # vec of a scalar, column or matrix by one variable; or a Hessian
         else:
             return None
-        builder = ProgramBuilder([root], assigned=assigned, reserved=reserved)
+        symmetric = frozenset(name for name in self.assume.names if self.assume.symmetric(name))
+        builder = ProgramBuilder([root], assigned=assigned, reserved=reserved, symmetric=symmetric)
         if vec and self.order == 1:
             value = vec_form(root, a.y_shape, a.x_shapes[0], builder)
         else:
@@ -229,7 +235,7 @@ class Derivative:
             from matdiff.engine.numeric import evaluate as evaluate_ir
 
             return evaluate_ir(self.tensor, values, variables=known, positions=self.lowered.positions,
-                               source=self.source)
+                               source=self.source, assume=self.assume)
 
     # -- code --
 
@@ -267,20 +273,27 @@ class Derivative:
         return self.text if self.text is not None else self.index
 
 
-def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numerator") -> Derivative:
-    """∂expression/∂wrt in ``layout`` (SPEC §2); ``wrt`` a name, or a tuple for higher orders."""
+def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numerator", *, assume=None,
+         convention: str = "unconstrained") -> Derivative:
+    """∂expression/∂wrt in ``layout`` (SPEC §2); ``wrt`` a name, or a tuple for higher orders.
+
+    ``assume`` maps inputs to structures (``{"S": "symmetric"}``); ``convention`` says what the
+    derivative by a structured matrix means (see :data:`matdiff.engine.structure.CONVENTIONS`)."""
     source = expression if isinstance(expression, str) else None
     with _guarded(source):
         program = parse(expression)
         names = _wrt_names(wrt)
+        assumptions = Assumptions.of(assume)
         if layout not in LAYOUTS:
             raise LayoutError(f"unknown layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
+        if convention not in CONVENTIONS:
+            raise MatdiffError(f"unknown convention {convention!r}: choose one of {', '.join(CONVENTIONS)}")
         assigned = {s.target for s in program.statements if s.target}
         cuts = {n for n in names if n in assigned}
         if len(cuts) > 1:
             raise MatdiffError("differentiate by at most one intermediate at a time")
         cut = next(iter(cuts), None)
-        lowered = lower(program, shapes, cut=cut)
+        lowered = lower(program, shapes, cut=cut, assume=assumptions)
         y = lowered.value
         cut_definition = lowered.cut_definition
         variables = []
@@ -297,19 +310,47 @@ def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numera
                 raise UnknownNameError(f"{name} does not occur in the expression (names here: {', '.join(occurring)})",
                                        None, source)
         derivative = y.node
+        fixed = assumptions.without(names)  # structure may rewrite only what is not differentiated again
         for variable in variables:
-            derivative = simplify(jacobian(derivative, variable.node))
+            derivative = simplify(jacobian(derivative, variable.node), fixed)
         if cut is not None and cut_definition is not None:
             cut_variable = ir.var(cut, cut_definition.node.shape)
             derivative = substitute(derivative, {id(cut_variable): cut_definition.node})
         y_shape = layout_y_shape(y.surface())
         x_shapes = tuple(v.surface() for v in variables)
-        arrangement = arrange(layout, y_shape, x_shapes)
         reshaped = ir.reshape(derivative, y_shape + tuple(d for s in x_shapes for d in s))
-        arranged = simplify(apply_arrangement(reshaped, arrangement))
         notes = list(lowered.notes)
+        reshaped = _in_convention(reshaped, names, x_shapes, len(y_shape), assumptions, convention, notes)
+        arrangement = arrange(layout, y_shape, x_shapes)
+        arranged = simplify(apply_arrangement(reshaped, arrangement), assumptions)
         return Derivative(program=program, lowered=lowered, wrt=names, layout=layout, arrangement=arrangement,
-                          jacobian=simplify(reshaped), arranged=arranged, notes=notes, declared=tuple(shapes or ()))
+                          jacobian=simplify(reshaped, assumptions), arranged=arranged, notes=notes,
+                          declared=tuple(shapes or ()), assume=assumptions, convention=convention)
+
+
+def _in_convention(jacobian: ir.Tensor, names: tuple, x_shapes: tuple, axis: int, assume: Assumptions,
+                   convention: str, notes: list) -> ir.Tensor:
+    """J with each structured matrix variable's axes put in ``convention``, and a note saying so."""
+    structured = [name for name in names if assume.structure_of(name).square]
+    if convention != "unconstrained" and not structured:
+        raise MatdiffError(f"convention={convention!r} is for a derivative by a symmetric or diagonal matrix; "
+                           f"assume one, e.g. assume={{'{names[0]}': 'symmetric'}}")
+    for name, shape in zip(names, x_shapes):
+        if name in structured:
+            jacobian = in_convention(jacobian, axis, convention, diagonal=assume.diagonal(name))
+        axis += len(shape)
+    for name in dict.fromkeys(structured):
+        structure = assume.as_dict()[name]
+        if convention == "unconstrained":
+            within = "diagonal matrices, G∘I" if assume.diagonal(name) else "symmetric matrices, (G + G')/2"
+            notes.append(f"{name} is assumed {structure}: this is the unconstrained derivative G (every entry "
+                         f"independent, as autodiff gives); convention='symmetric' gives the gradient within {within}; "
+                         "`matdiff explain` compares the conventions")
+        else:
+            meaning = CONVENTIONS[convention]
+            notes.append(f"{name} is assumed {structure}: the {convention} convention, {meaning.formula} "
+                         f"({meaning.meaning})")
+    return jacobian
 
 
 def _shapes_from_values(values: dict, shapes: dict | None) -> dict:
@@ -328,8 +369,9 @@ def _shapes_from_values(values: dict, shapes: dict | None) -> dict:
     return shapes
 
 
-def evaluate(program: str, values: dict | None = None, shapes: dict | None = None):
-    """The numeric value of a program at ``values``; shapes default to the values' own."""
+def evaluate(program: str, values: dict | None = None, shapes: dict | None = None, *, assume=None):
+    """The numeric value of a program at ``values``; shapes default to the values' own. A value
+    that breaks an assumption (``assume={"S": "symmetric"}``) is a ValueMismatchError."""
     import numpy as np
 
     from matdiff.engine.numeric import evaluate as evaluate_ir
@@ -338,10 +380,11 @@ def evaluate(program: str, values: dict | None = None, shapes: dict | None = Non
     source = program if isinstance(program, str) else None
     with _guarded(source):
         parsed = parse(program)
-        lowered = lower(parsed, _shapes_from_values(values, shapes))
+        assumptions = Assumptions.of(assume)
+        lowered = lower(parsed, _shapes_from_values(values, shapes), assume=assumptions)
         result = evaluate_ir(lowered.value.node, values, positions=lowered.positions, source=source,
                              variables={n: v.node for n, v in lowered.variables.items()},
-                             extra_sizes=_declared_sizes(values, shapes))
+                             extra_sizes=_declared_sizes(values, shapes), assume=assumptions)
         surface = lowered.value.surface()
         if ir.is_all_ones(surface):
             return np.float64(np.asarray(result).reshape(()))
@@ -363,8 +406,8 @@ def _declared_sizes(values: dict, shapes: dict | None) -> dict:
     return sizes
 
 
-def infer_shapes(expression: str, shapes: dict | None = None) -> dict:
+def infer_shapes(expression: str, shapes: dict | None = None, *, assume=None) -> dict:
     """The shape of each input of ``expression``: declared, or inferred (a–g scalar, h–z vector,
-    A–Z matrix, dimensions by unification)."""
+    A–Z matrix, dimensions by unification; a symmetric, SPD or diagonal input is square)."""
     with _guarded(expression if isinstance(expression, str) else None):
-        return _infer_shapes(parse(expression), shapes)
+        return _infer_shapes(parse(expression), shapes, Assumptions.of(assume))

@@ -44,6 +44,13 @@ def _shapes(arguments) -> dict:
     return dict(parse_shape(s) for s in arguments.shape or [])
 
 
+def _assume(arguments):
+    """The repeated ``--assume S=symmetric`` as the Assumptions every entry point takes."""
+    from matdiff.language.assumptions import Assumptions
+
+    return Assumptions.of(arguments.assume or [])
+
+
 def _wrt(arguments):
     return arguments.wrt[0] if len(arguments.wrt) == 1 else tuple(arguments.wrt)
 
@@ -54,9 +61,17 @@ def _add_common(parser: argparse.ArgumentParser, *, layout: bool = True) -> None
                         help="variable to differentiate by (repeat for higher orders)")
     parser.add_argument("--shape", action="append", metavar="NAME=SPEC",
                         help="shape of a variable: A=3x4, x=n, B=mxn, s=scalar")
+    parser.add_argument("--assume", action="append", metavar="NAME=STRUCTURE",
+                        help="structure of an input: S=symmetric, S=spd, D=diagonal, x=positive (repeatable)")
     if layout:
         parser.add_argument("--layout", default="numerator",
                             choices=["numerator", "denominator", "gradient", "jacobian", "vec"])
+
+
+def _add_convention(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--convention", default="unconstrained", choices=["unconstrained", "symmetric", "cookbook"],
+                        help="the derivative by a symmetric matrix: every entry free (default), within symmetric "
+                             "matrices (G + G')/2, or by the free entries (the Matrix Cookbook's)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     diff = commands.add_parser("diff", help="the derivative, in matrix notation where one exists")
     _add_common(diff)
+    _add_convention(diff)
     diff.add_argument("--format", default="text", choices=["text", "latex", "index", "json"])
 
     explain = commands.add_parser("explain", help="the chain rule step by step, with the shape of every factor")
@@ -72,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="is a claimed derivative right? exit 0 yes, 1 no (with why), 2 bad input")
     _add_common(check)
+    _add_convention(check)
     check.add_argument("--claim", required=True, metavar="FORMULA", help="the derivative you computed, e.g. \"W2*h'\"")
 
     entries = commands.add_parser("entries", help="every entry of the derivative as a formula in your own letters")
@@ -81,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     codegen = commands.add_parser("codegen", help="standalone NumPy/JAX/PyTorch code for the derivative")
     _add_common(codegen)
+    _add_convention(codegen)
     codegen.add_argument("--target", default="numpy", choices=["numpy", "jax", "torch"])
 
     serve = commands.add_parser("serve", help="the web app on http://127.0.0.1:8000")
@@ -100,7 +118,7 @@ def run_diff(arguments) -> int:
     from matdiff.api import diff
 
     derivative = diff(arguments.expression, wrt=_wrt(arguments), shapes=_shapes(arguments),
-                              layout=arguments.layout)
+                      layout=arguments.layout, assume=_assume(arguments), convention=arguments.convention)
     shape = "×".join(map(str, derivative.shape)) if derivative.shape else "scalar"
     if arguments.format == "json":
         print(json.dumps({"text": derivative.text, "latex": derivative.latex, "index": derivative.index,
@@ -146,7 +164,8 @@ def run_serve(arguments) -> int:
 def run_explain(arguments) -> int:
     from matdiff.tools.explanation import explain
 
-    emit(explain(arguments.expression, _wrt(arguments), shapes=_shapes(arguments), layout=arguments.layout))
+    emit(explain(arguments.expression, _wrt(arguments), shapes=_shapes(arguments), layout=arguments.layout,
+                 assume=_assume(arguments)))
     return EXIT_OK
 
 
@@ -154,7 +173,7 @@ def run_check(arguments) -> int:
     from matdiff.tools.checking import check
 
     verdict = check(arguments.expression, _wrt(arguments), arguments.claim, shapes=_shapes(arguments),
-                    layout=arguments.layout)
+                    layout=arguments.layout, assume=_assume(arguments), convention=arguments.convention)
     emit(verdict)
     return EXIT_OK if verdict.correct else EXIT_WRONG
 
@@ -164,7 +183,7 @@ def run_entries(arguments) -> int:
 
     names = dict(parse_name_argument(text) for text in arguments.name or [])
     emit(entries(arguments.expression, _wrt(arguments), shapes=_shapes(arguments), names=names,
-                 layout=arguments.layout))
+                 layout=arguments.layout, assume=_assume(arguments)))
     return EXIT_OK
 
 
@@ -173,7 +192,7 @@ def run_codegen(arguments) -> int:
     from matdiff.codegen.writer import derivative_source
 
     derivative = diff(arguments.expression, wrt=_wrt(arguments), shapes=_shapes(arguments),
-                              layout=arguments.layout)
+                      layout=arguments.layout, assume=_assume(arguments), convention=arguments.convention)
     print(derivative_source(derivative, arguments.target), end="")
     return EXIT_OK
 

@@ -23,6 +23,7 @@ from matdiff.engine import ir
 from matdiff.errors import LimitError, MatdiffError, ShapeError, UnknownNameError
 from matdiff.engine.ir import Tensor, const, einsum, eye, is_all_ones
 from matdiff.engine.primitives import ELEMENTWISE
+from matdiff.language.assumptions import Assumptions
 from matdiff.language.syntax import Call, Chain, Name, Number, Power, Program, Signed, Transpose
 
 MATRIX_FUNCTIONS = ("tr", "det", "logdet", "inv", "diag", "sum", "norm2", "norm1", "kron", "vec", "eye", "ones")
@@ -165,24 +166,25 @@ def normalize_shape(name: str, spec) -> tuple:
 # ----- the lowering ---------------------------------------------------------------------------
 
 
-def lower(program: Program, shapes: dict | None = None, cut: str | None = None) -> Lowered:
+def lower(program: Program, shapes: dict | None = None, cut: str | None = None,
+          assume: Assumptions | None = None) -> Lowered:
     """Check shapes and build the IR of ``program``; ``cut`` names an intermediate to treat
-    as an independent variable (to differentiate by it)."""
+    as an independent variable (to differentiate by it); ``assume`` may make an input square."""
     declared = {name: normalize_shape(name, spec) for name, spec in (shapes or {}).items()}
     solver = Dims()
-    first = _Lowering(program, declared, solver, cut)
+    first = _Lowering(program, declared, solver, cut, assume)
     first.run()
     solved = _solve_shapes(first, declared, solver)
-    second = _Lowering(program, solved, Dims(), cut)
+    second = _Lowering(program, solved, Dims(), cut, assume)
     second.run()
     return second.result
 
 
-def infer_shapes(program: Program, shapes: dict | None = None) -> dict:
+def infer_shapes(program: Program, shapes: dict | None = None, assume: Assumptions | None = None) -> dict:
     """The shape of every input variable (declared or inferred), by name."""
     declared = {name: normalize_shape(name, spec) for name, spec in (shapes or {}).items()}
     solver = Dims()
-    first = _Lowering(program, declared, solver, None)
+    first = _Lowering(program, declared, solver, None, assume)
     first.run()
     solved = _solve_shapes(first, declared, solver)
     return {name: solved[name] if not first.result.variables[name].row else (1,) + solved[name]
@@ -209,8 +211,9 @@ def _solve_shapes(first: "_Lowering", declared: dict, solver: Dims) -> dict:
 
 
 class _Lowering:
-    def __init__(self, program: Program, shapes: dict, dims: Dims, cut: str | None):
+    def __init__(self, program: Program, shapes: dict, dims: Dims, cut: str | None, assume: Assumptions | None):
         self.program = program
+        self.assume = assume or Assumptions()
         self.shapes = shapes
         self.dims = dims
         self.cut = cut
@@ -272,8 +275,17 @@ class _Lowering:
         if shape is None:
             shape = default_shape(name)
         value = Value(ir.var(name, shape))
+        if self.assume.structure_of(name).square:
+            self.check_square(name, value, node.position)
         self.result.variables[name] = value
         return value
+
+    def check_square(self, name: str, value: Value, position: int) -> None:
+        """A symmetric, SPD or diagonal input is a square matrix: its two dimensions are one."""
+        structure = self.assume.as_dict()[name]
+        if value.node.rank != 2 or not self.dims.unify(*value.node.shape):
+            raise self.error(f"{name} is assumed {structure}, which needs a square matrix, but {name} is "
+                             f"{self.show(value)}", position, MatdiffError)
 
     def lower_Signed(self, node: Signed) -> Value:
         value = self.expression(node.operand)

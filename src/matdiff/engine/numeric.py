@@ -14,6 +14,7 @@ from matdiff import limits
 from matdiff.errors import DomainError, LimitError, MatdiffError, ValueMismatchError
 from matdiff.engine.ir import Tensor, dim_value, postorder
 from matdiff.engine.primitives import ELEMENTWISE
+from matdiff.language.assumptions import Assumptions
 
 
 def bind_sizes(variables: dict[str, Tensor], values: dict) -> tuple[dict[str, np.ndarray], dict[str, int]]:
@@ -55,15 +56,36 @@ def _mismatch(name, expected, actual) -> str:
     return f"the value of {name} has shape {actual} but {name} is {shown}"
 
 
+def check_assumptions(arrays: dict[str, np.ndarray], assume: Assumptions) -> None:
+    """A ValueMismatchError naming the first value that breaks its assumed structure."""
+    for name, array in arrays.items():
+        structure = assume.structure_of(name)
+        scale = 1e-9 * max(1.0, float(np.max(np.abs(array), initial=0.0)))
+        broken = None
+        if structure.symmetric and array.ndim == 2 and not np.allclose(array, array.T, rtol=0.0, atol=scale):
+            broken = "is not symmetric"
+        elif structure.diagonal and array.ndim == 2 and np.any(np.abs(array - np.diag(np.diag(array))) > scale):
+            broken = "has nonzero entries off the diagonal"
+        elif structure.definite and array.ndim == 2 and np.any(np.linalg.eigvalsh(array) <= 0):
+            broken = "is not positive definite"
+        elif structure.positive and np.any(array <= 0):
+            broken = "has entries that are not positive"
+        if broken:
+            raise ValueMismatchError(f"{name} is assumed {assume.as_dict()[name]}, but the value of {name} {broken}")
+
+
 def evaluate(root: Tensor, values: dict, *, positions: dict | None = None, source: str | None = None,
-             variables: dict | None = None, extra_sizes: dict | None = None) -> np.ndarray:
-    """The value of ``root``; ``positions`` maps id(node) to (node, position) for error carets."""
+             variables: dict | None = None, extra_sizes: dict | None = None,
+             assume: Assumptions | None = None) -> np.ndarray:
+    """The value of ``root``; ``positions`` maps id(node) to (node, position) for error carets;
+    values must have the structure ``assume`` gives them."""
     import opt_einsum
 
     nodes = postorder(root)
     if variables is None:
         variables = {n.params[0]: n for n in nodes if n.op == "var"}
     arrays, sizes = bind_sizes(variables, values)
+    check_assumptions(arrays, assume or Assumptions())
     sizes.update(extra_sizes or {})
     results: dict[int, np.ndarray] = {}
     for node in nodes:
@@ -138,3 +160,24 @@ def _compute(node: Tensor, args: list, shape: tuple, arrays: dict, opt_einsum) -
     if op == "power":
         return np.power(args[0], args[1])
     return ELEMENTWISE[op].numpy(args[0])
+
+
+def structured_value(structure: str, shape: tuple, rng, *, integers: bool = False, safe: bool = False) -> np.ndarray:
+    """A random value of ``shape`` that has ``structure`` (a name in STRUCTURES): the one place
+    where checks (``check``, the web page's, generated ``--check`` scripts) draw structured values.
+    With ``safe`` (the expression has inv, log, logdet …) a symmetric value is positive definite;
+    ``integers`` gives small integer entries, for counterexamples a person can follow."""
+    if structure == "positive":
+        return rng.integers(1, 4, shape).astype(float) if integers else rng.uniform(0.5, 2.0, shape)
+    n = shape[0]
+    if structure == "diagonal":
+        entries = rng.integers(1, 4, n).astype(float) if integers else rng.uniform(0.5, 2.0, n)
+        return np.diag(entries)
+    if structure == "symmetric" and not safe:
+        half = rng.integers(-2, 3, (n, n)).astype(float) if integers else rng.standard_normal((n, n))
+        return half + half.T
+    if integers:
+        half = rng.integers(-1, 2, (n, n)).astype(float)
+        return half @ half.T + np.eye(n)
+    half = rng.standard_normal((n, n))
+    return half @ half.T / n + np.eye(n)

@@ -14,6 +14,9 @@ writes, without ever duplicating shared work:
 
 Shared nodes (used twice or more) are never inlined: that is what keeps the
 output of a 32-layer network linear in its depth.
+
+Given assumptions (``assume``), the rules of :mod:`matdiff.engine.structure` apply too:
+S' is S for a symmetric S, D*x is diag(D).*x for a diagonal D, |x| is x for a positive x.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from itertools import count
 
 from matdiff.engine.ir import Tensor, add, apply, const, einsum, postorder
 from matdiff.engine.primitives import rebuild
+from matdiff.engine.structure import RULES as STRUCTURE_RULES, Structured, rewrite_node
+from matdiff.language.assumptions import Assumptions
 
 
 # A chain a1*a2*…*an is a left-deep nest of contractions; fusing it level by level copies
@@ -40,19 +45,24 @@ _finished: "weakref.WeakSet[Tensor]" = weakref.WeakSet()
 _simplified: "weakref.WeakKeyDictionary[Tensor, Tensor]" = weakref.WeakKeyDictionary()
 
 
-def simplify(root: Tensor) -> Tensor:
+def simplify(root: Tensor, assume: Assumptions | None = None) -> Tensor:
+    """``root`` cleaned up; with ``assume``, also rewritten by what the assumed structure allows
+    (only after differentiating: see :mod:`matdiff.engine.structure`). Only plain results are
+    remembered: a root simplified plainly may still have structure to use."""
+    if assume:
+        return _simplify(root, Structured(assume))
     if root in _finished:
         return root
     result = _simplified.get(root)
     if result is None:
-        result = _simplify(root)
+        result = _simplify(root, None)
         _finished.add(result)
         if result is not root:
             _simplified[root] = result
     return result
 
 
-def _simplify(root: Tensor) -> Tensor:
+def _simplify(root: Tensor, facts: Structured | None) -> Tensor:
     nodes = postorder(root)
     uses: Counter = Counter(id(arg) for node in nodes for arg in node.args)
     memo: dict[int, Tensor] = {}
@@ -60,13 +70,14 @@ def _simplify(root: Tensor) -> Tensor:
         args = [memo[id(a)] for a in node.args]
         if node.op == "einsum":
             single_use = [uses[id(a)] <= 1 for a in node.args]
-            memo[id(node)] = simplify_einsum(node.params[1], list(zip(args, node.params[0])), single_use)
+            new = simplify_einsum(node.params[1], list(zip(args, node.params[0])), single_use, facts)
         elif node.op == "reshape" and args[0].op == "einsum" and _drops_unit_axes(args[0].shape, node.shape):
-            memo[id(node)] = _squeeze_einsum(args[0], node.shape)
+            new = _squeeze_einsum(args[0], node.shape)
         elif all(new is old for new, old in zip(args, node.args)):
-            memo[id(node)] = node
+            new = node
         else:
-            memo[id(node)] = rebuild(node, args)
+            new = rebuild(node, args)
+        memo[id(node)] = new if facts is None else rewrite_node(new, facts)
     return memo[id(root)]
 
 
@@ -97,11 +108,12 @@ def _is_view(node: Tensor) -> bool:
     return node.op == "einsum" and sum(1 for a in node.args if not (a.op == "const" and a.rank == 0)) <= 1
 
 
-def simplify_einsum(output, operands: list[tuple[Tensor, tuple]], single_use: list[bool]) -> Tensor:
+def simplify_einsum(output, operands: list[tuple[Tensor, tuple]], single_use: list[bool],
+                    facts: Structured | None = None) -> Tensor:
     fresh = count()
     if len(operands) == 1 and operands[0][0].op == "add":  # (A + B)ᵀ = Aᵀ + Bᵀ
         term_sum, labels = operands[0]
-        return add(*(simplify_einsum(output, [(t, labels)], [True]) for t in term_sum.args))
+        return add(*(simplify_einsum(output, [(t, labels)], [True], facts) for t in term_sum.args))
     flat: list[tuple[Tensor, tuple]] = []
     for (node, labels), alone in zip(operands, single_use):
         if node.op == "einsum" and (_is_view(node) or (alone and len(node.args) <= MAX_FUSED_OPERANDS)):
@@ -111,6 +123,10 @@ def simplify_einsum(output, operands: list[tuple[Tensor, tuple]], single_use: li
     # an output index may lose its last operand (Σ_j δ_ij is a vector of ones): keep its size
     sizes = {label: size for node, labels in flat for label, size in zip(labels, node.shape)}
     output, flat = _eliminate_deltas(list(output), flat)
+    if facts is not None:
+        for rule in STRUCTURE_RULES:
+            if rule.contraction is not None:
+                output, flat = _eliminate_deltas(output, rule.contraction(tuple(output), flat, facts))
     flat = _fold_filled_constants(output, flat)
     flat = _merge_powers(flat)
     return einsum(output, *flat, sizes={label: sizes[label] for label in output if label in sizes})

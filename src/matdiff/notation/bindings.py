@@ -128,9 +128,11 @@ def fresh(base: str, taken: set, separator: str = "", numbers: dict | None = Non
 class ProgramBuilder:
     """Recover matrix notation with shared nodes named, then compact and bind deltas."""
 
-    def __init__(self, roots: list[Tensor], *, assigned: dict | None = None, reserved: set | None = None):
+    def __init__(self, roots: list[Tensor], *, assigned: dict | None = None, reserved: set | None = None,
+                 symmetric: frozenset = frozenset()):
         self.taken = set(reserved or ()) | set(assigned or ())
-        self.recovery = Recovery(choose_names(roots, assigned=assigned or {}, reserved=set(reserved or ())))
+        self.recovery = Recovery(choose_names(roots, assigned=assigned or {}, reserved=set(reserved or ())),
+                                 symmetric)
         self.taken |= set(self.recovery.names.values())
         self.deltas: set[str] = set()
         self.numbers: dict[str, int] = {}  # for fresh()

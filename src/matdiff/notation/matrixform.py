@@ -29,17 +29,19 @@ from matdiff.engine.ir import Tensor, dim_product, einsum_operands
 class M:
     """A matrix expression: op in leaf, number, product, hadamard, sum, negate, transpose,
     call, power (elementwise .^ or scalar ^), divide (./), quotient (by a scalar, /);
-    ``kind`` is scalar, column, row or matrix."""
+    ``kind`` is scalar, column, row or matrix; ``symmetric`` marks a leaf assumed symmetric
+    (SPEC §1 "Structure"), which is then its own transpose."""
 
     op: str
     args: tuple = ()
     name: str = ""
     kind: str = "matrix"
     value: float = 0.0
+    symmetric: bool = False
 
 
-def leaf(name: str, kind: str) -> M:
-    return M("leaf", (), name, kind)
+def leaf(name: str, kind: str, *, symmetric: bool = False) -> M:
+    return M("leaf", (), name, kind, symmetric=symmetric)
 
 
 def number(value: float) -> M:
@@ -141,8 +143,9 @@ _FLIP = {"column": "row", "row": "column", "matrix": "matrix", "scalar": "scalar
 
 
 def transpose(x: M) -> M:
-    """(AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, Aᵀᵀ = A; scalars are their own transpose."""
-    if x.kind == "scalar":
+    """(AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, Aᵀᵀ = A; scalars and assumed-symmetric leaves are their
+    own transpose."""
+    if x.kind == "scalar" or x.symmetric:
         return x
     if x.op == "transpose":
         return x.args[0]
@@ -189,7 +192,8 @@ class Recovery:
     use prints as the name.
     """
 
-    def __init__(self, names: dict[int, str] | None = None):
+    def __init__(self, names: dict[int, str] | None = None, symmetric: frozenset = frozenset()):
+        self.symmetric = symmetric  # inputs assumed symmetric
         self.memo: dict[int, tuple[Tensor, M | None]] = {}  # the node is kept so its id stays its own
         self.names = dict(names or {})
         self.bindings: list[tuple[str, M]] = []
@@ -207,7 +211,7 @@ class Recovery:
     def _translate(self, node: Tensor) -> M | None:
         op = node.op
         if op == "var":
-            return leaf(node.params[0], _kind(node))
+            return leaf(node.params[0], _kind(node), symmetric=node.params[0] in self.symmetric)
         if op == "const":
             return self._constant(node)
         if op == "eye":

@@ -242,8 +242,9 @@ def diag_linear(x: M) -> M | None:
 
 
 def is_symmetric(x: M) -> bool:
-    """Known to equal its transpose: diag(v), I, inv/powers of a symmetric matrix, XᵀX, A + Aᵀ."""
-    if x.kind == "scalar":
+    """Known to equal its transpose: diag(v), I, inv/powers of a symmetric matrix, XᵀX, A + Aᵀ, and
+    an input assumed symmetric."""
+    if x.kind == "scalar" or x.symmetric:
         return True
     if x.kind != "matrix":
         return False

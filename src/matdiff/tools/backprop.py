@@ -29,6 +29,7 @@ from matdiff.notation.matrixform import Recovery, text as matrix_text
 from matdiff.engine.primitives import is_elementwise, substitute
 from matdiff.notation.report import INTERNAL, Line, Printable, shape_text
 from matdiff.engine.simplify import simplify
+from matdiff.language.assumptions import Assumptions
 
 LETTERS = "ijklmnpqrstuvw"
 
@@ -46,11 +47,11 @@ def fresh_name(preferred: str, taken: set) -> str:
     return fresh(preferred, taken, separator="_")
 
 
-def matrix_form(node: ir.Tensor) -> str | None:
-    """Matrix notation of a rank ≤ 2 tensor, None where there is none."""
+def matrix_form(node: ir.Tensor, assume: Assumptions = Assumptions()) -> str | None:
+    """Matrix notation of a rank ≤ 2 tensor, None where there is none (S' is S for S assumed symmetric)."""
     if node.rank > 2:
         return None
-    recovered = Recovery()(node)
+    recovered = Recovery(symmetric=frozenset(name for name in assume.names if assume.symmetric(name)))(node)
     return None if recovered is None else matrix_text(recovered)
 
 
@@ -163,8 +164,9 @@ def _term_note(backprop: Backprop, entry: Gradient, term: Term) -> str:
             f"(order {term.order}, {jacobian_shape}: {term.jacobian_index}) over {term.through}'s indices")
 
 
-def backprop(lowered: Lowered, output: str | None = None) -> Backprop:
-    """The backprop view of a lowered program (its value need not be a scalar: then G = ∂L/∂Y)."""
+def backprop(lowered: Lowered, output: str | None = None, assume: Assumptions = Assumptions()) -> Backprop:
+    """The backprop view of a lowered program (its value need not be a scalar: then G = ∂L/∂Y);
+    each total uses the structure ``assume`` gives the inputs."""
     program = name_program(lowered, output)
     taken = set(program.names) | set(program.inputs)
     y = program.local[program.output]
@@ -193,13 +195,13 @@ def backprop(lowered: Lowered, output: str | None = None) -> Backprop:
         parts = contributions.pop(name, [])
         if not parts:
             return
-        total = simplify(ir.add(*(node for node, _ in parts)))
+        total = simplify(ir.add(*(node for node, _ in parts)), assume)
         if ir.is_zero(total):
             return
         symbol = fresh_name("d" + name, taken)
         symbols[name] = ir.var(symbol, total.shape)
         letters = list(LETTERS[:total.rank])
-        entry = Gradient(name, symbol, kind, surface_text(value), matrix_form(total),
+        entry = Gradient(name, symbol, kind, surface_text(value), matrix_form(total, assume),
                          f"{symbol}{_brackets(letters)} = {index_notation(total, letters)}",
                          tuple(term for _, term in parts), total)
         entries[name] = entry

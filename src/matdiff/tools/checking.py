@@ -5,18 +5,20 @@ intermediate names: ``dz3*a2'``), then compared with ``md.diff`` numerically at
 random values, with small distinct sizes for symbolic dimensions. A wrong claim
 gets the first diagnosis that fits, in this order:
 
-==============  ==============================================================
-kind            meaning
-==============  ==============================================================
-parse_error     the claim is not in the input language
-shape_error     the claim itself does not typecheck: which product, which sizes
-unknown_name    the claim uses a name the expression does not have
-other_layout    the claim is the derivative in another layout (a transpose)
-transpose       the claim is the transpose of the answer, in no layout
-vjp             the claim is the backprop form (∂C/∂B "= A'": ∂L/∂B = A'*G)
-wrong_shape     the claim has the wrong shape
-wrong           simply wrong: a small counterexample with integer values
-==============  ==============================================================
+================  ==============================================================
+kind              meaning
+================  ==============================================================
+parse_error       the claim is not in the input language
+shape_error       the claim itself does not typecheck: which product, which sizes
+unknown_name      the claim uses a name the expression does not have
+other_layout      the claim is the derivative in another layout (a transpose)
+transpose         the claim is the transpose of the answer, in no layout
+needs_assumption  right only if an input had a structure not assumed ("add --assume S=symmetric")
+convention        the derivative by a structured matrix in another convention ((G + G')/2, ...)
+vjp               the claim is the backprop form (∂C/∂B "= A'": ∂L/∂B = A'*G)
+wrong_shape       the claim has the wrong shape
+wrong             simply wrong: a small counterexample with integer values
+================  ==============================================================
 
 The correct answer is always part of the verdict. Errors in the expression
 itself (or an unknown layout) are bad input and raise :class:`MatdiffError`.
@@ -32,17 +34,19 @@ import numpy as np
 from matdiff.api import Derivative, _guarded, diff, infer_shapes
 from matdiff.tools.backprop import backprop
 from matdiff.errors import MatdiffError, ParseError, ShapeError
-from matdiff.engine.numeric import evaluate as evaluate_ir
+from matdiff.engine.numeric import evaluate as evaluate_ir, structured_value
 from matdiff.tools.explanation import _output_name, explain
 from matdiff.engine.layout import LAYOUTS
+from matdiff.engine.structure import CONVENTIONS
 from matdiff.engine.lowering import lower
 from matdiff.notation.report import Line, Printable, shape_text
+from matdiff.language.assumptions import Assumptions
 from matdiff.language.syntax import Call, Chain, Name, Power, Program, Signed, Transpose, parse
 
 SIZES = (2, 3, 4, 5, 6, 7, 8, 9)  # given in turn to symbolic dimensions: distinct, so a swap shows
 DOMAIN = re.compile(r"\b(log|sqrt|inv|det|logdet)\s*\(|\./|/|\^\s*-")
-KINDS = ("correct", "parse_error", "shape_error", "unknown_name", "other_layout", "transpose", "vjp",
-         "wrong_shape", "wrong")
+KINDS = ("correct", "parse_error", "shape_error", "unknown_name", "other_layout", "transpose", "needs_assumption",
+         "convention", "vjp", "wrong_shape", "wrong")
 
 
 @dataclass(frozen=True, repr=False)
@@ -164,12 +168,15 @@ def _concrete(shape: tuple, sizes: dict) -> tuple:
     return tuple(d if isinstance(d, int) else sizes[d] for d in shape)
 
 
-def _values(shapes: dict, sizes: dict, rng, *, safe: bool, integers: bool) -> dict:
+def _values(shapes: dict, sizes: dict, rng, *, safe: bool, integers: bool,
+            assume: Assumptions = Assumptions()) -> dict:
     values = {}
     for name, shape in shapes.items():
         shape = _concrete(shape, sizes)
         square = len(shape) == 2 and shape[0] == shape[1]
-        if integers:
+        if name in assume.names:
+            value = structured_value(assume.as_dict()[name], shape, rng, integers=integers, safe=safe)
+        elif integers:
             low, high = (1, 4) if safe else (-2, 3)
             value = rng.integers(low, high, shape).astype(float)
             if safe and square:
@@ -222,9 +229,11 @@ class _Claim:
         return _canonical(result)
 
 
-def check(expression: str, wrt, claim: str, shapes: dict | None = None, layout: str = "numerator") -> Verdict:
-    """Is ``claim`` ∂expression/∂wrt in ``layout``? A :class:`Verdict` with the diagnosis and the answer."""
-    derivative = diff(expression, wrt=wrt, shapes=shapes, layout=layout)
+def check(expression: str, wrt, claim: str, shapes: dict | None = None, layout: str = "numerator", *,
+          assume=None, convention: str = "unconstrained") -> Verdict:
+    """Is ``claim`` ∂expression/∂wrt in ``layout``? A :class:`Verdict` with the diagnosis and the answer.
+    Values are drawn with the structure ``assume`` gives the inputs."""
+    derivative = diff(expression, wrt=wrt, shapes=shapes, layout=layout, assume=assume, convention=convention)
     if not isinstance(claim, str) or not claim.strip():
         raise MatdiffError("the claim is empty: give the derivative you computed, e.g. --claim \"h*W2\"")
     with _guarded(expression):
@@ -238,7 +247,8 @@ class _Check:
         self.single = isinstance(wrt, str) or len(self.wrt) == 1
         self.shapes, self.layout = shapes, layout
         self.program = parse(expression)
-        self.inputs = infer_shapes(expression, shapes)
+        self.assume = derivative.assume
+        self.inputs = infer_shapes(expression, shapes, assume=self.assume)
         self.answer = derivative.text if derivative.text is not None else derivative.index
         self.y_shape = derivative.arrangement.y_shape
         self.sizes = _sizes({**self.inputs, "": self.y_shape})
@@ -251,7 +261,7 @@ class _Check:
         if not correct and self.single:
             for layout in ("numerator", "denominator"):
                 try:
-                    text = diff(self.expression, wrt=self.wrt, shapes=self.shapes, layout=layout).text
+                    text = diff(self.expression, wrt=self.wrt, shapes=self.shapes, layout=layout, assume=self.assume).text
                 except MatdiffError:
                     text = None
                 if text is not None:
@@ -292,11 +302,11 @@ class _Check:
     # -- numbers --
 
     def draw(self, *, integers: bool = False) -> dict:
-        return _values(self.inputs, self.sizes, self.rng, safe=self.safe, integers=integers)
+        return _values(self.inputs, self.sizes, self.rng, safe=self.safe, integers=integers, assume=self.assume)
 
     def expected(self, values: dict, layout: str | None = None) -> np.ndarray:
         derivative = self.derivative if layout in (None, self.layout) else \
-            diff(self.expression, wrt=self.wrt, shapes=self.shapes, layout=layout)
+            diff(self.expression, wrt=self.wrt, shapes=self.shapes, layout=layout, assume=self.assume)
         return _canonical(derivative.evaluate(values))
 
     def sample(self, claimed: _Claim):
@@ -342,6 +352,9 @@ class _Check:
         if all(e.ndim == 2 and _close(c.T, e) for _, e, c in points):
             return self.verdict(False, "transpose", "the claim is the transpose of the derivative (in no layout "
                                 "is it arranged that way)", claim_shape)
+        structured = self.structure_verdict(claimed)
+        if structured is not None:
+            return structured
         vjp = self.vjp_factor(points) if self.single and self.y_shape else None
         if vjp is not None:
             return self.verdict(False, "vjp", self._vjp_text(vjp), claim_shape, backprop_form=self.backprop_form())
@@ -366,10 +379,52 @@ class _Check:
         values, expected, got = fallback
         return Counterexample(_listed(values), expected.tolist(), got.tolist())
 
+    # -- structure: an assumption not stated, a convention not asked for --
+
+    def structure_verdict(self, claimed: _Claim) -> Verdict | None:
+        """The claim is right with one more input assumed symmetric (kind needs_assumption), or is the
+        derivative by a structured matrix in another convention (kind convention)."""
+        conventions = [self.derivative.convention] + [c for c in CONVENTIONS if c != self.derivative.convention]
+        for assume in [self.assume, *self._stronger_assumptions()]:
+            for convention in conventions:
+                if assume == self.assume and convention == self.derivative.convention:
+                    continue
+                try:
+                    other = diff(self.expression, wrt=self.wrt, shapes=self.shapes, layout=self.layout,
+                                 assume=assume, convention=convention)
+                    rng = np.random.default_rng(20240611)
+                    agree = all(_close(claimed.value(values), _canonical(other.evaluate(values)))
+                                for values in (_values(self.inputs, self.sizes, rng, safe=True, integers=False,
+                                                       assume=assume) for _ in range(2)))
+                except MatdiffError:
+                    continue
+                if agree:
+                    return self._structure_text(assume, convention)
+        return None
+
+    def _stronger_assumptions(self) -> list[Assumptions]:
+        """The stated assumptions plus 'symmetric' for one more square matrix input."""
+        square = [name for name, shape in self.inputs.items()
+                  if len(shape) == 2 and shape[0] == shape[1] and name not in self.assume.names]
+        return [Assumptions.of({**self.assume.as_dict(), name: "symmetric"}) for name in square]
+
+    def _structure_text(self, assume: Assumptions, convention: str) -> Verdict:
+        added = Assumptions(tuple(item for item in assume.items if item not in self.assume.items))
+        condition = "".join(f" if {name} is {structure}" for name, structure in added.items)
+        how = f"; add {' '.join(added.options())}" if added else ""
+        if convention == self.derivative.convention:
+            return self.verdict(False, "needs_assumption", f"{self.claim} is right{condition}{how}",
+                                hint=f"in Python: assume={assume.as_dict()}")
+        meaning = CONVENTIONS[convention]
+        return self.verdict(False, "convention", f"{self.claim} is the derivative in the {convention} convention "
+                            f"({meaning.formula}: {meaning.meaning}){condition}, not the {self.derivative.convention} one{how}",
+                            hint=f"ask for it with convention='{convention}' (--convention {convention}); "
+                                 "`matdiff explain` compares the conventions")
+
     # -- the backprop confusion --
 
     def jacobian_numbers(self, values: dict) -> np.ndarray:
-        derivative = diff(self.expression, wrt=self.wrt, shapes=self.shapes, layout="jacobian")
+        derivative = diff(self.expression, wrt=self.wrt, shapes=self.shapes, layout="jacobian", assume=self.assume)
         return np.asarray(derivative.evaluate(values), dtype=float)
 
     def vjp(self, values: dict, cotangent: np.ndarray) -> np.ndarray:
@@ -436,7 +491,8 @@ class _Check:
             return None
         wrt = self._wrt_text()
         try:
-            view = backprop(self.derivative.lowered, output=self._output() if self.y_shape else "L")
+            view = backprop(self.derivative.lowered, output=self._output() if self.y_shape else "L",
+                            assume=self.assume)
             gradient = view.gradient(wrt)
         except (KeyError, MatdiffError):
             return None
@@ -463,7 +519,7 @@ class _Check:
         text = f"an order-{len(shape)} tensor {shape_text(shape)}"
         if self.derivative.text is None:
             try:
-                vec = diff(self.expression, wrt=self.wrt, shapes=self.shapes, layout="vec")
+                vec = diff(self.expression, wrt=self.wrt, shapes=self.shapes, layout="vec", assume=self.assume)
                 if vec.text is not None:
                     text += f" (in the vec layout the {shape_text(vec.shape)} matrix {vec.text})"
             except MatdiffError:

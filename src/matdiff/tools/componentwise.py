@@ -22,6 +22,7 @@ from matdiff.engine import ir
 from matdiff.api import Derivative, _guarded, diff, infer_shapes
 from matdiff.errors import LimitError, MatdiffError
 from matdiff.notation.report import Line, Printable, shape_text
+from matdiff.language.assumptions import Assumptions, Structure
 
 MAX_ENTRIES = 2_000  # of the derivative: beyond this, a by-hand comparison is not the point
 SIMPLIFY_BELOW = 80  # operations in an entry: simplify() is slow on big expressions
@@ -286,12 +287,14 @@ def _grid(labels: np.ndarray, values: np.ndarray) -> list[Line]:
 
 
 def entries(expression: str, wrt, shapes: dict | None = None, names: dict | None = None,
-            layout: str = "numerator") -> Entries:
-    """Every entry of ∂expression/∂wrt in ``layout``, in the letters ``names`` gives (name → 'a b; c d')."""
+            layout: str = "numerator", *, assume=None) -> Entries:
+    """Every entry of ∂expression/∂wrt in ``layout``, in the letters ``names`` gives (name → 'a b; c d');
+    ``assume`` gives inputs a structure."""
     source = expression if isinstance(expression, str) else None
     with _guarded(source):
+        assume = Assumptions.of(assume)
         letters = {name: parse_names(spec) for name, spec in (names or {}).items()}
-        declared = infer_shapes(expression, shapes)
+        declared = infer_shapes(expression, shapes, assume=assume)
         unknown = [name for name in letters if name not in declared]
         if unknown:
             raise MatdiffError(f"--name {unknown[0]}: {unknown[0]} is not an input of the expression "
@@ -299,14 +302,14 @@ def entries(expression: str, wrt, shapes: dict | None = None, names: dict | None
         concrete = dict(shapes or {})
         for name, rows in letters.items():
             concrete[name] = _shape_from_letters(name, rows, declared.get(name))
-        inferred = infer_shapes(expression, concrete)
+        inferred = infer_shapes(expression, concrete, assume=assume)
         symbolic = [(name, d) for name, shape in inferred.items() for d in shape if not isinstance(d, int)]
         if symbolic:
             name, d = symbolic[0]
             raise MatdiffError(f"entries needs concrete sizes: dimension {d} of {name} is not known; "
                                f"give --shape {name}=… or --name {name}='…'")
         concrete.update(inferred)
-        derivative = diff(expression, wrt=wrt, shapes=concrete, layout=layout)
+        derivative = diff(expression, wrt=wrt, shapes=concrete, layout=layout, assume=assume)
         return _entries(derivative, expression, wrt, layout, letters, inferred)
 
 
@@ -320,10 +323,12 @@ def _entries(derivative: Derivative, expression: str, wrt, layout: str, letters:
     for name, shape in inputs.items():
         rows = letters.get(name) or _default_letters(name, shape)
         shown[name] = rows
-        flat = [sympy.Symbol(letter) for row in rows for letter in row]
+        positive = derivative.assume.positive(name)
+        flat = [sympy.Symbol(letter, positive=True) if positive else sympy.Symbol(letter)
+                for row in rows for letter in row]
         array = np.empty(len(flat), dtype=object)
         array[:] = flat
-        symbols[name] = array.reshape(tuple(int(d) for d in shape))
+        symbols[name] = _with_structure(array.reshape(tuple(int(d) for d in shape)), derivative.assume.structure_of(name))
     variables = ir.variables(derivative.tensor)
     for name, node in variables.items():  # an intermediate's name left in the IR: its own letters
         if name not in symbols:
@@ -334,6 +339,17 @@ def _entries(derivative: Derivative, expression: str, wrt, layout: str, letters:
     return Entries(expression, wrt, layout, tuple(int(d) for d in derivative.shape),
                    _nested(np.asarray(tidy, dtype=object), lambda x: x), _labels(derivative, shown),
                    {name: rows for name, rows in shown.items()}, derivative._y_name())
+
+
+def _with_structure(array: np.ndarray, structure: Structure) -> np.ndarray:
+    """A symmetric matrix of letters reads its upper triangle below the diagonal too (S21 is S12);
+    a diagonal one has zeros off the diagonal."""
+    if structure.symmetric:
+        lower = np.tril_indices(array.shape[0], -1)
+        array[lower] = array.T[lower]
+    if structure.diagonal:
+        array[~np.eye(array.shape[0], dtype=bool)] = 0
+    return array
 
 
 def _labels(derivative: Derivative, letters: dict) -> list:

@@ -39,6 +39,7 @@ from matdiff.engine.lowering import Lowered, Value, lower
 from matdiff.engine.primitives import elementwise_derivative, is_elementwise, substitute
 from matdiff.notation.report import INTERNAL, Line, Printable, shape_text
 from matdiff.engine.simplify import simplify
+from matdiff.engine.structure import CONVENTIONS
 from matdiff.language.syntax import Call, Chain, Name, Power, Program, Signed, Transpose, parse
 
 # ----- the result -----------------------------------------------------------------------------
@@ -111,6 +112,7 @@ class Explanation(Printable):
     notes: tuple[str, ...]
     backprop: Backprop | None
     derivative: Derivative = field(compare=False, metadata=INTERNAL)
+    conventions: tuple[tuple[str, str, str], ...] = ()  # (convention, the derivative in it, when it is right)
 
     def __repr__(self) -> str:
         return f"<Explanation ∂{self.output}/∂{self.wrt} ({self.layout}): {len(self.steps)} steps>"
@@ -180,6 +182,10 @@ class Explanation(Printable):
                                   f"it is the matrix {self.vec}", indent=2))
         if len(self.result_index) <= 240 or not self.steps:
             lines.append(Line(self.result_index, "note", 2))
+        if self.conventions:
+            lines.append(Line(f"By a structured {self.wrt}, three answers (G: every entry free):", "heading"))
+            for convention, text, when in self.conventions:
+                lines.append(Line(f"{convention}: {text}   right when {when}", "formula", 2))
         for note in self.notes:
             lines.append(Line(f"note: {note}", "note", 2))
         if self.backprop is not None:
@@ -506,14 +512,16 @@ def _output_name(lowered: Lowered, program: Program) -> str:
     return fresh_name("out", taken)
 
 
-def explain(expression: str, wrt: str, shapes: dict | None = None, layout: str = "numerator") -> Explanation:
-    """The chain rule for ∂expression/∂wrt in ``layout``, one operation at a time (see the module doc)."""
+def explain(expression: str, wrt: str, shapes: dict | None = None, layout: str = "numerator", *,
+            assume=None) -> Explanation:
+    """The chain rule for ∂expression/∂wrt in ``layout``, one operation at a time (see the module doc);
+    ``assume`` gives inputs a structure (``{"S": "symmetric"}``)."""
     if not isinstance(wrt, str):
         if isinstance(wrt, (tuple, list)) and len(wrt) == 1:
             wrt = wrt[0]
         else:
             raise MatdiffError("explain takes one variable (--wrt once); for higher orders use diff")
-    derivative = diff(expression, wrt=wrt, shapes=shapes, layout=layout)
+    derivative = diff(expression, wrt=wrt, shapes=shapes, layout=layout, assume=assume)
     with _guarded(expression):
         return _explain(derivative, expression, wrt, shapes, layout)
 
@@ -524,7 +532,7 @@ def _explain(derivative: Derivative, expression: str, wrt: str, shapes, layout: 
     cut = wrt if wrt in assigned else None
     original = derivative.lowered
     try:
-        lowered = lower(_regrouped(program, wrt), shapes, cut=cut)
+        lowered = lower(_regrouped(program, wrt), shapes, cut=cut, assume=derivative.assume)
         if lowered.value.surface() != original.value.surface():
             lowered = original
     except MatdiffError:
@@ -546,8 +554,8 @@ def _explain(derivative: Derivative, expression: str, wrt: str, shapes, layout: 
         assert last.node is not None  # _factor always sets it
         arranged = simplify(apply_arrangement(ir.reshape(last.node, derivative.arrangement.y_shape +
                                                          derivative.arrangement.x_shapes[0]),
-                                              derivative.arrangement))
-        result_named = matrix_form(arranged)
+                                              derivative.arrangement), derivative.assume)
+        result_named = matrix_form(arranged, derivative.assume)
     notes = list(derivative.notes)
     if layout == "numerator" and not derivative.arrangement.y_shape and len(variable.surface()) == 2:
         notes.append(f"numerator layout puts ∂{output}/∂{wrt}[i,j] at row j, column i: the transpose of "
@@ -556,16 +564,28 @@ def _explain(derivative: Derivative, expression: str, wrt: str, shapes, layout: 
         notes.append("intermediate steps that are not scalars are shown in the denominator layout, which the "
                      "gradient layout extends")
     try:
-        view = backprop(original if cut is None else lower(program, shapes), output=output)
+        view = backprop(original if cut is None else lower(program, shapes, assume=derivative.assume), output=output,
+                        assume=derivative.assume)
     except MatdiffError:
         view = None
     vec = None
     if derivative.text is None and layout != "vec":
-        in_vec = diff(expression, wrt=wrt, shapes=shapes, layout="vec")
+        in_vec = diff(expression, wrt=wrt, shapes=shapes, layout="vec", assume=derivative.assume)
         if in_vec.text is not None:
             vec = f"{in_vec.text}, {shape_text(in_vec.shape)}"
     index = derivative.index.replace("∂y/", f"∂{output}/").replace("∂Y[", f"∂{output}[").replace("∂f/", f"∂{output}/")
     return Explanation(expression, wrt, layout, output, variable.surface(), tuple(steps), chain, is_product,
                        derivative.text, result_named, vec, index, derivative.shape, _WHY[layout], tuple(notes), view,
-                       derivative)
+                       derivative, _conventions(expression, wrt, shapes, layout, derivative))
+
+
+def _conventions(expression: str, wrt: str, shapes, layout: str, derivative: Derivative) -> tuple:
+    """Each convention's derivative by a structured ``wrt``, printed, and when it is the right one."""
+    if not derivative.assume.structure_of(wrt).square:
+        return ()
+    shown = []
+    for name, convention in CONVENTIONS.items():
+        other = diff(expression, wrt=wrt, shapes=shapes, layout=layout, assume=derivative.assume, convention=name)
+        shown.append((name, f"{convention.formula} = {other.text or other.index}", convention.when))
+    return tuple(shown)
 

@@ -17,6 +17,8 @@ import math
 import re
 from collections.abc import Callable, Iterable
 
+from matdiff.language.assumptions import STRUCTURES
+
 MAX_BODY_BYTES = 20_000
 MAX_EXPRESSION_CHARS = 4_000
 MAX_NAMES = 64  # shapes or values given in one request
@@ -156,6 +158,16 @@ def shape_of(name: str, shape) -> list:
     return dims
 
 
+def assume_of(body: dict) -> dict:
+    """{"S": "symmetric", "x": "positive"}: the structure of some inputs (SPEC §1), optional."""
+    assume = _names_object(body, "assume", 'e.g. {"S": "symmetric"}')
+    for name, structure in assume.items():
+        if not isinstance(structure, str) or structure not in STRUCTURES:
+            raise BadRequest(f"'assume' gives {name} the structure {_shown(structure)}; choose one of "
+                             f"{', '.join(STRUCTURES)}")
+    return assume
+
+
 def values_of(body: dict) -> dict:
     """{"A": [[1, 2], [3, 4]], "x": [1, 2], "s": 3}: finite numbers, vectors and matrices only."""
     values = _names_object(body, "values", 'e.g. {"x": [1, 2]}')
@@ -210,8 +222,9 @@ PARSERS: dict[str, Callable[[dict], object]] = {
     "target": target_of,
     "claim": claim_of,
     "values": values_of,
+    "assume": assume_of,
 }
-DERIVATIVE = ("expression", "wrt", "shapes", "layout")  # the fields of every derivative request
+DERIVATIVE = ("expression", "wrt", "shapes", "layout", "assume")  # the fields of every derivative request
 
 
 def parse(body: dict, fields: Iterable[str]) -> dict:

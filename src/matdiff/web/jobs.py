@@ -83,32 +83,33 @@ def error_body(error) -> dict:
 # ----- the jobs -----------------------------------------------------------------------------------
 
 
-def variables(expression: str, shapes: dict) -> dict:
+def variables(expression: str, shapes: dict, assume: dict | None = None) -> dict:
     """Every input variable with its shape: declared, else inferred (None if unknown).
 
     A program that does not typecheck yet (the user is still typing) still lists its
     names, with the problem beside them, so the table never goes blank.
     """
     try:
-        inferred, problem = infer(expression, shapes), None
+        inferred, problem = infer(expression, shapes, assume), None
     except md.MatdiffError as error:
         inferred = {name: _tuple(shapes[name]) if name in shapes else None for name in names(expression)}
         problem = error_body(error)
     rows = [
-        {"name": name, "shape": None if shape is None else list(shape), "given": name in shapes}
+        {"name": name, "shape": None if shape is None else list(shape), "given": name in shapes,
+         "assume": (assume or {}).get(name)}
         for name, shape in inferred.items()
     ]
     return {"variables": rows, "problem": problem}
 
 
 def diff(expression: str, wrt: list[str], shapes: dict, layout: str, include: list[str],
-         index: bool = True) -> dict:
+         index: bool = True, assume: dict | None = None) -> dict:
     """The derivative and, as asked in ``include``, the sections of the page around it.
 
     ``index=False`` leaves the index form out (``"index": null``): for long programs it
     costs more than the rest, and a page that shows it on demand asks :func:`section`.
     """
-    derivative = md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout)
+    derivative = md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout, assume=assume)
     body: dict[str, Any] = {
         "expression": expression,
         "wrt": wrt,
@@ -119,11 +120,12 @@ def diff(expression: str, wrt: list[str], shapes: dict, layout: str, include: li
         "mathml": mathml(derivative.latex),
         "index": derivative.index if index else None,
         "notes": list(derivative.notes),
+        "assume": derivative.assume.as_dict(),
     }
-    inputs = _inputs_or_none(expression, shapes)
+    inputs = _inputs_or_none(expression, shapes, assume)
     if inputs is not None:
         body["variables"] = [{"name": n, "shape": None if s is None else list(s)} for n, s in inputs.items()]
-    request = {"expression": expression, "wrt": wrt, "shapes": shapes, "layout": layout}
+    request = {"expression": expression, "wrt": wrt, "shapes": shapes, "layout": layout, "assume": assume}
     for name in include:
         part = _section(lambda: SECTIONS[name](request, lambda: derivative))
         if part is not None:
@@ -131,31 +133,35 @@ def diff(expression: str, wrt: list[str], shapes: dict, layout: str, include: li
     return body
 
 
-def section(expression: str, wrt: list[str], shapes: dict, layout: str, name: str) -> dict:
+def section(expression: str, wrt: list[str], shapes: dict, layout: str, name: str,
+            assume: dict | None = None) -> dict:
     """One section of a derivative's page on its own (``/api/diff/NAME``): ``{NAME: ...}``.
 
     Its own request, so a slow section holds a worker only while the reader waits for
     it, and is stopped when the page moves on (see :mod:`matdiff.web.pool`).
     """
-    request = {"expression": expression, "wrt": wrt, "shapes": shapes, "layout": layout}
-    derivative = functools.cache(lambda: md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout))
+    request = {"expression": expression, "wrt": wrt, "shapes": shapes, "layout": layout, "assume": assume}
+    derivative = functools.cache(lambda: md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout,
+                                                 assume=assume))
     return {name: SECTIONS[name](request, derivative)}
 
 
 SECTIONS: dict[str, Callable[[dict, Callable[[], Any]], Any]] = {  # (request, derivative) -> JSON
     "index": lambda request, derivative: derivative().index,
     "vec": lambda request, derivative: (  # None: the result is in vec layout already
-        _vec_form(request["expression"], request["wrt"], request["shapes"]) if request["layout"] != "vec" else None),
+        _vec_form(request["expression"], request["wrt"], request["shapes"], request["assume"])
+        if request["layout"] != "vec" else None),
     "check": lambda request, derivative: numcheck.check(
         md, request["expression"], request["wrt"], request["layout"], derivative(),
-        _inputs_or_none(request["expression"], request["shapes"]) or {}),
+        _inputs_or_none(request["expression"], request["shapes"], request["assume"]) or {},
+        assume=derivative().assume, convention=derivative().convention),
     "entries": lambda request, derivative: entries(**request),
     "explain": lambda request, derivative: explain(**request),
     "code": lambda request, derivative: {target: _code(derivative(), target) for target in TARGETS},
 }
 
 
-def evaluate(expression: str, values: dict, shapes: dict) -> dict:
+def evaluate(expression: str, values: dict, shapes: dict, assume: dict | None = None) -> dict:
     arrays = {}
     for name, value in values.items():
         try:
@@ -163,32 +169,34 @@ def evaluate(expression: str, values: dict, shapes: dict) -> dict:
         except ValueError:
             raise md.ValueMismatchError(f"the rows of {name} have different lengths") from None
     arguments = {name: float(a) if a.ndim == 0 else a for name, a in arrays.items()}
-    value = np.asarray(md.evaluate(expression, arguments, shapes=_shapes(shapes)), dtype=float)
+    value = np.asarray(md.evaluate(expression, arguments, shapes=_shapes(shapes), assume=assume), dtype=float)
     return {"value": _finite_json(value), "shape": list(value.shape)}
 
 
-def explain(expression: str, wrt: list[str], shapes: dict, layout: str) -> dict:
+def explain(expression: str, wrt: list[str], shapes: dict, layout: str, assume: dict | None = None) -> dict:
     explain = _feature("explain")
-    return report(explain(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout))
+    return report(explain(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout, assume=assume))
 
 
-def check(expression: str, wrt: list[str], shapes: dict, layout: str, claim: str) -> dict:
+def check(expression: str, wrt: list[str], shapes: dict, layout: str, claim: str, assume: dict | None = None) -> dict:
     check = _feature("check")
-    return report(check(expression, wrt=_wrt(wrt), claim=claim, shapes=_shapes(shapes), layout=layout))
+    return report(check(expression, wrt=_wrt(wrt), claim=claim, shapes=_shapes(shapes), layout=layout,
+                        assume=assume))
 
 
-def entries(expression: str, wrt: list[str], shapes: dict, layout: str) -> dict:
+def entries(expression: str, wrt: list[str], shapes: dict, layout: str, assume: dict | None = None) -> dict:
     entries = _feature("entries")
-    inputs = infer(expression, shapes)
+    inputs = infer(expression, shapes, assume)
     sizes = [np.prod(s) for s in inputs.values() if s is not None and all(isinstance(d, int) for d in s)]
     if len(sizes) != len(inputs) or sum(sizes) > MAX_ENTRIES_SHOWN:
         return {"skipped": f"componentwise entries are shown for concrete shapes of at most "
                            f"{MAX_ENTRIES_SHOWN} entries in all"}
-    return report(entries(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout))
+    return report(entries(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout, assume=assume))
 
 
-def codegen(expression: str, wrt: list[str], shapes: dict, layout: str, target: str) -> dict:
-    derivative = md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout)
+def codegen(expression: str, wrt: list[str], shapes: dict, layout: str, target: str,
+            assume: dict | None = None) -> dict:
+    derivative = md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout, assume=assume)
     return {"target": target, "code": _code(derivative, target)}
 
 
@@ -213,19 +221,19 @@ JOBS: dict[str, Callable[..., dict]] = {
 # ----- helpers ------------------------------------------------------------------------------------
 
 
-def infer(expression: str, shapes: dict) -> dict:
+def infer(expression: str, shapes: dict, assume: dict | None = None) -> dict:
     """{name: shape} of the inputs, through the engine's inference when it offers one."""
     infer_shapes = getattr(md, "infer_shapes", None) or getattr(md.api, "infer_shapes", None)
     if infer_shapes is None:
         return {name: _tuple(shapes[name]) if name in shapes else None for name in names(expression)}
-    inferred = infer_shapes(expression, _shapes(shapes))
+    inferred = infer_shapes(expression, _shapes(shapes), assume=assume)
     order = {name: i for i, name in enumerate(names(expression))}
     return {name: tuple(inferred[name]) for name in sorted(inferred, key=lambda n: order.get(n, len(order)))}
 
 
-def _inputs_or_none(expression, shapes):
+def _inputs_or_none(expression, shapes, assume=None):
     try:
-        return infer(expression, shapes)
+        return infer(expression, shapes, assume)
     except md.MatdiffError:
         return None
 
@@ -278,8 +286,8 @@ def _section(compute) -> dict | None:
         return None
 
 
-def _vec_form(expression: str, wrt: list[str], shapes: dict) -> dict:
-    vec = md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout="vec")
+def _vec_form(expression: str, wrt: list[str], shapes: dict, assume: dict | None = None) -> dict:
+    vec = md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout="vec", assume=assume)
     return {"text": vec.text, "latex": vec.latex, "mathml": mathml(vec.latex), "shape": list(vec.shape)}
 
 

@@ -10,7 +10,9 @@ layout, not only the calculus. Second derivatives are checked as differences of
 the engine's first derivative (jacobian layout), for gradient and jacobian layouts.
 
 It runs only when every dimension is a known small integer, and otherwise says why
-it was skipped.
+it was skipped. Inputs with an assumed structure get values that have it (the engine's
+one structured draw), and directions that keep it when the derivative is taken within
+the structure (``convention="symmetric"``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from __future__ import annotations
 from math import prod
 
 import numpy as np
+
+from matdiff.engine.numeric import structured_value
+from matdiff.language.assumptions import Assumptions
 
 MAX_VARIABLE_ENTRIES = 2_500  # entries of any one input: "small"
 MAX_JACOBIAN_ENTRIES = 1_000_000
@@ -27,21 +32,25 @@ TOLERANCE = 1e-5
 SHOWN_VALUES = 24  # the point is echoed back when it is this small, to reproduce by hand
 
 
-def check(md, expression: str, wrt: list[str], layout: str, derivative, inputs: dict) -> dict:
+def check(md, expression: str, wrt: list[str], layout: str, derivative, inputs: dict, *,
+          assume: Assumptions = Assumptions(), convention: str = "unconstrained") -> dict:
     """Compare ``derivative.evaluate`` with finite differences; a JSON-ready verdict.
 
     ``inputs`` maps every input name to its shape (as inferred); ``md`` is the
-    matdiff module (passed in so this file imports nothing from the engine).
+    matdiff module; ``assume`` and ``convention`` are the derivative's own.
     """
     reason = _why_not(wrt, layout, inputs)
     if reason:
         return {"status": "skipped", "reason": reason}
     rng = np.random.default_rng(0)  # the same link always shows the same check
     problems = []
+    structures = assume.as_dict()
     for sampler in (_positive, _signed):
-        values = {name: sampler(rng, shape) for name, shape in inputs.items()}
+        values = {name: structured_value(structures[name], shape, rng, safe=True) if name in structures
+                  else sampler(rng, shape) for name, shape in inputs.items()}
         try:
-            verdict = _compare(md, expression, wrt, layout, derivative, values, rng)
+            structured = assume.diagonal(wrt[-1]) if convention != "unconstrained" else None
+            verdict = _compare(md, expression, wrt, layout, derivative, values, rng, structured)
         except md.MatdiffError as error:  # e.g. log of a negative entry: try other values
             problems.append(error.message)
             continue
@@ -66,8 +75,9 @@ def _why_not(wrt: list[str], layout: str, inputs: dict) -> str | None:
     return None
 
 
-def _compare(md, expression, wrt, layout, derivative, values, rng) -> dict:
-    """The verdict at ``values``: J·u from the result against finite differences, for random u."""
+def _compare(md, expression, wrt, layout, derivative, values, rng, structured: bool | None) -> dict:
+    """The verdict at ``values``: J·u from the result against finite differences, for random u
+    (for a derivative within the structure, ``structured`` (diagonal or not), u has it too)."""
     if len(wrt) == 1:
         def function(v):
             return md.evaluate(expression, v, shapes=_shapes(values))
@@ -94,6 +104,8 @@ def _compare(md, expression, wrt, layout, derivative, values, rng) -> dict:
     error = 0.0
     for _ in range(DIRECTIONS):
         u = rng.standard_normal(x.shape)
+        if structured is not None:  # the derivative lives in the structure: so do the directions
+            u = np.diag(np.diag(u)) if structured else u + u.T
         u /= max(np.linalg.norm(u), 1e-12)
         plus = _finite(function({**values, x_name: _like(values[x_name], x + STEP * u)}))
         minus = _finite(function({**values, x_name: _like(values[x_name], x - STEP * u)}))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from matdiff.language.assumptions import STRUCTURES
+
 from matdiff.web.fields import (
     LAYOUTS, MAX_BODY_BYTES, MAX_DIMENSION, MAX_EXPRESSION_CHARS, MAX_NAMES, MAX_ORDER, PAGE_SECTIONS, SECTIONS,
     TARGETS,
@@ -76,6 +78,8 @@ def openapi() -> dict:
             "shapes": {**names_object, "additionalProperties": shape,
                        "example": {"W2": [1, 2], "W1": [2, 2], "h": [2]}},
             "layout": {"type": "string", "enum": list(LAYOUTS), "default": "numerator"},
+            "assume": {**names_object, "additionalProperties": {"type": "string", "enum": list(STRUCTURES)},
+                       "description": "the structure of some inputs (SPEC §1)", "example": {"S": "symmetric"}},
         },
     }
     math = {"type": ["object", "null"], "properties": {
@@ -131,9 +135,9 @@ def openapi() -> dict:
             "CodegenRequest": {**derivative_request, "properties": {
                 **derivative_fields, "target": {"type": "string", "enum": list(TARGETS), "default": "numpy"}}},
             "VariablesRequest": {"type": "object", "required": ["expression"], "properties": {
-                "expression": expression, "shapes": derivative_fields["shapes"]}},
+                "expression": expression, "shapes": derivative_fields["shapes"], "assume": derivative_fields["assume"]}},
             "EvaluateRequest": {"type": "object", "required": ["expression"], "properties": {
-                "expression": expression, "shapes": derivative_fields["shapes"],
+                "expression": expression, "shapes": derivative_fields["shapes"], "assume": derivative_fields["assume"],
                 "values": {**names_object, "additionalProperties": {
                     "oneOf": [number, {"type": "array", "items": number},
                               {"type": "array", "items": {"type": "array", "items": number}}],

@@ -67,9 +67,9 @@ STATIC = {  # the only files ever served
 }
 NO_CACHE = {"cache-control": "no-cache"}  # revalidate: a new version of the page shows at once
 ENDPOINTS = {  # POST path: (job, the request fields it takes, the engine feature it needs)
-    "/api/variables": ("variables", ("expression", "shapes"), None),
+    "/api/variables": ("variables", ("expression", "shapes", "assume"), None),
     "/api/diff": ("diff", (*DERIVATIVE, "include", "index"), None),
-    "/api/evaluate": ("evaluate", ("expression", "values", "shapes"), None),
+    "/api/evaluate": ("evaluate", ("expression", "values", "shapes", "assume"), None),
     "/api/explain": ("explain", DERIVATIVE, "explain"),
     "/api/check": ("check", (*DERIVATIVE, "claim"), "check"),
     "/api/entries": ("entries", DERIVATIVE, "entries"),

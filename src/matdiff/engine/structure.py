@@ -1,0 +1,220 @@
+"""What assumed structure (SPEC §1) makes true of IR nodes, and the rewrites it allows.
+
+:class:`Structured` answers, for any node, whether the assumptions make it symmetric,
+diagonal or entrywise positive (S and inv(S) for a symmetric S; A + A' is not asked: only
+what follows from the assumptions and the algebra below). The simplifier applies the
+table :data:`RULES` with it, after differentiation only: the default derivative with
+respect to a structured input is the unconstrained one of the expression as written,
+and a rewrite such as S' → S changes that (∂tr(A*S')/∂S = A, ∂tr(A*S)/∂S = A').
+
+Most of what a textbook does with a symmetric S falls out of one rule, that an operand
+S_ji may be read S_ij: then S' is S, S'*x + S*x is 2*S*x, inv(S)' is inv(S) (so
+∂logdet(S)/∂S = inv(S)) and ∂(x'*inv(S)*x)/∂x = 2*inv(S)*x.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from matdiff.engine.ir import Tensor, add, apply, const, einsum, eye, scale
+from matdiff.language.assumptions import Assumptions
+
+# Elementwise functions with positive values whatever their argument.
+_POSITIVE_VALUED = ("exp", "sigmoid", "softplus")
+
+
+class Structured:
+    """Memoised structural facts about nodes under ``assume``."""
+
+    def __init__(self, assume: Assumptions):
+        self.assume = assume
+        self._memo: dict[tuple[str, int], tuple[Tensor, bool]] = {}  # the node is kept so its id stays its own
+
+    def _cached(self, fact: str, node: Tensor, compute: Callable[[Tensor], bool]) -> bool:
+        key = (fact, id(node))
+        if key not in self._memo:
+            self._memo[key] = (node, compute(node))
+        return self._memo[key][1]
+
+    def symmetric(self, node: Tensor) -> bool:
+        """node = nodeᵀ: an assumed-symmetric input, I, and inverses, sums, scalings, Hadamard
+        products and elementwise functions of symmetric matrices."""
+        return node.rank == 2 and self._cached("symmetric", node, lambda n: self._kept(
+            n, self.symmetric, self.assume.symmetric, elementwise=True))
+
+    def diagonal(self, node: Tensor) -> bool:
+        """Zero off the diagonal: an assumed-diagonal input, I, and inverses, sums, scalings and
+        Hadamard products of diagonal matrices."""
+        return node.rank == 2 and self._cached("diagonal", node, lambda n: self._kept(
+            n, self.diagonal, self.assume.diagonal, elementwise=False))
+
+    @staticmethod
+    def _kept(node: Tensor, fact: Callable[[Tensor], bool], assumed: Callable[[str], bool], *,
+              elementwise: bool) -> bool:
+        """Whether ``node`` has a structure that inverses, sums and entrywise products keep."""
+        if node.op == "var":
+            return assumed(node.params[0])
+        if node.op == "eye":
+            return True
+        if node.op in ("inv", "add") or (elementwise and len(node.args) == 1 and node.op not in ("einsum", "reshape")):
+            return all(fact(a) for a in node.args)
+        if node.op == "einsum":
+            output = tuple(node.params[1])
+            return all(a.rank == 0 or (labels in (output, output[::-1]) and fact(a))
+                       for a, labels in zip(node.args, node.params[0]))
+        return False
+
+    def positive(self, node: Tensor) -> bool:
+        """Every entry > 0: assumed-positive inputs, positive constants, exp, sigmoid and
+        softplus of anything, and sums, products, powers, roots of positive values."""
+        return self._cached("positive", node, self._positive)
+
+    def _positive(self, node: Tensor) -> bool:
+        if node.op == "var":
+            return self.assume.positive(node.params[0])
+        if node.op == "const":
+            return node.params[0] > 0
+        if node.op in _POSITIVE_VALUED:
+            return True
+        if node.op in ("pow", "power", "sqrt"):
+            return self.positive(node.args[0])
+        if node.op in ("einsum", "add"):
+            return all(self.positive(a) for a in node.args)
+        return False
+
+
+# ----- the rules ------------------------------------------------------------------------------
+# Contraction rules see an einsum's output labels and (operand, labels) pairs and return new
+# pairs; node rules see one elementwise node and return an equal node or None.
+
+
+def symmetric_operand(output: tuple, operands: list, facts: Structured) -> list:
+    """S_ji = S_ij for a symmetric S: its two labels are put in the order their indices first
+    appear, so S'*x and S*x are one contraction (and S' is S)."""
+    rank: dict = {}
+    for label in output:
+        rank.setdefault(label, len(rank))
+    ordered = []
+    for node, labels in operands:
+        if len(labels) == 2 and labels[0] != labels[1] and facts.symmetric(node):
+            labels = tuple(sorted(labels, key=lambda label: (rank.get(label, len(rank) + labels.index(label)))))
+        for label in labels:
+            rank.setdefault(label, len(rank))
+        ordered.append((node, labels))
+    return ordered
+
+
+def diagonal_operand(output: tuple, operands: list, facts: Structured) -> list:
+    """D_ij = D_ii·δ_ij for a diagonal D, where i or j is summed: D*x is diag(D).*x."""
+    kept = []
+    for node, labels in operands:
+        if len(labels) == 2 and labels[0] != labels[1] and facts.diagonal(node) and not set(labels) <= set(output):
+            entries = einsum(("i",), (node, ("i", "i")))
+            kept.extend([(entries, labels[:1]), (eye(node.shape[0]), labels)])
+        else:
+            kept.append((node, labels))
+    return kept
+
+
+def positive_abs(node: Tensor, facts: Structured) -> Tensor | None:
+    """|x| = x and relu(x) = x for x > 0."""
+    return node.args[0] if node.op in ("abs", "relu") and facts.positive(node.args[0]) else None
+
+
+def positive_sign(node: Tensor, facts: Structured) -> Tensor | None:
+    """sign(x) = 1 and step(x) = 1 for x > 0 (the derivatives of |x| and relu(x))."""
+    return const(1.0, node.shape) if node.op in ("sign", "step") and facts.positive(node.args[0]) else None
+
+
+def positive_root_of_power(node: Tensor, facts: Structured) -> Tensor | None:
+    """sqrt(x.^a) = x.^(a/2) and (x.^a).^b = x.^(ab) for x > 0 (any real a, b)."""
+    if node.op not in ("sqrt", "pow") or node.args[0].op != "pow":
+        return None
+    inner = node.args[0]
+    if not facts.positive(inner.args[0]):
+        return None
+    outer = 0.5 if node.op == "sqrt" else node.params[0]
+    return apply("pow", inner.args[0], inner.params[0] * outer)
+
+
+def positive_exp_log(node: Tensor, facts: Structured) -> Tensor | None:
+    """exp(log(x)) = x for x > 0."""
+    if node.op == "exp" and node.args[0].op == "log" and facts.positive(node.args[0].args[0]):
+        return node.args[0].args[0]
+    return None
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    condition: str  # the side condition, in the user's terms
+    contraction: Callable[[tuple, list, Structured], list] | None = None
+    node: Callable[[Tensor, Structured], Tensor | None] | None = None
+
+
+# name                           side condition        rule (identity: see each docstring)
+RULES: tuple[Rule, ...] = (
+    Rule("diagonal-operand",       "D diagonal",         contraction=diagonal_operand),     # D_ij = D_ii δ_ij
+    Rule("symmetric-operand",      "S symmetric",        contraction=symmetric_operand),    # S_ji = S_ij
+    Rule("positive-abs",           "x > 0",              node=positive_abs),                # |x| = x
+    Rule("positive-sign",          "x > 0",              node=positive_sign),               # sign(x) = 1
+    Rule("positive-root-of-power", "x > 0",              node=positive_root_of_power),      # sqrt(x.^2) = x
+    Rule("positive-exp-log",       "x > 0",              node=positive_exp_log),            # exp(log(x)) = x
+)
+
+RULE_NAMES = {rule.name: rule for rule in RULES}
+
+
+def rewrite_node(node: Tensor, facts: Structured) -> Tensor:
+    """``node`` after the node rules, each applied while one fires."""
+    changed = True
+    while changed:
+        changed = False
+        for rule in RULES:
+            if rule.node is not None:
+                new = rule.node(node, facts)
+                if new is not None:
+                    node, changed = new, True
+                    break
+    return node
+
+
+# ----- derivatives with respect to a structured matrix ------------------------------------------
+
+@dataclass(frozen=True)
+class Convention:
+    """What the derivative by a structured matrix means, given G = ∂f/∂X_ij with every entry free."""
+
+    formula: str
+    meaning: str
+    when: str  # when it is the right one, in a line
+
+
+CONVENTIONS: dict[str, Convention] = {
+    "unconstrained": Convention("G", "every entry independent, as autodiff returns",
+                                "every entry is its own variable (autodiff; f also used off the structure)"),
+    "symmetric":     Convention("(G + G')/2", "the gradient within symmetric matrices",
+                                "steps must stay symmetric (<grad, dS> = df for every symmetric dS)"),
+    "cookbook":      Convention("G + G' - G∘I", "the derivative by the n(n+1)/2 free entries (the Matrix "
+                                "Cookbook's 2G - G∘I)",
+                                "the free entries vech(S) are the parameters (not a gradient for <A, B> = tr(A'B))"),
+}
+
+
+def in_convention(jacobian: Tensor, axis: int, convention: str, *, diagonal: bool = False) -> Tensor:
+    """The derivative by the matrix whose axes are ``axis``, ``axis + 1`` of ``jacobian`` in ``convention``.
+
+    Within diagonal matrices both non-trivial conventions keep the diagonal alone (G∘I)."""
+    if convention == "unconstrained":
+        return jacobian
+    labels = tuple(range(jacobian.rank))
+    swapped = list(labels)
+    swapped[axis], swapped[axis + 1] = swapped[axis + 1], swapped[axis]
+    on_diagonal = einsum(labels, (jacobian, labels), (eye(jacobian.shape[axis]), labels[axis:axis + 2]))
+    if diagonal:
+        return on_diagonal
+    flipped = einsum(labels, (jacobian, tuple(swapped)))
+    if convention == "symmetric":
+        return add(scale(0.5, jacobian), scale(0.5, flipped))
+    return add(jacobian, flipped, scale(-1.0, on_diagonal))
