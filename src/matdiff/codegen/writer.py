@@ -33,7 +33,7 @@ from itertools import count
 
 from matdiff.engine import ir
 from matdiff.errors import MatdiffError
-from matdiff.engine.primitives import ELEMENTWISE, is_elementwise, substitute
+from matdiff.engine.primitives import ENTRIES, FUNCTIONS, rebuild, substitute
 
 BACKENDS = ("numpy", "jax", "torch")
 
@@ -83,16 +83,6 @@ class NumpyBackend:
     module = "np"
     imports: tuple[str, ...] = ("import numpy as np",)
     decorator = ""
-    elementwise = {
-        "exp": "np.exp({x})", "log": "np.log({x})", "sin": "np.sin({x})", "cos": "np.cos({x})",
-        "tan": "np.tan({x})", "tanh": "np.tanh({x})", "sqrt": "np.sqrt({x})", "abs": "np.abs({x})",
-        "sign": "np.sign({x})", "relu": "np.maximum({x}, 0.0)", "softplus": "np.logaddexp(0.0, {x})",
-        "step": "np.where({x} > 0.0, 1.0, 0.0)",
-    }
-
-    def sigmoid(self, x: Code) -> Code:  # tanh form: no overflow warning for large |x|
-        return Code(f"0.5 + 0.5 * np.tanh(0.5 * {_wrap(x, PRODUCT + 1)})", SUM)
-
     def convert(self, name: str) -> str:
         return f"np.asarray({name}, dtype=np.float64)"
 
@@ -136,10 +126,6 @@ class NumpyBackend:
     def contiguous(self, x: Code) -> Code:
         return Code(f"np.ascontiguousarray({x.expr})")
 
-    def matrix_function(self, op: str, x: str) -> Code:
-        return Code({"inv": "np.linalg.inv({x})", "det": "np.linalg.det({x})",
-                     "logdet": "_logdet({x})"}[op].format(x=x))
-
     def embed_diagonal(self, out: str, shape: str, inner: Code, view: str, strides: list[str],
                        reduced: str, eyes: tuple[str, list[str]]) -> list[str]:
         """out = zeros(shape) with ``inner`` written on the diagonal that ``view`` names."""
@@ -158,12 +144,6 @@ def _contract(subscripts, *operands):
         _paths[key] = np.einsum_path(subscripts, *operands, optimize="greedy")[0]
     return np.einsum(subscripts, *operands, optimize=_paths[key])
 ''',
-        "_logdet": '''
-def _logdet(matrix):
-    """log det of a matrix whose determinant is positive, else nan."""
-    sign, value = np.linalg.slogdet(matrix)
-    return np.where(sign > 0, value, np.nan)
-''',
     }
 
 
@@ -172,11 +152,6 @@ class JaxBackend(NumpyBackend):
     module = "jnp"
     imports = ("import jax", "import jax.numpy as jnp")
     decorator = "@jax.jit\n"
-    elementwise = {name: template.replace("np.", "jnp.") for name, template in NumpyBackend.elementwise.items()}
-
-    def sigmoid(self, x: Code) -> Code:
-        return Code(f"jax.nn.sigmoid({x.expr})")
-
     def convert(self, name: str) -> str:
         return f"jnp.asarray({name}, dtype=jnp.result_type(float))"
 
@@ -195,10 +170,6 @@ class JaxBackend(NumpyBackend):
     def contiguous(self, x: Code) -> Code:
         return x
 
-    def matrix_function(self, op: str, x: str) -> Code:
-        return Code({"inv": "jnp.linalg.inv({x})", "det": "jnp.linalg.det({x})",
-                     "logdet": "_logdet({x})"}[op].format(x=x))
-
     def embed_diagonal(self, out, shape, inner, view, strides, reduced, eyes) -> list[str]:
         # No views to write through under jit: multiply by identity matrices, which XLA
         # generates inside the fused product (an iota comparison) instead of storing.
@@ -208,30 +179,13 @@ class JaxBackend(NumpyBackend):
             product = f"{_wrap(inner, PRODUCT)} * {product}"
         return [f"{out} = {product}"]
 
-    helpers = {
-        "_logdet": '''
-def _logdet(matrix):
-    """log det of a matrix whose determinant is positive, else nan."""
-    sign, value = jnp.linalg.slogdet(matrix)
-    return jnp.where(sign > 0, value, jnp.nan)
-''',
-    }
+    helpers: dict[str, str] = {}
 
 
 class TorchBackend(NumpyBackend):
     name = "torch"
     module = "torch"
     imports = ("import torch",)
-    elementwise = {
-        "exp": "torch.exp({x})", "log": "torch.log({x})", "sin": "torch.sin({x})", "cos": "torch.cos({x})",
-        "tan": "torch.tan({x})", "tanh": "torch.tanh({x})", "sqrt": "torch.sqrt({x})", "abs": "torch.abs({x})",
-        "sign": "torch.sign({x})", "relu": "torch.relu({x})",
-        "softplus": "torch.nn.functional.softplus({x})", "step": "({x} > 0).to(dtype)",
-    }
-
-    def sigmoid(self, x: Code) -> Code:
-        return Code(f"torch.sigmoid({x.expr})")
-
     def convert(self, name: str) -> str:
         return f"_tensor({name})"
 
@@ -270,10 +224,6 @@ class TorchBackend(NumpyBackend):
     def contiguous(self, x: Code) -> Code:
         return Code(f"{_wrap(x, ATOM)}.contiguous()")
 
-    def matrix_function(self, op: str, x: str) -> Code:
-        return Code({"inv": "torch.linalg.inv({x})", "det": "torch.linalg.det({x})",
-                     "logdet": "_logdet({x})"}[op].format(x=x))
-
     def embed_diagonal(self, out, shape, inner, view, strides, reduced, eyes) -> list[str]:
         fill = f"fill_({inner.expr})" if inner.kind == "scalar" else f"copy_({inner.expr})"
         return [f"{out} = torch.zeros({shape}, dtype=dtype, device=device)",
@@ -286,12 +236,6 @@ def _tensor(value):
     if isinstance(value, torch.Tensor) and value.is_floating_point():
         return value
     return torch.as_tensor(value, dtype=torch.float64)
-''',
-        "_logdet": '''
-def _logdet(matrix):
-    """log det of a matrix whose determinant is positive, else nan."""
-    sign, value = torch.linalg.slogdet(matrix)
-    return torch.where(sign > 0, value, torch.nan)
 ''',
     }
 
@@ -334,7 +278,7 @@ class _Writer:
         self.code: dict[int, Code] = {}
         self.taken = set(keyword.kwlist) | {"np", "jnp", "jax", "torch", "dtype", "device", "sizes", "out",
                                              "float", "ValueError"}
-        self.taken |= set(backend.helpers) | {"_check_shape", "_paths"}
+        self.taken |= set(_helper_sources(backend)) | {"_check_shape", "_paths"}
         self.temporaries = count(1)
         self.assigned: dict[str, str] = {}
         self.roots = roots
@@ -451,12 +395,10 @@ class _Writer:
         elif op == "power":
             base, exponent = (self.array(a) for a in node.args)
             code = Code(f"{_wrap(base, ATOM)} ** {_wrap(exponent, ATOM)}", POWER)
-        elif op in ("inv", "det", "logdet"):
-            code = self.backend.matrix_function(op, self.array(node.args[0]).expr)
-            if op == "logdet":
-                self.helpers.add("_logdet")
-        elif is_elementwise(op):
+        elif op == "pow" or (op in FUNCTIONS and FUNCTIONS[op].acts == ENTRIES):
             code = self.elementwise(node)
+        elif op in FUNCTIONS:
+            code = self.function(FUNCTIONS[op].code[self.backend.name], self.array(node.args[0]), FUNCTIONS[op])
         else:
             raise MatdiffError(f"no code generation for the {op} operation")
         self.code[id(node)] = self._place(node, code)
@@ -495,17 +437,22 @@ class _Writer:
         if node.op == "pow":
             exponent = node.params[0]
             if exponent == 0.5:
-                result = Code(self.backend.elementwise["sqrt"].format(x=x.expr))
+                result = self.function(FUNCTIONS["sqrt"].code[self.backend.name], x, FUNCTIONS["sqrt"])
             elif exponent == -1.0:
                 result = Code(f"1.0 / {_wrap(x, PRODUCT + 1)}", PRODUCT)
             else:
                 shown = str(int(exponent)) if float(exponent).is_integer() else repr(exponent)
                 result = Code(f"{_wrap(x, ATOM)} ** {shown if exponent >= 0 else f'({shown})'}", POWER)
-        elif node.op == "sigmoid":
-            result = self.backend.sigmoid(x)
         else:
-            result = Code(self.backend.elementwise[node.op].format(x=x.expr))
+            result = self.function(FUNCTIONS[node.op].code[self.backend.name], x, FUNCTIONS[node.op])
         return Code(result.expr, result.precedence, "scalar" if x.kind == "scalar" else "array")
+
+    def function(self, template: str, x: Code, function) -> Code:
+        """A function's code for this backend, from its template in the table of primitives
+        (``{x}``: the argument; ``{x!}``: the argument, parenthesised unless atomic)."""
+        self.helpers.update(function.helpers.get(self.backend.name, {}))
+        expression = template.replace("{x!}", _wrap(x, ATOM)).replace("{x}", x.expr)
+        return Code(expression, ATOM if _is_atomic(template) else SUM)
 
     def add(self, node: ir.Tensor) -> Code:
         terms = [self.code[id(a)] if self.code[id(a)].kind != "eye" else self.array(a) for a in node.args]
@@ -827,6 +774,24 @@ def _align(code: Code, labels: list, target: list, *, backend=None, leading: boo
     return Code(f"{_wrap(code, ATOM)}[{', '.join(index)}]")
 
 
+def _is_atomic(template: str) -> bool:
+    """A call (``np.exp({x})``, ``(x > 0).to(dtype)``): nothing outside its parentheses but names."""
+    depth, outside = 0, ""
+    for character in template:
+        depth += character == "("
+        outside += character if depth == 0 else ""
+        depth -= character == ")"
+    return "(" in template and all(c.isalnum() or c in "_." for c in outside.replace(")", ""))
+
+
+def _helper_sources(backend: NumpyBackend) -> dict[str, str]:
+    """The helper functions generated code may define: the backend's and the functions' own."""
+    sources = dict(backend.helpers)
+    for function in FUNCTIONS.values():
+        sources.update(function.helpers.get(backend.name, {}))
+    return sources
+
+
 def _quiet():
     import numpy as np
 
@@ -840,7 +805,7 @@ def _apply_number(node: ir.Tensor, value: float) -> float | None:
     if node.op == "pow":
         result = np.power(value, node.params[0])
     else:
-        result = ELEMENTWISE[node.op].numpy(np.float64(value))
+        result = FUNCTIONS[node.op].numpy(np.float64(value))
     result = float(result)
     return result if np.isfinite(result) else None
 
@@ -855,7 +820,6 @@ def factor_sums(roots: list[ir.Tensor]) -> list[ir.Tensor]:
     X'·diag(a + b) instead saves a pass over X per term. Only factors whose indices are all
     free are moved, so no summation is reordered.
     """
-    from matdiff.engine.primitives import rebuild
     from matdiff.engine.simplify import simplify
 
     memo: dict[int, ir.Tensor] = {}
@@ -1006,8 +970,8 @@ def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], back
     body = [re.sub(r"\n(?=.)", "\n    ", _docstring(doc))] if doc else []
     body += unpack + writer.lines
     backend_object = writer.backend
-    helpers = [backend_object.helpers[h] if h in backend_object.helpers else _CHECK_SHAPE
-               for h in sorted(writer.helpers)]
+    sources = _helper_sources(backend_object)
+    helpers = [sources.get(h, _CHECK_SHAPE) for h in sorted(writer.helpers)]
     header = f'"""Generated by matdiff for {backend_object.name}; needs only {backend_object.imports[-1].split()[1]}."""'
     blocks = [header + "\n\n" + "\n".join(backend_object.imports)] + [h.strip() for h in helpers]
     blocks.append(backend_object.decorator + signature + "\n" + "\n".join("    " + line for line in body))

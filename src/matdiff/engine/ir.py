@@ -19,7 +19,8 @@ The op set is small on purpose (everything else is rewritten into it):
 - ``add`` (n-ary sum of same-shaped terms),
 - elementwise functions (``exp``, ``log``, ..., ``pow`` with params (exponent,)),
   and ``power`` (x .^ e with e a tensor of x's shape),
-- ``inv``, ``det``, ``logdet`` (square matrices),
+- the other functions of :data:`matdiff.engine.primitives.FUNCTIONS`: ``inv``, ``det``,
+  ``logdet`` (square matrices), ``softmax`` and ``logsumexp`` (column by column),
 - ``reshape`` (row-major, to ``shape``): vec, kron and the vec layout.
 """
 
@@ -357,12 +358,6 @@ def reshape(node: Tensor, shape: Shape) -> Tensor:
     if node.op == "const":
         return const(node.params[0], shape)
     return make("reshape", (node,), (), shape)
-
-
-def matrix_function(op: str, argument: Tensor) -> Tensor:
-    """inv, det or logdet of a square matrix."""
-    shape = argument.shape if op == "inv" else ()
-    return make(op, (argument,), (), shape)
 
 
 def postorder(root: Tensor) -> list[Tensor]:

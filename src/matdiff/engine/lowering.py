@@ -17,17 +17,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import chain, count
+from typing import Callable
 
 from matdiff import limits
 from matdiff.engine import ir
 from matdiff.errors import LimitError, MatdiffError, ShapeError, UnknownNameError
 from matdiff.engine.ir import Tensor, const, einsum, eye, is_all_ones
-from matdiff.engine.primitives import ELEMENTWISE
+from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS, Function
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.syntax import Call, Chain, Name, Number, Power, Program, Signed, Transpose
-
-MATRIX_FUNCTIONS = ("tr", "det", "logdet", "inv", "diag", "sum", "norm2", "norm1", "kron", "vec", "eye", "ones")
-FUNCTIONS = tuple(ELEMENTWISE) + MATRIX_FUNCTIONS
 
 
 # ----- dimensions and their unification -------------------------------------------------
@@ -348,7 +346,7 @@ class _Lowering:
         if abs(k) > limits.current.max_matrix_power:
             raise self.error(f"matrix power {k} exceeds the limit of {limits.current.max_matrix_power} "
                              "(see matdiff.limits)", node.position, LimitError)
-        factor = base.node if k >= 0 else ir.matrix_function("inv", base.node)
+        factor = base.node if k >= 0 else FUNCTIONS["inv"](base.node)
         result = eye(rows)
         for _ in range(abs(k)):
             result = factor if result.op == "eye" else ir.matmul(result, factor)
@@ -453,18 +451,32 @@ class _Lowering:
         name, position = node.function, node.position
         if name in ("eye", "ones"):
             return self.constant_matrix(node)
-        if name not in FUNCTIONS:
-            raise self.error(f"unknown function {name}(); known: {', '.join(sorted(FUNCTIONS))}",
+        if name not in FUNCTION_NAMES:
+            raise self.error(f"unknown function {name}(); known: {', '.join(sorted(FUNCTION_NAMES))}",
                              position, UnknownNameError)
         arity = 2 if name == "kron" else 1
         if len(node.arguments) != arity:
             raise self.error(f"{name}() takes {arity} argument{'s' if arity > 1 else ''}, "
                              f"not {len(node.arguments)}", position, MatdiffError)
         arguments = [self.expression(a) for a in node.arguments]
-        if name in ELEMENTWISE:
-            x = arguments[0]
-            return Value(self.record(ir.apply(name, x.node), position), x.row)
-        return getattr(self, "function_" + name)(*arguments, position=position)
+        if name in FUNCTIONS:
+            return self.primitive(FUNCTIONS[name], arguments[0], position)
+        return _SUGAR[name](self, *arguments, position=position)
+
+    def primitive(self, function: Function, x: Value, position: int) -> Value:
+        """A function of the table, its shape rule checked here: entries keep the shape; a column
+        function takes a vector or a matrix (reducing: a number per column, a row); the matrix
+        functions take a square matrix and of a scalar are what they mean for numbers."""
+        if function.acts == ENTRIES:
+            return Value(self.record(function(x.node), position), x.row)
+        if function.acts == COLUMNS:
+            if x.node.rank == 0:
+                raise self.error(f"{function.name}() takes a vector or a matrix, not a scalar", position)
+            row = x.node.rank == 2 if function.reduces else x.row
+            return Value(self.record(function(x.node), position), row)
+        if x.node.rank == 0:
+            return Value(self.record(_OF_A_NUMBER[function.name](x.node), position))
+        return Value(self.record(function(self.square(x, function.name, position)), position))
 
     def square(self, value: Value, name: str, position: int) -> Tensor:
         if value.node.rank != 2 or not self.dims.unify(*value.node.shape):
@@ -477,21 +489,6 @@ class _Lowering:
         if x.node.rank == 0:
             return x
         return Value(self.record(einsum((), (self.square(x, "tr", position), ("i", "i"))), position))
-
-    def function_det(self, x: Value, position: int) -> Value:
-        if x.node.rank == 0:
-            return x
-        return Value(self.record(ir.matrix_function("det", self.square(x, "det", position)), position))
-
-    def function_logdet(self, x: Value, position: int) -> Value:
-        if x.node.rank == 0:
-            return Value(self.record(ir.apply("log", x.node), position))
-        return Value(self.record(ir.matrix_function("logdet", self.square(x, "logdet", position)), position))
-
-    def function_inv(self, x: Value, position: int) -> Value:
-        if x.node.rank == 0:
-            return Value(self.record(ir.apply("pow", x.node, -1.0), position))
-        return Value(self.record(ir.matrix_function("inv", self.square(x, "inv", position)), position))
 
     def function_diag(self, x: Value, position: int) -> Value:
         if x.node.rank == 0:
@@ -557,3 +554,25 @@ class _Lowering:
         if node.function == "eye":
             return Value(eye(dims[0]))
         return Value(const(1.0, dims))
+
+
+# What the matrix functions of the table mean for a number: det(a) = a, logdet(a) = log(a), inv(a) = 1/a.
+_OF_A_NUMBER = {
+    "det": lambda x: x,
+    "logdet": lambda x: ir.apply("log", x),
+    "inv": lambda x: ir.apply("pow", x, -1.0),
+}
+
+# The functions that are notation for contractions and reshapes, not ops of their own.
+_SUGAR: dict[str, Callable[..., Value]] = {
+    "tr": _Lowering.function_tr,
+    "diag": _Lowering.function_diag,
+    "sum": _Lowering.function_sum,
+    "norm2": _Lowering.function_norm2,
+    "norm1": _Lowering.function_norm1,
+    "vec": _Lowering.function_vec,
+    "kron": _Lowering.function_kron,
+}
+
+FUNCTION_NAMES = tuple(FUNCTIONS) + tuple(_SUGAR) + ("eye", "ones")
+"""Every function name of the language."""

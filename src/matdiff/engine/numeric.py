@@ -13,7 +13,7 @@ import numpy as np
 from matdiff import limits
 from matdiff.errors import DomainError, LimitError, MatdiffError, ValueMismatchError
 from matdiff.engine.ir import Tensor, dim_value, postorder
-from matdiff.engine.primitives import ELEMENTWISE
+from matdiff.engine.primitives import FUNCTIONS
 from matdiff.language.assumptions import Assumptions
 
 
@@ -109,7 +109,7 @@ def evaluate(root: Tensor, values: dict, *, positions: dict | None = None, sourc
     return results[id(root)]
 
 
-_DOMAIN_CHECKED = {"log", "sqrt", "pow", "power", "inv", "logdet", "tan"}
+_DOMAIN_CHECKED = {"pow", "power"} | {f.name for f in FUNCTIONS.values() if f.domain}
 
 
 def _domain_message(node: Tensor) -> str:
@@ -127,39 +127,31 @@ def _domain(message: str, node: Tensor, positions, source) -> DomainError:
     return DomainError(message, position, source)
 
 
+def _contract(node: Tensor, args: list, shape: tuple, arrays: dict, opt_einsum) -> np.ndarray:
+    inputs, output = node.params
+    letters = opt_einsum.get_symbol
+    subscripts = ",".join("".join(letters(i) for i in labels) for labels in inputs)
+    subscripts += "->" + "".join(letters(i) for i in output)
+    return np.asarray(opt_einsum.contract(subscripts, *args, optimize="greedy" if len(args) > 2 else False))
+
+
+# The numbers of the ops that are not functions of the language (those are in FUNCTIONS).
+_STRUCTURAL = {
+    "var": lambda node, args, shape, arrays, opt_einsum: arrays[node.params[0]],
+    "const": lambda node, args, shape, arrays, opt_einsum: np.full(shape, node.params[0]),
+    "eye": lambda node, args, shape, arrays, opt_einsum: np.eye(shape[0]),
+    "einsum": _contract,
+    "add": lambda node, args, shape, arrays, opt_einsum: sum(args[1:], args[0]),
+    "reshape": lambda node, args, shape, arrays, opt_einsum: args[0].reshape(shape),
+    "pow": lambda node, args, shape, arrays, opt_einsum: np.power(args[0], node.params[0]),
+    "power": lambda node, args, shape, arrays, opt_einsum: np.power(args[0], args[1]),
+}
+
+
 def _compute(node: Tensor, args: list, shape: tuple, arrays: dict, opt_einsum) -> np.ndarray:
-    op = node.op
-    if op == "var":
-        return arrays[node.params[0]]
-    if op == "const":
-        return np.full(shape, node.params[0])
-    if op == "eye":
-        return np.eye(shape[0])
-    if op == "einsum":
-        inputs, output = node.params
-        letters = opt_einsum.get_symbol
-        subscripts = ",".join("".join(letters(i) for i in labels) for labels in inputs)
-        subscripts += "->" + "".join(letters(i) for i in output)
-        return np.asarray(opt_einsum.contract(subscripts, *args, optimize="greedy" if len(args) > 2 else False))
-    if op == "add":
-        total = args[0]
-        for a in args[1:]:
-            total = total + a
-        return total
-    if op == "reshape":
-        return args[0].reshape(shape)
-    if op == "inv":
-        return np.linalg.inv(args[0])
-    if op == "det":
-        return np.asarray(np.linalg.det(args[0]))
-    if op == "logdet":
-        sign, logabs = np.linalg.slogdet(args[0])
-        return np.asarray(logabs if sign > 0 else np.nan)
-    if op == "pow":
-        return np.power(args[0], node.params[0])
-    if op == "power":
-        return np.power(args[0], args[1])
-    return ELEMENTWISE[op].numpy(args[0])
+    if node.op in FUNCTIONS:
+        return np.asarray(FUNCTIONS[node.op].numpy(args[0]))
+    return _STRUCTURAL[node.op](node, args, shape, arrays, opt_einsum)
 
 
 def structured_value(structure: str, shape: tuple, rng, *, integers: bool = False, safe: bool = False) -> np.ndarray:

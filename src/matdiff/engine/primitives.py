@@ -1,24 +1,29 @@
-"""The table of primitives: for each IR op, its numbers, its derivative and its names.
+"""The table of primitives: each function of the language is one record, each IR op one VJP.
 
-This is the one place that says what an operation *means*. Each elementwise
-function is one line: its NumPy implementation and its derivative f'(x), written
-with the IR factories and allowed to reuse the node's own value y = f(x) (so
-sigmoid' is y.*(1 - y) and exp' is y itself). The structural ops (einsum, add,
-reshape, inv, det, logdet) have their vector-Jacobian products below, each with
-the identity it implements.
+This is the one place that says what a function *means*. A :class:`Function` record
+holds everything the rest of matdiff needs to know about it: how it acts (entry by
+entry, column by column, or on a whole square matrix) and so its shape, its NumPy
+implementation, its derivative, its LaTeX, its SymPy form, its code for each backend
+and its domain. Lowering, numbers, the componentwise view, code generation, the
+matrix and index printers and the web app's function list are all read from
+:data:`FUNCTIONS`; adding a function is adding a record.
+
+An elementwise derivative is f'(x), written with the IR factories and allowed to reuse
+the node's own value y = f(x) (so sigmoid' is y.*(1 - y) and exp' is y itself). The
+other functions, and the structural ops (einsum, add, reshape, pow, power), have
+vector-Jacobian products, each with the identity it implements.
 
 A VJP rule receives the node, which operand, the incoming cotangent G of shape
-``lead + node.shape`` and the labels of the leading axes; it returns the
-contribution to that operand's cotangent, of shape ``lead + operand.shape``, or
-None for a symbolic zero. The leading axes carry the output's own indices, so the
-same rules give full Jacobians, Hessians and gradients.
+``lead + node.shape`` and the number of leading axes; it returns the contribution to
+that operand's cotangent, of shape ``lead + operand.shape``, or None for a symbolic
+zero. The leading axes carry the output's own indices, so the same rules give full
+Jacobians, Hessians and gradients.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from matdiff.engine.ir import (
     Tensor,
@@ -26,7 +31,7 @@ from matdiff.engine.ir import (
     apply,
     const,
     einsum,
-    matrix_function,
+    make,
     postorder,
     power,
     reshape,
@@ -46,6 +51,53 @@ class _LazyNumpy:
 
 np = _LazyNumpy()
 
+# How a function acts, which fixes its shape rule.
+ENTRIES = "entries"  # entry by entry: the argument's shape
+COLUMNS = "columns"  # on a vector, or on each column of a matrix: the shape, or (reducing) a row
+MATRIX = "matrix"  # on a square matrix: inv keeps the shape, det and logdet give a scalar
+
+
+@dataclass(frozen=True)
+class Function:
+    """One function of the language and everything known about it.
+
+    ``latex`` is a template: ``{x}`` stands for the argument's LaTeX, ``{x!}`` for it
+    parenthesised unless atomic. ``code`` has one template per backend, ``{x}`` standing
+    for the argument's expression; a template may call helpers defined in ``helpers``
+    (backend → {helper name: source}). ``sympy`` is a SymPy function's name (``"exp"``), or,
+    for a function SymPy lacks, its body: ``body(sympy, d)`` for an entry ``d``, or
+    ``body(sympy, array)`` on an object array for the other kinds. ``domain`` says where
+    it is defined when that is not everywhere (its numbers are checked there: a value
+    that is not finite is a domain error); ``sample`` is an interval of good test points.
+    ``short`` is the letter its value is named by when printed once and used twice.
+    """
+
+    name: str
+    acts: str
+    numpy: Callable
+    latex: str
+    sympy: str | Callable
+    code: dict[str, str]
+    derivative: Callable[[Tensor, Tensor], Tensor | None] | None = None  # f'(x, y), for ENTRIES
+    vjp: Callable | None = None  # for COLUMNS and MATRIX
+    domain: str = ""
+    sample: tuple[float, float] = (-2.0, 2.0)
+    short: str = ""
+    reduces: bool = False  # a COLUMNS function whose value is one number per column
+    helpers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def shape(self, argument: tuple) -> tuple:
+        """The shape of f(x) for x of shape ``argument``."""
+        if self.reduces or (self.acts == MATRIX and self.name != "inv"):
+            return argument[1:] if self.acts == COLUMNS else ()
+        return argument
+
+    def __call__(self, argument: Tensor) -> Tensor:
+        """The IR node f(argument) (elementwise ones through ``apply``, which folds constants)."""
+        if self.acts == ENTRIES:
+            return apply(self.name, argument)
+        return make(self.name, (argument,), (), self.shape(argument.shape))
+
 
 def _one_minus(y: Tensor) -> Tensor:
     return add(const(1.0, y.shape), scale(-1.0, y))
@@ -56,59 +108,194 @@ def _times(left: Tensor, right: Tensor) -> Tensor:
     return einsum(labels, (left, labels), (right, labels))
 
 
+def _lead(count: int) -> list:
+    return [("lead", i) for i in range(count)]
+
+
 def _sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow warnings, unlike 1/(1+exp(-x))
 
 
-@dataclass(frozen=True)
-class Elementwise:
-    """An elementwise function: numbers and derivative f'(x) given x and y = f(x)."""
-
-    numpy: Callable
-    derivative: Callable[[Tensor, Tensor], Tensor | None]
+def _softmax(x):
+    shifted = np.exp(x - np.max(x, axis=0))  # shifted by the column's largest entry: no overflow
+    return shifted / np.sum(shifted, axis=0)
 
 
-# ----- Elementwise functions ---------------------------------------------------------
-# name:      Elementwise(numpy,                              derivative (x, y = f(x)))
-ELEMENTWISE: dict[str, Elementwise] = {
-    "exp":      Elementwise(lambda x: np.exp(x),                lambda x, y: y),
-    "log":      Elementwise(lambda x: np.log(x),                lambda x, y: apply("pow", x, -1.0)),
-    "sin":      Elementwise(lambda x: np.sin(x),                lambda x, y: apply("cos", x)),
-    "cos":      Elementwise(lambda x: np.cos(x),                lambda x, y: scale(-1.0, apply("sin", x))),
-    "tan":      Elementwise(lambda x: np.tan(x),                lambda x, y: add(const(1.0, y.shape), apply("pow", y, 2.0))),
-    "tanh":     Elementwise(lambda x: np.tanh(x),               lambda x, y: _one_minus(apply("pow", y, 2.0))),
-    "sigmoid":  Elementwise(_sigmoid,                           lambda x, y: _times(y, _one_minus(y))),
-    "relu":     Elementwise(lambda x: np.maximum(x, 0.0),       lambda x, y: apply("step", x)),
-    "softplus": Elementwise(lambda x: np.logaddexp(0.0, x),     lambda x, y: apply("sigmoid", x)),
-    "sqrt":     Elementwise(lambda x: np.sqrt(x),               lambda x, y: scale(0.5, apply("pow", y, -1.0))),
-    "abs":      Elementwise(lambda x: np.abs(x),                lambda x, y: apply("sign", x)),
-    "step":     Elementwise(lambda x: (x > 0).astype(float),    lambda x, y: None),
-    "sign":     Elementwise(lambda x: np.sign(x),               lambda x, y: None),
-}
+def _logsumexp(x):
+    largest = np.max(x, axis=0)
+    return largest + np.log(np.sum(np.exp(x - largest), axis=0))
 
 
-def _power_derivative(x: Tensor, exponent: float) -> Tensor:
-    """d/dx x^p = p·x^(p-1)."""
-    return scale(exponent, apply("pow", x, exponent - 1.0))
+def _logdet(x):
+    sign, logabs = np.linalg.slogdet(x)
+    return np.asarray(logabs if sign > 0 else np.nan)
+
+
+def _matrix_of(sympy, array):
+    return sympy.Matrix(array.tolist())
+
+
+def _object_array(value):
+    return np.array(value, dtype=object)
+
+
+def _vjp_softmax(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
+    """s = softmax(z) column by column: ∂s_i/∂z_k = s_i·δ_ik − s_i·s_k (diag(s) − s·sᵀ), so
+    the cotangent is G.*s − s.*(sᵀ·G) within each column."""
+    lead, own = _lead(n_lead), list(range(node.rank))
+    summed = ["summed"] + own[1:]
+    return add(einsum(lead + own, (G, lead + own), (node, own)),
+               einsum(lead + own, (G, lead + summed), (node, summed), (node, own), (const(-1.0), [])))
+
+
+def _vjp_logsumexp(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
+    """∂ logsumexp(z)/∂z = softmax(z), for each column."""
+    (z,) = node.args
+    lead, own = _lead(n_lead), list(range(z.rank))
+    return einsum(lead + own, (G, lead + own[1:]), (FUNCTIONS["softmax"](z), own))
+
+
+def _vjp_inv(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
+    """d(X⁻¹) = −X⁻¹·dX·X⁻¹, so ∂Y_ab/∂X_cd = −Y_ac·Y_db."""
+    lead = _lead(n_lead)
+    return einsum(lead + ["c", "d"], (G, lead + ["a", "b"]), (node, ["a", "c"]), (node, ["d", "b"]),
+                  (const(-1.0), []))
+
+
+def _vjp_det(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
+    """∂det(X)/∂X = det(X)·X⁻ᵀ (Jacobi's formula)."""
+    lead = _lead(n_lead)
+    inverse = FUNCTIONS["inv"](node.args[0])
+    return einsum(lead + ["c", "d"], (G, lead), (node, []), (inverse, ["d", "c"]))
+
+
+def _vjp_logdet(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
+    """∂log det(X)/∂X = X⁻ᵀ."""
+    lead = _lead(n_lead)
+    inverse = FUNCTIONS["inv"](node.args[0])
+    return einsum(lead + ["c", "d"], (G, lead), (inverse, ["d", "c"]))
+
+
+_LOGDET_HELPER = '''
+def _logdet(matrix):
+    """log det of a matrix whose determinant is positive, else nan."""
+    sign, value = {module}.linalg.slogdet(matrix)
+    return {module}.where(sign > 0, value, {module}.nan)
+'''
+
+_NUMPY_SOFTMAX = '''
+def _softmax(z):
+    """softmax of a vector, or of each column of a matrix (shifted: no overflow)."""
+    shifted = np.exp(z - z.max(axis=0))
+    return shifted / shifted.sum(axis=0)
+'''
+
+_NUMPY_LOGSUMEXP = '''
+def _logsumexp(z):
+    """log(sum(exp(z))) of a vector, or of each column of a matrix (shifted: no overflow)."""
+    largest = z.max(axis=0)
+    return largest + np.log(np.exp(z - largest).sum(axis=0))
+'''
+
+
+def _entry(name: str, numpy: Callable, derivative: Callable, latex: str, sympy: str | Callable,
+           numpy_code: str, torch_code: str, *, jax_code: str = "", **facts: Any) -> Function:
+    """An elementwise function; its JAX code is its NumPy code with jnp unless given."""
+    code = {"numpy": numpy_code, "jax": jax_code or numpy_code.replace("np.", "jnp."), "torch": torch_code}
+    return Function(name, ENTRIES, numpy, latex, sympy, code, derivative=derivative, **facts)
+
+
+def _operator(name: str) -> str:
+    return r"\operatorname{" + name + r"}\left({x}\right)"
+
+
+# ----- the functions of the language ----------------------------------------------------------
+# Elementwise: name, numbers, derivative f'(x) given x and y = f(x), LaTeX, SymPy, NumPy code, PyTorch code.
+_ELEMENTWISE = [
+    _entry("exp", lambda x: np.exp(x), lambda x, y: y, r"\exp\left({x}\right)", "exp",
+           "np.exp({x})", "torch.exp({x})", short="e"),
+    _entry("log", lambda x: np.log(x), lambda x, y: apply("pow", x, -1.0), r"\log\left({x}\right)", "log",
+           "np.log({x})", "torch.log({x})", domain="x > 0", sample=(0.2, 3.0), short="l"),
+    _entry("log1p", lambda x: np.log1p(x), lambda x, y: apply("pow", add(const(1.0, x.shape), x), -1.0),
+           _operator("log1p"), lambda sp, d: sp.log(1 + d), "np.log1p({x})", "torch.log1p({x})",
+           domain="x > -1", sample=(-0.5, 3.0)),
+    _entry("sin", lambda x: np.sin(x), lambda x, y: apply("cos", x), r"\sin\left({x}\right)", "sin",
+           "np.sin({x})", "torch.sin({x})"),
+    _entry("cos", lambda x: np.cos(x), lambda x, y: scale(-1.0, apply("sin", x)), r"\cos\left({x}\right)", "cos",
+           "np.cos({x})", "torch.cos({x})"),
+    _entry("tan", lambda x: np.tan(x), lambda x, y: add(const(1.0, y.shape), apply("pow", y, 2.0)),
+           r"\tan\left({x}\right)", "tan", "np.tan({x})", "torch.tan({x})",
+           domain="x not an odd multiple of π/2", sample=(-1.2, 1.2)),
+    _entry("sinh", lambda x: np.sinh(x), lambda x, y: apply("cosh", x), r"\sinh\left({x}\right)", "sinh",
+           "np.sinh({x})", "torch.sinh({x})"),
+    _entry("cosh", lambda x: np.cosh(x), lambda x, y: apply("sinh", x), r"\cosh\left({x}\right)", "cosh",
+           "np.cosh({x})", "torch.cosh({x})"),
+    _entry("tanh", lambda x: np.tanh(x), lambda x, y: _one_minus(apply("pow", y, 2.0)), r"\tanh\left({x}\right)",
+           "tanh", "np.tanh({x})", "torch.tanh({x})", short="t"),
+    _entry("sigmoid", _sigmoid, lambda x, y: _times(y, _one_minus(y)), r"\sigma\left({x}\right)",
+           lambda sp, d: 1 / (1 + sp.exp(-d)), "0.5 + 0.5 * np.tanh(0.5 * {x!})", "torch.sigmoid({x})",
+           jax_code="jax.nn.sigmoid({x})", short="s"),  # NumPy: the tanh form, no overflow warning
+    _entry("relu", lambda x: np.maximum(x, 0.0), lambda x, y: apply("step", x), _operator("relu"),
+           lambda sp, d: sp.Max(d, 0), "np.maximum({x}, 0.0)", "torch.relu({x})", short="r"),
+    _entry("softplus", lambda x: np.logaddexp(0.0, x), lambda x, y: apply("sigmoid", x), _operator("softplus"),
+           lambda sp, d: sp.log(1 + sp.exp(d)), "np.logaddexp(0.0, {x})", "torch.nn.functional.softplus({x})",
+           short="p"),
+    _entry("sqrt", lambda x: np.sqrt(x), lambda x, y: scale(0.5, apply("pow", y, -1.0)), r"\sqrt{{x}}", "sqrt",
+           "np.sqrt({x})", "torch.sqrt({x})", domain="x ≥ 0", sample=(0.2, 3.0)),
+    _entry("abs", lambda x: np.abs(x), lambda x, y: apply("sign", x), _operator("abs"), "Abs",
+           "np.abs({x})", "torch.abs({x})"),
+    _entry("step", lambda x: (x > 0).astype(float), lambda x, y: None, _operator("step"),
+           lambda sp, d: sp.Heaviside(d, 0), "np.where({x} > 0.0, 1.0, 0.0)", "({x} > 0).to(dtype)"),
+    _entry("sign", lambda x: np.sign(x), lambda x, y: None, _operator("sign"), "sign",
+           "np.sign({x})", "torch.sign({x})"),
+]
+
+_OTHERS = [
+    Function("softmax", COLUMNS, _softmax, _operator("softmax"),
+             lambda sp, z: (lambda e: e / e.sum(axis=0))(np.vectorize(sp.exp, otypes=[object])(z)),
+             {"numpy": "_softmax({x})", "jax": "jax.nn.softmax({x}, axis=0)", "torch": "torch.softmax({x}, dim=0)"},
+             vjp=_vjp_softmax, short="s", helpers={"numpy": {"_softmax": _NUMPY_SOFTMAX}}),
+    Function("logsumexp", COLUMNS, _logsumexp, _operator("logsumexp"),
+             lambda sp, z: np.vectorize(sp.log, otypes=[object])(np.vectorize(sp.exp, otypes=[object])(z).sum(axis=0)),
+             {"numpy": "_logsumexp({x})", "jax": "jax.nn.logsumexp({x}, axis=0)",
+              "torch": "torch.logsumexp({x}, dim=0)"},
+             vjp=_vjp_logsumexp, reduces=True, helpers={"numpy": {"_logsumexp": _NUMPY_LOGSUMEXP}}),
+    Function("inv", MATRIX, lambda x: np.linalg.inv(x), r"{x!}^{-1}",
+             lambda sp, a: _object_array(_matrix_of(sp, a).inv().tolist()),
+             {"numpy": "np.linalg.inv({x})", "jax": "jnp.linalg.inv({x})", "torch": "torch.linalg.inv({x})"},
+             vjp=_vjp_inv, domain="an invertible matrix", short="Y"),
+    Function("det", MATRIX, lambda x: np.asarray(np.linalg.det(x)), r"\det\left({x}\right)",
+             lambda sp, a: _object_array(_matrix_of(sp, a).det()),
+             {"numpy": "np.linalg.det({x})", "jax": "jnp.linalg.det({x})", "torch": "torch.linalg.det({x})"},
+             vjp=_vjp_det),
+    Function("logdet", MATRIX, _logdet, r"\log\det\left({x}\right)",
+             lambda sp, a: _object_array(sp.log(_matrix_of(sp, a).det())),
+             {backend: "_logdet({x})" for backend in ("numpy", "jax", "torch")},
+             vjp=_vjp_logdet, domain="a matrix whose determinant is positive",
+             helpers={backend: {"_logdet": _LOGDET_HELPER.format(module=module)}
+                      for backend, module in (("numpy", "np"), ("jax", "jnp"), ("torch", "torch"))}),
+]
+
+FUNCTIONS: dict[str, Function] = {f.name: f for f in _ELEMENTWISE + _OTHERS}
+"""Every function of the language that is an IR op, by name."""
 
 
 def elementwise_derivative(node: Tensor) -> Tensor | None:
     """f'(x) for the elementwise node y = f(x), as a tensor of x's shape."""
     (x,) = node.args
     if node.op == "pow":
-        return _power_derivative(x, node.params[0])
-    return ELEMENTWISE[node.op].derivative(x, node)
+        exponent = node.params[0]
+        return scale(exponent, apply("pow", x, exponent - 1.0))  # d/dx x^p = p·x^(p-1)
+    derivative = FUNCTIONS[node.op].derivative
+    assert derivative is not None
+    return derivative(x, node)
 
 
 def is_elementwise(op: str) -> bool:
-    return op == "pow" or op in ELEMENTWISE
+    return op == "pow" or (op in FUNCTIONS and FUNCTIONS[op].acts == ENTRIES)
 
 
 # ----- Vector-Jacobian products of the structural ops --------------------------------
-
-
-def _lead(count: int) -> list:
-    return [("lead", i) for i in range(count)]
 
 
 def vjp_einsum(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
@@ -140,27 +327,6 @@ def vjp_elementwise(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor | No
     return einsum(lead + own, (G, lead + own), (derivative, own))
 
 
-def vjp_inv(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
-    """d(X⁻¹) = −X⁻¹·dX·X⁻¹, so ∂Y_ab/∂X_cd = −Y_ac·Y_db."""
-    lead = _lead(n_lead)
-    return einsum(lead + ["c", "d"], (G, lead + ["a", "b"]), (node, ["a", "c"]), (node, ["d", "b"]),
-                  (const(-1.0), []))
-
-
-def vjp_det(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
-    """∂det(X)/∂X = det(X)·X⁻ᵀ (Jacobi's formula)."""
-    lead = _lead(n_lead)
-    inverse = matrix_function("inv", node.args[0])
-    return einsum(lead + ["c", "d"], (G, lead), (node, []), (inverse, ["d", "c"]))
-
-
-def vjp_logdet(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
-    """∂log det(X)/∂X = X⁻ᵀ."""
-    lead = _lead(n_lead)
-    inverse = matrix_function("inv", node.args[0])
-    return einsum(lead + ["c", "d"], (G, lead), (inverse, ["d", "c"]))
-
-
 def vjp_power(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
     """y = x.^e: ∂y/∂x = e.*x.^(e - 1), ∂y/∂e = y.*log(x) (elementwise, so diagonal)."""
     base, exponent = node.args
@@ -180,15 +346,16 @@ VJP: dict[str, Callable] = {
     "einsum": vjp_einsum,
     "add": vjp_add,
     "reshape": vjp_reshape,
-    "inv": vjp_inv,
-    "det": vjp_det,
-    "logdet": vjp_logdet,
 }
 
 
 def vjp(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor | None:
     if is_elementwise(node.op):
         return vjp_elementwise(node, k, G, n_lead)
+    if node.op in FUNCTIONS:
+        rule = FUNCTIONS[node.op].vjp
+        assert rule is not None
+        return rule(node, k, G, n_lead)
     return VJP[node.op](node, k, G, n_lead)
 
 
@@ -206,10 +373,10 @@ def rebuild(node: Tensor, args: list[Tensor]) -> Tensor:
         return reshape(args[0], node.shape)
     if node.op == "power":
         return power(args[0], args[1])
-    if node.op in ("inv", "det", "logdet"):
-        return matrix_function(node.op, args[0])
-    if is_elementwise(node.op):
-        return apply(node.op, args[0], *node.params)
+    if node.op == "pow":
+        return apply("pow", args[0], *node.params)
+    if node.op in FUNCTIONS:
+        return FUNCTIONS[node.op](args[0])
     raise AssertionError(f"cannot rebuild a {node.op} node")
 
 

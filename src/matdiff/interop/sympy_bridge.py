@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS
 from matdiff.errors import MatdiffError
 from matdiff.language.syntax import Call, Chain, Name, Number, Power, Signed, Transpose, parse
 
@@ -33,8 +34,11 @@ class SympyExpression(NamedTuple):
 
 # ----- SymPy → text --------------------------------------------------------------------------------
 
-_ELEMENTWISE_NAMES = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh",
-                      "sqrt": "sqrt", "Abs": "abs", "sign": "sign", "Heaviside": "step"}
+# SymPy's elementwise functions by class name → the language's name (Heaviside is step's body).
+_ELEMENTWISE_NAMES = {f.sympy: f.name for f in FUNCTIONS.values() if f.acts == ENTRIES and isinstance(f.sympy, str)}
+_ELEMENTWISE_NAMES["Heaviside"] = "step"
+# The language's elementwise functions SymPy has no class for, recognised by their bodies.
+_BODIES = {f.name: f.sympy for f in FUNCTIONS.values() if f.acts == ENTRIES and not isinstance(f.sympy, str)}
 
 
 def from_sympy(expression: Any) -> SympyExpression:
@@ -158,12 +162,9 @@ class _ToText:
         if isinstance(function, sp.Lambda) and len(function.variables) == 1:
             (d,) = function.variables
             body = function.expr
-            if sp.simplify(body - 1 / (1 + sp.exp(-d))) == 0:
-                return f"sigmoid({argument})"
-            if body == sp.Max(d, 0):
-                return f"relu({argument})"
-            if sp.simplify(body - sp.log(1 + sp.exp(d))) == 0:
-                return f"softplus({argument})"
+            for name, known in _BODIES.items():
+                if body == known(sp, d) or sp.simplify(body - known(sp, d)) == 0:
+                    return f"{name}({argument})"
             return _ElementwiseBody(sp, d, argument).text(body)
         raise MatdiffError(f"from_sympy: cannot apply {function} entrywise in the language")
 
@@ -326,15 +327,12 @@ class _ToSympy:
         x = args[0]
         matrix = self.is_matrix(x)
         d = sp.Dummy("d")
-        elementwise = {
-            "exp": sp.exp, "log": sp.log, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "tanh": sp.tanh,
-            "sqrt": sp.sqrt, "abs": sp.Abs, "sign": sp.sign, "step": sp.Heaviside,
-            "sigmoid": sp.Lambda(d, 1 / (1 + sp.exp(-d))), "relu": sp.Lambda(d, sp.Max(d, 0)),
-            "softplus": sp.Lambda(d, sp.log(1 + sp.exp(d))),
-        }
-        if name in elementwise:
-            function = elementwise[name]
+        if name in FUNCTIONS and FUNCTIONS[name].acts == ENTRIES:
+            form = FUNCTIONS[name].sympy
+            function = getattr(sp, form) if isinstance(form, str) else sp.Lambda(d, form(sp, d))
             return x.applyfunc(function) if matrix else function(x)
+        if name in FUNCTIONS and FUNCTIONS[name].acts == COLUMNS:
+            raise MatdiffError(f"to_sympy: SymPy has no matrix expression for {name}()")
         if not matrix:  # the matrix functions of a scalar
             scalar = {"tr": x, "det": x, "logdet": sp.log(x), "inv": 1 / x, "diag": x, "sum": x,
                       "norm2": sp.Abs(x), "norm1": sp.Abs(x), "vec": x}

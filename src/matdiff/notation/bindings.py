@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 
 from matdiff.engine.ir import Tensor, postorder
+from matdiff.engine.primitives import FUNCTIONS
 from matdiff.notation.matrixform import M, Recovery, latex, latex_name, leaf, negate_, number, text, total
 from matdiff.notation.rewrite import compact, is_symmetric, rebuild, without_transposes
 
@@ -50,8 +51,7 @@ class MatrixProgram:
 # ----- which nodes to name ------------------------------------------------------------------
 
 _LEAVES = ("var", "const", "eye")
-_INVENTED = {"sigmoid": "s", "tanh": "t", "exp": "e", "relu": "r", "softplus": "p", "log": "l", "inv": "Y",
-             "add": "r"}
+_INVENTED = {"add": "r", **{f.name: f.short for f in FUNCTIONS.values() if f.short}}
 
 
 def _is_view(node: Tensor) -> bool:
@@ -201,7 +201,7 @@ def _delta_factors(activations: dict) -> dict[M, tuple[int, str, str, M]]:
 
 def _delta_of(x: M, factors_of: dict) -> str | None:
     """The activation whose delta x is: an incoming gradient ⊙ that activation's derivative
-    (a.*(1 - a) for a sigmoid, 1 - t.^2 for a tanh, step(z) for a relu); ``factors_of`` is
+    (a.*(1 - a) for a sigmoid, 1 - t.^2 for a tanh, step(z) for a rectifier); ``factors_of`` is
     :func:`_delta_factors` of the activations (the first bound wins)."""
     if x.op != "hadamard" or len(x.args) < 2:
         return None

@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from matdiff.engine.ir import Tensor, postorder
+from matdiff.engine.primitives import ENTRIES, FUNCTIONS
 from matdiff.notation.bindings import choose_names
-from matdiff.notation.matrixform import Recovery, latex_name, text as matrix_text
+from matdiff.notation.matrixform import Recovery, function_latex, latex_name, text as matrix_text
 
 _LETTERS = "ijklmnpqrstuvwabcdefgh"
 
@@ -93,15 +94,14 @@ class IndexPrinter:
         if op == "power":
             base, exponent = (self.entry(a, indices, used) for a in node.args)
             return f"\\left({base}\\right)^{{{exponent}}}" if self.latex else f"({base})^({exponent})"
-        if op in ("inv", "det", "logdet", "reshape"):
+        if op == "reshape" or FUNCTIONS[op].acts != ENTRIES:  # no formula entry by entry: indexed
             matrix = self.recovery(node)
             shown = matrix_text(matrix) if matrix is not None else f"{op}(…)"
             if matrix is not None and matrix.op not in ("leaf", "call"):
                 shown = f"({shown})"
             return self.indexed(shown, indices)
         inner = self.entry(node.args[0], indices, used)
-        name = r"\sigma" if (self.latex and op == "sigmoid") else (f"\\operatorname{{{op}}}" if self.latex else op)
-        return f"{name}\\left({inner}\\right)" if self.latex else f"{op}({inner})"
+        return function_latex(op, inner, f"\\left({inner}\\right)") if self.latex else f"{op}({inner})"
 
     def contraction(self, node: Tensor, indices: list, used: set) -> str:
         inputs, output = node.params

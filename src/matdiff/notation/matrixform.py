@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from itertools import count
 
 from matdiff.engine.ir import Tensor, dim_product, einsum_operands
+from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS
 
 # ----- the matrix-notation tree ----------------------------------------------------------------
 
@@ -227,8 +228,10 @@ class Recovery:
         argument = self(node.args[0])
         if argument is None:
             return None
-        if op in ("inv", "det", "logdet"):
-            return call(op, (argument,), _kind(node))
+        if op in FUNCTIONS and FUNCTIONS[op].acts != ENTRIES:
+            if FUNCTIONS[op].acts == COLUMNS and FUNCTIONS[op].reduces and node.rank == 1:
+                return transpose(call(op, (argument,), "row"))  # a number per column: a row, here stood up
+            return call(op, (argument,), argument.kind if FUNCTIONS[op].acts == COLUMNS else _kind(node))
         if op == "power":
             exponent = self(node.args[1])
             kind = argument.kind if argument.kind != "scalar" else exponent.kind if exponent else "scalar"
@@ -483,11 +486,8 @@ def _text(x: M, memo: dict) -> str:
     raise AssertionError(op)
 
 
-_LATEX_FUNCTIONS = {"tr": r"\operatorname{tr}", "det": r"\det", "logdet": r"\log\det", "diag": r"\operatorname{diag}",
-                    "vec": r"\operatorname{vec}", "sum": r"\operatorname{sum}", "exp": r"\exp", "log": r"\log",
-                    "sin": r"\sin", "cos": r"\cos", "tan": r"\tan", "tanh": r"\tanh", "sigmoid": r"\sigma",
-                    "relu": r"\operatorname{relu}", "softplus": r"\operatorname{softplus}", "abs": r"\operatorname{abs}",
-                    "step": r"\operatorname{step}", "sign": r"\operatorname{sign}"}
+_LATEX_FUNCTIONS = {"tr": r"\operatorname{tr}", "diag": r"\operatorname{diag}", "vec": r"\operatorname{vec}",
+                    "sum": r"\operatorname{sum}"}
 
 
 def latex_name(name: str) -> str:
@@ -503,6 +503,12 @@ def latex_name(name: str) -> str:
     return base_tex
 
 
+def function_latex(name: str, argument: str, atomic: str) -> str:
+    """The LaTeX of a function of the table applied to ``argument`` (``atomic``: the argument
+    parenthesised unless it is atomic already)."""
+    return FUNCTIONS[name].latex.replace("{x!}", atomic).replace("{x}", argument)
+
+
 def latex(x: M) -> str:
     def wrap(y: M, minimum: int) -> str:
         s = latex(y)
@@ -514,16 +520,14 @@ def latex(x: M) -> str:
     if op == "number":
         return _format_number(x.value)
     if op == "call":
-        if x.name == "inv":
-            return wrap(x.args[0], 6) + "^{-1}"
+        if x.name in FUNCTIONS:
+            return function_latex(x.name, latex(x.args[0]), wrap(x.args[0], 6))
         if x.name == "eye":
             return f"I_{{{latex(x.args[0])}}}"
         if x.name == "ones":
             return r"\mathbf{1}_{" + r"\times ".join(latex(a) for a in x.args) + "}"
         if x.name == "kron":
             return f"{wrap(x.args[0], 3)} \\otimes {wrap(x.args[1], 3)}"
-        if x.name == "sqrt":
-            return r"\sqrt{" + latex(x.args[0]) + "}"
         if x.name == "norm2":
             return r"\left\|" + latex(x.args[0]) + r"\right\|"
         name = _LATEX_FUNCTIONS.get(x.name, r"\operatorname{" + x.name + "}")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from matdiff.engine import ir
+from matdiff.engine.primitives import ENTRIES, FUNCTIONS
 from matdiff.api import Derivative, _guarded, diff, infer_shapes
 from matdiff.errors import LimitError, MatdiffError
 from matdiff.notation.report import Line, Printable, shape_text
@@ -119,9 +120,17 @@ def _number(sympy, value: float):
 
 
 def _functions(sympy) -> dict:
-    named = {name: sympy.Function(name) for name in ("sigmoid", "relu", "softplus", "step")}
-    return {"exp": sympy.exp, "log": sympy.log, "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan,
-            "tanh": sympy.tanh, "sqrt": sympy.sqrt, "abs": sympy.Abs, "sign": sympy.sign, **named}
+    """Each function of the table on an object array: an entry function SymPy has by name
+    is that function; one it lacks stays by its name, so entries read sigmoid(x1), not its
+    body; the others act on the whole array."""
+    functions = {}
+    for name, function in FUNCTIONS.items():
+        if function.acts != ENTRIES:
+            functions[name] = lambda array, body=function.sympy: body(sympy, np.asarray(array, dtype=object))
+            continue
+        scalar = getattr(sympy, function.sympy) if isinstance(function.sympy, str) else sympy.Function(name)
+        functions[name] = np.vectorize(scalar, otypes=[object])
+    return functions
 
 
 def evaluate_symbolic(root: ir.Tensor, symbols: dict) -> np.ndarray:
@@ -150,20 +159,13 @@ def evaluate_symbolic(root: ir.Tensor, symbols: dict) -> np.ndarray:
                 value = value + term
         elif op == "reshape":
             value = np.asarray(args[0], dtype=object).reshape(shape)
-        elif op == "inv":
-            value = np.array(sympy.Matrix(args[0].tolist()).inv().tolist(), dtype=object)
-        elif op == "det":
-            value = np.array(sympy.Matrix(args[0].tolist()).det(), dtype=object)
-        elif op == "logdet":
-            value = np.array(sympy.log(sympy.Matrix(args[0].tolist()).det()), dtype=object)
         elif op == "power":
             value = np.vectorize(lambda x, e: x**e, otypes=[object])(args[0], args[1])
         elif op == "pow":
             exponent = _number(sympy, node.params[0])
             value = np.vectorize(lambda x: x**exponent, otypes=[object])(args[0])
         else:
-            function = functions[op]
-            value = np.vectorize(function, otypes=[object])(args[0])
+            value = functions[op](args[0])
         results[id(node)] = np.asarray(value, dtype=object).reshape(shape)
     return results[id(root)]
 

@@ -23,15 +23,12 @@ from xml.etree import ElementTree
 import numpy as np
 
 import matdiff as md
+from matdiff.engine.lowering import FUNCTION_NAMES
 from matdiff.web import numcheck
 
 TARGETS = ("numpy", "jax", "torch")
 MAX_ENTRIES_SHOWN = 64  # componentwise entries only for results this small
 
-FUNCTIONS = {
-    "exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "softplus", "sqrt", "abs",
-    "tr", "det", "logdet", "inv", "diag", "sum", "norm2", "norm1", "kron", "vec", "eye", "ones",
-}
 
 
 def feature(name: str):
@@ -249,7 +246,7 @@ def names(expression: str) -> list[str]:
     for match in _TOKEN.finditer(expression):
         word = match.group(0)
         is_name = word[0].isalpha() or word[0] == "_"
-        if is_name and word not in FUNCTIONS and word not in assigned and word not in seen:
+        if is_name and word not in FUNCTION_NAMES and word not in assigned and word not in seen:
             seen.append(word)
     return seen
 

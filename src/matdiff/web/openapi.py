@@ -96,7 +96,7 @@ def openapi() -> dict:
         "paths": {
             "/": _get("the web page; its query (expr, wrt, layout, shapes) is a permalink"),
             "/openapi.json": _get("this description", {"type": "object"}),
-            "/api/capabilities": _get("the optional features this engine offers, layouts, limits",
+            "/api/capabilities": _get("the optional features this engine offers, layouts, functions, limits",
                                       _ref("Capabilities")),
             "/api/variables": _post("the input variables of an expression with their (inferred) shapes",
                                     "VariablesRequest", "Variables"),
@@ -173,6 +173,7 @@ def openapi() -> dict:
             "Capabilities": {"type": "object", "properties": {
                 "explain": {"type": "boolean"}, "check": {"type": "boolean"}, "entries": {"type": "boolean"},
                 "codegen": {"type": "boolean"}, "layouts": {"type": "array"}, "sections": {"type": "array"},
+                "functions": {"type": "array", "items": {"type": "string"}},
                 "limits": {"type": "object"}}},
             "Any": {"description": "the engine's result as JSON; strings with LaTeX come with their MathML"},
         }},

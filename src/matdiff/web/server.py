@@ -44,6 +44,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import matdiff
+from matdiff.engine.lowering import FUNCTION_NAMES
 from matdiff.web.fields import (
     DERIVATIVE, LAYOUTS, MAX_BODY_BYTES, MAX_EXPRESSION_CHARS, PAGE_SECTIONS, TARGETS, BadRequest, decode, parse,
 )
@@ -203,6 +204,7 @@ def create_app(
             **features(),
             "version": matdiff.__version__,
             "layouts": list(LAYOUTS),
+            "functions": sorted(FUNCTION_NAMES),
             "targets": list(TARGETS),
             "sections": list(PAGE_SECTIONS),
             "limits": {"body_bytes": MAX_BODY_BYTES, "expression_chars": MAX_EXPRESSION_CHARS,
