@@ -1,0 +1,193 @@
+"""The table of primitives, record by record, in the style of autograd's ``check_grads``.
+
+Every record of :data:`matdiff.engine.primitives.FUNCTIONS` is checked the same way, so a new
+function is tested by adding its record: its derivative (the VJP the engine builds from the
+record) against finite differences of its NumPy implementation in random directions, the
+whole pipeline (``md.diff`` in every layout) against finite differences, and each backend's
+generated code against the NumPy implementation. The five functions added to prove the
+table (sinh, cosh, log1p, softmax, logsumexp) then get their matrix forms and every entry
+point checked by number.
+"""
+
+import importlib.util
+import zlib
+
+import numpy as np
+import pytest
+
+import matdiff as md
+from matdiff.engine import ir
+from matdiff.engine.lowering import FUNCTION_NAMES
+from matdiff.engine.numeric import evaluate
+from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS, MATRIX, vjp
+from matdiff.web import jobs
+from numerics import assert_close, assert_derivative, finite_difference_jacobian
+from test_codegen import backend_context
+
+NEW = ("sinh", "cosh", "log1p", "softmax", "logsumexp")
+NOT_SMOOTH = ("step", "sign")  # derivative zero almost everywhere: finite differences agree, trivially
+
+
+def _cases():
+    for name, function in FUNCTIONS.items():
+        shapes = [(3, 3)] if function.acts == MATRIX else [(4,), (3, 2)]
+        for shape in shapes:
+            yield pytest.param(name, shape, id=f"{name}-{'x'.join(map(str, shape))}")
+
+
+def _point(name: str, shape: tuple) -> np.ndarray:
+    """A test point inside the function's domain (a well-conditioned matrix for the matrix ones)."""
+    rng = np.random.default_rng(zlib.crc32(f"{name}{shape}".encode()))
+    function = FUNCTIONS[name]
+    if function.acts == MATRIX:
+        return np.eye(shape[0]) + 0.3 * rng.standard_normal(shape)
+    low, high = function.sample
+    return rng.uniform(low, high, shape)
+
+
+def test_every_record_is_complete():
+    for name, function in FUNCTIONS.items():
+        assert function.name == name
+        assert set(function.code) == {"numpy", "jax", "torch"}, name
+        assert all("{x" in template for template in function.code.values()), name
+        assert "{x" in function.latex, name
+        assert (function.derivative is not None) == (function.acts == ENTRIES), name
+        assert (function.vjp is not None) == (function.acts != ENTRIES), name
+        assert name in FUNCTION_NAMES
+
+
+@pytest.mark.parametrize("name, shape", list(_cases()))
+def test_vjp_matches_finite_differences_in_random_directions(name, shape):
+    """<G, J·v> = <Jᵀ·G, v> for random cotangents G and directions v, with J by finite differences
+    and Jᵀ·G built by the engine from the record."""
+    x = _point(name, shape)
+    node = FUNCTIONS[name](ir.var("x", shape))
+    cotangent = ir.var("G", node.shape)
+    contribution = vjp(node, 0, cotangent, 0)
+    J = finite_difference_jacobian(f"{name}(x)", "x", {"x": x}, {"x": shape})
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    for _ in range(3):
+        G, v = rng.standard_normal(node.shape), rng.standard_normal(shape)
+        forward = np.tensordot(J, v, axes=len(shape))
+        backward = np.zeros(shape) if contribution is None else \
+            evaluate(contribution, {"x": x, "G": G}, variables={"x": ir.var("x", shape), "G": cotangent})
+        assert np.isclose(np.sum(G * forward), np.sum(backward * v), rtol=1e-5, atol=1e-6), name
+
+
+@pytest.mark.parametrize("name, shape", list(_cases()))
+def test_diff_matches_finite_differences_in_every_layout(name, shape):
+    if name in NOT_SMOOTH:
+        pytest.skip("zero derivative")
+    assert_derivative(f"{name}(x)", "x", {"x": shape}, values={"x": _point(name, shape)})
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
+@pytest.mark.parametrize("name, shape", list(_cases()))
+def test_generated_code_matches_the_numpy_implementation(name, shape, backend):
+    if backend != "numpy" and importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    x = _point(name, shape)
+    derivative = md.diff(f"{name}(x)", wrt="x", shapes={"x": shape})
+    with backend_context(backend):
+        value, slope = derivative.compile(backend, with_value=True)(x=x)
+    value = np.asarray(value, dtype=float)  # logsumexp of a matrix is a row: 1×n
+    assert_close(value, np.reshape(FUNCTIONS[name].numpy(x), value.shape), rtol=1e-6, atol=1e-9,
+                 what=f"{backend} code of {name}")
+    assert_close(np.asarray(slope, dtype=float), derivative.evaluate({"x": x}), rtol=1e-6, atol=1e-9,
+                 what=f"{backend} code of {name}'")
+
+
+@pytest.mark.parametrize("name", ["log", "log1p", "sqrt"])
+def test_outside_the_domain_is_a_domain_error(name):
+    assert FUNCTIONS[name].domain
+    with pytest.raises(md.DomainError):
+        md.evaluate(f"{name}(x)", {"x": [-3.0, 1.0]}, shapes={"x": (2,)})
+
+
+# ----- the new functions in matrix form ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expression, wrt, layout, text", [
+    ("softmax(z)", "z", "numerator", "diag(softmax(z)) - softmax(z)*softmax(z)'"),
+    ("softmax(W*x)", "x", "numerator", "s = softmax(W*x); (diag(s) - s*s')*W"),
+    ("logsumexp(z)", "z", "gradient", "softmax(z)"),
+    ("sum(logsumexp(Z))", "Z", "gradient", "softmax(Z)"),
+    ("logsumexp(A*x)", "x", "gradient", "A'*softmax(A*x)"),
+    ("sum(sinh(x))", "x", "gradient", "cosh(x)"),
+    ("sum(cosh(x))", "x", "gradient", "sinh(x)"),
+])
+def test_new_derivatives_come_out_in_matrix_form(expression, wrt, layout, text):
+    shapes = {"z": (4,), "Z": (3, 2), "W": (3, 4), "x": (4,), "A": (3, 4)}
+    used = {name: shape for name, shape in shapes.items() if name in expression}
+    assert md.diff(expression, wrt=wrt, shapes=used, layout=layout).text == text
+    assert_derivative(expression, wrt, used, layouts=(layout,))  # and the text evaluates to the numbers
+
+
+def test_log1p_derivative_is_a_reciprocal():
+    assert md.diff("sum(log1p(x))", wrt="x", layout="gradient").text == "1 ./ (x + 1)"
+
+
+def test_logsumexp_of_a_matrix_is_a_row():
+    Z = _point("logsumexp", (3, 2))
+    value = md.evaluate("logsumexp(Z)", {"Z": Z}, shapes={"Z": (3, 2)})
+    assert np.shape(value) == (1, 2) or np.shape(value) == (2,)
+    assert md.diff("logsumexp(Z)*v", wrt="v", shapes={"Z": (3, 2), "v": (2,)}).shape == (1, 2)
+    with pytest.raises(md.ShapeError):
+        md.diff("logsumexp(Z)*v", wrt="v", shapes={"Z": (3, 2), "v": (3,)})
+
+
+def test_softmax_of_a_scalar_is_a_shape_error():
+    with pytest.raises(md.ShapeError):
+        md.diff("softmax(a)", wrt="a")
+
+
+def test_hessian_of_logsumexp_is_the_softmax_jacobian():
+    z = _point("logsumexp", (4,))
+    hessian = md.diff("logsumexp(z)", wrt=("z", "z"), shapes={"z": (4,)})
+    assert_close(hessian.evaluate({"z": z}), finite_difference_jacobian("softmax(z)", "z", {"z": z}, {"z": (4,)}),
+                 what="Hessian of logsumexp")
+
+
+# ----- every entry point --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_new_functions_work_in_every_entry_point(name):
+    expression, shapes = f"sum({name}(W*x))", {"W": (2, 3), "x": (3,)}
+    values = {"W": 0.3 * _point(name, (2, 3)), "x": _point(name, (3,))}
+    gradient = md.diff(expression, wrt="W", shapes=shapes, layout="gradient")
+    explanation = md.explain(expression, wrt="W", shapes=shapes, layout="gradient")
+    assert f"{name}(" in str(explanation)
+    assert md.check(expression, wrt="W", claim=gradient.text, shapes=shapes, layout="gradient").correct
+    entries = md.entries(expression, wrt="W", shapes=shapes, layout="gradient")
+    assert np.shape(entries.values) == (2, 3)
+    got = np.array([[float(e.subs({s: values[n].flat[k] for n, rows in entries.letters.items()
+                                      for k, s in enumerate(_symbols(rows))})) for e in row] for row in entries.values])
+    assert_close(got, gradient.evaluate(values), what=f"entries of {expression}")
+    code = gradient.compile("numpy")
+    assert_close(code(**values), gradient.evaluate(values), what=f"code of {expression}")
+    payload = {"expression": expression, "wrt": ["W"], "shapes": {k: list(v) for k, v in shapes.items()},
+               "layout": "gradient", "include": ["vec", "check", "entries", "explain", "code"]}
+    status, reply = jobs.run("diff", payload)
+    assert status == 200 and reply["text"] == gradient.text, reply
+    sections = ("vec", "check", "entries", "explain", "code")
+    assert all(section in reply and "error" not in reply[section] for section in sections), reply
+
+
+def _symbols(rows):
+    import sympy
+
+    return [sympy.Symbol(letter) for row in rows for letter in row]
+
+
+def test_the_web_app_lists_every_function():
+    from matdiff.web.server import create_app
+    from starlette.testclient import TestClient
+
+    with TestClient(create_app(workers=1)) as client:
+        functions = client.get("/api/capabilities").json()["functions"]
+    assert set(FUNCTIONS) <= set(functions) and {"tr", "kron", "eye"} <= set(functions)
+
+
+def test_kinds_of_action_cover_the_table():
+    assert {f.acts for f in FUNCTIONS.values()} == {ENTRIES, COLUMNS, MATRIX}
