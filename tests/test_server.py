@@ -16,6 +16,7 @@ with warnings.catch_warnings():  # starlette 1.x would rather have httpx2, which
     from starlette.testclient import TestClient
 
 import matdiff
+from matdiff.engine.lowering import FUNCTION_NAMES
 from matdiff.web.server import MAX_BODY_BYTES, MAX_EXPRESSION_CHARS, create_app, features
 from matdiff.web.jobs import feature, mathml
 from matdiff.web.numcheck import arrange
@@ -247,6 +248,7 @@ def test_capabilities_follow_the_engine(client):
     assert body["explain"] == (feature("explain") is not None)
     assert body["codegen"] == hasattr(matdiff.Derivative, "code")
     assert "vec" in body["layouts"]
+    assert set(FUNCTION_NAMES) == set(body["functions"])  # every function of the language, from its table
 
 
 @pytest.mark.parametrize("endpoint, feature, extra", [
