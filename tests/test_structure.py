@@ -186,6 +186,11 @@ def test_bad_assumptions_are_matdiff_errors(assume, shapes, message):
         md.diff("x'*S*x", wrt="x", shapes=shapes, assume=assume)
 
 
+def test_an_assumption_about_an_assigned_name_is_an_error():
+    with pytest.raises(md.MatdiffError, match="S is assigned in the program; assume describes inputs"):
+        md.diff("S = A + A'; x'*S*x", wrt="x", assume={"S": "symmetric"})
+
+
 def test_convention_needs_a_structured_variable():
     with pytest.raises(md.MatdiffError, match="convention='symmetric' is for a derivative by a symmetric"):
         md.diff("x'*S*x", wrt="x", convention="symmetric")

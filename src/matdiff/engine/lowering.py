@@ -240,6 +240,9 @@ class _Lowering:
             if statement.target is None:
                 self.result.value = value
                 continue
+            if statement.target in self.assume.names:
+                raise self.error(f"{statement.target} is assigned in the program; assume describes inputs "
+                                 f"(here {statement.target} = …)", statement.position, MatdiffError)
             self.result.assigned[statement.target] = value
             if statement.target == self.cut:
                 cut_seen = True
