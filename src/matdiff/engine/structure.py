@@ -1,8 +1,8 @@
 """What assumed structure (SPEC §1) makes true of IR nodes, and the rewrites it allows.
 
 :class:`Structured` answers, for any node, whether the assumptions make it symmetric,
-diagonal or entrywise positive (S and inv(S) for a symmetric S; A + A' is not asked: only
-what follows from the assumptions and the algebra below). The simplifier applies the
+diagonal or entrywise positive: S and inv(S) for an assumed-symmetric S, and what the
+algebra below carries over (sums, scalings, inverses …), nothing that holds regardless. The simplifier applies the
 table :data:`RULES` with it, after differentiation only: the default derivative with
 respect to a structured input is the unconstrained one of the expression as written,
 and a rewrite such as S' → S changes that (∂tr(A*S')/∂S = A, ∂tr(A*S)/∂S = A').
