@@ -270,6 +270,8 @@ def test_check_diagnoses_a_claim_that_needs_an_assumption():
     assert verdict.diagnosis == "2*S*x is right if S is symmetric; add --assume S=symmetric"
     assert md.check("x'*S*x", "x", "2*S*x", layout="gradient", assume={"S": "symmetric"}).correct
     assert md.check("x'*S*x", "x", "S*x", layout="gradient").kind == "wrong"  # right under no assumption
+    positive = md.check("sum(abs(p))", "p", "ones(n)", layout="gradient")
+    assert positive.diagnosis == "ones(n) is right if p is positive; add --assume p=positive"
 
 
 def test_check_diagnoses_a_claim_in_another_convention():

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from matdiff.api import Derivative, _guarded, diff, infer_shapes
+from matdiff.api import Derivative, _declared_sizes, _guarded, diff, infer_shapes
 from matdiff.tools.backprop import backprop
 from matdiff.errors import MatdiffError, ParseError, ShapeError
 from matdiff.engine.numeric import evaluate as evaluate_ir, structured_value
@@ -44,6 +44,7 @@ from matdiff.language.assumptions import Assumptions
 from matdiff.language.syntax import Call, Chain, Name, Power, Program, Signed, Transpose, parse
 
 SIZES = (2, 3, 4, 5, 6, 7, 8, 9)  # given in turn to symbolic dimensions: distinct, so a swap shows
+KINKS = re.compile(r"\b(abs|relu|sqrt|norm1)\s*\(")  # functions that simplify for a positive argument
 DOMAIN = re.compile(r"\b(log|sqrt|inv|det|logdet)\s*\(|\./|/|\^\s*-")
 KINDS = ("correct", "parse_error", "shape_error", "unknown_name", "other_layout", "transpose", "needs_assumption",
          "convention", "vjp", "wrong_shape", "wrong")
@@ -216,13 +217,17 @@ class _Claim:
 
     def __init__(self, program: Program, claim: Program, shapes: dict):
         self.program = Program(program.statements[:-1] + claim.statements, claim.source)
+        self.shapes = shapes
         self.lowered = lower(self.program, shapes)
         self.surface = self.lowered.value.surface()
 
     def value(self, values: dict) -> np.ndarray:
+        """The claim at ``values``; sizes come from every input's value, so ``ones(n)`` works in a
+        claim that does not use the input that has n."""
         lowered = self.lowered
         result = evaluate_ir(lowered.value.node, values, positions=lowered.positions, source=self.program.source,
-                             variables={n: v.node for n, v in lowered.variables.items()})
+                             variables={n: v.node for n, v in lowered.variables.items()},
+                             extra_sizes=_declared_sizes(values, self.shapes))
         result = np.asarray(result, dtype=float)
         if result.ndim == 1 and lowered.value.row:
             return result.reshape(1, -1)
@@ -403,10 +408,15 @@ class _Check:
         return None
 
     def _stronger_assumptions(self) -> list[Assumptions]:
-        """The stated assumptions plus 'symmetric' for one more square matrix input."""
-        square = [name for name, shape in self.inputs.items()
-                  if len(shape) == 2 and shape[0] == shape[1] and name not in self.assume.names]
-        return [Assumptions.of({**self.assume.as_dict(), name: "symmetric"}) for name in square]
+        """The stated assumptions plus one more: a square matrix input symmetric, or (where the
+        expression has a kink such as abs or relu) an input positive."""
+        stated = self.assume.as_dict()
+        kinked = KINKS.search(self.expression) is not None
+        return [Assumptions.of({**stated, name: structure}) for name, shape in self.inputs.items()
+                if name not in stated
+                for structure in ("symmetric", "positive")
+                if (structure == "symmetric" and len(shape) == 2 and shape[0] == shape[1])
+                or (structure == "positive" and kinked)]
 
     def _structure_text(self, assume: Assumptions, convention: str) -> Verdict:
         added = Assumptions(tuple(item for item in assume.items if item not in self.assume.items))
