@@ -96,6 +96,11 @@ def _value_of_kind(kind, shape, rng):
         n = shape[0]
         m = rng.standard_normal((n, n))
         v = m @ m.T / n + np.eye(n)
+    elif kind == "symmetric":  # symmetric, of either sign
+        half = rng.standard_normal(shape)
+        v = half + half.T
+    elif kind == "diagonal":  # diagonal, entries in [0.5, 2]
+        v = np.diag(rng.uniform(0.5, 2.0, shape[0]))
     elif kind == "posdet":  # well conditioned, not symmetric, det > 0
         if len(shape) != 2 or shape[0] != shape[1]:
             raise ValueError(f"posdet needs a square shape, got {shape}")
@@ -124,7 +129,7 @@ def random_values(shapes, rng, hint=None, dims=None, expr=None):
     """Random float64 values for ``shapes`` (a name -> shape mapping).
 
     ``hint`` maps names to a kind: "normal" (default), "positive", "small", "unit",
-    "away", "spd", "posdet", "invertible". Without a hint for a name and with ``expr``
+    "away", "spd", "symmetric", "diagonal", "posdet", "invertible". Without a hint for a name and with ``expr``
     given, :func:`default_hints` picks safe values for names under log/sqrt/det/inv.
     Symbolic dimensions (strings) are bound through ``dims`` (or get distinct defaults).
     Scalars come back as Python floats, everything else as arrays of exactly the shape.

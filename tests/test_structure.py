@@ -15,28 +15,17 @@ import matdiff as md
 from matdiff.cli import main
 from matdiff.engine.structure import RULE_NAMES
 from matdiff.language.assumptions import Assumptions
-from numerics import arrange, assert_close, evaluate_value, finite_difference_jacobian
+from numerics import arrange, assert_close, evaluate_value, finite_difference_jacobian, random_values
 
 N = 3
 RNG_SEED = 14
 
 
-def structured(structure: str, shape: tuple, rng) -> np.ndarray:
-    """Values with the structure, drawn independently of matdiff's own generator."""
-    if structure == "positive":
-        return rng.uniform(0.5, 2.0, shape)
-    if structure == "diagonal":
-        return np.diag(rng.uniform(0.5, 2.0, shape[0]))
-    half = rng.standard_normal(shape)
-    if structure == "symmetric":
-        return half + half.T
-    return half @ half.T / shape[0] + np.eye(shape[0])  # spd
-
-
 def point(shapes: dict, assume: dict, seed: int = RNG_SEED) -> dict:
-    rng = np.random.default_rng(seed)
-    return {name: structured(assume[name], shape, rng) if name in assume else rng.uniform(0.5, 1.5, shape)
-            for name, shape in shapes.items()}
+    """Values with the assumed structures (drawn by the tests' own generator, not matdiff's), the
+    other inputs positive."""
+    hint = {name: assume.get(name, "positive") for name in shapes}
+    return random_values(shapes, np.random.default_rng(seed), hint=hint)
 
 
 def assert_matches_finite_differences(expression, wrt, shapes, assume, layout, values):
