@@ -94,6 +94,14 @@ def test_a_rule_never_changes_the_derivative_by_the_structured_matrix_itself():
                                       values)
 
 
+def test_what_is_not_symmetric_stays_transposed():
+    """softmax works column by column: softmax(S) of a symmetric S is not symmetric."""
+    shapes = {"x": (N,), "S": (N, N)}
+    d = assert_matches_finite_differences("x'*softmax(S)*x", "x", shapes, {"S": "symmetric"}, "gradient",
+                                          point(shapes, {"S": "symmetric"}))
+    assert "'" in d.text
+
+
 def test_second_derivative_by_a_structured_matrix_is_unconstrained():
     shapes = {"S": (N, N), "x": (N,)}
     d = md.diff("x'*S*S*x", wrt=("S", "S"), shapes=shapes, layout="jacobian", assume={"S": "symmetric"})

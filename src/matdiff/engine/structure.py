@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from matdiff.engine.ir import Tensor, add, apply, const, einsum, eye, scale
+from matdiff.engine.primitives import is_elementwise
 from matdiff.language.assumptions import Assumptions
 
 # Elementwise functions with positive values whatever their argument.
-_POSITIVE_VALUED = ("exp", "sigmoid", "softplus")
+_POSITIVE_VALUED = ("exp", "sigmoid", "softplus", "cosh", "softmax")
 
 
 class Structured:
@@ -57,7 +58,7 @@ class Structured:
             return assumed(node.params[0])
         if node.op == "eye":
             return True
-        if node.op in ("inv", "add") or (elementwise and len(node.args) == 1 and node.op not in ("einsum", "reshape")):
+        if node.op in ("inv", "add") or (elementwise and is_elementwise(node.op)):
             return all(fact(a) for a in node.args)
         if node.op == "einsum":
             output = tuple(node.params[1])
@@ -66,8 +67,8 @@ class Structured:
         return False
 
     def positive(self, node: Tensor) -> bool:
-        """Every entry > 0: assumed-positive inputs, positive constants, exp, sigmoid and
-        softplus of anything, and sums, products, powers, roots of positive values."""
+        """Every entry > 0: assumed-positive inputs, positive constants, exp, sigmoid, softplus,
+        cosh and softmax of anything, and sums, products, powers, roots of positive values."""
         return self._cached("positive", node, self._positive)
 
     def _positive(self, node: Tensor) -> bool:
