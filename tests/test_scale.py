@@ -8,12 +8,14 @@ finite differences (tests/numerics.py).
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from numerics import finite_difference_jacobian, md
 
+from matdiff import limits
 from matdiff.engine.ir import postorder
 from matdiff.notation.indexform import index_program
 
@@ -100,3 +102,32 @@ def test_third_derivative_of_a_nest_is_right():
 def test_a_long_sum_is_one_sum():
     d = md.diff("+".join(["a"] * 20_000) + " - b*a", wrt="a")
     assert d.text == "20000 - b"
+
+
+def evaluation_peak(statements: int, n: int) -> int:
+    """Peak bytes NumPy allocates while evaluating Z_k = sin(Z_{k-1}) + Z_{k-1}.*B, k = 1…statements."""
+    import tracemalloc
+
+    program = "; ".join(["Z1 = sin(A) + A.*B"] + [f"Z{k} = sin(Z{k - 1}) + Z{k - 1}.*B" for k in range(2, statements + 1)]
+                        + [f"Z{statements}"])
+    rng = np.random.default_rng(0)
+    values = {"A": rng.standard_normal((n, n)), "B": rng.standard_normal((n, n))}
+    tracemalloc.start()
+    try:
+        md.evaluate(program, values)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_evaluate_frees_intermediates_after_their_last_use():
+    evaluation_peak(2, 2)  # first use imports (and allocates for) the evaluator
+    assert evaluation_peak(20, 300) <= 1.5 * evaluation_peak(5, 300)
+
+
+def test_evaluate_bounds_the_total_it_holds(monkeypatch):
+    x = np.linspace(0.1, 1.0, 100)
+    monkeypatch.setattr(limits, "current", replace(limits.current, max_numeric_total=250))
+    assert np.isclose(md.evaluate("sum(sin(sin(sin(x))))", {"x": x}), np.sum(np.sin(np.sin(np.sin(x)))))
+    with pytest.raises(md.LimitError, match="held|hold"):
+        md.evaluate("sum(exp(x).*sin(x).*cos(x))", {"x": x})

@@ -18,6 +18,7 @@ class Limits:
     max_depth: int = 400  # nesting of parentheses, calls and operators (MATDIFF_MAX_DEPTH)
     max_matrix_power: int = 64  # X^k for |k| up to this (MATDIFF_MAX_MATRIX_POWER)
     max_numeric_size: int = 10_000_000  # entries of any array evaluated (MATDIFF_MAX_NUMERIC_SIZE)
+    max_numeric_total: int = 50_000_000  # entries held at once by one evaluation (MATDIFF_MAX_NUMERIC_TOTAL)
 
 
 def _from_environment() -> Limits:

@@ -1,5 +1,9 @@
 """Numbers: evaluate an IR DAG with NumPy, each node once, contractions by opt_einsum.
 
+Each intermediate is dropped after the last node that reads it, so a 20-statement chain of
+3000×3000 matrices holds two or three of them at a time, not twenty; the entries held at
+once are bounded (``max_numeric_total``), as each array is (``max_numeric_size``).
+
 Symbolic dimensions get their sizes from the arrays given for the variables.
 Values outside a function's domain (log of a negative number, a singular
 matrix) are reported as :class:`~matdiff.errors.DomainError` at the position of
@@ -88,7 +92,9 @@ def evaluate(root: Tensor, values: dict, *, positions: dict | None = None, sourc
     check_assumptions(arrays, assume or Assumptions())
     sizes.update(extra_sizes or {})
     results: dict[int, np.ndarray] = {}
-    for node in nodes:
+    last_use = {id(arg): position for position, node in enumerate(nodes) for arg in node.args}
+    held = 0  # entries of the intermediates in ``results``: bounded as a whole, not only each one
+    for position, node in enumerate(nodes):
         try:
             shape = tuple(dim_value(d, sizes) for d in node.shape)
         except KeyError as missing:
@@ -105,8 +111,20 @@ def evaluate(root: Tensor, values: dict, *, positions: dict | None = None, sourc
                 raise _domain(f"{node.op}() of a singular matrix", node, positions, source) from None
         if node.op in _DOMAIN_CHECKED and not np.all(np.isfinite(value)) and all(np.all(np.isfinite(a)) for a in args):
             raise _domain(_domain_message(node), node, positions, source)
+        held += _entries(node, value)
+        if held > limits.current.max_numeric_total:
+            raise LimitError(f"the intermediates of this evaluation hold more than the limit of "
+                             f"{limits.current.max_numeric_total} entries (see matdiff.limits)")
         results[id(node)] = value
+        for arg in node.args:  # free what no later node reads
+            if last_use[id(arg)] == position and arg is not root and id(arg) in results:
+                held -= _entries(arg, results.pop(id(arg)))
     return results[id(root)]
+
+
+def _entries(node: Tensor, value) -> int:
+    """What a result adds to the total held: its size, unless it is an input the caller holds."""
+    return 0 if node.op == "var" else int(np.size(value))
 
 
 _DOMAIN_CHECKED = {"pow", "power"} | {f.name for f in FUNCTIONS.values() if f.domain}
