@@ -131,3 +131,11 @@ def test_evaluate_bounds_the_total_it_holds(monkeypatch):
     assert np.isclose(md.evaluate("sum(sin(sin(sin(x))))", {"x": x}), np.sum(np.sin(np.sin(np.sin(x)))))
     with pytest.raises(md.LimitError, match="held|hold"):
         md.evaluate("sum(exp(x).*sin(x).*cos(x))", {"x": x})
+
+
+def test_generated_code_grows_linearly_with_depth():
+    def source(depth: int) -> str:
+        shapes = {f"W{k}": (8, 8) for k in range(1, depth + 2)} | {"X": (8, 5), "Y": (8, 5)}
+        return md.diff(mlp(depth), wrt="W1", shapes=shapes, layout="gradient").code("numpy")
+
+    assert len(source(32)) <= LINEAR * len(source(16))

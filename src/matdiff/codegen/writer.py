@@ -24,6 +24,7 @@ How the IR becomes code:
 
 from __future__ import annotations
 
+import functools
 import keyword
 import linecache
 import re
@@ -44,7 +45,11 @@ _INLINE_LENGTH = 72  # single-use expressions longer than this get their own lin
 _SYMBOLIC_SIZE = 100  # the size assumed for a symbolic dimension when comparing costs
 # opt_einsum's dynamic programming: its "optimal" counts only flops and happily builds an
 # n×m×n broadcast to save a pass over a vector (X'·diag(v)·X); dp with a memory cap does not.
+# Its search grows exponentially with the operands, so beyond _DP_OPERANDS the order is
+# greedy (cheapest pair first, linear in practice): a 64-layer network compiles in well
+# under a second. Paths are cached by structure (equation and sizes): a network's layers repeat.
 _PATH_SEARCH = "dp"
+_DP_OPERANDS = 8
 
 
 @dataclass(frozen=True)
@@ -605,11 +610,7 @@ class _Writer:
         equation = ",".join("".join(letters[l] for l in labels) for _, labels, _ in tensors)
         equation += "->" + "".join(letters[l] for l in kept)
         shapes = [tuple(sizes[l] for l in labels) for _, labels, _ in tensors]
-        if len(tensors) == 2:
-            path = [(0, 1)]
-        else:
-            path, _ = opt_einsum.contract_path(equation, *shapes, shapes=True, optimize=_PATH_SEARCH,
-                                               memory_limit="max_input")
+        path = ((0, 1),) if len(tensors) == 2 else contraction_path(equation, tuple(shapes))
         operands = [(code, list(labels)) for code, labels, _ in tensors]
         for step, positions in enumerate(path):
             picked = [operands[p] for p in positions]
@@ -1014,3 +1015,14 @@ def compile_source(source: str, name: str, backend: str):
         pass
     return function
 
+
+
+@functools.lru_cache(maxsize=4096)
+def contraction_path(equation: str, shapes: tuple) -> tuple:
+    """The pairwise order for a contraction of three or more operands: dp with a memory cap
+    for a few operands, greedy for many (see _DP_OPERANDS)."""
+    import opt_einsum
+
+    search = _PATH_SEARCH if len(shapes) <= _DP_OPERANDS else "greedy"
+    path, _ = opt_einsum.contract_path(equation, *shapes, shapes=True, optimize=search, memory_limit="max_input")
+    return tuple(path)
