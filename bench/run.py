@@ -3,7 +3,9 @@
     python bench/run.py [--threads 1] [--quick] [--json bench/results.json] [--plot bench/scaling.png]
 
 prints Markdown tables (times and ratios to the hand-written reference), writes the raw
-numbers as JSON and a matplotlib plot of how symbolic time and printed size scale with depth.
+numbers as JSON, a matplotlib plot of how symbolic time and printed size scale with depth,
+and (section 5, ``bench/scaling.py``) a log–log plot of every large workload's time and
+output size against its input size, with fitted exponents, beside ``bench/scaling_large.png``.
 ``--threads`` pins BLAS, XLA and PyTorch to that many threads (default 1: on a shared
 machine, oversubscribed BLAS threads make the timings erratic); ``--threads 0`` leaves
 every library its default.
@@ -23,6 +25,7 @@ def _arguments(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer rounds, no torch.func.hessian, no tensorgrad")
     parser.add_argument("--json", default=os.path.join(os.path.dirname(__file__), "results.json"))
     parser.add_argument("--plot", default=os.path.join(os.path.dirname(__file__), "scaling.png"))
+    parser.add_argument("--large-plot", default=os.path.join(os.path.dirname(__file__), "scaling_large.png"))
     return parser.parse_args(argv)
 
 
@@ -42,7 +45,7 @@ def table(rows: list[dict], columns: list[str]) -> str:
 
     def cell(row, column):
         value = row.get(column, "")
-        if column == "seconds" or column in ("best", "median", "import", "python"):
+        if column in ("seconds", "best", "median", "import", "python") and isinstance(value, float):
             return ms(value)
         if column == "ratio":
             return f"{value:.2f}×"
@@ -87,6 +90,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import common
     import compiled
+    import scaling
     import startup
     import symbolic
 
@@ -109,12 +113,20 @@ def main(argv=None) -> int:
     print("\n## 3b. Symbolic: sigmoid MLP depth\n\n" + table(results["depth"], ["depth", "tool", "seconds", "printed"]))
     results["startup"] = [startup.cold_start()]
     print("\n## 4. CLI cold start\n\n" + table(results["startup"], ["command", "best", "median", "import", "python"]))
+    results["scaling"] = scaling.run_all(quick=quick)
+    results["scaling"]["targets"] = scaling.targets(results["scaling"])
+    print("\n## 5. Linear at scale (CPU seconds)\n\n"
+          + table(results["scaling"]["rows"], ["workload", "size", "tool", "seconds", "output"]) + "\n\n"
+          + table(scaling.shown_fits(results["scaling"]["fits"]), ["workload", "tool", "sizes", "time exponent",
+                                                                  "output exponent"]) + "\n\n"
+          + table(results["scaling"]["targets"], ["target", "measured", "met"]))
 
     with open(arguments.json, "w") as handle:
         json.dump(results, handle, indent=1, ensure_ascii=False)
     try:
         plot(results["depth"], arguments.plot)
-        print(f"\nwrote {arguments.json} and {arguments.plot}")
+        scaling.plot(results["scaling"], arguments.large_plot)
+        print(f"\nwrote {arguments.json}, {arguments.plot} and {arguments.large_plot}")
     except ImportError:
         print(f"\nwrote {arguments.json} (no plot: pip install matplotlib)")
     return 0

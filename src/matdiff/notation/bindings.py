@@ -151,7 +151,7 @@ class ProgramBuilder:
         symmetric: set[str] = set()
         bindings = []
         for name, body in self.recovery.bindings:
-            body = compact(without_transposes(body, symmetric))
+            body = body if _is_function_of_name(body) else compact(without_transposes(body, symmetric))
             if is_symmetric(body):
                 symmetric.add(name)
             bindings.append((name, body))
@@ -180,6 +180,12 @@ class ProgramBuilder:
         out.append((name, x))
         self.deltas.add(name)
         return leaf(name, x.kind)
+
+
+def _is_function_of_name(x: M) -> bool:
+    """f(z), as z2 = sin(z1): nothing shorter exists, so the search for one is skipped (in a
+    10,000-statement program, that search is most of the printing time)."""
+    return x.op == "call" and len(x.args) == 1 and x.args[0].op == "leaf"
 
 
 def _one_minus(x: M) -> M:
