@@ -66,6 +66,9 @@ def _is_small(node: Tensor) -> bool:
     return all(simple(a) for a in node.args)
 
 
+MAX_NESTING = 32  # levels of unnamed operands a printer may recurse through
+
+
 def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set, max_rank: int | None = 2) -> dict[int, str]:
     """id(node) → name for each node that would otherwise be printed twice or more.
 
@@ -92,19 +95,31 @@ def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set, max_rank
         prints[id(root)] += 1
     names: dict[int, str] = {}
     numbers: dict[str, int] = {}
+
+    def nameable(node: Tensor) -> bool:
+        return (max_rank is None or node.rank <= max_rank) and node.op not in _LEAVES and not _is_view(node)
+
+    def name(node: Tensor) -> str:
+        return user_names.get(id(node)) or fresh(_INVENTED.get(node.op, "P" if node.rank == 2 else "u"), taken,
+                                                 numbers=numbers)
+
     for node in reversed(order):  # parents before children
         count = prints.get(id(node), 0)
         bound = False
-        nameable = max_rank is None or node.rank <= max_rank
-        if count >= 2 and nameable and node.op not in _LEAVES and not _is_view(node):
-            if id(node) in user_names:
-                names[id(node)] = user_names[id(node)]
-                bound = True
-            elif not _is_small(node):
-                names[id(node)] = fresh(_INVENTED.get(node.op, "P" if node.rank == 2 else "u"), taken, numbers=numbers)
-                bound = True
+        if count >= 2 and nameable(node) and (id(node) in user_names or not _is_small(node)):
+            names[id(node)] = name(node)
+            bound = True
         for arg in node.args:
             prints[id(arg)] = prints.get(id(arg), 0) + (1 if bound else count)
+    # The printers recurse through unnamed operands: a name every MAX_NESTING levels of a long
+    # unnamed nesting (a 10,000-factor product, a chain of single-use values) bounds their
+    # depth, however long the program.
+    height: dict[int, int] = {}
+    for node in order:  # children first
+        levels = 1 + max((height[id(a)] for a in node.args), default=-1)
+        if id(node) not in names and levels >= MAX_NESTING and nameable(node) and prints.get(id(node), 0):
+            names[id(node)] = name(node)
+        height[id(node)] = 0 if id(node) in names else levels
     return names
 
 
@@ -166,10 +181,12 @@ class ProgramBuilder:
 
     def _bind_deltas(self, x: M, activations: dict, out: list) -> M:
         """x with each delta used as a factor of a product replaced by a name (inner ones first)."""
+        if not x.args:
+            return x
         args = tuple(self._bind_deltas(a, activations, out) for a in x.args)
         if x.op == "product":
             args = tuple(self._name_delta(a, activations, out) for a in args)
-        return rebuild(x, args)
+        return x if all(new is old for new, old in zip(args, x.args)) else rebuild(x, args)
 
     def _name_delta(self, x: M, activations: dict, out: list) -> M:
         activation = _delta_of(x, activations)

@@ -74,7 +74,7 @@ def _is_identity(f: M) -> bool:
 
 # A product nested in a product is flattened into it up to this length; a longer one stays one
 # factor, lest a 10,000-factor chain, recovered a few factors at a time, be copied at each step.
-MAX_FLATTENED_FACTORS = 256
+MAX_FLATTENED_FACTORS = 1024
 
 
 def product(*factors: M) -> M:
