@@ -99,7 +99,7 @@ def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set, max_rank
     def nameable(node: Tensor) -> bool:
         return (max_rank is None or node.rank <= max_rank) and node.op not in _LEAVES and not _is_view(node)
 
-    def name(node: Tensor) -> str:
+    def name_of(node: Tensor) -> str:
         return user_names.get(id(node)) or fresh(_INVENTED.get(node.op, "P" if node.rank == 2 else "u"), taken,
                                                  numbers=numbers)
 
@@ -107,7 +107,7 @@ def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set, max_rank
         count = prints.get(id(node), 0)
         bound = False
         if count >= 2 and nameable(node) and (id(node) in user_names or not _is_small(node)):
-            names[id(node)] = name(node)
+            names[id(node)] = name_of(node)
             bound = True
         for arg in node.args:
             prints[id(arg)] = prints.get(id(arg), 0) + (1 if bound else count)
@@ -118,7 +118,7 @@ def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set, max_rank
     for node in order:  # children first
         levels = 1 + max((height[id(a)] for a in node.args), default=-1)
         if id(node) not in names and levels >= MAX_NESTING and nameable(node) and prints.get(id(node), 0):
-            names[id(node)] = name(node)
+            names[id(node)] = name_of(node)
         height[id(node)] = 0 if id(node) in names else levels
     return names
 
