@@ -37,6 +37,8 @@ import tracemalloc
 
 import numpy as np
 from common import have
+from workloads import chain, mlp, nest, reuse
+from workloads import mlp_shapes as workload_shapes
 
 import matdiff as md
 
@@ -59,28 +61,8 @@ TARGETS = {  # workload → (largest size, seconds at it, largest exponent of ti
 WIDTH, BATCH, EVALUATE_N = 64, 128, 1000
 
 
-# ----- programs ----------------------------------------------------------------------------------
-
-
-def chain(n: int) -> str:
-    return "; ".join(["z1 = sin(a)"] + [f"z{i} = sin(z{i - 1})" for i in range(2, n + 1)] + [f"z{n}"])
-
-
-def reuse(n: int) -> str:
-    return "; ".join(["z1 = a*a + a"] + [f"z{i} = z{i - 1}*z{i - 1} + z{i - 1}" for i in range(2, n + 1)] + [f"z{n}"])
-
-
-def nest(depth: int) -> str:
-    return "sum(" + "sin(" * depth + "a" + ")" * depth + ")"
-
-
-def mlp(depth: int) -> str:
-    lines = ["a1 = tanh(W1*X)"] + [f"a{k} = tanh(W{k}*a{k - 1})" for k in range(2, depth + 1)]
-    return "; ".join(lines + [f"0.5*sum((W{depth + 1}*a{depth} - Y).^2)"])
-
-
 def mlp_shapes(depth: int) -> dict:
-    return {f"W{k}": (WIDTH, WIDTH) for k in range(1, depth + 2)} | {"X": (WIDTH, BATCH), "Y": (WIDTH, BATCH)}
+    return workload_shapes(depth, WIDTH, BATCH)
 
 
 # ----- measuring -----------------------------------------------------------------------------------

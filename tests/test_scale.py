@@ -7,6 +7,8 @@ finite differences (tests/numerics.py).
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
 from dataclasses import replace
 
@@ -21,25 +23,12 @@ from matdiff.notation.indexform import index_program
 
 LINEAR = 2.3  # the most a printed size may grow when its input doubles
 
-
-def chain(n: int) -> str:
-    """z1 = sin(a); z2 = sin(z1); …; zn — each value used by the next and by the derivative."""
-    return "; ".join(["z1 = sin(a)"] + [f"z{i} = sin(z{i - 1})" for i in range(2, n + 1)] + [f"z{n}"])
-
-
-def reuse(n: int) -> str:
-    """z_i = z_{i-1}*z_{i-1} + z_{i-1}: each value used three times; inlined, 3^n."""
-    return "; ".join(["z1 = a*a + a"] + [f"z{i} = z{i - 1}*z{i - 1} + z{i - 1}" for i in range(2, n + 1)] + [f"z{n}"])
-
-
-def nest(depth: int) -> str:
-    return "sum(" + "sin(" * depth + "a" + ")" * depth + ")"
-
-
-def mlp(depth: int) -> str:
-    """A batched tanh network: a_k = tanh(W_k·a_{k-1}) over the columns of X."""
-    lines = ["a1 = tanh(W1*X)"] + [f"a{k} = tanh(W{k}*a{k - 1})" for k in range(2, depth + 1)]
-    return "; ".join(lines + [f"0.5*sum((W{depth + 1}*a{depth} - Y).^2)"])
+_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "workloads.py")
+_SPEC = importlib.util.spec_from_file_location("workloads", _PATH)
+assert _SPEC is not None and _SPEC.loader is not None
+workloads = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(workloads)
+chain, reuse, nest, mlp = workloads.chain, workloads.reuse, workloads.nest, workloads.mlp
 
 
 def printed_sizes(d: md.Derivative) -> dict[str, int]:
@@ -136,7 +125,7 @@ def test_evaluate_bounds_the_total_it_holds(monkeypatch):
 
 def test_generated_code_grows_linearly_with_depth():
     def source(depth: int) -> str:
-        shapes = {f"W{k}": (8, 8) for k in range(1, depth + 2)} | {"X": (8, 5), "Y": (8, 5)}
+        shapes = workloads.mlp_shapes(depth, 8, 5)
         return md.diff(mlp(depth), wrt="W1", shapes=shapes, layout="gradient").code("numpy")
 
     assert len(source(32)) <= LINEAR * len(source(16))
