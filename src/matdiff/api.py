@@ -246,8 +246,14 @@ class Derivative:
 
         return compile_derivative(self, backend, with_value=with_value)
 
-    def code(self, backend: str = "numpy", *, with_value: bool = False) -> str:
-        """Standalone source (no matdiff import) of the function ``compile`` returns."""
+    def code(self, backend: str = "numpy", *, with_value: bool = False, check: bool = False) -> str:
+        """Standalone source (no matdiff import) of the function ``compile`` returns; with ``check``,
+        a runnable script that prints the value and the derivative at random values and checks the
+        derivative against finite differences (exit status 1 if they disagree)."""
+        if check:
+            from matdiff.codegen.script import check_script
+
+            return check_script(self, backend)
         from matdiff.codegen.writer import derivative_source
 
         return derivative_source(self, backend, with_value=with_value)

@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(codegen)
     _add_convention(codegen)
     codegen.add_argument("--target", default="numpy", choices=["numpy", "jax", "torch"])
+    codegen.add_argument("--check", action="store_true",
+                         help="a runnable script: the value, the derivative and a finite-difference check")
 
     serve = commands.add_parser("serve", help="the web app on http://127.0.0.1:8000")
     serve.add_argument("--host", default="127.0.0.1")
@@ -189,11 +191,10 @@ def run_entries(arguments) -> int:
 
 def run_codegen(arguments) -> int:
     from matdiff.api import diff
-    from matdiff.codegen.writer import derivative_source
 
     derivative = diff(arguments.expression, wrt=_wrt(arguments), shapes=_shapes(arguments),
                       layout=arguments.layout, assume=_assume(arguments), convention=arguments.convention)
-    print(derivative_source(derivative, arguments.target), end="")
+    print(derivative.code(arguments.target, check=arguments.check), end="")
     return EXIT_OK
 
 

@@ -131,6 +131,14 @@ def index_of(body: dict) -> bool:
     return index
 
 
+def check_of(body: dict) -> bool:
+    """Whether /api/codegen gives the runnable script with its finite-difference check (default no)."""
+    check = body.get("check", False)
+    if not isinstance(check, bool):
+        raise BadRequest("'check' must be true or false")
+    return check
+
+
 def shapes_of(body: dict) -> dict:
     """{"A": [3, 4], "x": [4], "s": [], "B": "m x n"}: each shape as a list of ints and names."""
     shapes = _names_object(body, "shapes", 'e.g. {"A": [3, 4]}')
@@ -220,6 +228,7 @@ PARSERS: dict[str, Callable[[dict], object]] = {
     "include": include_of,
     "index": index_of,
     "target": target_of,
+    "check": check_of,
     "claim": claim_of,
     "values": values_of,
     "assume": assume_of,

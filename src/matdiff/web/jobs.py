@@ -28,6 +28,7 @@ from matdiff.web import numcheck
 
 TARGETS = ("numpy", "jax", "torch")
 MAX_ENTRIES_SHOWN = 64  # componentwise entries only for results this small
+SCALAR_LETTERS = "abcdefg"  # undeclared names starting with these are scalars (SPEC §1)
 
 
 
@@ -96,7 +97,34 @@ def variables(expression: str, shapes: dict, assume: dict | None = None) -> dict
          "assume": (assume or {}).get(name)}
         for name, shape in inferred.items()
     ]
+    if problem is None:
+        for row in rows:
+            if not row["given"] and row["shape"] == [] and row["name"][0] in SCALAR_LETTERS:
+                row["could_be"] = _as_vector(expression, shapes, row["name"])
     return {"variables": rows, "problem": problem}
+
+
+def _as_vector(expression: str, shapes: dict, name: str) -> list | None:
+    """The bias trap: an undeclared ``b`` in ``W*x + b`` is a scalar only by the naming rule (a–g).
+    The vector shape it could have instead (so the answer depends on that rule), or None.
+
+    Tried with each length the declared shapes mention, then a symbolic one; that one is given the
+    name the same dimension has without the trial (b's length is then W's n, as the table shows it).
+    """
+    lengths = sorted({d for shape in shapes.values() for d in shape if isinstance(d, int)})
+    probe = f"n_{name}"
+    for length in [*lengths, probe]:
+        try:
+            trial = infer(expression, {**shapes, name: [length]})
+        except md.MatdiffError:
+            continue
+        if length != probe:
+            return [length]
+        usual = infer(expression, shapes)
+        same = {d: u for other, dims in trial.items() if other != name and usual.get(other) is not None
+                for d, u in zip(dims, usual[other])}
+        return [same.get(probe, probe)]
+    return None
 
 
 def diff(expression: str, wrt: list[str], shapes: dict, layout: str, include: list[str],
@@ -192,8 +220,13 @@ def entries(expression: str, wrt: list[str], shapes: dict, layout: str, assume: 
 
 
 def codegen(expression: str, wrt: list[str], shapes: dict, layout: str, target: str,
-            assume: dict | None = None) -> dict:
+            assume: dict | None = None, check: bool = False) -> dict:
+    """The derivative's function for ``target``; with ``check``, the script that runs and checks it."""
     derivative = md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout, assume=assume)
+    if check:
+        if not has_code():
+            raise NotAvailable("code generation is not available in this version of matdiff")
+        return {"target": target, "code": derivative.code(target, check=True), "check": True}
     return {"target": target, "code": _code(derivative, target)}
 
 

@@ -133,7 +133,9 @@ def openapi() -> dict:
             "CheckRequest": {**derivative_request, "required": ["expression", "wrt", "claim"],
                              "properties": {**derivative_fields, "claim": expression}},
             "CodegenRequest": {**derivative_request, "properties": {
-                **derivative_fields, "target": {"type": "string", "enum": list(TARGETS), "default": "numpy"}}},
+                **derivative_fields, "target": {"type": "string", "enum": list(TARGETS), "default": "numpy"},
+                "check": {"type": "boolean", "default": False,
+                          "description": "a runnable script: value, derivative and a finite-difference check"}}},
             "VariablesRequest": {"type": "object", "required": ["expression"], "properties": {
                 "expression": expression, "shapes": derivative_fields["shapes"], "assume": derivative_fields["assume"]}},
             "EvaluateRequest": {"type": "object", "required": ["expression"], "properties": {

@@ -49,9 +49,11 @@ from matdiff.web.fields import (
     DERIVATIVE, LAYOUTS, MAX_BODY_BYTES, MAX_EXPRESSION_CHARS, PAGE_SECTIONS, TARGETS, BadRequest, decode, parse,
 )
 from matdiff.web.guard import Guard
+from matdiff.engine.lowering import FUNCTIONS
 from matdiff.web.jobs import feature, has_code
 from matdiff.web.openapi import openapi
 from matdiff.web.pool import WorkerPool
+from matdiff.web.reference import reference
 
 __all__ = ["MAX_BODY_BYTES", "MAX_EXPRESSION_CHARS", "create_app", "features", "serve"]
 
@@ -74,7 +76,7 @@ ENDPOINTS = {  # POST path: (job, the request fields it takes, the engine featur
     "/api/explain": ("explain", DERIVATIVE, "explain"),
     "/api/check": ("check", (*DERIVATIVE, "claim"), "check"),
     "/api/entries": ("entries", DERIVATIVE, "entries"),
-    "/api/codegen": ("codegen", (*DERIVATIVE, "target"), "codegen"),
+    "/api/codegen": ("codegen", (*DERIVATIVE, "target", "check"), "codegen"),
 }
 CHEAP = {  # a request within all these limits is predicted cheap: it runs in the quick lane (pool.py)
     "chars": 300,  # of the expression
@@ -207,6 +209,7 @@ def create_app(
             "functions": sorted(FUNCTION_NAMES),
             "targets": list(TARGETS),
             "sections": list(PAGE_SECTIONS),
+            "reference": reference(FUNCTIONS),
             "limits": {"body_bytes": MAX_BODY_BYTES, "expression_chars": MAX_EXPRESSION_CHARS,
                        "timeout_s": timeout, "workers": pool.size},
         })

@@ -121,14 +121,17 @@ async function differentiate({push = true, reveal = false} = {}) {
   const mine = state.query = {controller, generation: ++state.generation};
   markStale(true);
   busy(true);
+  const backward = backwardPass(query, controller.signal);
   const replies = await Promise.all(query.requests.map(
     (request) => post("/api/diff", {...request, include: ["check", "vec"]}, controller.signal)));
+  const pass = await backward;
   if (state.query !== mine) return;
   busy(false);
   const failed = replies.find((reply) => !reply.ok);
   if (failed && failed.cancelled) { stopped(); return; }
   if (failed) { showError(failed.data, query.expression, reveal); return; }
   drawResult(query, replies.map((reply) => reply.data), link, controller.signal);
+  drawBackwardPass(pass);
   if (reveal) revealAndFocus($("result-title"));
 }
 
@@ -277,6 +280,24 @@ function drawCheck(id, check) {
   id("check-values").textContent = values.length ? "At random values " + values.join(", ") : "";
 }
 
+// Several gradients of a scalar: also the one backward pass that gives them all (SPEC §3 gradients).
+// Optional: a server without /api/gradients, or a value that is not a scalar, just leaves it out.
+async function backwardPass(query, signal) {
+  const intermediates = new Set(variables.intermediatesIn(query.expression));
+  if (query.order !== 1 || query.wrt.length < 2 || query.wrt.some((name) => intermediates.has(name))) return null;
+  const body = {expression: query.expression, wrt: query.wrt, shapes: query.shapes};
+  if (Object.keys(query.assume).length) body.assume = query.assume;
+  const {ok, data} = await post("/api/gradients", body, signal);
+  return ok && typeof data.text === "string" ? data : null;
+}
+
+function drawBackwardPass(pass) {
+  show($("backward-card"), Boolean(pass));
+  if (!pass) return;
+  drawMath($("backward-math"), pass.mathml, pass.latex);
+  $("backward-text").textContent = pass.text;
+}
+
 // ----- what the server offers -------------------------------------------------------------------------
 
 async function loadCapabilities() {
@@ -299,9 +320,13 @@ async function loadCapabilities() {
   drawReference(reply.data);
 }
 
+// Rows {syntax, meaning, example} from the server's reference; failing that, its bare function names.
 function drawReference(capabilities) {
   const box = clear($("reference-body"));
-  const groups = [["Operators", capabilities?.operators], ["Functions", capabilities?.functions]];
+  const names = (capabilities?.functions || []).filter((name) => typeof name === "string")
+    .map((name) => ({syntax: `${name}(…)`}));
+  const reference = capabilities?.reference || {};
+  const groups = [["Operators", reference.operators], ["Functions", reference.functions || names]];
   if (!groups.some(([, items]) => Array.isArray(items) && items.length)) {
     box.appendChild(element("p", "This server did not send its list of operators and functions.", "hint"));
     return;

@@ -1,0 +1,150 @@
+"""A ready-to-run script (SPEC §3: ``d.code(backend, check=True)``): the value, the derivative and a
+finite-difference check at random values, like the gradient check matrixcalculus.org users know.
+
+The script holds the generated ``value_and_derivative`` function, draws random inputs (symbolic
+dimensions get small sizes), prints the value and the derivative, and compares the derivative with
+central differences of the value, arranged as the engine arranges the Jacobian in each layout (a
+permutation of its axes, then a reshape: :class:`matdiff.engine.layout.Arrangement`). It exits with
+status 1 when they disagree. Nothing the user typed reaches the script except names that passed
+the grammar and the docstring, which the writer escapes.
+"""
+
+from __future__ import annotations
+
+from matdiff.codegen.writer import derivative_source
+from matdiff.errors import MatdiffError
+
+SYMBOLIC_SIZES = (3, 2, 4, 5, 6, 7)  # sizes for dimensions the user left symbolic, all different
+TOLERANCE = {1: 1e-5, 2: 1e-3}  # relative error allowed: central differences, first and second order
+
+_PRELUDE = {
+    "numpy": "",
+    "jax": 'jax.config.update("jax_enable_x64", True)  # finite differences need float64\n',
+    "torch": "",
+}
+
+_CHECK = '''
+
+# ----- the check: central differences of the value, arranged in the layout ---------------------------
+
+import sys
+
+import numpy
+
+SHAPES = {shapes}
+WRT = {wrt}
+Y_SHAPE = {y_shape}
+PERMUTATION = {permutation}
+LAYOUT_SHAPE = {layout_shape}
+TOLERANCE = {tolerance}
+
+
+def random_inputs(rng, positive=False):
+    """Random values of every input; positive ones (square matrices made diagonally dominant)
+    when the value is not finite at normal ones, e.g. for log, sqrt or logdet."""
+    inputs = {{}}
+    for name, shape in SHAPES.items():
+        value = rng.uniform(0.5, 1.5, shape) if positive else rng.standard_normal(shape)
+        if positive and len(shape) == 2 and shape[0] == shape[1]:
+            value = value + shape[0] * numpy.eye(shape[0])
+        inputs[name] = value
+    return inputs
+
+
+def value_at(inputs):
+    value, _ = value_and_derivative(**inputs)
+    return numpy.reshape(numpy.asarray(value, dtype=numpy.float64), Y_SHAPE)
+
+
+def moved(inputs, name, index, step):
+    changed = dict(inputs)
+    changed[name] = numpy.array(inputs[name], dtype=numpy.float64)
+    changed[name][index] += step
+    return changed
+
+
+def central_differences(inputs):
+    """J[i…, j…(, k…)] = ∂ value[i…] / ∂ WRT[0][j…] (∂ WRT[1][k…]): first or second differences."""
+    if len(WRT) == 1:
+        name, step = WRT[0], 1e-6
+        slices = [(value_at(moved(inputs, name, j, step)) - value_at(moved(inputs, name, j, -step))) / (2 * step)
+                  for j in numpy.ndindex(*SHAPES[name])]
+        return numpy.moveaxis(numpy.array(slices).reshape(SHAPES[name] + Y_SHAPE), list(range(len(SHAPES[name]))),
+                              list(range(len(Y_SHAPE), len(Y_SHAPE) + len(SHAPES[name]))))
+    (first, second), step = WRT, 1e-4
+    slices = []
+    for j in numpy.ndindex(*SHAPES[first]):
+        for k in numpy.ndindex(*SHAPES[second]):
+            corners = [value_at(moved(moved(inputs, first, j, a * step), second, k, b * step))
+                       for a, b in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
+            slices.append((corners[0] - corners[1] - corners[2] + corners[3]) / (4 * step * step))
+    x_shape = SHAPES[first] + SHAPES[second]
+    return numpy.moveaxis(numpy.array(slices).reshape(x_shape + Y_SHAPE), list(range(len(x_shape))),
+                          list(range(len(Y_SHAPE), len(Y_SHAPE) + len(x_shape))))
+
+
+def main():
+    rng = numpy.random.default_rng(0)
+    inputs = random_inputs(rng)
+    if not numpy.all(numpy.isfinite(value_at(inputs))):
+        inputs = random_inputs(rng, positive=True)
+    value, derivative = value_and_derivative(**inputs)
+    derivative = numpy.asarray(derivative, dtype=numpy.float64)
+    numpy.set_printoptions(precision=4, suppress=True)
+    for name, array in inputs.items():
+        print(f"{{name}} =\\n{{array}}")
+    print(f"value =\\n{{numpy.asarray(value)}}")
+    print(f"derivative ({layout} layout, shape {{derivative.shape}}) =\\n{{derivative}}")
+    expected = central_differences(inputs).transpose(PERMUTATION).reshape(LAYOUT_SHAPE)
+    scale = max(1.0, float(numpy.max(numpy.abs(expected), initial=0.0)))
+    error = float(numpy.max(numpy.abs(derivative - expected), initial=0.0)) / scale
+    passed = derivative.shape == expected.shape and error < TOLERANCE
+    print(f"finite-difference check: largest relative error {{error:.1e}}: {{'passed' if passed else 'FAILED'}}")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+
+def check_script(derivative, backend: str = "numpy") -> str:
+    """The standalone script: ``value_and_derivative`` for ``backend``, then the check above."""
+    lowered = derivative.lowered
+    cut = [name for name in derivative.wrt if name not in lowered.variables]
+    if cut:
+        raise MatdiffError(f"{cut[0]} is an intermediate: a finite-difference check perturbs inputs; "
+                           "differentiate by an input to get a checked script")
+    if derivative.order > 2:
+        raise MatdiffError("the finite-difference script checks first and second derivatives only")
+    arrangement = derivative.arrangement
+    inputs = derivative.input_variables
+    names = iter(SYMBOLIC_SIZES)
+    sizes: dict = {}
+    for variable in inputs.values():
+        for dimension in variable.shape:
+            if isinstance(dimension, str) and dimension not in sizes:
+                sizes[dimension] = next(names, 3)
+
+    def size(dimension) -> int:   # 3, "n" or a product "m*n" (a vec layout's axes)
+        if not isinstance(dimension, str):
+            return dimension
+        product = 1
+        for factor in dimension.split("*"):
+            product *= int(factor) if factor.strip().isdigit() else sizes.setdefault(factor.strip(), 3)
+        return product
+
+    def concrete(shape) -> tuple:
+        return tuple(size(d) for d in shape)
+
+    shapes = {name: concrete(variable.shape) for name, variable in inputs.items()}
+    source = derivative_source(derivative, backend, with_value=True)
+    return source + _PRELUDE[backend] + _CHECK.format(
+        shapes=repr(shapes),
+        wrt=repr(tuple(derivative.wrt)),
+        y_shape=repr(concrete(arrangement.y_shape)),
+        permutation=repr(tuple(arrangement.permutation)),
+        layout_shape=repr(concrete(arrangement.shape)),
+        tolerance=repr(TOLERANCE[derivative.order]),
+        layout=derivative.layout,
+    )
