@@ -4,7 +4,7 @@
 // Every query owns an AbortController: a new query, Cancel, or going back stops what the last one
 // still had running, and a result on screen is marked stale from the moment the URL moves on.
 
-import {$, caretAt, clear, drawMath, element, shapeWords, show, watchOverflow} from "./dom.js";
+import {$, caretAt, clear, drawMath, element, setText, shapeWords, show, watchOverflow} from "./dom.js";
 import {clientTimeoutSeconds, getJSON, post, setServerTimeout} from "./api.js";
 import {EXAMPLES} from "./examples.js";
 import {copyButtons, setUpSections} from "./sections.js";
@@ -192,7 +192,7 @@ function showError(data, expression, reveal = false) {
   $("error-message").textContent = data.error || "something went wrong";
   let caret = data.caret;
   if (!caret && Number.isInteger(data.position) && expression !== undefined) caret = caretAt(expression, data.position);
-  $("error-caret").textContent = caret || "";
+  setText($("error-caret"), caret || "");
   show($("error-caret"), Boolean(caret));
   $("variables-problem").hidden ||= $("variables-problem").textContent === $("error-message").textContent;
   if (reveal) revealAndFocus($("error-title"));
@@ -295,7 +295,7 @@ function drawBackwardPass(pass) {
   show($("backward-card"), Boolean(pass));
   if (!pass) return;
   drawMath($("backward-math"), pass.mathml, pass.latex);
-  $("backward-text").textContent = pass.text;
+  setText($("backward-text"), pass.text);
 }
 
 // ----- what the server offers -------------------------------------------------------------------------
@@ -335,6 +335,7 @@ function drawReference(capabilities) {
     if (!Array.isArray(items) || !items.length) continue;
     box.appendChild(element("h3", title));
     const scroll = box.appendChild(element("div", null, "table-scroll"));
+    watchOverflow(scroll, `table of ${title.toLowerCase()}`);
     const table = scroll.appendChild(element("table", null, "reference-table"));
     const head = table.appendChild(element("thead")).appendChild(element("tr"));
     for (const column of ["syntax", "meaning", "example"]) head.appendChild(element("th", column)).scope = "col";
@@ -384,6 +385,9 @@ async function start() {
   });
   window.addEventListener("popstate", () => { stop(); if (fromURL()) differentiate({push: false}); });
 
+  watchOverflow($("error-caret"), "the expression");
+  watchOverflow($("backward-text"), "backward pass");
+  watchOverflow(document.querySelector(".variables .table-scroll"), "table of variables");
   await loadCapabilities();
   if (fromURL()) differentiate({push: false});
   else { fill(EXAMPLES[0], "example"); $("examples").value = "0"; differentiate({push: false}); }

@@ -63,22 +63,29 @@ export function drawMath(container, mathml, latex) {
   watchOverflow(container);
 }
 
-// A box wider than the screen scrolls sideways, and says so: a shadow at the edge, a caption, and
-// a tab stop so that the keyboard can scroll it too.
+// A box wider than the screen scrolls sideways, and says so: a shadow at the edge and a caption (for
+// formulas), and a tab stop with a name so that the keyboard can scroll it too.
 const overflowWatcher = new ResizeObserver((entries) => { for (const entry of entries) markOverflow(entry.target); });
 
-export function watchOverflow(box) {
+export function watchOverflow(box, what = "formula") {
+  box.dataset.scrollLabel = what;
   overflowWatcher.observe(box);
   markOverflow(box);
 }
 
+export function setText(box, text) {   // new text in a watched box may make it scroll, or stop
+  box.textContent = text;
+  markOverflow(box);
+}
+
 function markOverflow(box) {
+  if (!box.dataset.scrollLabel) return;
   const overflows = box.scrollWidth > box.clientWidth + 1;
   box.classList.toggle("scrolls", overflows);
   if (overflows) {
     box.tabIndex = 0;
     box.setAttribute("role", "region");
-    box.setAttribute("aria-label", "formula, wider than the screen: scroll sideways");
+    box.setAttribute("aria-label", `${box.dataset.scrollLabel}, wider than the screen: scroll sideways`);
   } else {
     box.removeAttribute("tabindex");
     box.removeAttribute("role");
@@ -133,6 +140,7 @@ export function drawReport(box, value) {
 
 function report(value) {
   const box = element("div", null, "report");
+  watchOverflow(box, "report");
   if (value.error) box.appendChild(element("p", pageTerms(value.error), "problem"));
   const math = mathFrom(value.mathml);
   if (math) {

@@ -2,7 +2,7 @@
 // card is opened, each in its own request: closing the card or starting a new query cancels it, so
 // the main result never waits for them and a follow-up query never queues behind them.
 
-import {$, clear, copyText, drawReport, element, pageTerms, caretAt} from "./dom.js";
+import {$, caretAt, clear, copyText, drawReport, element, pageTerms, setText, watchOverflow} from "./dom.js";
 import {post} from "./api.js";
 
 const TARGETS = ["numpy", "jax", "torch"];
@@ -100,12 +100,13 @@ function codeTabs(id, select) {
 async function showCode(id, request, signal, codes, target) {
   codes.shown = target;
   if (!(target in codes)) {
-    id("code").textContent = "Working…";
+    watchOverflow(id("code"), "code");
+    setText(id("code"), "Working…");
     const {ok, data, cancelled} = await post("/api/codegen", {...request, target}, signal);
     if (cancelled) return false;
     codes[target] = ok ? data.code : `# ${data.error || "not available"}`;
   }
-  if (codes.shown === target) id("code").textContent = codes[target];
+  if (codes.shown === target) setText(id("code"), codes[target]);
   return true;
 }
 
