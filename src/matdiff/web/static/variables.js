@@ -28,8 +28,13 @@ export function namesIn(expression) {
   return new Set(expression.replace(/#[^\n]*/g, "").match(/[A-Za-z_][A-Za-z0-9_]*/g) || []);
 }
 
+// The names assigned, but not the last one when the program ends with it: that is the value itself.
 export function intermediatesIn(expression) {
-  return [...new Set([...expression.replace(/#[^\n]*/g, "").matchAll(ASSIGNMENT)].map((m) => m[1]))];
+  const code = expression.replace(/#[^\n]*/g, "");
+  const names = [...new Set([...code.matchAll(ASSIGNMENT)].map((m) => m[1]))];
+  const last = code.split(/[;\n]/).map((s) => s.trim()).filter(Boolean).pop() || "";
+  const value = last.match(/^([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)/);
+  return value && names.at(-1) === value[1] ? names.slice(0, -1) : names;
 }
 
 // An example or a link: its shapes, types and ticks replace everything.
