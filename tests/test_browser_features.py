@@ -68,6 +68,7 @@ def test_a_type_per_variable_goes_into_the_request_and_the_link(server, page):
     expect(page).to_have_url(re.compile("assume=S:symmetric"))
     wait_for_result(page)
     assert sent[-1]["assume"] == {"S": "symmetric"}
+    expect(page.locator("#text")).to_have_text("2*S*x")   # the answer uses it
     page.reload()
     wait_for_result(page)
     expect(page.locator("#variables select.type[data-name='S']")).to_have_value("symmetric")

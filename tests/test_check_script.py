@@ -22,6 +22,11 @@ CASES = [  # one per row of the layout table, a Hessian, a mixed second derivati
     ("x'*A*y", ("x", "y"), {}, "numerator"),
     ("z = W*x\nL = 0.5*sum(sigmoid(z).^2)", "W", {"W": (3, 2)}, "jacobian"),
 ]
+STRUCTURED = [  # values drawn with the structure assumed: the answer is right only there
+    ("logdet(S)", "S", {"S": (3, 3)}, {"S": "spd"}),
+    ("x'*S*x", "x", {"S": (3, 3)}, {"S": "symmetric"}),
+    ("sum(D*x)", "D", {"D": (3, 3)}, {"D": "diagonal"}),
+]
 
 
 def run(script: str, tmp_path) -> subprocess.CompletedProcess:
@@ -45,6 +50,14 @@ def test_the_script_prints_value_and_derivative_and_its_check_passes(case, backe
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "value =" in result.stdout and f"derivative ({layout} layout" in result.stdout
     assert result.stdout.rstrip().endswith("passed")
+
+
+@pytest.mark.parametrize("case", STRUCTURED, ids=lambda case: case[0])
+def test_the_script_draws_values_with_the_structure_assumed(case, tmp_path):
+    expression, wrt, shapes, assume = case
+    derivative = md.diff(expression, wrt=wrt, shapes=shapes, layout="gradient", assume=assume)
+    result = run(derivative.code("numpy", check=True), tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
 def test_a_wrong_derivative_fails_the_check(tmp_path):

@@ -32,6 +32,7 @@ import sys
 import numpy
 
 SHAPES = {shapes}
+STRUCTURE = {structure}
 WRT = {wrt}
 Y_SHAPE = {y_shape}
 PERMUTATION = {permutation}
@@ -40,12 +41,19 @@ TOLERANCE = {tolerance}
 
 
 def random_inputs(rng, positive=False):
-    """Random values of every input; positive ones (square matrices made diagonally dominant)
-    when the value is not finite at normal ones, e.g. for log, sqrt or logdet."""
+    """Random values of every input, with its assumed structure; positive ones (square matrices
+    made diagonally dominant) when the value is not finite at normal ones (log, sqrt, logdet)."""
     inputs = {{}}
     for name, shape in SHAPES.items():
-        value = rng.uniform(0.5, 1.5, shape) if positive else rng.standard_normal(shape)
-        if positive and len(shape) == 2 and shape[0] == shape[1]:
+        kind = STRUCTURE.get(name)
+        value = rng.uniform(0.5, 1.5, shape) if positive or kind == "positive" else rng.standard_normal(shape)
+        if kind == "symmetric":
+            value = (value + value.T) / 2
+        elif kind == "spd":
+            value = value @ value.T + shape[0] * numpy.eye(shape[0])
+        elif kind == "diagonal":
+            value = numpy.diag(numpy.diag(value))
+        elif positive and len(shape) == 2 and shape[0] == shape[1]:
             value = value + shape[0] * numpy.eye(shape[0])
         inputs[name] = value
     return inputs
@@ -117,6 +125,10 @@ def check_script(derivative, backend: str = "numpy") -> str:
                            "differentiate by an input to get a checked script")
     if derivative.order > 2:
         raise MatdiffError("the finite-difference script checks first and second derivatives only")
+    structure = derivative.assume.as_dict()
+    if derivative.convention != "unconstrained" and any(name in structure for name in derivative.wrt):
+        raise MatdiffError(f"the finite-difference script checks the unconstrained derivative; this one is in "
+                           f"the {derivative.convention} convention")
     arrangement = derivative.arrangement
     inputs = derivative.input_variables
     names = iter(SYMBOLIC_SIZES)
@@ -141,6 +153,7 @@ def check_script(derivative, backend: str = "numpy") -> str:
     source = derivative_source(derivative, backend, with_value=True)
     return source + _PRELUDE[backend] + _CHECK.format(
         shapes=repr(shapes),
+        structure=repr(structure),
         wrt=repr(tuple(derivative.wrt)),
         y_shape=repr(concrete(arrangement.y_shape)),
         permutation=repr(tuple(arrangement.permutation)),
