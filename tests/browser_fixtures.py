@@ -128,6 +128,16 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
+def open_section(server, page, link: str, section: str, needs: str) -> None:
+    """The page at ``link`` with its card ``section`` opened; skipped when the engine lacks ``needs``."""
+    base, capabilities = server
+    if not capabilities[needs]:
+        pytest.skip(f"the engine has no {needs}")
+    page.goto(base + link)
+    wait_for_result(page)
+    page.click(f"#{section}-card summary")
+
+
 def tick(page, *names):
     """Tick exactly ``names`` in the Variables table (waiting for their rows)."""
     for name in names:

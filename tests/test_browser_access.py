@@ -7,7 +7,7 @@ import urllib.parse
 import pytest
 
 import browser_fixtures
-from browser_fixtures import PERMALINK, expect, needs_chromium, screenshot, wait_for_result
+from browser_fixtures import PERMALINK, expect, needs_chromium, open_section, screenshot, wait_for_result
 
 # The shared fixtures: one server and one browser for this module.
 browser = browser_fixtures.browser
@@ -73,12 +73,7 @@ def test_the_examples_menu_keeps_its_choice_and_arrow_down_moves_on(server, page
 
 
 def test_code_tabs_follow_the_aria_tabs_pattern(server, page):
-    base, capabilities = server
-    if not capabilities["codegen"]:
-        pytest.skip("no code generation")
-    page.goto(base + PERMALINK)
-    wait_for_result(page)
-    page.click("#code-card summary")
+    open_section(server, page, PERMALINK, "code", "codegen")
     expect(page.locator("#code")).to_contain_text("import numpy")
     tabs = page.locator("#code-tabs [role=tab]")
     assert [t.get_attribute("tabindex") for t in tabs.all()] == ["0", "-1", "-1"]
@@ -108,12 +103,7 @@ def test_the_ones_vector_is_a_bold_one(server, page):
 
 
 def test_entries_of_a_numbered_matrix_read_unambiguously(server, page):
-    base, capabilities = server
-    if not capabilities["entries"]:
-        pytest.skip("the engine has no entries")
-    page.goto(base + PERMALINK)
-    wait_for_result(page)
-    page.click("#entries-card summary")
+    open_section(server, page, PERMALINK, "entries", "entries")
     math = page.locator("#entries math")
     expect(math).to_have_count(1)
     text = re.sub(r"\s+", "", math.text_content())

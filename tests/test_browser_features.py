@@ -10,7 +10,7 @@ import urllib.parse
 import pytest
 
 import browser_fixtures
-from browser_fixtures import PERMALINK, expect, needs_chromium, screenshot, tick, wait_for_result
+from browser_fixtures import PERMALINK, expect, needs_chromium, open_section, screenshot, tick, wait_for_result
 
 # The shared fixtures: one server and one browser for this module.
 browser = browser_fixtures.browser
@@ -111,12 +111,7 @@ def test_the_second_derivative_is_a_choice_not_a_comma(server, page):
 # ----- the script, the reference, the examples, the bias trap --------------------------------------------
 
 def test_download_py_runs_and_checks_itself(server, page, tmp_path):
-    base, capabilities = server
-    if not capabilities["codegen"]:
-        pytest.skip("no code generation")
-    page.goto(base + PERMALINK)
-    wait_for_result(page)
-    page.click("#code-card summary")
+    open_section(server, page, PERMALINK, "code", "codegen")
     expect(page.locator("#code")).to_contain_text("import numpy")
     with page.expect_download() as download:
         page.click("#download")

@@ -8,7 +8,8 @@ import urllib.parse
 import pytest
 
 import browser_fixtures
-from browser_fixtures import NETWORK, NETWORK_LINK, PERMALINK, expect, needs_chromium, tick, wait_for_result
+from browser_fixtures import (NETWORK, NETWORK_LINK, PERMALINK, expect, needs_chromium, open_section, tick,
+                              wait_for_result)
 
 # The shared fixtures: one server and one browser for this module.
 browser = browser_fixtures.browser
@@ -176,12 +177,7 @@ def test_a_program_ending_in_an_assignment_is_accepted(server, page):
 
 
 def test_check_my_answer_speaks_of_the_page_not_the_command_line(server, page):
-    base, capabilities = server
-    if not capabilities["check"]:
-        pytest.skip("the engine has no check")
-    page.goto(base + PERMALINK)
-    wait_for_result(page)
-    page.click("#claim-card summary")
+    open_section(server, page, PERMALINK, "claim", "check")
     page.fill("#claim", "W2*h")
     page.click("#claim-form button")
     expect(page.locator("#verdict")).to_contain_text("✗")
@@ -190,12 +186,7 @@ def test_check_my_answer_speaks_of_the_page_not_the_command_line(server, page):
 
 
 def test_generated_code_has_no_literal_backslash_n(server, page):
-    base, capabilities = server
-    if not capabilities["codegen"]:
-        pytest.skip("no code generation")
-    page.goto(base + NETWORK_LINK)
-    wait_for_result(page)
-    page.click("#code-card summary")
+    open_section(server, page, NETWORK_LINK, "code", "codegen")
     expect(page.locator("#code")).to_contain_text("def derivative")
     code = page.locator("#code").text_content()
     assert "\\n" not in code
