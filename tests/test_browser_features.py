@@ -2,15 +2,17 @@
 gradients at once, the second derivative as a choice, a script to download, the operator reference,
 the classic examples, the bias trap; and no serious accessibility violation (axe-core)."""
 
+import json
 import re
 import subprocess
 import sys
 import urllib.parse
+import urllib.request
 
 import pytest
 
 import browser_fixtures
-from browser_fixtures import PERMALINK, expect, needs_chromium, open_section, screenshot, tick, wait_for_result
+from browser_fixtures import NETWORK_LINK, PERMALINK, expect, needs_chromium, open_section, screenshot, tick, wait_for_result
 
 # The shared fixtures: one server and one browser for this module.
 browser = browser_fixtures.browser
@@ -167,3 +169,19 @@ def test_the_bias_trap_is_named_with_a_one_click_way_out(server, page):
     page.click("#go")
     expect(page).to_have_url(re.compile("b:3"))
     expect(page.locator("#shape")).to_have_text("3")
+
+
+def test_several_gradients_also_show_the_one_backward_pass(server, page):
+    base, _ = server
+    with urllib.request.urlopen(base + "/openapi.json") as reply:
+        if "/api/gradients" not in json.load(reply)["paths"]:
+            pytest.skip("this server has no /api/gradients yet")
+    page.goto(base + NETWORK_LINK.replace("wrt=W2&layout=denominator", "wrt=W2,W3&layout=gradient"))
+    wait_for_result(page)
+    expect(page.locator("#backward-card")).to_be_visible()
+    expect(page.locator("#backward-math math")).to_have_count(1)
+    text = page.locator("#backward-text").text_content()
+    assert "W2" in text and "W3" in text and "x'" in text
+    page.uncheck("#variables input.wrt[data-wrt='W3']")
+    page.click("#go")
+    expect(page.locator("#backward-card")).to_be_hidden()   # one gradient: nothing more to share
