@@ -7,14 +7,14 @@ import pytest
 
 from numerics import md
 
-from matdiff.engine.lowering import FUNCTIONS
+from matdiff.engine.lowering import FUNCTION_NAMES
 from matdiff.web.reference import reference
 
-ROWS = reference(FUNCTIONS)
+ROWS = reference(FUNCTION_NAMES)
 
 
 def test_every_function_of_the_engine_has_a_meaning_and_an_example():
-    assert [row["syntax"].split("(")[0] for row in ROWS["functions"]] == sorted(FUNCTIONS)
+    assert [row["syntax"].split("(")[0] for row in ROWS["functions"]] == sorted(FUNCTION_NAMES)
     assert all(row["meaning"] and row["example"] for row in ROWS["functions"] + ROWS["operators"])
 
 

@@ -49,7 +49,6 @@ from matdiff.web.fields import (
     DERIVATIVE, LAYOUTS, MAX_BODY_BYTES, MAX_EXPRESSION_CHARS, PAGE_SECTIONS, TARGETS, BadRequest, decode, parse,
 )
 from matdiff.web.guard import Guard
-from matdiff.engine.lowering import FUNCTIONS
 from matdiff.web.jobs import feature, has_code
 from matdiff.web.openapi import openapi
 from matdiff.web.pool import WorkerPool
@@ -209,7 +208,7 @@ def create_app(
             "functions": sorted(FUNCTION_NAMES),
             "targets": list(TARGETS),
             "sections": list(PAGE_SECTIONS),
-            "reference": reference(FUNCTIONS),
+            "reference": reference(FUNCTION_NAMES),
             "limits": {"body_bytes": MAX_BODY_BYTES, "expression_chars": MAX_EXPRESSION_CHARS,
                        "timeout_s": timeout, "workers": pool.size},
         })

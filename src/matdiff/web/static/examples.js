@@ -47,7 +47,7 @@ export const EXAMPLES = [
   },
   {
     title: "Softmax classifier: cross-entropy, ∂L/∂W",
-    expr: "z = W*x\nL = log(sum(exp(z))) - y'*z", wrt: ["W"], layout: "gradient",
+    expr: "z = W*x\nL = logsumexp(z) - y'*z", wrt: ["W"], layout: "gradient",
     shapes: {W: "3x4", x: "4", y: "3"},
   },
   {
