@@ -285,7 +285,7 @@ function drawCheck(id, check) {
 async function backwardPass(query, signal) {
   const intermediates = new Set(variables.intermediatesIn(query.expression));
   if (query.order !== 1 || query.wrt.length < 2 || query.wrt.some((name) => intermediates.has(name))) return null;
-  const body = {expression: query.expression, wrt: query.wrt, shapes: query.shapes};
+  const body = {expression: query.expression, inputs: query.wrt, shapes: query.shapes};
   if (Object.keys(query.assume).length) body.assume = query.assume;
   const {ok, data} = await post("/api/gradients", body, signal);
   return ok && typeof data.text === "string" ? data : null;
