@@ -86,6 +86,7 @@ def test_the_slow_sections_wait_until_opened_and_a_new_query_cancels_them(server
     asked, dropped = [], []
     page.on("request", lambda request: asked.append(request.url.rsplit("/", 1)[-1]))
     page.on("requestfailed", lambda request: dropped.append(request.url.rsplit("/", 1)[-1]))
+    page.route("**/api/entries", lambda route: None)   # as slow as it gets: still running at the next query
     page.goto(base + NETWORK_LINK.replace("a3%20%3D%20sigmoid", "a3%20%3D%20tanh"))
     wait_for_result(page)
     page.wait_for_timeout(300)
@@ -99,6 +100,8 @@ def test_the_slow_sections_wait_until_opened_and_a_new_query_cancels_them(server
     expect(page).to_have_url(re.compile("layout=numerator"))
     wait_for_result(page)
     expect(page.locator("#layout-name")).to_have_text("numerator layout")
+    expect(page.locator("#go")).to_be_enabled()
+    page.wait_for_timeout(200)
     assert "entries" in dropped   # the browser dropped the old request: the server can stop its work
     assert not page.locator("#entries-card").get_attribute("open")
 
