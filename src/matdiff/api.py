@@ -22,10 +22,11 @@ from matdiff.errors import (InternalError, LayoutError, LimitError, MatdiffError
                             ValueMismatchError)
 from matdiff.notation.indexform import index_program, indexed
 from matdiff.engine.layout import LAYOUTS, Arrangement, apply_arrangement, arrange, layout_y_shape
-from matdiff.engine.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower, normalize_shape
+from matdiff.engine.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower
 from matdiff.engine.primitives import substitute
 from matdiff.notation.bindings import MatrixProgram, ProgramBuilder
-from matdiff.notation.matrixform import latex_name, shape_text
+from matdiff.notation.matrixform import latex_name
+from matdiff.language.shapes import normalize_shape, shape_text
 from matdiff.notation.vecform import no_matrix_form, vec_form
 from matdiff.engine.simplify import simplify
 from matdiff.engine.structure import CONVENTIONS, in_convention

@@ -12,7 +12,9 @@ import argparse
 import json
 import sys
 
+from matdiff.engine.layout import LAYOUTS
 from matdiff.errors import MatdiffError
+from matdiff.language.shapes import normalize_shape, shape_from_text, shape_text
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -32,12 +34,10 @@ def parse_shape(spec: str) -> tuple[str, tuple]:
     name, dims = name.strip(), dims.strip()
     if not separator or not name.isidentifier() or not dims:
         raise MatdiffError(f"bad --shape {spec!r}: write NAME=3x4, NAME=n, NAME=mxn or NAME=scalar")
-    if dims.lower() == "scalar":
-        return name, ()
-    parts = dims.split(",") if "," in dims else dims.replace("×", "x").split("x")
-    if any(not p.strip() for p in parts) or len(parts) > 2:
-        raise MatdiffError(f"bad --shape {spec!r}: write NAME=3x4, NAME=n, NAME=mxn or NAME=scalar")
-    return name, tuple(int(p) if p.strip().isdigit() else p.strip() for p in parts)
+    try:
+        return name, normalize_shape(name, shape_from_text(dims))
+    except MatdiffError:
+        raise MatdiffError(f"bad --shape {spec!r}: write NAME=3x4, NAME=n, NAME=mxn or NAME=scalar") from None
 
 
 def _shapes(arguments) -> dict:
@@ -65,7 +65,7 @@ def _add_common(parser: argparse.ArgumentParser, *, layout: bool = True) -> None
                         help="structure of an input: S=symmetric, S=spd, D=diagonal, x=positive (repeatable)")
     if layout:
         parser.add_argument("--layout", default="numerator",
-                            choices=["numerator", "denominator", "gradient", "jacobian", "vec"])
+                            choices=LAYOUTS)
 
 
 def _add_convention(parser: argparse.ArgumentParser) -> None:
@@ -121,7 +121,7 @@ def run_diff(arguments) -> int:
 
     derivative = diff(arguments.expression, wrt=_wrt(arguments), shapes=_shapes(arguments),
                       layout=arguments.layout, assume=_assume(arguments), convention=arguments.convention)
-    shape = "×".join(map(str, derivative.shape)) if derivative.shape else "scalar"
+    shape = shape_text(derivative.shape)
     if arguments.format == "json":
         print(json.dumps({"text": derivative.text, "latex": derivative.latex, "index": derivative.index,
                           "shape": list(derivative.shape), "layout": derivative.layout,

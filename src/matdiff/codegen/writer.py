@@ -35,6 +35,7 @@ from itertools import count
 from matdiff.engine import ir
 from matdiff.errors import MatdiffError
 from matdiff.engine.primitives import ENTRIES, FUNCTIONS, rebuild, substitute
+from matdiff.language.shapes import shape_text
 
 BACKENDS = ("numpy", "jax", "torch")
 
@@ -914,7 +915,7 @@ def _describe(derivative, *, with_value: bool) -> str:
     order = len(derivative.wrt)
     partial = "∂" + (str(order).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")) if order > 1 else "")
     by = "".join(f"∂{name}" for name in derivative.wrt)
-    shown = "×".join(map(str, derivative.shape)) if derivative.shape else "scalar"
+    shown = shape_text(derivative.shape)
     lead = "The value f and " if with_value else ""
     program = "\n".join("    " + line.strip() for line in derivative.source.strip().splitlines() if line.strip())
     return f"{lead}{partial}f/{by}, {derivative.layout} layout, {shown}, where f is the value of\n\n{program}\n"

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from matdiff.errors import LayoutError
 from matdiff.engine.ir import Tensor, dim_product, is_all_ones, reshape, transpose
+from matdiff.language.shapes import describe_shape
 
 LAYOUTS = ("numerator", "denominator", "gradient", "jacobian", "vec")
 
@@ -64,7 +65,7 @@ def arrange(layout: str, y_shape: tuple, x_shapes: tuple) -> Arrangement:
     identity = tuple(range(start))
     all_x = tuple(d for shape in x_shapes for d in shape)
     if layout == "gradient" and ky:
-        shown = f"a vector of length {y_shape[0]}" if ky == 1 else "×".join(map(str, y_shape))
+        shown = describe_shape(y_shape)
         raise LayoutError(f"the gradient layout is for a scalar expression, and this one is {shown}; "
                           "use numerator, denominator, jacobian or vec")
     if layout == "vec":

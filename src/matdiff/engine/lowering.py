@@ -6,9 +6,9 @@ as a scalar where a matrix product would not fit. The IR is honest tensors, so
 a row vector is stored as a rank-1 tensor plus a ``row`` flag on its
 :class:`Value`; products are written as einsums over the real axes only.
 
-Shapes not given by the caller follow matrixcalculus.org: names starting with
-a–g are scalars, h–z vectors, A–Z matrices, with unknown dimensions found by
-unification. Lowering runs twice: once with dimension variables to solve the
+Shapes not given by the caller follow matrixcalculus.org (names starting with
+a–g are scalars, h–z vectors, A–Z matrices), with unknown dimensions found by
+unification (:mod:`matdiff.language.shapes`). Lowering runs twice: once with dimension variables to solve the
 shapes, once with the solved shapes to build the IR that is kept. Errors name
 the operation and both shapes in the user's terms.
 """
@@ -16,7 +16,6 @@ the operation and both shapes in the user's terms.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import chain, count
 from typing import Callable
 
 from matdiff import limits
@@ -25,55 +24,8 @@ from matdiff.errors import LimitError, MatdiffError, ShapeError, UnknownNameErro
 from matdiff.engine.ir import Tensor, const, einsum, eye, is_all_ones
 from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS, Function
 from matdiff.language.assumptions import Assumptions
+from matdiff.language.shapes import Dims, default_shape, describe_shape, name_unknowns, normalize_shape, shape_text
 from matdiff.language.syntax import Call, Chain, Name, Number, Power, Program, Signed, Transpose
-
-
-# ----- dimensions and their unification -------------------------------------------------
-
-
-class DimVar:
-    """An unknown dimension, solved by unification."""
-
-    _counter = count()
-
-    def __init__(self, hint: str):
-        self.hint = hint
-        self.order = next(DimVar._counter)
-
-    def __repr__(self):
-        return f"?{self.hint}"
-
-
-class Dims:
-    """Union-find over dimensions: ints and user-named symbols are fixed, DimVars are not."""
-
-    def __init__(self):
-        self.parent: dict[DimVar, object] = {}
-
-    def find(self, d):
-        while isinstance(d, DimVar) and d in self.parent:
-            d = self.parent[d]
-        return d
-
-    def unify(self, a, b) -> bool:
-        a, b = self.find(a), self.find(b)
-        if a is b or (not isinstance(a, DimVar) and not isinstance(b, DimVar) and a == b):
-            return True
-        if isinstance(a, DimVar) and isinstance(b, DimVar):
-            first, second = (a, b) if a.order <= b.order else (b, a)
-            self.parent[second] = first
-            return True
-        if isinstance(a, DimVar):
-            self.parent[a] = b
-            return True
-        if isinstance(b, DimVar):
-            self.parent[b] = a
-            return True
-        return False
-
-    def show(self, d) -> str:
-        d = self.find(d)
-        return d.hint if isinstance(d, DimVar) else str(d)
 
 
 # ----- values in the surface language --------------------------------------------------------
@@ -117,50 +69,6 @@ class Lowered:
     positions: dict = field(default_factory=dict)  # id(node) -> (node, position)
 
 
-def default_shape(name: str) -> tuple:
-    """matrixcalculus.org's convention by first letter: a–g scalar, h–z vector, A–Z matrix."""
-    first = name[0]
-    if first.isupper():
-        return (DimVar("m_" + name), DimVar("n_" + name))
-    if "a" <= first.lower() <= "g":
-        return ()
-    return (DimVar("n_" + name),)
-
-
-_POOL = ["n", "m", "p", "q", "r", "k", "s", "t", "u", "v", "w"]
-
-
-def normalize_shape(name: str, spec) -> tuple:
-    """A caller's shape (ints, symbol names, 'scalar', ()) as a tuple of dims."""
-    if spec is None or spec == "scalar" or spec == ():
-        return ()
-    if isinstance(spec, (int, str)):
-        spec = (spec,)
-    try:
-        dims = tuple(spec)
-    except TypeError:
-        raise MatdiffError(f"shape of {name} must be a tuple like (3, 4) or ('m', 'n'), not {spec!r}") from None
-    if len(dims) > 2:
-        raise MatdiffError(f"shape of {name} has {len(dims)} dimensions; the language has scalars, "
-                           "vectors and matrices")
-    result: list[int | str] = []
-    for d in dims:
-        if isinstance(d, bool):
-            raise MatdiffError(f"bad dimension {d!r} in the shape of {name}")
-        if isinstance(d, int) or (hasattr(d, "__index__") and not isinstance(d, str)):
-            d = int(d)
-            if d < 1:
-                raise MatdiffError(f"dimension {d} in the shape of {name} must be at least 1")
-            result.append(d)
-        elif isinstance(d, str) and d.strip().isdigit():
-            result.append(int(d))
-        elif isinstance(d, str) and d.strip().isidentifier():
-            result.append(d.strip())
-        else:
-            raise MatdiffError(f"bad dimension {d!r} in the shape of {name}: use a positive integer or a name")
-    return tuple(result)
-
-
 # ----- the lowering ---------------------------------------------------------------------------
 
 
@@ -168,11 +76,7 @@ def lower(program: Program, shapes: dict | None = None, cut: str | None = None,
           assume: Assumptions | None = None) -> Lowered:
     """Check shapes and build the IR of ``program``; ``cut`` names an intermediate to treat
     as an independent variable (to differentiate by it); ``assume`` may make an input square."""
-    declared = {name: normalize_shape(name, spec) for name, spec in (shapes or {}).items()}
-    solver = Dims()
-    first = _Lowering(program, declared, solver, cut, assume)
-    first.run()
-    solved = _solve_shapes(first, declared, solver)
+    _, solved = _solve_shapes(program, shapes, cut, assume)
     second = _Lowering(program, solved, Dims(), cut, assume)
     second.run()
     return second.result
@@ -180,32 +84,20 @@ def lower(program: Program, shapes: dict | None = None, cut: str | None = None,
 
 def infer_shapes(program: Program, shapes: dict | None = None, assume: Assumptions | None = None) -> dict:
     """The shape of every input variable (declared or inferred), by name."""
-    declared = {name: normalize_shape(name, spec) for name, spec in (shapes or {}).items()}
-    solver = Dims()
-    first = _Lowering(program, declared, solver, None, assume)
-    first.run()
-    solved = _solve_shapes(first, declared, solver)
+    first, solved = _solve_shapes(program, shapes, None, assume)
     return {name: solved[name] if not first.result.variables[name].row else (1,) + solved[name]
             for name in first.result.variables}
 
 
-def _solve_shapes(first: "_Lowering", declared: dict, solver: Dims) -> dict:
-    """Every variable's shape with unknowns replaced by names (n, m, p, ...) not already in use."""
-    used = {d for shape in declared.values() for d in shape if isinstance(d, str)}
-    names: dict = {}
-    pool = (name for name in chain(_POOL, (f"n{i}" for i in count(1))) if name not in used)
-    solved = dict(declared)
-    for name, value in first.result.variables.items():
-        dims = []
-        for d in value.node.shape:
-            d = solver.find(d)
-            if isinstance(d, DimVar):
-                if d not in names:
-                    names[d] = next(pool)
-                d = names[d]
-            dims.append(d)
-        solved[name] = tuple(dims)
-    return solved
+def _solve_shapes(program: Program, shapes: dict | None, cut: str | None,
+                  assume: Assumptions | None) -> tuple["_Lowering", dict]:
+    """The first pass, with unknown dimensions: every variable's shape, solved and named."""
+    declared = {name: normalize_shape(name, spec) for name, spec in (shapes or {}).items()}
+    solver = Dims()
+    first = _Lowering(program, declared, solver, cut, assume)
+    first.run()
+    unknown = {name: value.node.shape for name, value in first.result.variables.items()}
+    return first, name_unknowns(unknown, declared, solver)
 
 
 class _Lowering:
@@ -222,12 +114,7 @@ class _Lowering:
         return kind(message, position, self.program.source)
 
     def show(self, value: Value) -> str:
-        surface = value.surface()
-        if not surface:
-            return "a scalar"
-        if len(surface) == 1:
-            return f"a vector of length {self.dims.show(surface[0])}"
-        return "×".join(self.dims.show(d) for d in surface)
+        return describe_shape(value.surface(), self.dims.show)
 
     def record(self, node: Tensor, position: int) -> Tensor:
         self.result.positions.setdefault(id(node), (node, position))
@@ -254,7 +141,7 @@ class _Lowering:
             raise self.error(f"cannot differentiate with respect to {self.cut}: it does not occur "
                              f"(names here: {', '.join(names)})", None, UnknownNameError)
         if is_all_ones(self.result.value.node.shape) and self.result.value.node.rank > 0:
-            shape = "×".join(str(d) for d in self.result.value.as_matrix())
+            shape = shape_text(self.result.value.as_matrix())
             self.result.notes.append(f"the result is {shape}, a scalar for layout purposes")
 
     # -- expressions --

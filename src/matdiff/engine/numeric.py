@@ -17,6 +17,7 @@ import numpy as np
 from matdiff import limits
 from matdiff.errors import DomainError, LimitError, MatdiffError, ValueMismatchError
 from matdiff.engine.ir import Tensor, dim_value, postorder
+from matdiff.language.shapes import describe_shape
 from matdiff.engine.primitives import FUNCTIONS
 from matdiff.language.assumptions import Assumptions
 
@@ -56,8 +57,7 @@ def bind_sizes(variables: dict[str, Tensor], values: dict) -> tuple[dict[str, np
 
 
 def _mismatch(name, expected, actual) -> str:
-    shown = "×".join(map(str, expected)) if expected else "a scalar"
-    return f"the value of {name} has shape {actual} but {name} is {shown}"
+    return f"the value of {name} has shape {actual} but {name} is {describe_shape(expected)}"
 
 
 def check_assumptions(arrays: dict[str, np.ndarray], assume: Assumptions) -> None:

@@ -560,8 +560,4 @@ def latex(x: M) -> str:
     raise AssertionError(op)
 
 
-def shape_text(shape: tuple) -> str:
-    return "×".join(_dim_text(d) for d in shape) if shape else "scalar"
-
-
-__all__ = ["M", "Recovery", "text", "latex", "latex_name", "shape_text", "dim_product"]
+__all__ = ["M", "Recovery", "text", "latex", "latex_name", "dim_product"]

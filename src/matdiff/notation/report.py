@@ -43,11 +43,6 @@ class Line:
     indent: int = 0
 
 
-def shape_text(shape: tuple) -> str:
-    """(2, 3) → '2×3', ('m', 'n') → 'm×n', () → 'scalar'."""
-    return "×".join(str(d) for d in shape) if shape else "scalar"
-
-
 class Printable:
     """Mixin: ``lines()`` rendered as text, rich and HTML."""
 

@@ -21,6 +21,7 @@ from itertools import count
 
 from matdiff.engine.ir import Tensor, einsum, einsum_operands
 from matdiff.notation.matrixform import M, call, product, total, transpose
+from matdiff.language.shapes import shape_text
 
 Recover = Callable[[Tensor], "M | None"]
 
@@ -171,7 +172,7 @@ def _ordinal(n: int) -> str:
 
 def no_matrix_form(derivative: str, shape: tuple, layout: str, vec_text: str | None) -> str:
     """One line saying why ``derivative`` has no matrix form in ``layout``, and what to use instead."""
-    shown = "×".join(map(str, shape)) if shape else "scalar"
+    shown = shape_text(shape)
     if len(shape) > 2:
         why = f"{derivative} is a {_ordinal(len(shape))}-order tensor ({shown}): no matrix form in the {layout} layout"
     else:

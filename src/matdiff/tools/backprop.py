@@ -27,7 +27,8 @@ from matdiff.notation.indexform import index_notation
 from matdiff.engine.lowering import Lowered, Value
 from matdiff.notation.matrixform import Recovery, text as matrix_text
 from matdiff.engine.primitives import is_elementwise, substitute
-from matdiff.notation.report import INTERNAL, Line, Printable, shape_text
+from matdiff.notation.report import INTERNAL, Line, Printable
+from matdiff.language.shapes import shape_text
 from matdiff.engine.simplify import simplify
 from matdiff.language.assumptions import Assumptions
 

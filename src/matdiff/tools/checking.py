@@ -39,7 +39,8 @@ from matdiff.tools.explanation import _output_name, explain
 from matdiff.engine.layout import LAYOUTS
 from matdiff.engine.structure import CONVENTIONS
 from matdiff.engine.lowering import lower
-from matdiff.notation.report import Line, Printable, shape_text
+from matdiff.notation.report import Line, Printable
+from matdiff.language.shapes import shape_text
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.syntax import Call, Chain, Name, Power, Program, Signed, Transpose, parse
 

@@ -22,7 +22,8 @@ from matdiff.engine import ir
 from matdiff.engine.primitives import ENTRIES, FUNCTIONS
 from matdiff.api import Derivative, _guarded, diff, infer_shapes
 from matdiff.errors import LimitError, MatdiffError
-from matdiff.notation.report import Line, Printable, shape_text
+from matdiff.notation.report import Line, Printable
+from matdiff.language.shapes import shape_text
 from matdiff.language.assumptions import Assumptions, Structure
 
 MAX_ENTRIES = 2_000  # of the derivative: beyond this, a by-hand comparison is not the point

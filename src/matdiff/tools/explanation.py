@@ -37,7 +37,8 @@ from matdiff.notation.indexform import IndexPrinter, index_notation
 from matdiff.engine.layout import apply_arrangement, arrange, layout_y_shape
 from matdiff.engine.lowering import Lowered, Value, lower
 from matdiff.engine.primitives import elementwise_derivative, is_elementwise, substitute
-from matdiff.notation.report import INTERNAL, Line, Printable, shape_text
+from matdiff.notation.report import INTERNAL, Line, Printable
+from matdiff.language.shapes import shape_text
 from matdiff.engine.simplify import simplify
 from matdiff.engine.structure import CONVENTIONS
 from matdiff.language.syntax import Call, Chain, Name, Power, Program, Signed, Transpose, parse

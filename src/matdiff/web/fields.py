@@ -17,14 +17,16 @@ import math
 import re
 from collections.abc import Callable, Iterable
 
+from matdiff.engine.layout import LAYOUTS
+from matdiff.errors import MatdiffError
 from matdiff.language.assumptions import STRUCTURES
+from matdiff.language.shapes import shape_from_text
 
 MAX_BODY_BYTES = 20_000
 MAX_EXPRESSION_CHARS = 4_000
 MAX_NAMES = 64  # shapes or values given in one request
 MAX_ORDER = 3  # entries of wrt
 MAX_DIMENSION = 1_000_000
-LAYOUTS = ("numerator", "denominator", "gradient", "jacobian", "vec")
 SECTIONS = ("check", "vec", "explain", "entries", "code")  # the optional parts of a /api/diff reply
 PAGE_SECTIONS = ("index", *SECTIONS)  # each also its own request: POST /api/diff/{section}
 TARGETS = ("numpy", "jax", "torch")
@@ -147,8 +149,10 @@ def shapes_of(body: dict) -> dict:
 
 def shape_of(name: str, shape) -> list:
     if isinstance(shape, str):  # the page's and the CLI's spelling: "3x4", "n", "scalar"
-        text = shape.strip().lower()
-        shape = [] if text in ("", "scalar", "()") else [d.strip() for d in re.split(r"[x×*,]", shape)]
+        try:
+            shape = list(shape_from_text(shape))
+        except MatdiffError as error:
+            raise BadRequest(f"the shape of {name}: {error.message}") from None
     elif isinstance(shape, int) and not isinstance(shape, bool):
         shape = [shape]
     if not isinstance(shape, list) or len(shape) > 2:
