@@ -66,7 +66,7 @@ def test_long_programs_print_without_deep_recursion():
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(1000)
     try:
-        program = d._matrix_program(vec=False)
+        program = d._forms.matrix_program(vec=False)
         index = index_program(d.jacobian, [], assigned={}, reserved=set())
     finally:
         sys.setrecursionlimit(limit)

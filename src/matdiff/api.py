@@ -20,14 +20,12 @@ from matdiff.engine import ir
 from matdiff.engine.differentiate import jacobian
 from matdiff.errors import (InternalError, LayoutError, LimitError, MatdiffError, UnknownNameError,
                             ValueMismatchError)
-from matdiff.notation.indexform import index_program, indexed
 from matdiff.engine.layout import LAYOUTS, Arrangement, apply_arrangement, arrange, layout_y_shape
 from matdiff.engine.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower
 from matdiff.engine.primitives import substitute
-from matdiff.notation.bindings import MatrixProgram, ProgramBuilder
-from matdiff.notation.matrixform import latex_name
+from matdiff.notation.bindings import MatrixProgram
+from matdiff.notation.forms import DerivativeForms
 from matdiff.language.shapes import normalize_shape, shape_text
-from matdiff.notation.vecform import no_matrix_form, vec_form
 from matdiff.engine.simplify import simplify
 from matdiff.engine.structure import CONVENTIONS, in_convention
 from matdiff.language.assumptions import Assumptions
@@ -98,43 +96,18 @@ class Derivative:
         """The program's inputs (their values are what ``evaluate`` takes)."""
         return {name: value.node for name, value in self.lowered.variables.items()}
 
-    # -- printed forms --
+    # -- printed forms (computed in the notation layer) --
+
+    @cached_property
+    def _forms(self) -> DerivativeForms:
+        return DerivativeForms(self)
 
     @cached_property
     def matrix_program(self) -> MatrixProgram | None:
         """The compact matrix form: shared subexpressions as assignments, then the value;
         None when no matrix form exists in this layout."""
         with _guarded(self.source):
-            return self._matrix_program(vec=self.layout == "vec")
-
-    def _names_in_use(self) -> tuple[dict, set]:
-        """The user's intermediates (name → (node, is_row)), to name bindings after them, and
-        the names a binding may not take."""
-        assigned = {name: (value.node, value.row) for name, value in self.lowered.assigned.items()}
-        cut = next((name for name in self.wrt if name in assigned), None)
-        if cut is not None and self.lowered.cut_definition is not None:  # the derivative has the cut filled in
-            definition = self.lowered.cut_definition.node
-            filled = {id(ir.var(cut, definition.shape)): definition}
-            assigned = {name: (substitute(node, filled), row) for name, (node, row) in assigned.items()}
-        return assigned, set(self.lowered.variables) | set(self.declared) | set(self.wrt)
-
-    def _matrix_program(self, *, vec: bool) -> MatrixProgram | None:
-        a = self.arrangement
-        assigned, reserved = self._names_in_use()
-        vector_like = len(a.y_shape) <= 1 and all(len(s) <= 1 for s in a.x_shapes)
-        if not vec:
-            root = self.tensor
-        elif self.order == 1 or (vector_like and not a.y_shape):
-            root = self.jacobian  # vec of a scalar, column or matrix by one variable; or a Hessian
-        else:
-            return None
-        symmetric = frozenset(name for name in self.assume.names if self.assume.symmetric(name))
-        builder = ProgramBuilder([root], assigned=assigned, reserved=reserved, symmetric=symmetric)
-        if vec and self.order == 1:
-            value = vec_form(root, a.y_shape, a.x_shapes[0], builder)
-        else:
-            value = builder(root)
-        return None if value is None else builder.finish(value)
+            return self._forms.matrix_program(vec=self.layout == "vec")
 
     @property
     def text(self) -> str | None:
@@ -148,83 +121,24 @@ class Derivative:
         if self.layout == "vec":
             return self.text
         with _guarded(self.source):
-            program = self._matrix_program(vec=True)
+            program = self._forms.matrix_program(vec=True)
         return None if program is None else program.text
 
     @property
     def reason(self) -> str | None:
         """Why there is no matrix form in this layout, in one line; None when there is one."""
-        if self.text is not None:
-            return None
-        return no_matrix_form(f"∂{self._y_name()}/∂{''.join(self.wrt)}", self.shape, self.layout, self.vec_text)
+        return None if self.text is not None else self._forms.reason(self.vec_text)
 
     @cached_property
     def index(self) -> str:
         """Index notation, always available: the arranged entry, then the Jacobian entry's formula."""
         with _guarded(self.source):
-            return self._index(latex=False)
+            return self._forms.index(latex=False)
 
     @cached_property
     def latex(self) -> str:
         with _guarded(self.source):
-            if self.matrix_program is not None:
-                return self.matrix_program.latex(self._latex_result() if self.matrix_program.bindings else None)
-            index = self._index(latex=True)
-            vec = None if self.layout == "vec" or self.order != 1 else self._matrix_program(vec=True)
-            if vec is None or vec.bindings:
-                return index
-            return rf"{index},\quad \frac{{\partial \operatorname{{vec}} {self._y_name()}}}" \
-                   rf"{{\partial \operatorname{{vec}} {latex_name(self.wrt[0])}}} = {vec.latex()}"
-
-    def _latex_result(self) -> str:
-        """∂f/∂W_{2} (∂²f/∂x∂x for a Hessian): the left-hand side of the last line of a program."""
-        order = f"^{{{self.order}}}" if self.order > 1 else ""
-        denominator = " ".join(r"\partial " + latex_name(x) for x in self.wrt)
-        return rf"\frac{{\partial{order} {self._y_name()}}}{{{denominator}}}"
-
-    def _index(self, *, latex: bool) -> str:
-        a = self.arrangement
-        letters = iter("ijklmnpqrstuvw")
-        y_indices = [next(letters) for _ in a.y_shape]
-        x_indices = [[next(letters) for _ in s] for s in a.x_shapes]
-        y_name = self._y_name()
-        assigned, reserved = self._names_in_use()
-        program = index_program(self.jacobian, y_indices + [i for xs in x_indices for i in xs], latex=latex,
-                                assigned=assigned, reserved=reserved | {"D", y_name})
-        body = program.body
-
-        def entry(name, indices):
-            return indexed(latex_name(name) if latex else name, indices, latex=latex)
-
-        numerator = entry(y_name, y_indices)
-        partial = r"\partial " if latex else "∂"
-        denominator = " ".join(partial + entry(x, xs) for x, xs in zip(self.wrt, x_indices))
-        order = f"^{len(self.wrt)}" if len(self.wrt) > 1 else ""
-        if latex:
-            jacobian_entry = f"\\frac{{\\partial{order} {numerator}}}{{{denominator}}}"
-        else:
-            jacobian_entry = f"∂{order}{numerator}/{denominator.replace(' ', '')}"
-        all_indices = y_indices + [i for xs in x_indices for i in xs]
-        if a.merged:
-            arranged = "D_{\\alpha\\beta}" if latex else "D[α,β]"
-            how = " (α, β: column-stacked vec indices)"
-        else:
-            permuted = [all_indices[p] for p in a.permutation] if all_indices else []
-            arranged = entry("D", permuted) if permuted else "D"
-            how = ""
-        line = f"{arranged} = {jacobian_entry} = {body}{how}"
-        if not program.bindings:
-            return line
-        if latex:
-            lines = [binding.replace(" = ", " &= ", 1) for binding in program.bindings]
-            return r"\begin{aligned}" + r" \\ ".join(lines + [line.replace(" = ", " &= ", 1)]) + r"\end{aligned}"
-        return "; ".join(program.bindings + (line,))
-
-    def _y_name(self) -> str:
-        statements = self.program.statements
-        if len(statements) > 1:
-            return "f"
-        return "y" if not layout_y_shape(self.lowered.value.surface()) else "Y"
+            return self._forms.latex(self.matrix_program)
 
     # -- numbers --
 

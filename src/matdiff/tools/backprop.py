@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from matdiff.engine import ir
 from matdiff.notation.bindings import fresh
+from matdiff.notation.forms import output_name
 from matdiff.engine.differentiate import jacobian
 from matdiff.notation.indexform import index_notation
 from matdiff.engine.lowering import Lowered, Value
@@ -73,9 +74,8 @@ class NamedProgram:
 
 def name_program(lowered: Lowered, output: str | None = None) -> NamedProgram:
     """Each assignment's IR with earlier assignments replaced by variables of their names."""
-    taken = set(lowered.variables) | set(lowered.assigned)
     scalar = ir.is_all_ones(lowered.value.node.shape)
-    output = output or fresh_name("L" if scalar else "Y", taken)
+    output = output or output_name(lowered, "L" if scalar else None)
     replacements: dict[int, ir.Tensor] = {}
     local, values = {}, {}
     for name, value in lowered.assigned.items():

@@ -35,7 +35,8 @@ from matdiff.api import Derivative, _declared_sizes, _guarded, diff, infer_shape
 from matdiff.tools.backprop import backprop
 from matdiff.errors import MatdiffError, ParseError, ShapeError
 from matdiff.engine.numeric import evaluate as evaluate_ir, structured_value
-from matdiff.tools.explanation import _output_name, explain
+from matdiff.tools.explanation import explain
+from matdiff.notation.forms import output_name
 from matdiff.engine.layout import LAYOUTS
 from matdiff.engine.structure import CONVENTIONS
 from matdiff.engine.lowering import lower
@@ -260,7 +261,7 @@ class _Check:
         self.sizes = _sizes({**self.inputs, "": self.y_shape})
         self.safe = bool(DOMAIN.search(expression) or DOMAIN.search(claim))
         self.rng = np.random.default_rng(20240611)
-        self.output = _output_name(derivative.lowered, self.program)
+        self.output = output_name(derivative.lowered)
 
     def verdict(self, correct: bool, kind: str, diagnosis: str, claim_shape=None, **extra) -> Verdict:
         answers = {}

@@ -24,6 +24,7 @@ from matdiff.api import Derivative, _guarded, diff, infer_shapes
 from matdiff.errors import LimitError, MatdiffError
 from matdiff.notation.report import Line, Printable
 from matdiff.language.shapes import shape_text
+from matdiff.notation.forms import value_name
 from matdiff.language.assumptions import Assumptions, Structure
 
 MAX_ENTRIES = 2_000  # of the derivative: beyond this, a by-hand comparison is not the point
@@ -341,7 +342,7 @@ def _entries(derivative: Derivative, expression: str, wrt, layout: str, letters:
     tidy = np.vectorize(_tidy, otypes=[object])(value) if value.size else value
     return Entries(expression, wrt, layout, tuple(int(d) for d in derivative.shape),
                    _nested(np.asarray(tidy, dtype=object), lambda x: x), _labels(derivative, shown),
-                   {name: rows for name, rows in shown.items()}, derivative._y_name())
+                   {name: rows for name, rows in shown.items()}, value_name(derivative))
 
 
 def _with_structure(array: np.ndarray, structure: Structure) -> np.ndarray:
@@ -360,7 +361,7 @@ def _labels(derivative: Derivative, letters: dict) -> list:
     arrangement = derivative.arrangement
     y_shape = tuple(int(d) for d in arrangement.y_shape)
     x_shapes = [tuple(int(d) for d in s) for s in arrangement.x_shapes]
-    y_name = derivative._y_name()
+    y_name = value_name(derivative)
     labels = np.empty(y_shape + tuple(d for s in x_shapes for d in s), dtype=object)
     for index in np.ndindex(*labels.shape):
         numerator = y_name if not y_shape else f"{y_name}[{','.join(str(i + 1) for i in index[:len(y_shape)])}]"

@@ -37,6 +37,7 @@ from matdiff.notation.indexform import IndexPrinter, index_notation
 from matdiff.engine.layout import apply_arrangement, arrange, layout_y_shape
 from matdiff.engine.lowering import Lowered, Value, lower
 from matdiff.engine.primitives import elementwise_derivative, is_elementwise, substitute
+from matdiff.notation.forms import output_name
 from matdiff.notation.report import INTERNAL, Line, Printable
 from matdiff.language.shapes import shape_text
 from matdiff.engine.simplify import simplify
@@ -504,15 +505,6 @@ def _chain(steps: list[Step], layout: str, wrt: str) -> tuple[tuple, bool]:
     return ordered, matrices
 
 
-def _output_name(lowered: Lowered, program: Program) -> str:
-    taken = set(lowered.variables) | set(lowered.assigned)
-    scalar = not layout_y_shape(lowered.value.surface())
-    for candidate in (("y", "f", "L") if scalar else ("Y", "F")):
-        if candidate not in taken:
-            return candidate
-    return fresh_name("out", taken)
-
-
 def explain(expression: str, wrt: str, shapes: dict | None = None, layout: str = "numerator", *,
             assume=None) -> Explanation:
     """The chain rule for ∂expression/∂wrt in ``layout``, one operation at a time (see the module doc);
@@ -545,7 +537,7 @@ def _explain(derivative: Derivative, expression: str, wrt: str, shapes, layout: 
         variable = lowered.variables[wrt]
     else:
         variable = Value(ir.var(wrt, derivative.arrangement.x_shapes[0]))
-    output = _output_name(lowered, program)
+    output = output_name(lowered)
     walk = _Walk(lowered, variable, wrt, layout, output)
     steps = walk.run() if walk.depends.get(id(lowered.value.node)) else []
     chain, is_product = _chain(steps, layout, wrt)

@@ -1,0 +1,160 @@
+"""The printed forms of a derivative: matrix notation (text and LaTeX), the vec form, index
+notation, and why a layout has no matrix form.
+
+``md.Derivative`` (in the API layer) owns the numbers and the public attributes; what it
+prints is computed here, from the pieces of the pipeline it holds. The name the derivative
+calls its value (∂y/∂x, ∂f/∂W) is chosen by :func:`output_name`, the one place that does so.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from matdiff.engine import ir
+from matdiff.engine.layout import Arrangement, layout_y_shape
+from matdiff.engine.lowering import Lowered
+from matdiff.engine.primitives import substitute
+from matdiff.language.assumptions import Assumptions
+from matdiff.language.syntax import Program
+from matdiff.notation.bindings import MatrixProgram, ProgramBuilder, fresh
+from matdiff.notation.indexform import index_program, indexed
+from matdiff.notation.matrixform import latex_name
+from matdiff.notation.vecform import no_matrix_form, vec_form
+
+
+def output_name(lowered: Lowered, preferred: str | None = None) -> str:
+    """What ∂…/∂x calls the value: ``preferred`` when given, else y for a scalar (then f, L) and
+    Y for a matrix (then F); never a name the program uses."""
+    taken = set(lowered.variables) | set(lowered.assigned)
+    scalar = not layout_y_shape(lowered.value.surface())
+    for candidate in ((preferred,) if preferred else ()) + (("y", "f", "L") if scalar else ("Y", "F")):
+        if candidate not in taken:
+            return candidate
+    return fresh("out", taken, separator="_")
+
+
+def value_name(derivative: "PrintedDerivative") -> str:
+    """What a derivative calls its value: f for a program of several statements, else y or Y."""
+    several = len(derivative.program.statements) > 1
+    return output_name(derivative.lowered, "f" if several else None)
+
+
+class PrintedDerivative(Protocol):
+    """What a derivative must hold to be printed (``md.Derivative`` does)."""
+
+    program: Program
+    lowered: Lowered
+    wrt: tuple
+    declared: tuple
+    layout: str
+    arrangement: Arrangement
+    jacobian: ir.Tensor
+    tensor: ir.Tensor
+    order: int
+    assume: Assumptions
+
+    @property
+    def shape(self) -> tuple: ...
+
+
+class DerivativeForms:
+    """The matrix, vec and index forms of one derivative (each computed when first asked for)."""
+
+    def __init__(self, derivative: PrintedDerivative):
+        self.d = derivative
+        self.y_name = value_name(derivative)
+
+    def names_in_use(self) -> tuple[dict, set]:
+        """The user's intermediates (name → (node, is_row)), to name bindings after them, and
+        the names a binding may not take."""
+        d = self.d
+        assigned = {name: (value.node, value.row) for name, value in d.lowered.assigned.items()}
+        cut = next((name for name in d.wrt if name in assigned), None)
+        if cut is not None and d.lowered.cut_definition is not None:  # the derivative has the cut filled in
+            definition = d.lowered.cut_definition.node
+            filled = {id(ir.var(cut, definition.shape)): definition}
+            assigned = {name: (substitute(node, filled), row) for name, (node, row) in assigned.items()}
+        return assigned, set(d.lowered.variables) | set(d.declared) | set(d.wrt)
+
+    def matrix_program(self, *, vec: bool) -> MatrixProgram | None:
+        """The compact matrix form (shared subexpressions as assignments, then the value) in the
+        layout, or as ∂vec(Y)/∂vec(X) with ``vec``; None when there is none."""
+        d, a = self.d, self.d.arrangement
+        assigned, reserved = self.names_in_use()
+        vector_like = len(a.y_shape) <= 1 and all(len(s) <= 1 for s in a.x_shapes)
+        if not vec:
+            root = d.tensor
+        elif d.order == 1 or (vector_like and not a.y_shape):
+            root = d.jacobian  # vec of a scalar, column or matrix by one variable; or a Hessian
+        else:
+            return None
+        symmetric = frozenset(name for name in d.assume.names if d.assume.symmetric(name))
+        builder = ProgramBuilder([root], assigned=assigned, reserved=reserved, symmetric=symmetric)
+        if vec and d.order == 1:
+            value = vec_form(root, a.y_shape, a.x_shapes[0], builder)
+        else:
+            value = builder(root)
+        return None if value is None else builder.finish(value)
+
+    def reason(self, vec_text: str | None) -> str:
+        """Why there is no matrix form in this layout, in one line."""
+        d = self.d
+        return no_matrix_form(f"∂{self.y_name}/∂{''.join(d.wrt)}", d.shape, d.layout, vec_text)
+
+    def latex(self, matrix: MatrixProgram | None) -> str:
+        """The matrix form's LaTeX; without one, index notation (and the vec form when it exists)."""
+        d = self.d
+        if matrix is not None:
+            return matrix.latex(self.latex_result() if matrix.bindings else None)
+        index = self.index(latex=True)
+        vec = None if d.layout == "vec" or d.order != 1 else self.matrix_program(vec=True)
+        if vec is None or vec.bindings:
+            return index
+        return rf"{index},\quad \frac{{\partial \operatorname{{vec}} {self.y_name}}}" \
+               rf"{{\partial \operatorname{{vec}} {latex_name(d.wrt[0])}}} = {vec.latex()}"
+
+    def latex_result(self) -> str:
+        """∂f/∂W_{2} (∂²f/∂x∂x for a Hessian): the left-hand side of the last line of a program."""
+        d = self.d
+        order = f"^{{{d.order}}}" if d.order > 1 else ""
+        denominator = " ".join(r"\partial " + latex_name(x) for x in d.wrt)
+        return rf"\frac{{\partial{order} {self.y_name}}}{{{denominator}}}"
+
+    def index(self, *, latex: bool) -> str:
+        """Index notation, always available: the arranged entry, then the Jacobian entry's formula."""
+        d, a = self.d, self.d.arrangement
+        letters = iter("ijklmnpqrstuvw")
+        y_indices = [next(letters) for _ in a.y_shape]
+        x_indices = [[next(letters) for _ in s] for s in a.x_shapes]
+        y_name = self.y_name
+        assigned, reserved = self.names_in_use()
+        program = index_program(d.jacobian, y_indices + [i for xs in x_indices for i in xs], latex=latex,
+                                assigned=assigned, reserved=reserved | {"D", y_name})
+        body = program.body
+
+        def entry(name, indices):
+            return indexed(latex_name(name) if latex else name, indices, latex=latex)
+
+        numerator = entry(y_name, y_indices)
+        partial = r"\partial " if latex else "∂"
+        denominator = " ".join(partial + entry(x, xs) for x, xs in zip(d.wrt, x_indices))
+        order = f"^{len(d.wrt)}" if len(d.wrt) > 1 else ""
+        if latex:
+            jacobian_entry = f"\\frac{{\\partial{order} {numerator}}}{{{denominator}}}"
+        else:
+            jacobian_entry = f"∂{order}{numerator}/{denominator.replace(' ', '')}"
+        all_indices = y_indices + [i for xs in x_indices for i in xs]
+        if a.merged:
+            arranged = "D_{\\alpha\\beta}" if latex else "D[α,β]"
+            how = " (α, β: column-stacked vec indices)"
+        else:
+            permuted = [all_indices[p] for p in a.permutation] if all_indices else []
+            arranged = entry("D", permuted) if permuted else "D"
+            how = ""
+        line = f"{arranged} = {jacobian_entry} = {body}{how}"
+        if not program.bindings:
+            return line
+        if latex:
+            lines = [binding.replace(" = ", " &= ", 1) for binding in program.bindings]
+            return r"\begin{aligned}" + r" \\ ".join(lines + [line.replace(" = ", " &= ", 1)]) + r"\end{aligned}"
+        return "; ".join(program.bindings + (line,))
