@@ -4,7 +4,7 @@ The pipeline, one module per arrow:
     syntax (parse) -> lowering (shapes, IR) -> differentiate -> simplify -> layout
     -> matrixform / indexform (print) | numeric (numbers) | codegen (compile)
 
-Public API (stable, see SPEC §3): :func:`diff`, :func:`evaluate`, :class:`Derivative`,
+Public API (stable: tests outside the project rely on it): :func:`diff`, :func:`evaluate`, :class:`Derivative`,
 :class:`MatdiffError` and its subclasses.
 """
 

@@ -1,4 +1,4 @@
-"""The public Python API (SPEC §3): ``diff``, ``evaluate`` and the ``Derivative`` they return.
+"""The public Python API: ``diff``, ``evaluate`` and the ``Derivative`` they return.
 
 This module only wires the pipeline together — parse, lower, differentiate,
 simplify, arrange, print — and guarantees the error contract: whatever the
@@ -196,7 +196,7 @@ class Derivative:
 
 def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numerator", *, assume=None,
          convention: str = "unconstrained") -> Derivative:
-    """∂expression/∂wrt in ``layout`` (SPEC §2); ``wrt`` a name, or a tuple for higher orders.
+    """∂expression/∂wrt in ``layout`` (numerator, denominator, gradient, jacobian or vec); ``wrt`` a name, or a tuple for higher orders.
 
     ``assume`` maps inputs to structures (``{"S": "symmetric"}``); ``convention`` says what the
     derivative by a structured matrix means (see :data:`matdiff.engine.structure.CONVENTIONS`)."""

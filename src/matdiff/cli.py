@@ -1,4 +1,4 @@
-"""The command line (SPEC §4): ``matdiff diff|explain|check|entries|codegen|serve``.
+"""The command line: ``matdiff diff|explain|check|entries|codegen|serve``.
 
 Start-up must stay fast (< 0.3 s): only argparse and the engine are imported
 here; rich, the server and the optional backends are imported by the

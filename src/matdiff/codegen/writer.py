@@ -1,4 +1,4 @@
-"""Generated code (SPEC §3): a derivative's IR → standalone NumPy, JAX or PyTorch source.
+"""Generated code: a derivative's IR → standalone NumPy, JAX or PyTorch source.
 
 This module owns ``Derivative.code`` / ``Derivative.compile`` and ``matdiff codegen``: it
 writes one Python function that imports only its backend (matdiff is not needed to run
@@ -981,7 +981,7 @@ def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], back
 
 
 def derivative_source(derivative, backend: str = "numpy", *, with_value: bool = False) -> str:
-    """The source of the function ``compile_derivative`` returns (SPEC §3: ``d.code``)."""
+    """The source of the function ``compile_derivative`` returns (``d.code``)."""
     roots = ([_value_node(derivative)] if with_value else []) + [derivative.tensor]
     name = "value_and_derivative" if with_value else "derivative"
     return program_source(roots, derivative.input_variables, backend, name=name,

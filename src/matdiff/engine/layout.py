@@ -1,4 +1,4 @@
-"""Layouts (SPEC §2): how the Jacobian tensor J = ∂Y/∂X is arranged.
+"""Layouts: how the Jacobian tensor J = ∂Y/∂X is arranged.
 
 J has shape S_Y + S_X with J[i…, j…] = ∂Y[i…]/∂X[j…]. Each layout is a
 permutation of J's axes followed by a reshape; this module computes both, so the

@@ -1,4 +1,4 @@
-"""What assumed structure (SPEC §1) makes true of IR nodes, and the rewrites it allows.
+"""What assumed structure (symmetric, spd, diagonal, positive) makes true of IR nodes, and the rewrites it allows.
 
 :class:`Structured` answers, for any node, whether the assumptions make it symmetric,
 diagonal or entrywise positive: S and inv(S) for an assumed-symmetric S, and what the

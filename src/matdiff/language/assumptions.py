@@ -1,4 +1,4 @@
-"""Assumptions about inputs (SPEC §1 "Structure"): ``assume={"S": "symmetric"}``.
+"""Assumptions about inputs: ``assume={"S": "symmetric"}``.
 
 One immutable object, :class:`Assumptions`, carries what the caller said about each
 input through every entry point (``diff``, ``evaluate``, ``gradients``, ``explain``,

@@ -1,4 +1,4 @@
-"""Parsing: text of the input language (SPEC §1) to a small syntax tree.
+"""Parsing: text of the input language to a small syntax tree.
 
 The grammar is LALR(1) with lark, and the tree is built while parsing (an
 inline transformer), so no recursion happens here however deep the input.

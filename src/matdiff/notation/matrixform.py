@@ -31,7 +31,7 @@ class M:
     """A matrix expression: op in leaf, number, product, hadamard, sum, negate, transpose,
     call, power (elementwise .^ or scalar ^), divide (./), quotient (by a scalar, /);
     ``kind`` is scalar, column, row or matrix; ``symmetric`` marks a leaf assumed symmetric
-    (SPEC §1 "Structure"), which is then its own transpose."""
+    (``assume={"S": "symmetric"}``), which is then its own transpose."""
 
     op: str
     args: tuple = ()

@@ -171,7 +171,7 @@ def shape_of(name: str, shape) -> list:
 
 
 def assume_of(body: dict) -> dict:
-    """{"S": "symmetric", "x": "positive"}: the structure of some inputs (SPEC §1), optional."""
+    """{"S": "symmetric", "x": "positive"}: the structure of some inputs (symmetric, spd, diagonal, positive), optional."""
     assume = _names_object(body, "assume", 'e.g. {"S": "symmetric"}')
     for name, structure in assume.items():
         if not isinstance(structure, str) or structure not in STRUCTURES:

@@ -2,7 +2,7 @@
 
 At random small concrete values, the derivative as the engine evaluates it (in the
 chosen layout) is mapped back to the full Jacobian J[i…, j…] = ∂Y[i…]/∂X[j…] by
-inverting SPEC §2's layout table, and J·u is compared with the central difference
+inverting the layout table (numerator: Y's indices first, denominator: X's first, …), and J·u is compared with the central difference
 (Y(X + εu) − Y(X − εu)) / 2ε along a few random directions u: micrograd's idea,
 two evaluations per direction whatever the size of X. An entry in the wrong place
 (a layout mistake, a missing transpose) changes J·u, so the check covers the
@@ -154,7 +154,7 @@ def _like(original, array):
 
 
 def arrange(jacobian: np.ndarray, y_shape: tuple, x_shape: tuple, layout: str) -> np.ndarray:
-    """The Jacobian J[i…, j…] = ∂Y[i…]/∂X[j…] laid out as SPEC §2's table says."""
+    """The Jacobian J[i…, j…] = ∂Y[i…]/∂X[j…] laid out as the layout says."""
     ny, nx = len(y_shape), len(x_shape)
     if layout == "jacobian":
         return jacobian

@@ -57,7 +57,7 @@ def _get(summary: str, reply: dict | None = None) -> dict:
 
 def openapi() -> dict:
     expression = {"type": "string", "minLength": 1, "maxLength": MAX_EXPRESSION_CHARS, "pattern": r"\S",
-                  "description": "a program in the input language (SPEC §1); statements separated by ; or "
+                  "description": "a program in the input language; statements separated by ; or "
                                  "newlines", "example": "W2*W1*h"}
     name = {"type": "string", "pattern": NAME}
     dim = {"oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_DIMENSION},
@@ -79,7 +79,7 @@ def openapi() -> dict:
                        "example": {"W2": [1, 2], "W1": [2, 2], "h": [2]}},
             "layout": {"type": "string", "enum": list(LAYOUTS), "default": "numerator"},
             "assume": {**names_object, "additionalProperties": {"type": "string", "enum": list(STRUCTURES)},
-                       "description": "the structure of some inputs (SPEC §1)", "example": {"S": "symmetric"}},
+                       "description": "the structure of some inputs: symmetric, spd, diagonal or positive", "example": {"S": "symmetric"}},
         },
     }
     math = {"type": ["object", "null"], "properties": {

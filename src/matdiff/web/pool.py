@@ -38,7 +38,7 @@ def worker_command() -> list[str]:
 class WorkerPool:
     """Worker processes; :meth:`run` sends a job to an idle one, within time limits.
 
-    Two lanes keep quick work quick while long work runs (SPEC §5: a cheap request is
+    Two lanes keep quick work quick while long work runs (a cheap request is
     answered within a second while expensive ones run):
 
     - *long* work holds one of ``size`` long slots, and one client at most

@@ -1,4 +1,4 @@
-"""``matdiff serve``: the web page and its JSON API (SPEC §4).
+"""``matdiff serve``: the web page and its JSON API.
 
 This module owns HTTP: routes, input validation and limits, caching, security
 headers. It computes nothing itself: every job goes to a pool of worker processes
