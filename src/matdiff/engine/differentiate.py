@@ -18,7 +18,7 @@ products of :func:`all_but_one`), so each order stays linear in the size of the 
 
 from __future__ import annotations
 
-from matdiff.engine.ir import Tensor, add, const, einsum, eye, postorder
+from matdiff.engine.ir import Tensor, add, const, einsum, eye, is_zero, postorder
 from matdiff.engine.primitives import vjp
 
 # Products of more factors than this differentiate through shared prefix and suffix products;
@@ -48,13 +48,13 @@ def jacobian(output: Tensor, variable: Tensor) -> Tensor:
         G = add(*parts) if len(parts) > 1 else parts[0]
         if node is variable:
             return G
-        if G.op == "const" and G.params[0] == 0.0:
+        if is_zero(G):
             continue
         long_product = node.op == "einsum" and len(node.args) > LONG_PRODUCT
         contributions = all_but_one(node, G, n_lead) if long_product else \
             [vjp(node, k, G, n_lead) for k in range(len(node.args))]
         for argument, contribution in zip(node.args, contributions):
-            if contribution is not None and not (contribution.op == "const" and contribution.params[0] == 0.0):
+            if not is_zero(contribution):
                 cotangents.setdefault(id(argument), []).append(contribution)
     return const(0.0, output.shape + variable.shape)
 

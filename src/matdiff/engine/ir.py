@@ -143,8 +143,9 @@ def is_const(node: Tensor, value: float | None = None) -> bool:
     return node.op == "const" and (value is None or node.params[0] == value)
 
 
-def is_zero(node: Tensor | None) -> bool:
-    return node is None or is_const(node, 0.0)
+def is_zero(node: Tensor) -> bool:
+    """The one symbolic zero: a constant 0 of any shape (never None)."""
+    return is_const(node, 0.0)
 
 
 # ----- einsum -------------------------------------------------------------------
@@ -254,14 +255,12 @@ def hadamard(left: Tensor, right: Tensor) -> Tensor:
 MAX_FLATTENED_TERMS = 4
 
 
-def add(*terms: Tensor | None) -> Tensor:
+def add(*terms: Tensor) -> Tensor:
     """The sum of same-shaped terms; zeros dropped, short nested sums flattened,
     repeated terms merged into a multiple, constants folded."""
     flat: list[Tensor] = []
     shape = None
     for term in terms:
-        if term is None:
-            continue
         shape = term.shape
         if term.op == "add" and len(term.args) <= MAX_FLATTENED_TERMS:
             flat.extend(term.args)

@@ -15,8 +15,8 @@ vector-Jacobian products, each with the identity it implements.
 
 A VJP rule receives the node, which operand, the incoming cotangent G of shape
 ``lead + node.shape`` and the number of leading axes; it returns the contribution to
-that operand's cotangent, of shape ``lead + operand.shape``, or None for a symbolic
-zero. The leading axes carry the output's own indices, so the same rules give full
+that operand's cotangent, of shape ``lead + operand.shape`` (a zero is the constant 0,
+the one symbolic zero: ``ir.is_zero``). The leading axes carry the output's own indices, so the same rules give full
 Jacobians, Hessians and gradients.
 """
 
@@ -78,7 +78,7 @@ class Function:
     latex: str
     sympy: str | Callable
     code: dict[str, str]
-    derivative: Callable[[Tensor, Tensor], Tensor | None] | None = None  # f'(x, y), for ENTRIES
+    derivative: Callable[[Tensor, Tensor], Tensor] | None = None  # f'(x, y), for ENTRIES
     vjp: Callable | None = None  # for COLUMNS and MATRIX
     domain: str = ""
     sample: tuple[float, float] = (-2.0, 2.0)
@@ -244,9 +244,9 @@ _ELEMENTWISE = [
            "np.sqrt({x})", "torch.sqrt({x})", domain="x ≥ 0", sample=(0.2, 3.0)),
     _entry("abs", lambda x: np.abs(x), lambda x, y: apply("sign", x), _operator("abs"), "Abs",
            "np.abs({x})", "torch.abs({x})"),
-    _entry("step", lambda x: (x > 0).astype(float), lambda x, y: None, _operator("step"),
+    _entry("step", lambda x: (x > 0).astype(float), lambda x, y: const(0.0, x.shape), _operator("step"),
            lambda sp, d: sp.Heaviside(d, 0), "np.where({x} > 0.0, 1.0, 0.0)", "({x} > 0).to(dtype)"),
-    _entry("sign", lambda x: np.sign(x), lambda x, y: None, _operator("sign"), "sign",
+    _entry("sign", lambda x: np.sign(x), lambda x, y: const(0.0, x.shape), _operator("sign"), "sign",
            "np.sign({x})", "torch.sign({x})"),
 ]
 
@@ -280,7 +280,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in _ELEMENTWISE + _OTHERS}
 """Every function of the language that is an IR op, by name."""
 
 
-def elementwise_derivative(node: Tensor) -> Tensor | None:
+def elementwise_derivative(node: Tensor) -> Tensor:
     """f'(x) for the elementwise node y = f(x), as a tensor of x's shape."""
     (x,) = node.args
     if node.op == "pow":
@@ -318,11 +318,9 @@ def vjp_reshape(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
     return reshape(G, G.shape[:n_lead] + node.args[0].shape)
 
 
-def vjp_elementwise(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor | None:
+def vjp_elementwise(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
     """Chain rule through a diagonal Jacobian: G ⊙ f'(x)."""
     derivative = elementwise_derivative(node)
-    if derivative is None:
-        return None
     lead, own = _lead(n_lead), list(range(node.rank))
     return einsum(lead + own, (G, lead + own), (derivative, own))
 
@@ -349,7 +347,7 @@ VJP: dict[str, Callable] = {
 }
 
 
-def vjp(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor | None:
+def vjp(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
     if is_elementwise(node.op):
         return vjp_elementwise(node, k, G, n_lead)
     if node.op in FUNCTIONS:

@@ -422,8 +422,7 @@ class _Walk:
                 derivative = substitute(derivative, own)
                 diagonal = None
                 if is_elementwise(node.op) and node.args[0] is operand:
-                    diagonal = elementwise_derivative(local_node)
-                    diagonal = substitute(diagonal, own) if diagonal is not None else None
+                    diagonal = substitute(elementwise_derivative(local_node), own)
                 x_shape = self.variable.surface() if operand is self.X else _scalar_if_ones(operand.shape)
                 factors.append(_factor(derivative, name, by, self.surface(node), x_shape, operand.rank, self.layout,
                                        diagonal))
