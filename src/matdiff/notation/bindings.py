@@ -140,6 +140,19 @@ def fresh(base: str, taken: set, separator: str = "", numbers: dict | None = Non
 # ----- building the program -----------------------------------------------------------------
 
 
+def rewritten(x: M, symmetric: set | frozenset = frozenset()) -> M:
+    """The rewrites every printed matrix form gets: transposes of symmetric names dropped,
+    then the cheapest form of the rewrite table."""
+    return compact(without_transposes(x, set(symmetric)))
+
+
+def matrix_text(node: Tensor, symmetric: frozenset = frozenset()) -> str | None:
+    """The matrix notation of one tensor, rewritten as a derivative's is (no names bound);
+    None where it has none."""
+    recovered = None if node.rank > 2 else Recovery(symmetric=symmetric)(node)
+    return None if recovered is None else text(rewritten(recovered, symmetric))
+
+
 class ProgramBuilder:
     """Recover matrix notation with shared nodes named, then compact and bind deltas."""
 
@@ -166,11 +179,11 @@ class ProgramBuilder:
         symmetric: set[str] = set()
         bindings = []
         for name, body in self.recovery.bindings:
-            body = body if _is_function_of_name(body) else compact(without_transposes(body, symmetric))
+            body = body if _is_function_of_name(body) else rewritten(body, symmetric)
             if is_symmetric(body):
                 symmetric.add(name)
             bindings.append((name, body))
-        value = compact(without_transposes(value, symmetric))
+        value = rewritten(value, symmetric)
         activations = _delta_factors({name: body for name, body in bindings})
         with_deltas: list[tuple[str, M]] = []
         for name, body in bindings:

@@ -94,7 +94,14 @@ class IndexPrinter:
         if op == "power":
             base, exponent = (self.entry(a, indices, used) for a in node.args)
             return f"\\left({base}\\right)^{{{exponent}}}" if self.latex else f"({base})^({exponent})"
-        if op == "reshape" or FUNCTIONS[op].acts != ENTRIES:  # no formula entry by entry: indexed
+        if op in FUNCTIONS and FUNCTIONS[op].acts != ENTRIES:  # no formula entry by entry: indexed
+            argument = self.recovery(node.args[0])
+            shown = f"{op}({matrix_text(argument) if argument is not None else '…'})"
+            return self.indexed(shown, indices)
+        if op == "reshape" and _unit_axes_only(node):  # adding or dropping axes of size 1
+            real = iter(i for i, d in zip(indices, node.shape) if d != 1)
+            return self.entry(node.args[0], [next(real) if d != 1 else "1" for d in node.args[0].shape], used)
+        if op == "reshape":
             matrix = self.recovery(node)
             shown = matrix_text(matrix) if matrix is not None else f"{op}(…)"
             if matrix is not None and matrix.op not in ("leaf", "call"):
@@ -130,6 +137,10 @@ class IndexPrinter:
                 return f"\\sum_{{{''.join(summed)}}} {body}"
             return f"Σ_{''.join(summed)} {body}"
         return body
+
+
+def _unit_axes_only(node: Tensor) -> bool:
+    return [d for d in node.shape if d != 1] == [d for d in node.args[0].shape if d != 1]
 
 
 def index_notation(node: Tensor, indices: list, *, latex: bool = False) -> str:

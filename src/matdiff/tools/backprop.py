@@ -21,12 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from matdiff.engine import ir
-from matdiff.notation.bindings import fresh
+from matdiff.notation.bindings import fresh, matrix_text
 from matdiff.notation.forms import output_name
 from matdiff.engine.differentiate import jacobian
 from matdiff.notation.indexform import index_notation
 from matdiff.engine.lowering import Lowered, Value
-from matdiff.notation.matrixform import Recovery, text as matrix_text
 from matdiff.engine.primitives import is_elementwise, substitute
 from matdiff.notation.report import INTERNAL, Line, Printable
 from matdiff.language.shapes import shape_text
@@ -50,11 +49,9 @@ def fresh_name(preferred: str, taken: set) -> str:
 
 
 def matrix_form(node: ir.Tensor, assume: Assumptions = Assumptions()) -> str | None:
-    """Matrix notation of a rank ≤ 2 tensor, None where there is none (S' is S for S assumed symmetric)."""
-    if node.rank > 2:
-        return None
-    recovered = Recovery(symmetric=frozenset(name for name in assume.names if assume.symmetric(name)))(node)
-    return None if recovered is None else matrix_text(recovered)
+    """Matrix notation of a rank ≤ 2 tensor, rewritten as ``diff`` rewrites its answer; None where
+    there is none (S' is S for S assumed symmetric)."""
+    return matrix_text(node, frozenset(name for name in assume.names if assume.symmetric(name)))
 
 
 def is_diagonal_jacobian(statement: ir.Tensor) -> bool:
