@@ -34,7 +34,7 @@ from itertools import count
 
 from matdiff.engine import ir
 from matdiff.errors import MatdiffError
-from matdiff.engine.primitives import ENTRIES, FUNCTIONS, rebuild, substitute
+from matdiff.engine.primitives import ENTRIES, FUNCTIONS, reapply, substitute
 from matdiff.language.shapes import shape_text
 
 BACKENDS = ("numpy", "jax", "torch")
@@ -401,7 +401,7 @@ class _Writer:
         elif op == "power":
             base, exponent = (self.array(a) for a in node.args)
             code = Code(f"{_wrap(base, ATOM)} ** {_wrap(exponent, ATOM)}", POWER)
-        elif op == "pow" or (op in FUNCTIONS and FUNCTIONS[op].acts == ENTRIES):
+        elif op == "constant_power" or (op in FUNCTIONS and FUNCTIONS[op].acts == ENTRIES):
             code = self.elementwise(node)
         elif op in FUNCTIONS:
             code = self.function(FUNCTIONS[op].code[self.backend.name], self.array(node.args[0]), FUNCTIONS[op])
@@ -440,7 +440,7 @@ class _Writer:
             x = self.array(argument)
         elif x.kind == "scalar" and self.backend.name == "torch":  # torch functions take tensors only
             x = Code(f"torch.as_tensor({x.expr}, dtype=dtype, device=device)", ATOM, "scalar")
-        if node.op == "pow":
+        if node.op == "constant_power":
             exponent = node.params[0]
             if exponent == 0.5:
                 result = self.function(FUNCTIONS["sqrt"].code[self.backend.name], x, FUNCTIONS["sqrt"])
@@ -804,7 +804,7 @@ def _apply_number(node: ir.Tensor, value: float) -> float | None:
     """f(value) as md.evaluate computes it, or None when that is not a finite number."""
     import numpy as np
 
-    if node.op == "pow":
+    if node.op == "constant_power":
         result = np.power(value, node.params[0])
     else:
         result = FUNCTIONS[node.op].numpy(np.float64(value))
@@ -828,7 +828,7 @@ def factor_sums(roots: list[ir.Tensor]) -> list[ir.Tensor]:
     order = _Writer._postorder(roots)
     for node in order:
         args = [memo[id(a)] for a in node.args]
-        new = node if all(a is b for a, b in zip(args, node.args)) else rebuild(node, args)
+        new = node if all(a is b for a, b in zip(args, node.args)) else reapply(node, args)
         if new.op == "add":
             new = _factor_sum(new)
         memo[id(node)] = new

@@ -17,7 +17,7 @@ The op set is small on purpose (everything else is rewritten into it):
 - ``einsum`` (params: input labels per operand, output labels): products,
   transposes, traces, sums, Hadamard and outer products, scaling,
 - ``add`` (n-ary sum of same-shaped terms),
-- elementwise functions (``exp``, ``log``, ..., ``pow`` with params (exponent,)),
+- elementwise functions (``exp``, ``log``, ..., ``constant_power``: x.^p with the number p in params),
   and ``power`` (x .^ e with e a tensor of x's shape),
 - the other functions of :data:`matdiff.engine.primitives.FUNCTIONS`: ``inv``, ``det``,
   ``logdet`` (square matrices), ``softmax`` and ``logsumexp`` (column by column),
@@ -305,7 +305,7 @@ def split_coefficient(node: Tensor) -> tuple[Tensor, float]:
 
 def apply(function: str, argument: Tensor, *params) -> Tensor:
     """An elementwise function; constants are folded where that is exact and cheap."""
-    if function == "pow":
+    if function == "constant_power":
         exponent = params[0]
         if exponent == 1.0:
             return argument
@@ -313,10 +313,10 @@ def apply(function: str, argument: Tensor, *params) -> Tensor:
             return const(1.0, argument.shape)
         if argument.op == "sqrt" and exponent == 2.0:  # sqrt(x)^2 = x, as in norm2(r)^2
             return argument.args[0]
-        if argument.op == "pow":  # (x^a)^b = x^(ab) is safe for the integer b we create
+        if argument.op == "constant_power":  # (x^a)^b = x^(ab) is safe for the integer b we create
             inner = argument.params[0]
             if float(exponent).is_integer() and float(inner).is_integer():
-                return apply("pow", argument.args[0], inner * exponent)
+                return apply("constant_power", argument.args[0], inner * exponent)
     if argument.op == "const" and function in _FOLDABLE:
         try:
             value = _FOLDABLE[function](argument.params[0], *params)
@@ -332,15 +332,15 @@ def _fold_pow(x: float, p: float) -> float:
     return math.pow(x, p)
 
 
-_FOLDABLE: dict[str, Callable[..., float]] = {"pow": _fold_pow, "step": lambda x: float(x > 0), "sign": lambda x: float((x > 0) - (x < 0))}
+_FOLDABLE: dict[str, Callable[..., float]] = {"constant_power": _fold_pow, "step": lambda x: float(x > 0), "sign": lambda x: float((x > 0) - (x < 0))}
 
 
 def power(base: Tensor, exponent: Tensor) -> Tensor:
     """base .^ exponent, elementwise; either may be a scalar (broadcast), and a constant
-    exponent is ``pow``."""
+    exponent is ``constant_power``."""
     shape = base.shape if base.rank else exponent.shape
     if exponent.op == "const" and (exponent.rank == 0 or exponent.shape == base.shape):
-        return apply("pow", base, exponent.params[0]) if base.rank or not exponent.rank else \
+        return apply("constant_power", base, exponent.params[0]) if base.rank or not exponent.rank else \
             make("power", (base, exponent), (), shape)
     return make("power", (base, exponent), (), shape)
 

@@ -244,7 +244,7 @@ class _Lowering:
 
     def elementwise_power(self, base: Value, exponent: Value, position: int) -> Value:
         if exponent.node.op == "const" and exponent.node.rank == 0:
-            return Value(self.record(ir.apply("pow", base.node, exponent.node.params[0]), position), base.row)
+            return Value(self.record(ir.apply("constant_power", base.node, exponent.node.params[0]), position), base.row)
         # x .^ e with e not a number: no logarithm, so negative bases stay real where e is an integer
         if base.node.rank and exponent.node.rank and not self.same_shape(base, exponent):
             raise self.error(f"cannot raise {self.show(base)} elementwise to the power {self.show(exponent)}",
@@ -265,11 +265,11 @@ class _Lowering:
             if right.node.rank and not is_all_ones(right.node.shape):
                 raise self.error(f"cannot divide by {self.show(right)}: / divides by a scalar; "
                                  "use ./ for elementwise division", position)
-            reciprocal = ir.apply("pow", self.squeeze(right), -1.0)
+            reciprocal = ir.apply("constant_power", self.squeeze(right), -1.0)
             return Value(self.record(ir.scale(reciprocal, left.node), position), left.row)
         if op in (".*", "./"):
             if op == "./":
-                right = Value(self.record(ir.apply("pow", right.node, -1.0), position), right.row)
+                right = Value(self.record(ir.apply("constant_power", right.node, -1.0), position), right.row)
             return self.elementwise_product(left, right, position, "divide" if op == "./" else "multiply")
         raise AssertionError(op)
 
@@ -450,7 +450,7 @@ class _Lowering:
 _OF_A_NUMBER = {
     "det": lambda x: x,
     "logdet": lambda x: ir.apply("log", x),
-    "inv": lambda x: ir.apply("pow", x, -1.0),
+    "inv": lambda x: ir.apply("constant_power", x, -1.0),
 }
 
 # The functions that are notation for contractions and reshapes, not ops of their own.

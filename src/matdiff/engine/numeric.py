@@ -127,11 +127,11 @@ def _entries(node: Tensor, value) -> int:
     return 0 if node.op == "var" else int(np.size(value))
 
 
-_DOMAIN_CHECKED = {"pow", "power"} | {f.name for f in FUNCTIONS.values() if f.domain}
+_DOMAIN_CHECKED = {"constant_power", "power"} | {f.name for f in FUNCTIONS.values() if f.domain}
 
 
 def _domain_message(node: Tensor) -> str:
-    if node.op in ("pow", "power"):
+    if node.op in ("constant_power", "power"):
         return "power outside its domain (division by zero, or a fractional power of a negative number)"
     if node.op == "logdet":
         return "logdet() of a matrix whose determinant is not positive"
@@ -161,7 +161,7 @@ _STRUCTURAL = {
     "einsum": _contract,
     "add": lambda node, args, shape, arrays, opt_einsum: sum(args[1:], args[0]),
     "reshape": lambda node, args, shape, arrays, opt_einsum: args[0].reshape(shape),
-    "pow": lambda node, args, shape, arrays, opt_einsum: np.power(args[0], node.params[0]),
+    "constant_power": lambda node, args, shape, arrays, opt_einsum: np.power(args[0], node.params[0]),
     "power": lambda node, args, shape, arrays, opt_einsum: np.power(args[0], args[1]),
 }
 

@@ -214,23 +214,23 @@ def _operator(name: str) -> str:
 _ELEMENTWISE = [
     _entry("exp", lambda x: np.exp(x), lambda x, y: y, r"\exp\left({x}\right)", "exp",
            "np.exp({x})", "torch.exp({x})", short="e"),
-    _entry("log", lambda x: np.log(x), lambda x, y: apply("pow", x, -1.0), r"\log\left({x}\right)", "log",
+    _entry("log", lambda x: np.log(x), lambda x, y: apply("constant_power", x, -1.0), r"\log\left({x}\right)", "log",
            "np.log({x})", "torch.log({x})", domain="x > 0", sample=(0.2, 3.0), short="l"),
-    _entry("log1p", lambda x: np.log1p(x), lambda x, y: apply("pow", add(const(1.0, x.shape), x), -1.0),
+    _entry("log1p", lambda x: np.log1p(x), lambda x, y: apply("constant_power", add(const(1.0, x.shape), x), -1.0),
            _operator("log1p"), lambda sp, d: sp.log(1 + d), "np.log1p({x})", "torch.log1p({x})",
            domain="x > -1", sample=(-0.5, 3.0)),
     _entry("sin", lambda x: np.sin(x), lambda x, y: apply("cos", x), r"\sin\left({x}\right)", "sin",
            "np.sin({x})", "torch.sin({x})"),
     _entry("cos", lambda x: np.cos(x), lambda x, y: scale(-1.0, apply("sin", x)), r"\cos\left({x}\right)", "cos",
            "np.cos({x})", "torch.cos({x})"),
-    _entry("tan", lambda x: np.tan(x), lambda x, y: add(const(1.0, y.shape), apply("pow", y, 2.0)),
+    _entry("tan", lambda x: np.tan(x), lambda x, y: add(const(1.0, y.shape), apply("constant_power", y, 2.0)),
            r"\tan\left({x}\right)", "tan", "np.tan({x})", "torch.tan({x})",
            domain="x not an odd multiple of π/2", sample=(-1.2, 1.2)),
     _entry("sinh", lambda x: np.sinh(x), lambda x, y: apply("cosh", x), r"\sinh\left({x}\right)", "sinh",
            "np.sinh({x})", "torch.sinh({x})"),
     _entry("cosh", lambda x: np.cosh(x), lambda x, y: apply("sinh", x), r"\cosh\left({x}\right)", "cosh",
            "np.cosh({x})", "torch.cosh({x})"),
-    _entry("tanh", lambda x: np.tanh(x), lambda x, y: _one_minus(apply("pow", y, 2.0)), r"\tanh\left({x}\right)",
+    _entry("tanh", lambda x: np.tanh(x), lambda x, y: _one_minus(apply("constant_power", y, 2.0)), r"\tanh\left({x}\right)",
            "tanh", "np.tanh({x})", "torch.tanh({x})", short="t"),
     _entry("sigmoid", _sigmoid, lambda x, y: _times(y, _one_minus(y)), r"\sigma\left({x}\right)",
            lambda sp, d: 1 / (1 + sp.exp(-d)), "0.5 + 0.5 * np.tanh(0.5 * {x!})", "torch.sigmoid({x})",
@@ -240,7 +240,7 @@ _ELEMENTWISE = [
     _entry("softplus", lambda x: np.logaddexp(0.0, x), lambda x, y: apply("sigmoid", x), _operator("softplus"),
            lambda sp, d: sp.log(1 + sp.exp(d)), "np.logaddexp(0.0, {x})", "torch.nn.functional.softplus({x})",
            short="p"),
-    _entry("sqrt", lambda x: np.sqrt(x), lambda x, y: scale(0.5, apply("pow", y, -1.0)), r"\sqrt{{x}}", "sqrt",
+    _entry("sqrt", lambda x: np.sqrt(x), lambda x, y: scale(0.5, apply("constant_power", y, -1.0)), r"\sqrt{{x}}", "sqrt",
            "np.sqrt({x})", "torch.sqrt({x})", domain="x ≥ 0", sample=(0.2, 3.0)),
     _entry("abs", lambda x: np.abs(x), lambda x, y: apply("sign", x), _operator("abs"), "Abs",
            "np.abs({x})", "torch.abs({x})"),
@@ -283,16 +283,16 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in _ELEMENTWISE + _OTHERS}
 def elementwise_derivative(node: Tensor) -> Tensor:
     """f'(x) for the elementwise node y = f(x), as a tensor of x's shape."""
     (x,) = node.args
-    if node.op == "pow":
+    if node.op == "constant_power":
         exponent = node.params[0]
-        return scale(exponent, apply("pow", x, exponent - 1.0))  # d/dx x^p = p·x^(p-1)
+        return scale(exponent, apply("constant_power", x, exponent - 1.0))  # d/dx x^p = p·x^(p-1)
     derivative = FUNCTIONS[node.op].derivative
     assert derivative is not None
     return derivative(x, node)
 
 
 def is_elementwise(op: str) -> bool:
-    return op == "pow" or (op in FUNCTIONS and FUNCTIONS[op].acts == ENTRIES)
+    return op == "constant_power" or (op in FUNCTIONS and FUNCTIONS[op].acts == ENTRIES)
 
 
 # ----- Vector-Jacobian products of the structural ops --------------------------------
@@ -357,10 +357,10 @@ def vjp(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
     return VJP[node.op](node, k, G, n_lead)
 
 
-# ----- Rebuilding a node over new operands ---------------------------------------------
+# ----- The same operation over new operands ---------------------------------------------
 
 
-def rebuild(node: Tensor, args: list[Tensor]) -> Tensor:
+def reapply(node: Tensor, args: list[Tensor]) -> Tensor:
     """The same operation applied to new operands (through the simplifying factories)."""
     if node.op == "einsum":
         inputs, output = node.params
@@ -371,11 +371,11 @@ def rebuild(node: Tensor, args: list[Tensor]) -> Tensor:
         return reshape(args[0], node.shape)
     if node.op == "power":
         return power(args[0], args[1])
-    if node.op == "pow":
-        return apply("pow", args[0], *node.params)
+    if node.op == "constant_power":
+        return apply("constant_power", args[0], *node.params)
     if node.op in FUNCTIONS:
         return FUNCTIONS[node.op](args[0])
-    raise AssertionError(f"cannot rebuild a {node.op} node")
+    raise AssertionError(f"cannot reapply a {node.op} node")
 
 
 def substitute(root: Tensor, replacements: dict[int, Tensor]) -> Tensor:
@@ -388,5 +388,5 @@ def substitute(root: Tensor, replacements: dict[int, Tensor]) -> Tensor:
         if all(n is a for n, a in zip(new_args, node.args)):
             memo[id(node)] = node
         else:
-            memo[id(node)] = rebuild(node, new_args)
+            memo[id(node)] = reapply(node, new_args)
     return memo[id(root)]

@@ -26,7 +26,7 @@ from collections import Counter
 from itertools import count
 
 from matdiff.engine.ir import Tensor, add, apply, const, einsum, postorder
-from matdiff.engine.primitives import rebuild
+from matdiff.engine.primitives import reapply
 from matdiff.engine.structure import RULES as STRUCTURE_RULES, Structured, rewrite_node
 from matdiff.language.assumptions import Assumptions
 
@@ -76,7 +76,7 @@ def _simplify(root: Tensor, facts: Structured | None) -> Tensor:
         elif all(new is old for new, old in zip(args, node.args)):
             new = node
         else:
-            new = rebuild(node, args)
+            new = reapply(node, args)
         memo[id(node)] = new if facts is None else rewrite_node(new, facts)
     return memo[id(root)]
 
@@ -182,7 +182,7 @@ def _merge_powers(operands):
     powers: dict = {}
     order = []
     for node, labels in operands:
-        base, exponent = (node.args[0], node.params[0]) if node.op == "pow" else (node, 1.0)
+        base, exponent = (node.args[0], node.params[0]) if node.op == "constant_power" else (node, 1.0)
         key = (id(base), labels)
         if key not in powers:
             powers[key] = [base, labels, 0.0]
@@ -194,7 +194,7 @@ def _merge_powers(operands):
     for key in order:
         base, labels, exponent = powers[key]
         if exponent != 0.0:
-            merged.append((apply("pow", base, exponent), labels))
+            merged.append((apply("constant_power", base, exponent), labels))
     return merged
 
 

@@ -78,7 +78,7 @@ class Structured:
             return node.params[0] > 0
         if node.op in _POSITIVE_VALUED:
             return True
-        if node.op in ("pow", "power", "sqrt"):
+        if node.op in ("constant_power", "power", "sqrt"):
             return self.positive(node.args[0])
         if node.op in ("einsum", "add"):
             return all(self.positive(a) for a in node.args)
@@ -130,13 +130,13 @@ def positive_sign(node: Tensor, facts: Structured) -> Tensor | None:
 
 def positive_root_of_power(node: Tensor, facts: Structured) -> Tensor | None:
     """sqrt(x.^a) = x.^(a/2) and (x.^a).^b = x.^(ab) for x > 0 (any real a, b)."""
-    if node.op not in ("sqrt", "pow") or node.args[0].op != "pow":
+    if node.op not in ("sqrt", "constant_power") or node.args[0].op != "constant_power":
         return None
     inner = node.args[0]
     if not facts.positive(inner.args[0]):
         return None
     outer = 0.5 if node.op == "sqrt" else node.params[0]
-    return apply("pow", inner.args[0], inner.params[0] * outer)
+    return apply("constant_power", inner.args[0], inner.params[0] * outer)
 
 
 def positive_exp_log(node: Tensor, facts: Structured) -> Tensor | None:

@@ -86,7 +86,7 @@ class IndexPrinter:
             return f"\\left({joined}\\right)" if self.latex else f"({joined})"
         if op == "einsum":
             return self.contraction(node, indices, used)
-        if op == "pow":
+        if op == "constant_power":
             base = self.entry(node.args[0], indices, used)
             exponent = node.params[0]
             shown = str(int(exponent)) if exponent.is_integer() else repr(exponent)

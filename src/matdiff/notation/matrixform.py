@@ -236,7 +236,7 @@ class Recovery:
             exponent = self(node.args[1])
             kind = argument.kind if argument.kind != "scalar" else exponent.kind if exponent else "scalar"
             return None if exponent is None else M("power", (argument, exponent), ".^", kind)
-        if op == "pow":
+        if op == "constant_power":
             exponent = node.params[0]
             if exponent == -1.0:
                 one = number(1.0)

@@ -163,7 +163,7 @@ def evaluate_symbolic(root: ir.Tensor, symbols: dict) -> np.ndarray:
             value = np.asarray(args[0], dtype=object).reshape(shape)
         elif op == "power":
             value = np.vectorize(lambda x, e: x**e, otypes=[object])(args[0], args[1])
-        elif op == "pow":
+        elif op == "constant_power":
             exponent = _number(sympy, node.params[0])
             value = np.vectorize(lambda x: x**exponent, otypes=[object])(args[0])
         else:
