@@ -22,7 +22,6 @@ from matdiff.errors import (InternalError, LayoutError, LimitError, MatdiffError
                             ValueMismatchError)
 from matdiff.engine.layout import LAYOUTS, Arrangement, apply_arrangement, arrange, layout_y_shape
 from matdiff.engine.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower
-from matdiff.engine.primitives import substitute
 from matdiff.notation.bindings import MatrixProgram
 from matdiff.notation.forms import DerivativeForms
 from matdiff.language.shapes import normalize_shape, shape_text
@@ -210,18 +209,18 @@ def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numera
         if convention not in CONVENTIONS:
             raise MatdiffError(f"unknown convention {convention!r}: choose one of {', '.join(CONVENTIONS)}")
         assigned = {s.target for s in program.statements if s.target}
-        cuts = {n for n in names if n in assigned}
-        if len(cuts) > 1:
+        intermediates = {n for n in names if n in assigned}
+        if len(intermediates) > 1:
             raise MatdiffError("differentiate by at most one intermediate at a time")
-        cut = next(iter(cuts), None)
-        lowered = lower(program, shapes, cut=cut, assume=assumptions)
+        intermediate = next(iter(intermediates), None)
+        lowered = lower(program, shapes, intermediate=intermediate, assume=assumptions)
         y = lowered.value
-        cut_definition = lowered.cut_definition
+        intermediate_value = lowered.intermediate_value
         variables = []
         for name in names:
-            if name == cut:
-                assert cut_definition is not None  # lower() found the intermediate
-                variables.append(Value(ir.var(name, cut_definition.node.shape), cut_definition.row))
+            if name == intermediate:
+                assert intermediate_value is not None  # lower() found the intermediate
+                variables.append(Value(ir.var(name, intermediate_value.node.shape), intermediate_value.row))
             elif name in lowered.variables:
                 variables.append(lowered.variables[name])
             elif shapes and name in shapes:
@@ -234,9 +233,7 @@ def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numera
         fixed = assumptions.without(names)  # structure may rewrite only what is not differentiated again
         for variable in variables:
             derivative = simplify(jacobian(derivative, variable.node), fixed)
-        if cut is not None and cut_definition is not None:
-            cut_variable = ir.var(cut, cut_definition.node.shape)
-            derivative = substitute(derivative, {id(cut_variable): cut_definition.node})
+        derivative = lowered.filled_in(derivative)
         y_shape = layout_y_shape(y.surface())
         x_shapes = tuple(v.surface() for v in variables)
         reshaped = ir.reshape(derivative, y_shape + tuple(d for s in x_shapes for d in s))

@@ -34,7 +34,7 @@ from itertools import count
 
 from matdiff.engine import ir
 from matdiff.errors import MatdiffError
-from matdiff.engine.primitives import ENTRIES, FUNCTIONS, reapply, substitute
+from matdiff.engine.primitives import ENTRIES, FUNCTIONS, reapply
 from matdiff.language.shapes import shape_text
 
 BACKENDS = ("numpy", "jax", "torch")
@@ -902,9 +902,7 @@ def _value_node(derivative) -> ir.Tensor:
     """The program's value as ``md.evaluate`` shapes it, in terms of the inputs only."""
     lowered = derivative.lowered
     node = lowered.value.node
-    cut = next((name for name in derivative.wrt if name not in lowered.variables), None)
-    if cut is not None and lowered.cut_definition is not None:
-        node = substitute(node, {id(ir.var(cut, lowered.cut_definition.node.shape)): lowered.cut_definition.node})
+    node = lowered.filled_in(node) if lowered.intermediate in derivative.wrt else node
     surface = lowered.value.surface()
     if ir.is_all_ones(surface):
         return ir.reshape(node, ())

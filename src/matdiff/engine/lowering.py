@@ -22,7 +22,7 @@ from matdiff import limits
 from matdiff.engine import ir
 from matdiff.errors import LimitError, MatdiffError, ShapeError, UnknownNameError
 from matdiff.engine.ir import Tensor, const, einsum, eye, is_all_ones
-from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS, Function
+from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS, Function, substitute
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.shapes import Dims, default_shape, describe_shape, name_unknowns, normalize_shape, shape_text
 from matdiff.language.syntax import Call, Chain, Name, Number, Power, Program, Signed, Transpose
@@ -64,20 +64,28 @@ class Lowered:
     value: Value
     variables: dict  # name -> Value (the var node and its surface kind)
     assigned: dict  # name -> Value of each intermediate
-    cut_definition: Value | None  # the real value of the intermediate differentiated by
+    intermediate_value: Value | None  # the real value of the intermediate differentiated by
     notes: list = field(default_factory=list)
     positions: dict = field(default_factory=dict)  # id(node) -> (node, position)
+    intermediate: str | None = None  # its name: a variable of that name stands for it in the IR
+
+    def filled_in(self, node: Tensor) -> Tensor:
+        """``node`` with the intermediate's variable replaced by its value (in terms of the inputs)."""
+        if self.intermediate is None or self.intermediate_value is None:
+            return node
+        value = self.intermediate_value.node
+        return substitute(node, {id(ir.var(self.intermediate, value.shape)): value})
 
 
 # ----- the lowering ---------------------------------------------------------------------------
 
 
-def lower(program: Program, shapes: dict | None = None, cut: str | None = None,
+def lower(program: Program, shapes: dict | None = None, intermediate: str | None = None,
           assume: Assumptions | None = None) -> Lowered:
-    """Check shapes and build the IR of ``program``; ``cut`` names an intermediate to treat
+    """Check shapes and build the IR of ``program``; ``intermediate`` names an intermediate to treat
     as an independent variable (to differentiate by it); ``assume`` may make an input square."""
-    _, solved = _solve_shapes(program, shapes, cut, assume)
-    second = _Lowering(program, solved, Dims(), cut, assume)
+    _, solved = _solve_shapes(program, shapes, intermediate, assume)
+    second = _Lowering(program, solved, Dims(), intermediate, assume)
     second.run()
     return second.result
 
@@ -89,26 +97,26 @@ def infer_shapes(program: Program, shapes: dict | None = None, assume: Assumptio
             for name in first.result.variables}
 
 
-def _solve_shapes(program: Program, shapes: dict | None, cut: str | None,
+def _solve_shapes(program: Program, shapes: dict | None, intermediate: str | None,
                   assume: Assumptions | None) -> tuple["_Lowering", dict]:
     """The first pass, with unknown dimensions: every variable's shape, solved and named."""
     declared = {name: normalize_shape(name, spec) for name, spec in (shapes or {}).items()}
     solver = Dims()
-    first = _Lowering(program, declared, solver, cut, assume)
+    first = _Lowering(program, declared, solver, intermediate, assume)
     first.run()
     unknown = {name: value.node.shape for name, value in first.result.variables.items()}
     return first, name_unknowns(unknown, declared, solver)
 
 
 class _Lowering:
-    def __init__(self, program: Program, shapes: dict, dims: Dims, cut: str | None, assume: Assumptions | None):
+    def __init__(self, program: Program, shapes: dict, dims: Dims, intermediate: str | None, assume: Assumptions | None):
         self.program = program
         self.assume = assume or Assumptions()
         self.shapes = shapes
         self.dims = dims
-        self.cut = cut
+        self.intermediate = intermediate
         self.environment: dict[str, Value] = {}
-        self.result = Lowered(Value(const(0.0)), {}, {}, None)
+        self.result = Lowered(Value(const(0.0)), {}, {}, None, intermediate=intermediate)
 
     def error(self, message: str, position: int, kind=ShapeError) -> MatdiffError:
         return kind(message, position, self.program.source)
@@ -121,7 +129,7 @@ class _Lowering:
         return node
 
     def run(self):
-        cut_seen = False
+        intermediate_seen = False
         for statement in self.program.statements:
             value = self.expression(statement.value)
             if statement.target is None:
@@ -131,14 +139,14 @@ class _Lowering:
                 raise self.error(f"{statement.target} is assigned in the program; assume describes inputs "
                                  f"(here {statement.target} = …)", statement.position, MatdiffError)
             self.result.assigned[statement.target] = value
-            if statement.target == self.cut:
-                cut_seen = True
-                self.result.cut_definition = value
+            if statement.target == self.intermediate:
+                intermediate_seen = True
+                self.result.intermediate_value = value
                 value = Value(ir.var(statement.target, value.node.shape), value.row)
             self.environment[statement.target] = value
-        if self.cut is not None and not cut_seen and self.cut not in self.result.variables:
+        if self.intermediate is not None and not intermediate_seen and self.intermediate not in self.result.variables:
             names = sorted(set(self.result.variables) | set(self.result.assigned))
-            raise self.error(f"cannot differentiate with respect to {self.cut}: it does not occur "
+            raise self.error(f"cannot differentiate with respect to {self.intermediate}: it does not occur "
                              f"(names here: {', '.join(names)})", None, UnknownNameError)
         if is_all_ones(self.result.value.node.shape) and self.result.value.node.rank > 0:
             shape = shape_text(self.result.value.as_matrix())

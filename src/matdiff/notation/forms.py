@@ -13,7 +13,6 @@ from typing import Protocol
 from matdiff.engine import ir
 from matdiff.engine.layout import Arrangement, layout_y_shape
 from matdiff.engine.lowering import Lowered
-from matdiff.engine.primitives import substitute
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.syntax import Program
 from matdiff.notation.bindings import MatrixProgram, ProgramBuilder, fresh
@@ -69,11 +68,8 @@ class DerivativeForms:
         the names a binding may not take."""
         d = self.d
         assigned = {name: (value.node, value.row) for name, value in d.lowered.assigned.items()}
-        cut = next((name for name in d.wrt if name in assigned), None)
-        if cut is not None and d.lowered.cut_definition is not None:  # the derivative has the cut filled in
-            definition = d.lowered.cut_definition.node
-            filled = {id(ir.var(cut, definition.shape)): definition}
-            assigned = {name: (substitute(node, filled), row) for name, (node, row) in assigned.items()}
+        if d.lowered.intermediate in d.wrt:  # the derivative has the intermediate filled in
+            assigned = {name: (d.lowered.filled_in(node), row) for name, (node, row) in assigned.items()}
         return assigned, set(d.lowered.variables) | set(d.declared) | set(d.wrt)
 
     def matrix_program(self, *, vec: bool) -> MatrixProgram | None:

@@ -521,17 +521,17 @@ def explain(expression: str, wrt: str, shapes: dict | None = None, layout: str =
 def _explain(derivative: Derivative, expression: str, wrt: str, shapes, layout: str) -> Explanation:
     program = parse(expression)
     assigned = {s.target for s in program.statements if s.target}
-    cut = wrt if wrt in assigned else None
+    intermediate = wrt if wrt in assigned else None
     original = derivative.lowered
     try:
-        lowered = lower(_regrouped(program, wrt), shapes, cut=cut, assume=derivative.assume)
+        lowered = lower(_regrouped(program, wrt), shapes, intermediate=intermediate, assume=derivative.assume)
         if lowered.value.surface() != original.value.surface():
             lowered = original
     except MatdiffError:
         lowered = original
-    if cut is not None:
-        assert lowered.cut_definition is not None  # lowering with cut= records the intermediate's value
-        variable = Value(ir.var(cut, lowered.cut_definition.node.shape), lowered.cut_definition.row)
+    if intermediate is not None:
+        assert lowered.intermediate_value is not None  # lowering with intermediate= records the intermediate's value
+        variable = Value(ir.var(intermediate, lowered.intermediate_value.node.shape), lowered.intermediate_value.row)
     elif wrt in lowered.variables:
         variable = lowered.variables[wrt]
     else:
@@ -556,7 +556,7 @@ def _explain(derivative: Derivative, expression: str, wrt: str, shapes, layout: 
         notes.append("intermediate steps that are not scalars are shown in the denominator layout, which the "
                      "gradient layout extends")
     try:
-        view = backprop(original if cut is None else lower(program, shapes, assume=derivative.assume), output=output,
+        view = backprop(original if intermediate is None else lower(program, shapes, assume=derivative.assume), output=output,
                         assume=derivative.assume)
     except MatdiffError:
         view = None
