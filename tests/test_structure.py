@@ -313,3 +313,24 @@ def test_http_api_takes_assume_and_refuses_a_bad_structure():
         broken = client.post("/api/evaluate", json={"expression": "sum(S)", "values": {"S": [[1, 2], [3, 4]]},
                                                     "assume": {"S": "symmetric"}})
         assert broken.status_code == 400 and "S is assumed symmetric" in broken.json()["error"]
+
+
+def test_every_check_draws_structured_values_with_one_function(tmp_path):
+    """check, the web page's check and the generated script share matdiff's structured draw."""
+    import inspect
+    import subprocess
+    import sys
+
+    from matdiff.engine.numeric import structured_value
+
+    for structure in ("symmetric", "spd", "diagonal", "positive"):
+        value = structured_value(structure, (3, 3), np.random.default_rng(0))
+        assert md.evaluate("sum(S)", {"S": value}, assume={"S": structure}) == pytest.approx(value.sum())
+    d = md.diff("logdet(S) + x'*S*x", wrt="S", shapes={"S": (3, 3), "x": (3,)}, layout="gradient",
+                assume={"S": "spd"})
+    script = d.code("numpy", check=True)
+    assert inspect.getsource(structured_value) in script
+    path = tmp_path / "check.py"
+    path.write_text(script)
+    run = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "passed" in run.stdout, run.stdout + run.stderr

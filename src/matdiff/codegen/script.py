@@ -11,7 +11,10 @@ the grammar and the docstring, which the writer escapes.
 
 from __future__ import annotations
 
+import inspect
+
 from matdiff.codegen.writer import derivative_source
+from matdiff.engine.numeric import structured_value
 from matdiff.errors import MatdiffError
 
 SYMBOLIC_SIZES = (3, 2, 4, 5, 6, 7)  # sizes for dimensions the user left symbolic, all different
@@ -30,6 +33,7 @@ _CHECK = '''
 import sys
 
 import numpy
+import numpy as np  # the name matdiff's own structured draw (below, copied) uses
 
 SHAPES = {shapes}
 STRUCTURE = {structure}
@@ -40,20 +44,18 @@ LAYOUT_SHAPE = {layout_shape}
 TOLERANCE = {tolerance}
 
 
+{draw}
+
 def random_inputs(rng, positive=False):
     """Random values of every input, with its assumed structure; positive ones (square matrices
     made diagonally dominant) when the value is not finite at normal ones (log, sqrt, logdet)."""
     inputs = {{}}
     for name, shape in SHAPES.items():
-        kind = STRUCTURE.get(name)
-        value = rng.uniform(0.5, 1.5, shape) if positive or kind == "positive" else rng.standard_normal(shape)
-        if kind == "symmetric":
-            value = (value + value.T) / 2
-        elif kind == "spd":
-            value = value @ value.T + shape[0] * numpy.eye(shape[0])
-        elif kind == "diagonal":
-            value = numpy.diag(numpy.diag(value))
-        elif positive and len(shape) == 2 and shape[0] == shape[1]:
+        if name in STRUCTURE:
+            inputs[name] = structured_value(STRUCTURE[name], shape, rng, safe=positive)
+            continue
+        value = rng.uniform(0.5, 1.5, shape) if positive else rng.standard_normal(shape)
+        if positive and len(shape) == 2 and shape[0] == shape[1]:
             value = value + shape[0] * numpy.eye(shape[0])
         inputs[name] = value
     return inputs
@@ -160,4 +162,5 @@ def check_script(derivative, backend: str = "numpy") -> str:
         layout_shape=repr(concrete(arrangement.shape)),
         tolerance=repr(TOLERANCE[derivative.order]),
         layout=derivative.layout,
+        draw=inspect.getsource(structured_value),
     )

@@ -176,7 +176,8 @@ def structured_value(structure: str, shape: tuple, rng, *, integers: bool = Fals
     """A random value of ``shape`` that has ``structure`` (a name in STRUCTURES): the one place
     where checks (``check``, the web page's, generated ``--check`` scripts) draw structured values.
     With ``safe`` (the expression has inv, log, logdet …) a symmetric value is positive definite;
-    ``integers`` gives small integer entries, for counterexamples a person can follow."""
+    ``integers`` gives small integer entries, for counterexamples a person can follow. It uses
+    nothing but ``np``: its source is copied into the generated scripts."""
     if structure == "positive":
         return rng.integers(1, 4, shape).astype(float) if integers else rng.uniform(0.5, 2.0, shape)
     n = shape[0]
