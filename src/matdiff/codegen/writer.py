@@ -24,6 +24,7 @@ How the IR becomes code:
 
 from __future__ import annotations
 
+import builtins
 import functools
 import keyword
 import linecache
@@ -36,6 +37,7 @@ from matdiff.engine import ir
 from matdiff.errors import MatdiffError
 from matdiff.engine.primitives import ENTRIES, FUNCTIONS, reapply
 from matdiff.language.shapes import shape_text
+from matdiff.language.syntax import is_name
 
 BACKENDS = ("numpy", "jax", "torch")
 
@@ -51,6 +53,13 @@ _SYMBOLIC_SIZE = 100  # the size assumed for a symbolic dimension when comparing
 # under a second. Paths are cached by structure (equation and sizes): a network's layers repeat.
 _PATH_SEARCH = "dp"
 _DP_OPERANDS = 8
+# einsum subscripts are letters: a-z and A-Z in numpy and torch. A contraction with more
+# labels is written as pairwise products, whose subscripts are local to each pair.
+_EINSUM_LETTERS = 52
+# Every name the generated module or function may use for itself: user inputs and dimensions
+# get another name (lambda → lambda_) instead of shadowing one of these.
+_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) | {
+    "np", "jnp", "jax", "torch", "dtype", "device", "sizes", "out", "values", "_check_shape", "_paths"}
 
 
 @dataclass(frozen=True)
@@ -282,9 +291,7 @@ class _Writer:
         self.lines: list[str] = []
         self.helpers: set[str] = set()
         self.code: dict[int, Code] = {}
-        self.taken = set(keyword.kwlist) | {"np", "jnp", "jax", "torch", "dtype", "device", "sizes", "out",
-                                             "float", "ValueError"}
-        self.taken |= set(_helper_sources(backend)) | {"_check_shape", "_paths"}
+        self.taken = set(_RESERVED) | set(_helper_sources(backend))
         self.temporaries = count(1)
         self.assigned: dict[str, str] = {}
         self.roots = roots
@@ -309,8 +316,9 @@ class _Writer:
                     order.append(node)
         return order
 
-    def _name(self, preferred: str) -> str:
-        name = preferred
+    def _name(self, preferred: str, fallback: str = "input") -> str:
+        """A fresh local name, ``preferred`` when it is a plain ASCII name nothing else uses."""
+        name = preferred if is_name(preferred) else fallback
         while name in self.taken:
             name += "_"
         self.taken.add(name)
@@ -354,7 +362,7 @@ class _Writer:
             self.lines.append(f"_check_shape({name!r}, {local}, {tuple(shape)!r}, sizes)")
             for dimension in shape:
                 if isinstance(dimension, str) and dimension not in self.dimensions:
-                    self.dimensions[dimension] = self._name(dimension if dimension.isidentifier() else "dim")
+                    self.dimensions[dimension] = self._name(dimension, "dim")
                     self.lines.append(f"{self.dimensions[dimension]} = sizes[{dimension!r}][0]")
         self.lines.extend(backend.dtype_line(self.names[needed[0]] if needed else None))
 
@@ -584,7 +592,8 @@ class _Writer:
             if summed:
                 code = self.backend.sum(code, summed, len(labels))
                 labels = [label for label in labels if label in kept]
-        elif len(tensors) >= 3 and not all(isinstance(sizes[l], int) for _, ls, _ in tensors for l in ls):
+        elif len(tensors) >= 3 and not all(isinstance(sizes[l], int) for _, ls, _ in tensors for l in ls) \
+                and len({label for _, labels, _ in tensors for label in labels}) <= _EINSUM_LETTERS:
             letters: dict[Hashable, str] = {}
             for _, labels, _ in tensors:
                 for label in labels:
@@ -610,7 +619,8 @@ class _Writer:
                 letters.setdefault(label, opt_einsum.get_symbol(len(letters)))
         equation = ",".join("".join(letters[l] for l in labels) for _, labels, _ in tensors)
         equation += "->" + "".join(letters[l] for l in kept)
-        shapes = [tuple(sizes[l] for l in labels) for _, labels, _ in tensors]
+        shapes = [tuple(sizes[l] if isinstance(sizes[l], int) else _SYMBOLIC_SIZE for l in labels)
+                  for _, labels, _ in tensors]
         path = ((0, 1),) if len(tensors) == 2 else contraction_path(equation, tuple(shapes))
         operands = [(code, list(labels)) for code, labels, _ in tensors]
         for step, positions in enumerate(path):
@@ -959,7 +969,7 @@ def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], back
         results.append(code.expr)
     writer.lines.append(f"return {', '.join(results)}")
 
-    ordinary = all(v.isidentifier() and not keyword.iskeyword(v) and writer.names[v] == v for v in variables)
+    ordinary = all(writer.names[v] == v for v in variables)
     if ordinary:
         parameters = ", ".join(v if v in used else f"{v}=None" for v in variables)
         signature = f"def {name}(*, {parameters}):" if parameters else f"def {name}():"
@@ -976,6 +986,17 @@ def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], back
     blocks = [header + "\n\n" + "\n".join(backend_object.imports)] + [h.strip() for h in helpers]
     blocks.append(backend_object.decorator + signature + "\n" + "\n".join("    " + line for line in body))
     return "\n\n\n".join(blocks) + "\n"
+
+
+def _docstring(text: str) -> str:
+    """``text`` as a string literal that Python reads back as exactly ``text``: triple-quoted
+    when nothing in it can end or escape the literal, else repr (always a valid literal).
+
+    This is the only way user text (the source, in the description) enters generated code.
+    """
+    if text.isprintable() and "\\" not in text and '"' not in text:
+        return f'"""{text}"""'
+    return repr(text)
 
 
 def derivative_source(derivative, backend: str = "numpy", *, with_value: bool = False) -> str:

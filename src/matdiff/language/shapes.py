@@ -12,9 +12,11 @@ solved by unification in :class:`Dims` and then named n, m, p, … (:func:`name_
 from __future__ import annotations
 
 import re
+import unicodedata
 from itertools import chain, count
 
 from matdiff.errors import MatdiffError
+from matdiff.language.syntax import is_name
 
 
 def shape_text(shape: tuple, show=str) -> str:
@@ -48,8 +50,15 @@ def _is_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def _dimension_text(text: str) -> str:
+    """A dimension name as given, normalised once here (NFKC, as Python reads identifiers), so
+    that the full-width ``ｎ`` and ``n`` are one dimension everywhere, generated code included."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
 def normalize_shape(name: str, spec) -> tuple:
-    """A caller's shape (ints, dimension names, 'scalar', ()) as a tuple of dims."""
+    """A caller's shape (ints, dimension names, 'scalar', ()) as a tuple of dims; a dimension name
+    must be a name of the language (after NFKC), a number ASCII digits."""
     if spec is None or spec == "scalar" or spec == ():
         return ()
     if isinstance(spec, (int, str)):
@@ -63,6 +72,8 @@ def normalize_shape(name: str, spec) -> tuple:
                            "vectors and matrices")
     result: list[int | str] = []
     for d in dims:
+        if isinstance(d, str) and _is_number(d.strip()):
+            d = int(d)
         if isinstance(d, bool):
             raise MatdiffError(f"bad dimension {d!r} in the shape of {name}")
         if isinstance(d, int) or (hasattr(d, "__index__") and not isinstance(d, str)):
@@ -70,12 +81,11 @@ def normalize_shape(name: str, spec) -> tuple:
             if d < 1:
                 raise MatdiffError(f"dimension {d} in the shape of {name} must be at least 1")
             result.append(d)
-        elif isinstance(d, str) and _is_number(d.strip()):
-            result.append(int(d))
-        elif isinstance(d, str) and d.strip().isidentifier():
-            result.append(d.strip())
+        elif isinstance(d, str) and is_name(_dimension_text(d)):
+            result.append(_dimension_text(d))
         else:
-            raise MatdiffError(f"bad dimension {d!r} in the shape of {name}: use a positive integer or a name")
+            raise MatdiffError(f"bad dimension {d!r} in the shape of {name}: use a positive integer or a name "
+                               "of ASCII letters, digits and _")
     return tuple(result)
 
 

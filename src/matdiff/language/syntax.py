@@ -12,6 +12,7 @@ limit is refused here, before anything recursive sees it.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import cast
 
@@ -54,6 +55,19 @@ _NEWLINE: /\n/
 %ignore /[ \t\r\f]+/
 %ignore /#[^\n]*/
 """
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def is_name(text: object) -> bool:
+    """Whether ``text`` is a name of the language (the grammar's NAME): ASCII letters, digits, _.
+
+    Only such names may stand for variables and dimensions, so that every name means one
+    thing everywhere: in the language, in printed forms and in generated Python (where
+    ``n`` and the full-width ``ｎ`` would be the same identifier after NFKC).
+    """
+    return isinstance(text, str) and _NAME.match(text) is not None
 
 
 # ----- syntax tree ----------------------------------------------------------------
@@ -218,7 +232,8 @@ def parse(source: str) -> Program:
         raise error.located(None, source) from None
     except UnexpectedCharacters as error:
         position = error.pos_in_stream or 0
-        raise ParseError(f"unexpected character {source[position]!r}", position, source) from None
+        hint = " (names use ASCII letters, digits and _)" if source[position].isidentifier() else ""
+        raise ParseError(f"unexpected character {source[position]!r}{hint}", position, source) from None
     except UnexpectedEOF:
         raise ParseError("the expression ends too early", len(source.rstrip()), source) from None
     except UnexpectedToken as error:

@@ -1,0 +1,185 @@
+"""Security and robustness (issue 10): generated code never runs user text, internal names
+never collide with the user's, names mean one thing everywhere, any size the engine accepts
+compiles, and every failure a user can cause is a MatdiffError.
+
+Each reproducer of the issue is a test here; the property tests close the class around it.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from numerics import md
+from test_codegen import BACKENDS, HAVE, assert_same, backend_context, run
+
+SENTINEL = "MATDIFF_TEST_INJECTED"
+PAYLOAD = f'__import__("os").environ.__setitem__("{SENTINEL}", "1")'
+
+
+def compiled_backends():
+    return ["numpy"] + [name for name in ("jax", "torch") if HAVE[name]]
+
+
+def call_compiled(derivative, backend, **options):
+    """Compile and call with a small value for each of the derivative's inputs."""
+    values = {"x": np.array([0.5, -1.0]), "A": np.eye(2)}
+    with backend_context(backend):
+        derivative.compile(backend, **options)(**{name: values[name] for name in derivative.input_variables})
+
+
+def only_in_docstring(source: str, text: str) -> None:
+    """``source`` parses, and ``text`` (user text) appears in no string of it but the docstring."""
+    tree = ast.parse(source)
+    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and "derivative" in node.name)
+    docstring = ast.get_docstring(function, clean=False) or ""
+    assert text.strip() in docstring or repr(text.strip()) in docstring
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value != docstring:
+            assert text.strip() not in node.value
+
+
+# ----- generated code never runs user text ----------------------------------------------------
+
+
+INJECTIONS = [
+    f'x\'*x # """;{PAYLOAD};"""',
+    f"x'*x # ''';{PAYLOAD};'''",
+    f'x\'*x # \\""";{PAYLOAD}#',
+    f'z = A*x # """\n{PAYLOAD}\n"""\nsum(z)',
+    f"x'*x # \\\n{PAYLOAD}",
+    f'x\'*x # \u2028{PAYLOAD}',
+]
+
+
+@pytest.mark.parametrize("source", INJECTIONS)
+@pytest.mark.parametrize("backend", compiled_backends())
+def test_no_user_text_runs_in_generated_code(source, backend, monkeypatch):
+    monkeypatch.delenv(SENTINEL, raising=False)
+    try:
+        derivative = md.diff(source, wrt="x", shapes={"x": (2,), "A": (2, 2)})
+    except md.ParseError:  # a payload outside a comment is refused by the grammar: nothing to run
+        return
+    for with_value in (False, True):
+        code = derivative.code(backend, with_value=with_value)
+        only_in_docstring(code, derivative.source)
+        call_compiled(derivative, backend, with_value=with_value)
+    assert SENTINEL not in os.environ
+
+
+def test_no_user_text_runs_through_the_cli(tmp_path):
+    source = f'x\'*x # """;{PAYLOAD};"""'
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    environment.pop(SENTINEL, None)
+    done = subprocess.run([sys.executable, "-m", "matdiff.cli", "codegen", source, "--wrt", "x", "--shape", "x=2"],
+                          capture_output=True, text=True, env=environment, check=True)
+    script = tmp_path / "generated.py"
+    script.write_text(done.stdout + "\nimport os\nderivative(x=[1.0, 2.0])\nassert not os.environ.get("
+                      f"{SENTINEL!r})\nprint('clean')\n")
+    ran = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=environment)
+    assert ran.returncode == 0 and ran.stdout.strip() == "clean", ran.stderr
+
+
+PIECES = ['"', "'", "\\", '"""', "'''", "\\n", "\t", "\r", "\x0c", "\x00", "é", "ｎ", "\u2028", "\ud800", "∂",
+          " ", ")", "(", ";", "#", "x", "{", "}", "%s", PAYLOAD]
+COMMENT_TEXT = st.lists(st.one_of(st.sampled_from(PIECES), st.characters(exclude_characters="\n")),
+                        max_size=12).map("".join)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(first=COMMENT_TEXT, second=COMMENT_TEXT, program=st.booleans())
+def test_comments_of_any_text_stay_comments(first, second, program):
+    """Sources with quotes, backslashes, triple quotes, odd unicode in comments: every backend's
+    code parses, and running it (numpy, jax) has no side effect."""
+    os.environ.pop(SENTINEL, None)
+    source = f"z = A*x # {first}\nsum(exp(z)) # {second}" if program else f"x'*A*x # {first}"
+    derivative = md.diff(source, wrt="x", shapes={"x": (2,), "A": (2, 2)})
+    for backend in ("numpy", "jax", "torch"):
+        only_in_docstring(derivative.code(backend), derivative.source)
+    for backend in compiled_backends():
+        if backend != "torch":
+            call_compiled(derivative, backend)
+    assert SENTINEL not in os.environ
+
+
+# ----- internal names never collide with the user's ------------------------------------------
+
+# every name the generated code uses for itself, Python keywords and builtins it relies on
+INTERNAL = ["values", "lambda", "if", "None", "float", "ValueError", "tuple", "len", "np", "jnp", "jax",
+            "torch", "sizes", "dtype", "device", "out", "t1", "_check_shape", "_contract", "_paths", "_logdet",
+            "_tensor", "derivative", "value_and_derivative", "match", "print"]
+
+
+def test_the_issue_reproducer_values_and_lambda():
+    d = md.diff("sum(values.*lambda.*lambda)", wrt="lambda", shapes={"values": (3,), "lambda": (3,)})
+    got = d.compile()(values=np.ones(3), **{"lambda": np.full(3, 2.0)})
+    np.testing.assert_allclose(got, [[4.0, 4.0, 4.0]])
+
+
+@pytest.mark.parametrize("name", INTERNAL)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_input_may_be_named_like_anything_the_code_uses(name, backend):
+    """As a vector input, a matrix input and a symbolic dimension; through the 3-operand path too."""
+    other = "u" if name != "u" else "w"
+    source = f"sum(exp({name}).*{other}) + {name}'*M*N*K*{other}"
+    shapes = {name: (name,), other: (name,), "M": (name, "k"), "N": ("k", "k"), "K": ("k", name)}
+    d = md.diff(source, wrt=name, shapes=shapes)
+    rng = np.random.default_rng(0)
+    values = {name: rng.normal(size=3), other: rng.normal(size=3), "M": rng.normal(size=(3, 2)),
+              "N": rng.normal(size=(2, 2)), "K": rng.normal(size=(2, 3))}
+    value, derivative = run(d, backend, values, with_value=True)
+    assert_same(derivative, d.evaluate(values), f"{name} on {backend}")
+    assert_same(value, np.asarray(md.evaluate(source, values, shapes=shapes)), f"value, {name} on {backend}")
+
+
+# ----- names that are one identifier after NFKC -----------------------------------------------
+
+
+def test_full_width_dimension_is_the_same_dimension():
+    """``n`` and ``ｎ`` are one Python identifier: normalised at the input, they are one dimension."""
+    d = md.diff("x'*y", wrt="x", shapes={"x": ("n",), "y": ("ｎ",)})
+    assert d.shape == (1, "n")
+    with pytest.raises(ValueError, match="dimension n is 2 in x but 3 in y"):
+        d.compile(with_value=True)(x=np.ones(2), y=np.ones(3))
+    with pytest.raises(md.MatdiffError):
+        md.evaluate("x'*y", {"x": np.ones(2), "y": np.ones(3)}, shapes={"x": ("n",), "y": ("ｎ",)})
+
+
+@pytest.mark.parametrize("dimension", ["α", "²", "２", "n m", "1x", "-3", "0", "", "ｎ!"])
+def test_dimensions_outside_the_language_are_refused(dimension):
+    with pytest.raises(md.MatdiffError, match="dimension"):
+        md.diff("x'*x", wrt="x", shapes={"x": (dimension,)})
+
+
+def test_non_ascii_names_are_refused_with_a_caret():
+    with pytest.raises(md.ParseError, match="ASCII") as caught:
+        md.diff("x'*ｘ", wrt="x")
+    assert caught.value.position == 3
+
+
+@pytest.mark.parametrize("spec", ["x=²", "x=α", "x=2x٣"])
+def test_cli_shapes_outside_the_language_are_refused(spec, capsys):
+    from matdiff.cli import main
+
+    assert main(["diff", "x'*x", "--wrt", "x", "--shape", spec]) == 2
+    assert "error: bad dimension" in capsys.readouterr().err
+
+
+# ----- any size the engine accepts compiles ---------------------------------------------------
+
+
+@pytest.mark.parametrize("shapes", [{"x": (3,), "A": (3, 3)}, None])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_more_than_52_einsum_indices(shapes, backend):
+    """x'*A*…*A*x with 60 factors: more labels than einsum has letters."""
+    source = "x'*" + "*".join(["A"] * 60) + "*x"
+    d = md.diff(source, wrt="x", shapes=shapes)
+    rng = np.random.default_rng(1)
+    values = {"x": rng.normal(size=3), "A": rng.normal(size=(3, 3)) / 2}
+    assert_same(run(d, backend, values), d.evaluate(values), backend)
