@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ from matdiff.engine.layout import LAYOUTS, Arrangement, apply_arrangement, arran
 from matdiff.engine.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower
 from matdiff.notation.bindings import MatrixProgram
 from matdiff.notation.forms import DerivativeForms
-from matdiff.language.shapes import normalize_shape, shape_text
+from matdiff.language.shapes import as_mapping, normalize_shape, shape_text
 from matdiff.engine.simplify import simplify
 from matdiff.engine.structure import CONVENTIONS, in_convention
 from matdiff.language.assumptions import Assumptions
@@ -34,14 +35,42 @@ if TYPE_CHECKING:  # numpy is imported on first use (start-up time)
     import numpy as np
 
 
+_DEEP_RECURSION = 20_000  # frames the printers and the simplifier may need at the maximum nesting
+_recursion_lock = threading.Lock()
+_recursion_users = 0  # guarded calls running now, in any thread
+_recursion_before = 0  # the limit before the first of them
+
+
+@contextmanager
+def _room_to_recurse():
+    """Room on the stack for deep inputs while any guarded call runs.
+
+    The recursion limit is one number for the whole process: saved and raised by the first
+    guarded call in, restored by the last one out (a count under a lock), so that threads
+    whose calls overlap can never leave it raised — nor lower it under one another.
+    """
+    global _recursion_users, _recursion_before
+    with _recursion_lock:
+        if _recursion_users == 0:
+            _recursion_before = sys.getrecursionlimit()
+            sys.setrecursionlimit(max(_recursion_before, _DEEP_RECURSION))
+        _recursion_users += 1
+    try:
+        yield
+    finally:
+        with _recursion_lock:
+            _recursion_users -= 1
+            if _recursion_users == 0:
+                sys.setrecursionlimit(_recursion_before)
+
+
 @contextmanager
 def _guarded(source: str | None = None):
     """Deep inputs may recurse in the printers; out-of-bounds work is a LimitError, and with
     MATDIFF_STRICT=1 (the test suite) internal bugs surface as themselves."""
-    previous = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(previous, 20_000))
     try:
-        yield
+        with _room_to_recurse():
+            yield
     except MatdiffError as error:
         raise error.located(None, source) from None
     except RecursionError:
@@ -53,8 +82,6 @@ def _guarded(source: str | None = None):
             raise
         raise InternalError(f"internal error ({type(error).__name__}: {error}); please report this input",
                             None, source) from error
-    finally:
-        sys.setrecursionlimit(previous)
 
 
 def _wrt_names(wrt) -> tuple[str, ...]:
@@ -108,11 +135,12 @@ class Derivative:
         with _guarded(self.source):
             return self._forms.matrix_program(vec=self.layout == "vec")
 
-    @property
+    @cached_property
     def text(self) -> str | None:
         """Matrix notation in the input language, re-parseable by ``md.evaluate`` (with the same
         shapes; possibly a program ``a2 = …; …; value``); None if none exists."""
-        return None if self.matrix_program is None else self.matrix_program.text
+        with _guarded(self.source):  # printing recurses as deep as the expression
+            return None if self.matrix_program is None else self.matrix_program.text
 
     @cached_property
     def vec_text(self) -> str | None:
@@ -121,7 +149,7 @@ class Derivative:
             return self.text
         with _guarded(self.source):
             program = self._forms.matrix_program(vec=True)
-        return None if program is None else program.text
+            return None if program is None else program.text
 
     @property
     def reason(self) -> str | None:
@@ -144,6 +172,7 @@ class Derivative:
     def evaluate(self, values: dict) -> "np.ndarray":
         """The derivative's numbers at ``values`` (name → array), in this layout's shape."""
         with _guarded(self.source):
+            values = as_mapping("values", values)
             needed = ir.variables(self.tensor)
             known = {name: node for name, node in self.input_variables.items() if name in values or name in needed}
             from matdiff.engine.numeric import evaluate as evaluate_ir
@@ -272,15 +301,12 @@ def _in_convention(jacobian: ir.Tensor, names: tuple, x_shapes: tuple, axis: int
 
 
 def _shapes_from_values(values: dict, shapes: dict | None) -> dict:
-    import numpy as np
+    from matdiff.engine.numeric import as_float_array
 
-    shapes = dict(shapes or {})
+    shapes = as_mapping("shapes", shapes)
     for name, value in values.items():
         if name not in shapes:
-            try:
-                array = np.asarray(value, dtype=float)
-            except (TypeError, ValueError):
-                raise ValueMismatchError(f"the value of {name} is not a numeric scalar, vector or matrix") from None
+            array = as_float_array(name, value)
             if array.ndim > 2:
                 raise MatdiffError(f"the value of {name} has {array.ndim} dimensions; use scalars, vectors, matrices")
             shapes[name] = array.shape
@@ -294,9 +320,9 @@ def evaluate(program: str, values: dict | None = None, shapes: dict | None = Non
 
     from matdiff.engine.numeric import evaluate as evaluate_ir
 
-    values = dict(values or {})
     source = program if isinstance(program, str) else None
     with _guarded(source):
+        values = as_mapping("values", values)
         parsed = parse(program)
         assumptions = Assumptions.of(assume)
         lowered = lower(parsed, _shapes_from_values(values, shapes), assume=assumptions)
@@ -312,15 +338,15 @@ def evaluate(program: str, values: dict | None = None, shapes: dict | None = Non
 def _declared_sizes(values: dict, shapes: dict | None) -> dict:
     """Sizes of symbolic dimensions from the values of declared names the program does not use,
     so that eye(p) means the p of a declared B (n×p) even where B itself does not occur."""
-    import numpy as np
+    from matdiff.engine.numeric import as_float_array
 
     sizes: dict = {}
-    for name, shape in (shapes or {}).items():
-        if name not in values or isinstance(shape, (str, int)) or shape is None:
+    for name, spec in as_mapping("shapes", shapes).items():
+        if name not in values:
             continue
-        actual = np.shape(values[name])
+        shape, actual = normalize_shape(name, spec), as_float_array(name, values[name]).shape
         if len(actual) == len(shape):
-            sizes.update((d, n) for d, n in zip(shape, actual) if isinstance(d, str) and d.isidentifier())
+            sizes.update((d, n) for d, n in zip(shape, actual) if isinstance(d, str))
     return sizes
 
 

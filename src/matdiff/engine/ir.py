@@ -128,6 +128,13 @@ def var(name: str, shape: Shape) -> Tensor:
     return make("var", (), (name,), shape)
 
 
+def folds(value: float) -> bool:
+    """Whether constants may be folded into ``value``: only a finite one. An overflow stays
+    written as the user wrote it (``1e300*1e300``, ``10^400``), so that printed forms stay in
+    the language and evaluating them gives what NumPy gives: inf."""
+    return math.isfinite(value)
+
+
 def const(value: float, shape: Shape = ()) -> Tensor:
     value = float(value)
     if value == 0.0:
@@ -170,7 +177,8 @@ def einsum(output: Sequence, *operands: tuple[Tensor, Sequence], sizes: dict | N
             raise ValueError(f"{len(labels)} labels for a rank-{node.rank} operand")
         for label, size in zip(labels, node.shape):
             sizes.setdefault(label, size)
-        if node.op == "const" and (node.rank == 0 or node.params[0] == 0.0):
+        if node.op == "const" and (node.rank == 0 or node.params[0] == 0.0) \
+                and folds(coefficient * node.params[0]):
             coefficient *= node.params[0]
             continue
         items.append((node, labels))
@@ -268,15 +276,24 @@ def add(*terms: Tensor) -> Tensor:
             flat.append(term)
     if shape is None:
         raise ValueError("add() of nothing")
-    constant = sum(t.params[0] for t in flat if t.op == "const")
+    constant = 0.0
     counts: dict[int, list] = {}
+    unmerged: list[Tensor] = []  # what would overflow if folded, kept as written
     for term in flat:
         if term.op == "const":
+            if folds(constant + term.params[0]):
+                constant += term.params[0]
+            else:
+                unmerged.append(term)
             continue
         base, factor = split_coefficient(term)
         entry = counts.setdefault(id(base), [base, 0.0])
-        entry[1] += factor
+        if folds(entry[1] + factor):
+            entry[1] += factor
+        else:
+            unmerged.append(term)
     merged = [base if factor == 1.0 else scale(factor, base) for base, factor in counts.values() if factor != 0.0]
+    merged += unmerged
     if constant != 0.0:
         merged.append(const(constant, shape))
     if not merged:
@@ -294,7 +311,7 @@ def split_coefficient(node: Tensor) -> tuple[Tensor, float]:
     factor = 1.0
     rest = []
     for operand, labels in operands:
-        if operand.op == "const" and operand.rank == 0:
+        if operand.op == "const" and operand.rank == 0 and folds(factor * operand.params[0]):
             factor *= operand.params[0]
         else:
             rest.append((operand, labels))
@@ -322,7 +339,7 @@ def apply(function: str, argument: Tensor, *params) -> Tensor:
             value = _FOLDABLE[function](argument.params[0], *params)
         except (ValueError, OverflowError, ZeroDivisionError):
             value = None
-        if value is not None and math.isfinite(value):
+        if value is not None and folds(value):
             return const(value, argument.shape)
     return make(function, (argument,), tuple(float(p) for p in params), argument.shape)
 

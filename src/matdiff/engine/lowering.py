@@ -24,7 +24,7 @@ from matdiff.errors import LimitError, MatdiffError, ShapeError, UnknownNameErro
 from matdiff.engine.ir import Tensor, const, einsum, eye, is_all_ones
 from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS, Function, substitute
 from matdiff.language.assumptions import Assumptions
-from matdiff.language.shapes import Dims, default_shape, describe_shape, name_unknowns, normalize_shape, shape_text
+from matdiff.language.shapes import Dims, as_mapping, default_shape, describe_shape, name_unknowns, normalize_shape, shape_text
 from matdiff.language.syntax import Call, Chain, Name, Number, Power, Program, Signed, Transpose
 
 
@@ -100,7 +100,7 @@ def infer_shapes(program: Program, shapes: dict | None = None, assume: Assumptio
 def _solve_shapes(program: Program, shapes: dict | None, intermediate: str | None,
                   assume: Assumptions | None) -> tuple["_Lowering", dict]:
     """The first pass, with unknown dimensions: every variable's shape, solved and named."""
-    declared = {name: normalize_shape(name, spec) for name, spec in (shapes or {}).items()}
+    declared = {name: normalize_shape(name, spec) for name, spec in as_mapping("shapes", shapes).items()}
     solver = Dims()
     first = _Lowering(program, declared, solver, intermediate, assume)
     first.run()

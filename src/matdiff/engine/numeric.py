@@ -12,6 +12,8 @@ the function in the source when it is known.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from matdiff import limits
@@ -22,6 +24,43 @@ from matdiff.engine.primitives import FUNCTIONS
 from matdiff.language.assumptions import Assumptions
 
 
+_NUMBER_KINDS = "biuf"  # NumPy dtype kinds that are real numbers: bool, signed, unsigned, floating
+
+
+def as_float_array(name: str, value) -> np.ndarray:
+    """A caller's value as a float array, or a ValueMismatchError naming the variable.
+
+    ``np.asarray(value, dtype=float)`` alone accepts too much: the string "12" becomes 12.0,
+    None becomes NaN, a masked array loses its mask. Only real numbers pass, as numbers,
+    arrays or nested lists of them; an integer too large for a float is refused as NumPy
+    refuses it.
+    """
+    if isinstance(value, np.ma.MaskedArray) and np.ma.is_masked(value):
+        raise ValueMismatchError(f"the value of {name} is a masked array with masked entries; "
+                                 "fill them first (value.filled(...))")
+    try:
+        raw = np.asarray(value)
+        if raw.dtype.kind not in _NUMBER_KINDS:
+            offending = [entry for entry in raw.ravel().tolist() if not _is_real(entry)][:1]
+            if offending:
+                raise ValueMismatchError(f"the value of {name} is not a real number, vector or matrix: "
+                                         f"it holds {_shown(offending[0])}")
+        return np.asarray(raw, dtype=float)
+    except OverflowError:
+        raise ValueMismatchError(f"the value of {name} has an entry too large for a float") from None
+    except (TypeError, ValueError):  # ragged nesting, or an array type NumPy cannot read
+        raise ValueMismatchError(f"the value of {name} is not a real number, vector or matrix") from None
+
+
+def _is_real(entry) -> bool:
+    return isinstance(entry, numbers.Real)
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def bind_sizes(variables: dict[str, Tensor], values: dict) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """Check the arrays against the variables' shapes; return them as float arrays and the
     sizes of the symbolic dimensions."""
@@ -30,12 +69,7 @@ def bind_sizes(variables: dict[str, Tensor], values: dict) -> tuple[dict[str, np
     for name, node in variables.items():
         if name not in values:
             raise MatdiffError(f"no value given for {name}")
-        if values[name] is None:  # np.asarray(None, dtype=float) would be a silent NaN
-            raise ValueMismatchError(f"the value of {name} is None, not a number, vector or matrix")
-        try:
-            array = np.asarray(values[name], dtype=float)
-        except (TypeError, ValueError):
-            raise ValueMismatchError(f"the value of {name} is not numeric") from None
+        array = as_float_array(name, values[name])
         expected = node.shape
         if array.ndim != len(expected):
             if not expected and array.size == 1:
@@ -109,7 +143,7 @@ def evaluate(root: Tensor, values: dict, *, positions: dict | None = None, sourc
                 value = _compute(node, args, shape, arrays, opt_einsum)
             except np.linalg.LinAlgError:
                 raise _domain(f"{node.op}() of a singular matrix", node, positions, source) from None
-        if node.op in _DOMAIN_CHECKED and not np.all(np.isfinite(value)) and all(np.all(np.isfinite(a)) for a in args):
+        if node.op in _DOMAIN_CHECKED and _outside_domain(node, value, args):
             raise _domain(_domain_message(node), node, positions, source)
         held += _entries(node, value)
         if held > limits.current.max_numeric_total:
@@ -128,6 +162,21 @@ def _entries(node: Tensor, value) -> int:
 
 
 _DOMAIN_CHECKED = {"constant_power", "power"} | {f.name for f in FUNCTIONS.values() if f.domain}
+
+
+def _outside_domain(node: Tensor, value: np.ndarray, args: list) -> bool:
+    """A non-finite result of finite arguments, unless it is an overflow.
+
+    Overflow is inf everywhere, as in NumPy (``10^400`` like ``exp(1000)``, in constant folding,
+    evaluation and generated code alike); a power is outside its domain only where it is NaN
+    (a fractional power of a negative number) or divides by zero (``0^-1``).
+    """
+    if np.all(np.isfinite(value)) or not all(np.all(np.isfinite(a)) for a in args):
+        return False
+    if node.op in ("pow", "power"):
+        base = np.broadcast_to(args[0], np.shape(value))
+        return bool(np.any(np.isnan(value) | (np.isinf(value) & (base == 0))))
+    return True
 
 
 def _domain_message(node: Tensor) -> str:

@@ -12,6 +12,7 @@ solved by unification in :class:`Dims` and then named n, m, p, … (:func:`name_
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 import unicodedata
 from itertools import chain, count
 
@@ -48,6 +49,16 @@ def shape_from_text(text: str) -> tuple:
 def _is_number(text: str) -> bool:
     """ASCII digits only: "²".isdigit() is true, but int("²") fails."""
     return text.isascii() and text.isdigit()
+
+
+def as_mapping(what: str, given) -> dict:
+    """``given`` (a mapping from names, or None) as a dict; anything else is the caller's mistake."""
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping) or not all(isinstance(name, str) for name in given):
+        raise MatdiffError(f"{what} must be a dict from names to {what}, like {{'x': ...}}, "
+                           f"not {type(given).__name__}")
+    return dict(given)
 
 
 def _dimension_text(text: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from matdiff.engine.ir import Tensor, postorder
 from matdiff.engine.primitives import ENTRIES, FUNCTIONS
 from matdiff.notation.bindings import choose_names
-from matdiff.notation.matrixform import Recovery, function_latex, latex_name, text as matrix_text
+from matdiff.notation.matrixform import Recovery, format_number, function_latex, latex_name, text as matrix_text
 
 _LETTERS = "ijklmnpqrstuvwabcdefgh"
 
@@ -77,8 +77,7 @@ class IndexPrinter:
             name = latex_name(node.params[0]) if self.latex else node.params[0]
             return self.indexed(name, indices)
         if op == "const":
-            value = node.params[0]
-            return str(int(value)) if float(value).is_integer() else repr(value)
+            return format_number(node.params[0])
         if op == "eye":
             return self.indexed(r"\delta" if self.latex else "δ", indices)
         if op == "add":
@@ -89,7 +88,7 @@ class IndexPrinter:
         if op == "constant_power":
             base = self.entry(node.args[0], indices, used)
             exponent = node.params[0]
-            shown = str(int(exponent)) if exponent.is_integer() else repr(exponent)
+            shown = format_number(exponent)
             return f"\\left({base}\\right)^{{{shown}}}" if self.latex else f"({base})^{shown}"
         if op == "power":
             base, exponent = (self.entry(a, indices, used) for a in node.args)

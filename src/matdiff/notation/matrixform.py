@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from itertools import count
 
-from matdiff.engine.ir import Tensor, dim_product, einsum_operands
+from matdiff.engine.ir import Tensor, dim_product, einsum_operands, folds
 from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS
 
 # ----- the matrix-notation tree ----------------------------------------------------------------
@@ -85,11 +85,13 @@ def product(*factors: M) -> M:
     for f in factors:
         nested = f.op == "product" and not (shaped and f.kind == "scalar") and len(f.args) <= MAX_FLATTENED_FACTORS
         flat.extend(f.args if nested else (f,))
-    numbers = [f.value for f in flat if f.op == "number"]
     coefficient = 1.0
-    for v in numbers:
-        coefficient *= v
-    rest = [f for f in flat if f.op != "number"]
+    rest = []
+    for f in flat:
+        if f.op == "number" and folds(coefficient * f.value):
+            coefficient *= f.value
+        else:
+            rest.append(f)
     negate = False
     moved = []
     for f in rest:  # pull signs out of factors: A*(-B) = -(A*B)
@@ -162,7 +164,7 @@ def transpose(x: M) -> M:
 # ----- IR → matrix notation ---------------------------------------------------------------------
 
 
-def _format_number(value: float) -> str:
+def format_number(value: float) -> str:
     if float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))
     return format(value, ".15g")
@@ -458,7 +460,7 @@ def _text(x: M, memo: dict) -> str:
     if op == "leaf":
         return x.name
     if op == "number":
-        return _format_number(x.value)
+        return format_number(x.value)
     if op == "call":
         return f"{x.name}({', '.join(show(a) for a in x.args)})"
     if op == "transpose":
@@ -479,7 +481,7 @@ def _text(x: M, memo: dict) -> str:
         parts = [show(x.args[0])]
         for t in x.args[1:]:
             if t.op == "number" and t.value < 0:
-                parts.append(f"- {_format_number(-t.value)}")
+                parts.append(f"- {format_number(-t.value)}")
             else:
                 parts.append(f"- {wrap(t.args[0], 2)}" if t.op == "negate" else f"+ {wrap(t, 2)}")
         return " ".join(parts)
@@ -518,7 +520,7 @@ def latex(x: M) -> str:
     if op == "leaf":
         return latex_name(x.name) if not x.name.replace("*", "").isdigit() else x.name
     if op == "number":
-        return _format_number(x.value)
+        return format_number(x.value)
     if op == "call":
         if x.name in FUNCTIONS:
             return function_latex(x.name, latex(x.args[0]), wrap(x.args[0], 6))
@@ -553,7 +555,7 @@ def latex(x: M) -> str:
         parts = [latex(x.args[0])]
         for t in x.args[1:]:
             if t.op == "number" and t.value < 0:
-                parts.append(f"- {_format_number(-t.value)}")
+                parts.append(f"- {format_number(-t.value)}")
             else:
                 parts.append(f"- {wrap(t.args[0], 2)}" if t.op == "negate" else f"+ {wrap(t, 2)}")
         return " ".join(parts)

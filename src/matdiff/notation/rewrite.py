@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from matdiff.engine.ir import folds
 from matdiff.notation.matrixform import M, call, hadamard, negate_, number, product, text, total, transpose
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+|\.\*|\./|\.\^|\S")
@@ -65,7 +66,7 @@ def term(x: M) -> Term:
     if x.op == "product":
         coefficient, scalars, chain = 1.0, [], []
         for f in x.args:
-            if f.op == "number":
+            if f.op == "number" and folds(coefficient * f.value):
                 coefficient *= f.value
             elif f.kind == "scalar" and x.kind != "scalar":
                 scalars.append(f)
@@ -273,7 +274,7 @@ def collect_terms(x: M) -> M | None:
     for t in map(term, x.args):
         base = Term(1.0, t.scalars, t.chain)
         collected[base] = collected.get(base, 0.0) + t.coefficient
-    if len(collected) == len(x.args):
+    if len(collected) == len(x.args) or not all(map(folds, collected.values())):
         return None
     kept = [Term(c, b.scalars, b.chain).build() for b, c in collected.items() if c != 0.0]
     return total(*kept) if kept else number(0.0)
@@ -328,6 +329,8 @@ def kron_scalar(x: M) -> M | None:
     if all(p.coefficient == 1.0 and not p.scalars for p in parts):
         return None
     coefficient = parts[0].coefficient * parts[1].coefficient
+    if not folds(coefficient):
+        return None
     scalars = parts[0].scalars + parts[1].scalars
     if any(not p.chain for p in parts):
         return None
