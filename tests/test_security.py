@@ -183,3 +183,164 @@ def test_more_than_52_einsum_indices(shapes, backend):
     rng = np.random.default_rng(1)
     values = {"x": rng.normal(size=3), "A": rng.normal(size=(3, 3)) / 2}
     assert_same(run(d, backend, values), d.evaluate(values), backend)
+
+
+# ----- every failure is a MatdiffError ---------------------------------------------------------
+
+
+DEEP_POWER = "a" + "^2" * 390
+
+
+@pytest.mark.parametrize("form", ["text", "latex", "index", "reason", "vec_text", "__repr__", "__str__"])
+def test_printing_a_deep_expression_is_guarded(form):
+    """Printing runs after diff() returned: outside its guard, it recursed into a RecursionError."""
+    d = md.diff(DEEP_POWER, wrt="a")
+    try:
+        shown = getattr(d, form)
+        if callable(shown):
+            shown()
+    except md.MatdiffError:
+        pass
+
+
+def test_the_cli_prints_a_deep_expression_without_a_traceback():
+    done = subprocess.run([sys.executable, "-m", "matdiff.cli", "diff", DEEP_POWER, "--wrt", "a"],
+                          capture_output=True, text=True, env={**os.environ, "MATDIFF_STRICT": ""})
+    assert "Traceback" not in done.stderr and done.returncode in (0, 2), done.stderr[-500:]
+
+
+def test_the_recursion_limit_is_restored_after_threaded_use():
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = sys.getrecursionlimit()
+
+    def work(k):
+        d = md.diff(f"sum(exp(x))^{k % 3 + 2}" + "^1" * 50, wrt="x")
+        return d.text, d.index, md.evaluate("x'*x", {"x": [1.0, float(k)]})
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(work, range(64)))
+    assert sys.getrecursionlimit() == before
+
+
+@pytest.mark.parametrize("call", [
+    lambda: md.evaluate("x'*A*x", [1, 2]),
+    lambda: md.evaluate("x'*x", "x=1"),
+    lambda: md.evaluate("x'*x", {1: [1.0]}),
+    lambda: md.evaluate("x'*x", {"x": [1.0]}, shapes=[("x", 1)]),
+    lambda: md.diff("x'*x", wrt="x", shapes=["x"]),
+    lambda: md.diff("x'*x", wrt="x").evaluate([1.0, 2.0]),
+    lambda: md.infer_shapes("x'*x", shapes=3),
+], ids=["values-list", "values-str", "values-int-key", "shapes-list", "diff-shapes-list", "derivative-values-list",
+        "infer-shapes-int"])
+def test_arguments_of_the_wrong_type_are_matdiff_errors(call):
+    with pytest.raises(md.MatdiffError, match="must be a dict"):
+        call()
+
+
+@pytest.mark.parametrize("value, shown", [
+    (["12"], "'12'"), ("12", "'12'"), ([None, 1.0], "None"), (None, "None"), ([1j, 2.0], "1j"),
+    (np.array([1.0, None], dtype=object), "None"), ({"a": 1}, "{'a': 1}"), ([[1.0, 2.0], [3.0]], None),
+    (np.ma.array([1.0, 2.0], mask=[False, True]), "masked"), ([10**400, 1], "too large"),
+    (np.array(["1", "2"]), "'1'"), (b"12", "b'12'"),
+])
+def test_values_that_are_not_real_numbers_are_refused(value, shown):
+    with pytest.raises(md.ValueMismatchError, match="the value of x") as caught:
+        md.evaluate("sum(x)", {"x": value})
+    assert shown is None or shown in str(caught.value)
+    d = md.diff("x'*x", wrt="x", shapes={"x": (2,)})
+    with pytest.raises(md.ValueMismatchError, match="the value of x"):
+        d.evaluate({"x": value})
+
+
+@pytest.mark.parametrize("value", [[1, 2], np.array([1, 2], dtype=object), [True, False], np.float32(2.0),
+                                   np.ma.array([1.0, 2.0]), [float("inf"), 1.0]])
+def test_real_numbers_in_any_container_are_accepted(value):
+    assert md.evaluate("sum(x)", {"x": value}) == np.sum(np.asarray(value, dtype=float))
+
+
+# ----- overflow is inf everywhere, as in NumPy -------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["10^400", "exp(1000)", "2^2000", "1e308*10", "1e300*1e300", "(1e-320)^-1",
+                                    "0.5^-2000", "x^400", "x.^400", "exp(x)^400", "(-10)^401"])
+def test_overflow_is_inf(source):
+    assert np.isinf(md.evaluate(source, {"x": 10.0}))
+
+
+@pytest.mark.parametrize("source", ["(-8)^(1/3)", "0^-1", "1/0", "log(0)", "sqrt(-1)", "(-x).^0.5"])
+def test_domain_errors_stay_domain_errors(source):
+    with pytest.raises(md.DomainError):
+        md.evaluate(source, {"x": np.array([1.0, 2.0])})
+
+
+@pytest.mark.parametrize("source", ["1e300*1e300*x'*x", "1e300*x'*x*1e300", "1e308*x'*x + 1e308*x'*x",
+                                    "1e308 + 1e308 + x'*x", "(1e200 + 1e200)^2*x'*x", "x'*x/1e-320/1e-10"])
+def test_constants_never_fold_into_inf(source):
+    """Folding stops where it would overflow: the printed form stays in the language, evaluates
+    to what the expression does, and stays as short as the input."""
+    shapes, values = {"x": (2,)}, {"x": np.array([1.0, 2.0])}
+    d = md.diff(source, wrt="x", shapes=shapes)
+    assert "inf" not in d.text and "nan" not in d.text and len(d.index) < 4 * len(source) + 60
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(md.evaluate(d.text, values, shapes=shapes), d.evaluate(values))
+        np.testing.assert_array_equal(d.compile()(**values), d.evaluate(values))
+
+
+def test_the_hypothesis_found_power_overflow():
+    """exp(B).^det(C) overflows (CI once failed on it with a DomainError): inf, and its derivative
+    evaluates without an error too."""
+    values = {"B": np.full((2, 2), 3.0), "C": 200.0 * np.eye(2)}
+    assert np.all(np.isinf(md.evaluate("exp(B).^det(C)", values)))
+    with np.errstate(all="ignore"):
+        md.diff("sum(exp(B).^det(C))", wrt="B").evaluate(values)
+
+
+# ----- siblings: other entry points, the command line --------------------------------------
+
+
+@pytest.mark.parametrize("backend", [["numpy"], {"numpy": 1}, None, 3, "NumPy"])
+def test_a_backend_that_is_not_one_is_a_matdiff_error(backend):
+    d = md.diff("x'*x", wrt="x")
+    for make in (d.code, d.compile):
+        with pytest.raises(md.MatdiffError, match="unknown backend"):
+            make(backend)
+
+
+def cli(*arguments, **options):
+    environment = {**os.environ, "MATDIFF_STRICT": "", **options.pop("env", {})}
+    return subprocess.Popen([sys.executable, "-m", "matdiff.cli", *arguments], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=environment, **options)
+
+
+def test_the_cli_writes_to_a_terminal_that_cannot_show_unicode():
+    for command in (["diff", "W2*W1*h", "--wrt", "W1", "--format", "latex"], ["explain", "x'*A*x", "--wrt", "x"]):
+        out, err = cli(*command, env={"PYTHONIOENCODING": "ascii"}).communicate()
+        assert "Traceback" not in err and ("\\u2202" in out or "\\xd7" in out), err
+
+
+def test_the_cli_stops_quietly_when_its_reader_leaves():
+    program = " + ".join(f"sum(exp(A{k}*x))" for k in range(200))
+    process = cli("codegen", program, "--wrt", "x")
+    process.stdout.close()  # before the program could write: its first write meets a closed pipe
+    assert "Traceback" not in process.stderr.read() and process.wait() == 141
+
+
+def test_from_sympy_never_turns_a_number_into_a_name():
+    """A float too large, oo or nan printed as text would read back as the variables inf and nan."""
+    sympy = pytest.importorskip("sympy")
+    a, A = sympy.Symbol("a"), sympy.MatrixSymbol("A", 2, 2)
+    for expression in (a ** sympy.Integer(10**400), sympy.Float("1e400") * a, sympy.oo * a, sympy.nan * a,
+                       sympy.zoo * a, sympy.I * a):
+        with pytest.raises(md.MatdiffError):
+            md.from_sympy(expression)
+    assert md.from_sympy(A.applyfunc(sympy.exp)).text == "exp((A))"
+
+
+@pytest.mark.parametrize("name", ["ｘ", "α", "x y"])
+def test_from_sympy_names_outside_the_language_are_refused(name):
+    sympy = pytest.importorskip("sympy")
+    with pytest.raises(md.MatdiffError, match="not a name in the language|not an integer or a single symbol"):
+        md.from_sympy(sympy.MatrixSymbol(name, 2, 1).T * sympy.MatrixSymbol("y", 2, 1))
+    with pytest.raises(md.MatdiffError):
+        md.from_sympy(sympy.MatrixSymbol("x", sympy.Symbol(name), 1).T * sympy.MatrixSymbol("x", sympy.Symbol(name), 1))

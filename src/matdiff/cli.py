@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from matdiff.engine.layout import LAYOUTS
@@ -202,7 +203,16 @@ COMMANDS = {"diff": run_diff, "explain": run_explain, "check": run_check, "entri
             "codegen": run_codegen, "serve": run_serve}
 
 
+def _printable_everywhere() -> None:
+    """∂, ×, ᵀ on a terminal that cannot show them (LANG=C, a Latin-1 pipe) come out as
+    escapes instead of a UnicodeEncodeError traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _printable_everywhere()
     parser = build_parser()
     arguments = parser.parse_args(argv)
     try:
@@ -212,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader left (matdiff codegen ... | head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # as a process killed by SIGPIPE
 
 
 if __name__ == "__main__":

@@ -101,6 +101,11 @@ class NumpyBackend:
     def convert(self, name: str) -> str:
         return f"np.asarray({name}, dtype=np.float64)"
 
+    def scalar(self, x: Code) -> Code:
+        """A number as the backend's scalar, so that a function of it overflows to inf as an
+        array would (Python's own ``1e200 ** 2`` raises OverflowError, ``1.0 / 0.0`` ZeroDivisionError)."""
+        return Code(f"np.float64({x.expr})", ATOM, "scalar")
+
     def dtype_line(self, first_input: str | None) -> list[str]:
         return []
 
@@ -170,6 +175,9 @@ class JaxBackend(NumpyBackend):
     def convert(self, name: str) -> str:
         return f"jnp.asarray({name}, dtype=jnp.result_type(float))"
 
+    def scalar(self, x: Code) -> Code:
+        return Code(f"jnp.asarray({x.expr}, dtype=jnp.result_type(float))", ATOM, "scalar")
+
     def contract(self, subscripts: str, operands: list[Code]) -> Code:  # traced once per shape
         return Code(f"jnp.einsum({subscripts!r}, {', '.join(o.expr for o in operands)}, optimize='auto')")
 
@@ -203,6 +211,9 @@ class TorchBackend(NumpyBackend):
     imports = ("import torch",)
     def convert(self, name: str) -> str:
         return f"_tensor({name})"
+
+    def scalar(self, x: Code) -> Code:  # torch functions take tensors only
+        return Code(f"torch.as_tensor({x.expr}, dtype=dtype, device=device)", ATOM, "scalar")
 
     def dtype_line(self, first_input: str | None) -> list[str]:
         if first_input is None:
@@ -408,6 +419,8 @@ class _Writer:
             code = self.reshape(node)
         elif op == "power":
             base, exponent = (self.array(a) for a in node.args)
+            if base.kind == "scalar":  # NumPy's power: inf or nan, never Python's OverflowError
+                base = self.backend.scalar(base)
             code = Code(f"{_wrap(base, ATOM)} ** {_wrap(exponent, ATOM)}", POWER)
         elif op == "constant_power" or (op in FUNCTIONS and FUNCTIONS[op].acts == ENTRIES):
             code = self.elementwise(node)
@@ -446,8 +459,8 @@ class _Writer:
                 return _number(folded)
         if x.kind == "eye":
             x = self.array(argument)
-        elif x.kind == "scalar" and self.backend.name == "torch":  # torch functions take tensors only
-            x = Code(f"torch.as_tensor({x.expr}, dtype=dtype, device=device)", ATOM, "scalar")
+        elif x.kind == "scalar" and (self.backend.name == "torch" or node.op == "constant_power"):
+            x = self.backend.scalar(x)  # x ** k of a Python float may raise instead of giving inf
         if node.op == "constant_power":
             exponent = node.params[0]
             if exponent == 0.5:
@@ -903,7 +916,7 @@ def _factor_sum(node: ir.Tensor) -> ir.Tensor:
 
 
 def _backend(name: str) -> NumpyBackend:
-    if name not in _BACKENDS:
+    if not isinstance(name, str) or name not in _BACKENDS:
         raise MatdiffError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
     return _BACKENDS[name]
 

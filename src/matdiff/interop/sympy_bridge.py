@@ -15,11 +15,12 @@ elementwise). SymPy is imported here only, on first use.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS
 from matdiff.errors import MatdiffError
-from matdiff.language.syntax import Call, Chain, Name, Number, Power, Signed, Transpose, parse
+from matdiff.language.syntax import Call, Chain, Name, Number, Power, Signed, Transpose, is_name, parse
 
 if TYPE_CHECKING:
     from matdiff.api import Derivative
@@ -67,13 +68,13 @@ class _ToText:
         sp = self.sp
         if isinstance(d, (int, sp.Integer)):
             return int(d)
-        if isinstance(d, sp.Symbol) and d.name.isidentifier():
+        if isinstance(d, sp.Symbol) and is_name(d.name):
             return d.name
         raise MatdiffError(f"dimension {d} is not an integer or a single symbol")
 
     def declare(self, name: str, shape: tuple) -> str:
-        if not name.isidentifier():
-            raise MatdiffError(f"the symbol name {name!r} is not a name in the language (letters, digits, _)")
+        if not is_name(name):
+            raise MatdiffError(f"the symbol name {name!r} is not a name in the language (ASCII letters, digits, _)")
         if self.shapes.setdefault(name, shape) != shape:
             raise MatdiffError(f"{name} is used with two shapes, {self.shapes[name]} and {shape}")
         return name
@@ -81,6 +82,7 @@ class _ToText:
     def text(self, e: Any) -> str:
         sp = self.sp
         M = sp.matrices.expressions
+        from sympy.matrices.expressions import applyfunc  # noqa: F401 - a submodule sympy does not import itself
         if isinstance(e, sp.MatrixSymbol):
             rows, columns = self.dimension(e.rows), self.dimension(e.cols)
             return self.declare(e.name, (rows,) if columns == 1 else (rows, columns))
@@ -148,7 +150,13 @@ class _ToText:
         sp = self.sp
         if isinstance(value, sp.Rational) and not isinstance(value, sp.Integer):
             return f"({value.p}/{value.q})"
-        number = float(value)
+        try:
+            number = float(value)
+        except (TypeError, OverflowError):
+            number = math.nan
+        if not math.isfinite(number):  # printed, inf or nan would be names in the language
+            shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:20]}… ({len(str(value))} characters)"
+            raise MatdiffError(f"from_sympy: {shown} is not a finite real number")
         text = str(int(number)) if number.is_integer() and abs(number) < 1e15 else repr(number)
         return f"({text})" if number < 0 else text
 
