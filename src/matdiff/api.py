@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 
 from matdiff.engine import ir
 from matdiff.engine.differentiate import jacobian
-from matdiff.errors import (InternalError, LayoutError, LimitError, MatdiffError, UnknownNameError,
-                            ValueMismatchError)
+from matdiff.errors import InternalError, LayoutError, LimitError, MatdiffError, UnknownNameError
 from matdiff.engine.layout import LAYOUTS, Arrangement, apply_arrangement, arrange, layout_y_shape
 from matdiff.engine.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower
 from matdiff.notation.bindings import MatrixProgram
