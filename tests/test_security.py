@@ -344,3 +344,19 @@ def test_from_sympy_names_outside_the_language_are_refused(name):
         md.from_sympy(sympy.MatrixSymbol(name, 2, 1).T * sympy.MatrixSymbol("y", 2, 1))
     with pytest.raises(md.MatdiffError):
         md.from_sympy(sympy.MatrixSymbol("x", sympy.Symbol(name), 1).T * sympy.MatrixSymbol("x", sympy.Symbol(name), 1))
+
+
+TOWER = "2^2^2^2^2^2^2*a"  # 2^(2^(2^65536)): no machine holds its digits
+
+
+@pytest.mark.parametrize("what", ["to_sympy", "entries", "entries-deep"])
+def test_exact_arithmetic_never_computes_a_tower_of_powers(what):
+    """SymPy evaluates powers of numbers exactly; the bridge and entries must not ask it to (in a
+    subprocess: a regression would hang, not fail)."""
+    pytest.importorskip("sympy")
+    script = {"to_sympy": f"print(md.diff({TOWER!r}, wrt='a').to_sympy())",
+              "entries": f"print(md.entries({TOWER!r}, 'a'))",
+              "entries-deep": "try:\n    md.entries('a' + '^2' * 390, 'a')\nexcept md.LimitError as error:\n    print(error)"}[what]
+    done = subprocess.run([sys.executable, "-c", f"import matdiff as md\n{script}"], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0 and ("2**(2**(2**65536))" in done.stdout or "too large" in done.stdout), done.stderr

@@ -222,6 +222,32 @@ def to_sympy(derivative: "Derivative") -> Any:
     return text_to_sympy(derivative.text, shapes)
 
 
+_EXACT_BITS = 10_000  # a power of numbers bigger than this many bits stays unevaluated
+
+
+def exact_power(sp: Any, base: Any, exponent: Any) -> Any:
+    """base ** exponent in SymPy, left unevaluated where both are numbers and the exact value would
+    be huge: SymPy computes every digit, and 2^(2^(2^65536)) has more than any machine can hold."""
+    if _huge(base, exponent):
+        return sp.Pow(base, exponent, evaluate=False)
+    return base ** exponent
+
+
+def holds_huge_power(sp: Any, expression: Any) -> bool:
+    """Whether ``expression`` holds a power that ``exact_power`` left unevaluated (which
+    ``simplify`` would evaluate, digit by digit)."""
+    return any(_huge(power.base, power.exp) for power in expression.atoms(sp.Pow))
+
+
+def _huge(base: Any, exponent: Any) -> bool:
+    if not (getattr(base, "is_Number", False) and getattr(exponent, "is_Number", False)):
+        return False
+    try:
+        return abs(float(exponent)) * abs(math.log2(abs(float(base)))) > _EXACT_BITS
+    except (OverflowError, ValueError):  # a number too large for a float, or a zero base
+        return True
+
+
 def text_to_sympy(text: str, shapes: dict[str, tuple]) -> Any:
     """A program of the input language as a SymPy expression (assignments substituted)."""
     import sympy
@@ -290,7 +316,7 @@ class _ToSympy:
         if isinstance(node, Power):
             base, exponent = self.value(node.base), self.value(node.exponent)
             if not self.is_matrix(base):
-                return base ** self.scalar(exponent)
+                return exact_power(sp, base, self.scalar(exponent))
             if node.op == ".^":
                 return sp.HadamardPower(base, self.scalar(exponent))
             return sp.Inverse(base) if exponent == -1 else sp.MatPow(base, exponent)

@@ -22,6 +22,7 @@ from matdiff.engine import ir
 from matdiff.engine.primitives import ENTRIES, FUNCTIONS
 from matdiff.api import Derivative, _guarded, diff, infer_shapes
 from matdiff.errors import LimitError, MatdiffError
+from matdiff.interop.sympy_bridge import exact_power, holds_huge_power
 from matdiff.notation.report import Line, Printable
 from matdiff.language.shapes import shape_text
 from matdiff.notation.forms import value_name
@@ -162,10 +163,10 @@ def evaluate_symbolic(root: ir.Tensor, symbols: dict) -> np.ndarray:
         elif op == "reshape":
             value = np.asarray(args[0], dtype=object).reshape(shape)
         elif op == "power":
-            value = np.vectorize(lambda x, e: x**e, otypes=[object])(args[0], args[1])
+            value = np.vectorize(lambda x, e: exact_power(sympy, x, e), otypes=[object])(args[0], args[1])
         elif op == "constant_power":
             exponent = _number(sympy, node.params[0])
-            value = np.vectorize(lambda x: x**exponent, otypes=[object])(args[0])
+            value = np.vectorize(lambda x: exact_power(sympy, x, exponent), otypes=[object])(args[0])
         else:
             value = functions[op](args[0])
         results[id(node)] = np.asarray(value, dtype=object).reshape(shape)
@@ -175,7 +176,7 @@ def evaluate_symbolic(root: ir.Tensor, symbols: dict) -> np.ndarray:
 def _tidy(expression):
     sympy = _sympy()
     expression = sympy.sympify(expression)
-    if sympy.count_ops(expression) < SIMPLIFY_BELOW:
+    if sympy.count_ops(expression) < SIMPLIFY_BELOW and not holds_huge_power(sympy, expression):
         return sympy.factor_terms(sympy.simplify(expression))
     return expression
 
@@ -338,8 +339,11 @@ def _entries(derivative: Derivative, expression: str, wrt, layout: str, letters:
         if name not in symbols:
             symbols[name] = np.array([[sympy.Symbol(letter) for letter in row] for row in
                                       _default_letters(name, node.shape)], dtype=object).reshape(node.shape)
-    value = evaluate_symbolic(derivative.tensor, symbols)
-    tidy = np.vectorize(_tidy, otypes=[object])(value) if value.size else value
+    try:
+        value = evaluate_symbolic(derivative.tensor, symbols)
+        tidy = np.vectorize(_tidy, otypes=[object])(value) if value.size else value
+    except OverflowError:  # SymPy's exact arithmetic met a number with more digits than it can write
+        raise LimitError("the entries hold a number too large to write out exactly") from None
     return Entries(expression, wrt, layout, tuple(int(d) for d in derivative.shape),
                    _nested(np.asarray(tidy, dtype=object), lambda x: x), _labels(derivative, shown),
                    {name: rows for name, rows in shown.items()}, value_name(derivative))
