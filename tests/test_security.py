@@ -113,7 +113,7 @@ def test_comments_of_any_text_stay_comments(first, second, program):
 # every name the generated code uses for itself, Python keywords and builtins it relies on
 INTERNAL = ["values", "lambda", "if", "None", "float", "ValueError", "tuple", "len", "np", "jnp", "jax",
             "torch", "sizes", "dtype", "device", "out", "t1", "_check_shape", "_contract", "_paths", "_logdet",
-            "_tensor", "derivative", "value_and_derivative", "match", "print"]
+            "_tensor", "derivative", "value_and_derivative", "match", "print", "__debug__", "__builtins__"]
 
 
 def test_the_issue_reproducer_values_and_lambda():
