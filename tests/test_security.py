@@ -360,3 +360,11 @@ def test_exact_arithmetic_never_computes_a_tower_of_powers(what):
     done = subprocess.run([sys.executable, "-c", f"import matdiff as md\n{script}"], capture_output=True, text=True,
                           timeout=600, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert done.returncode == 0 and ("2**(2**(2**65536))" in done.stdout or "too large" in done.stdout), done.stderr
+
+
+def test_a_limit_in_the_environment_with_a_unicode_digit_is_ignored():
+    """"²".isdigit() is True but int("²") fails: read at import, it would break every import."""
+    done = subprocess.run([sys.executable, "-c", "from matdiff import limits; print(limits.current.max_depth)"],
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "MATDIFF_MAX_DEPTH": "²"})
+    assert done.returncode == 0 and done.stdout.strip() == "400", done.stderr

@@ -25,7 +25,7 @@ def _from_environment() -> Limits:
     values = {}
     for field in Limits.__dataclass_fields__:
         text = os.environ.get("MATDIFF_" + field.upper())
-        if text and text.isdigit():
+        if text and text.isascii() and text.isdigit():  # not "²", which int() refuses
             values[field] = int(text)
     return Limits(**values)
 
