@@ -163,6 +163,18 @@ def test_non_ascii_names_are_refused_with_a_caret():
     assert caught.value.position == 3
 
 
+@pytest.mark.parametrize("call", [
+    lambda: md.diff("x'*x", wrt="x", shapes={"x": (2,), "ｘ": (3,)}),
+    lambda: md.diff("x'*x", wrt="ｘ", shapes={"ｘ": (2,)}),
+    lambda: md.evaluate("x'*x", {"x": [1.0], "ｘ": [2.0]}),
+    lambda: md.infer_shapes("x'*x", {"x y": 2}),
+], ids=["shapes", "wrt", "values", "infer"])
+def test_a_variable_name_outside_the_language_is_refused_not_ignored(call):
+    """``ｘ`` looks like ``x`` and is one Python identifier with it, but can never be it here."""
+    with pytest.raises(md.MatdiffError, match="not a name in the language|wrt must name"):
+        call()
+
+
 @pytest.mark.parametrize("spec", ["x=²", "x=α", "x=2x٣"])
 def test_cli_shapes_outside_the_language_are_refused(spec, capsys):
     from matdiff.cli import main

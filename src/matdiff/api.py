@@ -28,7 +28,7 @@ from matdiff.language.shapes import as_mapping, normalize_shape, shape_text
 from matdiff.engine.simplify import simplify
 from matdiff.engine.structure import CONVENTIONS, in_convention
 from matdiff.language.assumptions import Assumptions
-from matdiff.language.syntax import Program, parse
+from matdiff.language.syntax import Program, is_name, parse
 
 if TYPE_CHECKING:  # numpy is imported on first use (start-up time)
     import numpy as np
@@ -85,7 +85,7 @@ def _guarded(source: str | None = None):
 
 def _wrt_names(wrt) -> tuple[str, ...]:
     names = (wrt,) if isinstance(wrt, str) else tuple(wrt) if isinstance(wrt, (list, tuple)) else None
-    if not names or not all(isinstance(n, str) and n.isidentifier() for n in names):
+    if not names or not all(is_name(n) for n in names):
         raise MatdiffError(f"wrt must name a variable or a tuple of them, not {wrt!r}")
     return names
 

@@ -52,12 +52,18 @@ def _is_number(text: str) -> bool:
 
 
 def as_mapping(what: str, given) -> dict:
-    """``given`` (a mapping from names, or None) as a dict; anything else is the caller's mistake."""
+    """``given`` (a mapping from names, or None) as a dict; anything else is the caller's mistake,
+    and so is a key that is not a name of the language (the full-width ``ｘ`` is not the ``x`` it
+    looks like, and could never mean it)."""
     if given is None:
         return {}
     if not isinstance(given, Mapping) or not all(isinstance(name, str) for name in given):
         raise MatdiffError(f"{what} must be a dict from names to {what}, like {{'x': ...}}, "
                            f"not {type(given).__name__}")
+    for name in given:
+        if not is_name(name):
+            raise MatdiffError(f"{what} names {name!r}, which is not a name in the language "
+                               "(ASCII letters, digits and _)")
     return dict(given)
 
 
