@@ -1001,17 +1001,6 @@ def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], back
     return "\n\n\n".join(blocks) + "\n"
 
 
-def _docstring(text: str) -> str:
-    """``text`` as a string literal that Python reads back as exactly ``text``: triple-quoted
-    when nothing in it can end or escape the literal, else repr (always a valid literal).
-
-    This is the only way user text (the source, in the description) enters generated code.
-    """
-    if text.isprintable() and "\\" not in text and '"' not in text:
-        return f'"""{text}"""'
-    return repr(text)
-
-
 def derivative_source(derivative, backend: str = "numpy", *, with_value: bool = False) -> str:
     """The source of the function ``compile_derivative`` returns (``d.code``)."""
     roots = ([_value_node(derivative)] if with_value else []) + [derivative.tensor]
