@@ -75,6 +75,20 @@ def test_no_user_text_runs_in_generated_code(source, backend, monkeypatch):
     assert SENTINEL not in os.environ
 
 
+@pytest.mark.parametrize("source", [s for s in INJECTIONS if "\n" not in s])
+def test_no_user_text_runs_in_a_checked_script(source, tmp_path):
+    """d.code(check=True): the generated function, then the finite-difference check, run as a script."""
+    derivative = md.diff(source, wrt="x", shapes={"x": (2,), "A": (2, 2)})
+    script = tmp_path / "checked.py"
+    script.write_text(derivative.code("numpy", check=True) + "\nimport os\nassert not os.environ.get("
+                      f"{SENTINEL!r})\n")
+    only_in_docstring(script.read_text(), derivative.source)
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    environment.pop(SENTINEL, None)
+    ran = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=environment)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+
+
 def test_no_user_text_runs_through_the_cli(tmp_path):
     source = f'x\'*x # """;{PAYLOAD};"""'
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
