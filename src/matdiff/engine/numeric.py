@@ -173,7 +173,7 @@ def _outside_domain(node: Tensor, value: np.ndarray, args: list) -> bool:
     """
     if np.all(np.isfinite(value)) or not all(np.all(np.isfinite(a)) for a in args):
         return False
-    if node.op in ("pow", "power"):
+    if node.op in ("constant_power", "power"):
         base = np.broadcast_to(args[0], np.shape(value))
         return bool(np.any(np.isnan(value) | (np.isinf(value) & (base == 0))))
     return True
