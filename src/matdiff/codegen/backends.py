@@ -1,0 +1,251 @@
+"""The backends of generated code: how NumPy, JAX and PyTorch spell each operation, and the
+rendered expression (:class:`Code`) with the precedence that decides its parentheses."""
+
+from __future__ import annotations
+
+
+from dataclasses import dataclass
+
+from matdiff.errors import MatdiffError
+from matdiff.engine.primitives import FUNCTIONS
+
+
+BACKENDS = ("numpy", "jax", "torch")
+
+# Operator precedence of a rendered expression, to parenthesise exactly where needed.
+
+
+SUM, PRODUCT, UNARY, POWER, ATOM = range(5)
+
+
+@dataclass(frozen=True)
+class Code:
+    """A rendered node: its expression, how tightly it binds, and what it holds.
+
+    kind "array": a full array of the node's shape; "view": a read-only broadcast of
+    one; "scalar": a number (or 0-d array) standing for a node all of whose entries
+    equal it; "eye": an identity matrix not built yet.
+    """
+
+    expr: str
+    precedence: int = ATOM
+    kind: str = "array"
+    negated: "Code | None" = None  # -expr, when that reads better in a sum
+
+
+def wrap(code: Code, precedence: int) -> str:
+    return code.expr if code.precedence >= precedence else f"({code.expr})"
+
+
+def number_code(value: float) -> Code:
+    text = repr(float(value))
+    if text in ("inf", "-inf", "nan"):
+        text = f"float('{text}')"
+    return Code(text, UNARY if value < 0 else ATOM, "scalar")
+
+
+class NumpyBackend:
+    """The NumPy spelling of each operation; JAX and PyTorch override what differs."""
+
+    name = "numpy"
+    module = "np"
+    imports: tuple[str, ...] = ("import numpy as np",)
+    decorator = ""
+    def convert(self, name: str) -> str:
+        return f"np.asarray({name}, dtype=np.float64)"
+
+    def scalar(self, x: Code) -> Code:
+        """A number as the backend's scalar, so that a function of it overflows to inf as an
+        array would (Python's own ``1e200 ** 2`` raises OverflowError, ``1.0 / 0.0`` ZeroDivisionError)."""
+        return Code(f"np.float64({x.expr})", ATOM, "scalar")
+
+    def dtype_line(self, first_input: str | None) -> list[str]:
+        return []
+
+    def transpose(self, x: Code, permutation: list[int]) -> Code:
+        if permutation == [1, 0]:
+            return Code(f"{wrap(x, ATOM)}.T")
+        return Code(f"{wrap(x, ATOM)}.transpose({', '.join(map(str, permutation))})")
+
+    def sum(self, x: Code, axes: list[int], rank: int) -> Code:
+        if len(axes) == rank:
+            return Code(f"{wrap(x, ATOM)}.sum()")
+        return Code(f"{wrap(x, ATOM)}.sum(axis={tuple_text(axes)})")
+
+    def tensordot(self, a: Code, b: Code, axes_a: list[int], axes_b: list[int]) -> Code:
+        return Code(f"{self.module}.tensordot({a.expr}, {b.expr}, axes=({tuple_text(axes_a)}, {tuple_text(axes_b)}))")
+
+    def einsum(self, subscripts: str, operands: list[Code]) -> Code:
+        return Code(f"{self.module}.einsum({subscripts!r}, {', '.join(o.expr for o in operands)})")
+
+    def contract(self, subscripts: str, operands: list[Code]) -> Code:
+        """Three or more operands with sizes known only at the call: path chosen then, once."""
+        return Code(f"_contract({subscripts!r}, {', '.join(o.expr for o in operands)})")
+
+    def reshape(self, x: Code, shape: str) -> Code:
+        return Code(f"{wrap(x, ATOM)}.reshape({shape})")
+
+    def broadcast(self, x: Code, shape: str) -> Code:
+        return Code(f"np.broadcast_to({x.expr}, {shape})", kind="view")
+
+    def full(self, value: str, shape: str) -> Code:
+        if value == "0.0":
+            return Code(f"np.zeros({shape})")
+        return Code(f"np.full({shape}, {value})")
+
+    def eye(self, n: str) -> Code:
+        return Code(f"np.eye({n})")
+
+    def contiguous(self, x: Code) -> Code:
+        return Code(f"np.ascontiguousarray({x.expr})")
+
+    def embed_diagonal(self, out: str, shape: str, inner: Code, view: str, strides: list[str],
+                       reduced: str, eyes: tuple[str, list[str]]) -> list[str]:
+        """out = zeros(shape) with ``inner`` written on the diagonal that ``view`` names."""
+        return [f"{out} = np.zeros({shape})",
+                f"np.einsum({view!r}, {out})[...] = {inner.expr}"]
+
+    helpers = {
+        "_contract": '''
+_paths = {}
+
+
+def _contract(subscripts, *operands):
+    """np.einsum along a contraction path chosen once per combination of shapes."""
+    key = (subscripts,) + tuple(operand.shape for operand in operands)
+    if key not in _paths:
+        _paths[key] = np.einsum_path(subscripts, *operands, optimize="greedy")[0]
+    return np.einsum(subscripts, *operands, optimize=_paths[key])
+''',
+    }
+
+
+class JaxBackend(NumpyBackend):
+    name = "jax"
+    module = "jnp"
+    imports = ("import jax", "import jax.numpy as jnp")
+    decorator = "@jax.jit\n"
+    def convert(self, name: str) -> str:
+        return f"jnp.asarray({name}, dtype=jnp.result_type(float))"
+
+    def scalar(self, x: Code) -> Code:
+        return Code(f"jnp.asarray({x.expr}, dtype=jnp.result_type(float))", ATOM, "scalar")
+
+    def contract(self, subscripts: str, operands: list[Code]) -> Code:  # traced once per shape
+        return Code(f"jnp.einsum({subscripts!r}, {', '.join(o.expr for o in operands)}, optimize='auto')")
+
+    def broadcast(self, x: Code, shape: str) -> Code:
+        return Code(f"jnp.broadcast_to({x.expr}, {shape})")
+
+    def full(self, value: str, shape: str) -> Code:
+        return Code(f"jnp.full({shape}, {value})")
+
+    def eye(self, n: str) -> Code:
+        return Code(f"jnp.eye({n})")
+
+    def contiguous(self, x: Code) -> Code:
+        return x
+
+    def embed_diagonal(self, out, shape, inner, view, strides, reduced, eyes) -> list[str]:
+        # No views to write through under jit: multiply by identity matrices, which XLA
+        # generates inside the fused product (an iota comparison) instead of storing.
+        subscripts, operands = eyes
+        product = f"jnp.einsum({subscripts!r}, {', '.join(operands)})"
+        if inner.kind == "scalar":
+            product = f"{wrap(inner, PRODUCT)} * {product}"
+        return [f"{out} = {product}"]
+
+    helpers: dict[str, str] = {}
+
+
+class TorchBackend(NumpyBackend):
+    name = "torch"
+    module = "torch"
+    imports = ("import torch",)
+    def convert(self, name: str) -> str:
+        return f"_tensor({name})"
+
+    def scalar(self, x: Code) -> Code:  # torch functions take tensors only
+        return Code(f"torch.as_tensor({x.expr}, dtype=dtype, device=device)", ATOM, "scalar")
+
+    def dtype_line(self, first_input: str | None) -> list[str]:
+        if first_input is None:
+            return ["dtype, device = torch.float64, None"]
+        return [f"dtype, device = {first_input}.dtype, {first_input}.device"]
+
+    def transpose(self, x: Code, permutation: list[int]) -> Code:
+        if permutation == [1, 0]:
+            return Code(f"{wrap(x, ATOM)}.T")
+        return Code(f"{wrap(x, ATOM)}.permute({', '.join(map(str, permutation))})")
+
+    def sum(self, x: Code, axes: list[int], rank: int) -> Code:
+        if len(axes) == rank:
+            return Code(f"{wrap(x, ATOM)}.sum()")
+        return Code(f"{wrap(x, ATOM)}.sum(dim={tuple_text(axes)})")
+
+    def tensordot(self, a, b, axes_a, axes_b) -> Code:
+        return Code(f"torch.tensordot({a.expr}, {b.expr}, dims=({list(axes_a)}, {list(axes_b)}))")
+
+    def contract(self, subscripts: str, operands: list[Code]) -> Code:  # torch.einsum asks opt_einsum
+        return self.einsum(subscripts, operands)
+
+    def broadcast(self, x: Code, shape: str) -> Code:
+        return Code(f"{wrap(x, ATOM)}.expand({shape})", kind="view")
+
+    def full(self, value: str, shape: str) -> Code:
+        if value == "0.0":
+            return Code(f"torch.zeros({shape}, dtype=dtype, device=device)")
+        return Code(f"torch.full({shape}, {value}, dtype=dtype, device=device)")
+
+    def eye(self, n: str) -> Code:
+        return Code(f"torch.eye({n}, dtype=dtype, device=device)")
+
+    def contiguous(self, x: Code) -> Code:
+        return Code(f"{wrap(x, ATOM)}.contiguous()")
+
+    def embed_diagonal(self, out, shape, inner, view, strides, reduced, eyes) -> list[str]:
+        fill = f"fill_({inner.expr})" if inner.kind == "scalar" else f"copy_({inner.expr})"
+        return [f"{out} = torch.zeros({shape}, dtype=dtype, device=device)",
+                f"{out}.as_strided({reduced}, {tuple_text(strides)}).{fill}"]
+
+    helpers = {
+        "_tensor": '''
+def _tensor(value):
+    """A floating-point tensor: a tensor's own dtype when floating, else float64 (as matdiff computes)."""
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return value
+    return torch.as_tensor(value, dtype=torch.float64)
+''',
+    }
+
+
+BACKEND_OBJECTS = {"numpy": NumpyBackend(), "jax": JaxBackend(), "torch": TorchBackend()}
+
+
+def tuple_text(items) -> str:
+    items = list(items)
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(map(str, items))})"
+
+
+def is_atomic(template: str) -> bool:
+    """A call (``np.exp({x})``, ``(x > 0).to(dtype)``): nothing outside its parentheses but names."""
+    depth, outside = 0, ""
+    for character in template:
+        depth += character == "("
+        outside += character if depth == 0 else ""
+        depth -= character == ")"
+    return "(" in template and all(c.isalnum() or c in "_." for c in outside.replace(")", ""))
+
+
+def helper_sources(backend: NumpyBackend) -> dict[str, str]:
+    """The helper functions generated code may define: the backend's and the functions' own."""
+    sources = dict(backend.helpers)
+    for function in FUNCTIONS.values():
+        sources.update(function.helpers.get(backend.name, {}))
+    return sources
+
+
+def backend_named(name: str) -> NumpyBackend:
+    if not isinstance(name, str) or name not in BACKEND_OBJECTS:
+        raise MatdiffError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+    return BACKEND_OBJECTS[name]
