@@ -4,7 +4,8 @@ The pipeline, one module per arrow:
     syntax (parse) -> lowering (shapes, IR) -> differentiate -> simplify -> layout
     -> matrixform / indexform (print) | numeric (numbers) | codegen (compile)
 
-Public API (stable: tests outside the project rely on it): :func:`diff`, :func:`evaluate`, :class:`Derivative`,
+Public API (stable: tests outside the project rely on it): :func:`diff`, :func:`evaluate`,
+:func:`gradients` (every gradient of a scalar from one backward pass), :class:`Derivative`,
 :class:`MatdiffError` and its subclasses.
 """
 
@@ -20,7 +21,7 @@ from matdiff.errors import (
     UnknownNameError,
     ValueMismatchError,
 )
-from matdiff.api import Derivative, diff, evaluate, infer_shapes
+from matdiff.api import Derivative, Gradients, diff, evaluate, gradients, infer_shapes
 
 
 # The understanding tools and interop load on first use, so `import matdiff` and the CLI stay fast.
@@ -43,6 +44,7 @@ def __getattr__(name):
 __all__ = [
     "Derivative",
     "DomainError",
+    "Gradients",
     "InternalError",
     "LayoutError",
     "LimitError",
@@ -53,6 +55,7 @@ __all__ = [
     "ValueMismatchError",
     "diff",
     "evaluate",
+    "gradients",
     "infer_shapes",
     "explain",
     "check",

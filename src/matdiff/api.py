@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 
 from matdiff.engine import ir
-from matdiff.engine.differentiate import jacobian
+from matdiff.engine.differentiate import jacobian, jacobians
 from matdiff.errors import InternalError, LayoutError, LimitError, MatdiffError, UnknownNameError
 from matdiff.engine.layout import LAYOUTS, Arrangement, apply_arrangement, arrange, layout_y_shape
 from matdiff.engine.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower
-from matdiff.notation.bindings import MatrixProgram
+from matdiff.notation.bindings import MatrixProgram, ProgramBuilder, SharedProgram, fresh
 from matdiff.notation.forms import DerivativeForms
 from matdiff.language.shapes import as_mapping, normalize_shape, shape_text
 from matdiff.engine.simplify import simplify
@@ -97,6 +97,7 @@ class Derivative:
                  jacobian: ir.Tensor, arranged: ir.Tensor, notes: list, declared: tuple = (),
                  assume: Assumptions = Assumptions(), convention: str = "unconstrained"):
         self.declared = declared  # names the caller gave shapes for: never reused for intermediates
+        self._shared: MatrixProgram | None = None  # set by md.gradients: one set of bindings for all
         self.assume = assume
         self.convention = convention
         self.program = program
@@ -131,6 +132,8 @@ class Derivative:
     def matrix_program(self) -> MatrixProgram | None:
         """The compact matrix form: shared subexpressions as assignments, then the value;
         None when no matrix form exists in this layout."""
+        if self._shared is not None:
+            return self._shared
         with _guarded(self.source):
             return self._forms.matrix_program(vec=self.layout == "vec")
 
@@ -221,6 +224,51 @@ class Derivative:
         return self.text if self.text is not None else self.index
 
 
+def _check_options(layout: str, convention: str) -> None:
+    if layout not in LAYOUTS:
+        raise LayoutError(f"unknown layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
+    if convention not in CONVENTIONS:
+        raise MatdiffError(f"unknown convention {convention!r}: choose one of {', '.join(CONVENTIONS)}")
+
+
+def _variables(names: tuple, lowered: Lowered, program: Program, shapes: dict | None, intermediate: str | None,
+               source: str | None) -> list[Value]:
+    """The Value of each name differentiated by: an input, the ``intermediate``, or a declared
+    name the expression does not use (its derivative is zero)."""
+    assigned = {s.target for s in program.statements if s.target}
+    variables = []
+    for name in names:
+        if name == intermediate:
+            value = lowered.intermediate_value
+            assert value is not None  # lower() found the intermediate
+            variables.append(Value(ir.var(name, value.node.shape), value.row))
+        elif name in lowered.variables:
+            variables.append(lowered.variables[name])
+        elif shapes and name in shapes:
+            variables.append(Value(ir.var(name, normalize_shape(name, shapes[name]))))
+        else:
+            occurring = sorted(set(lowered.variables) | assigned)
+            raise UnknownNameError(f"{name} does not occur in the expression (names here: {', '.join(occurring)})",
+                                   None, source)
+    return variables
+
+
+def _derivative(program: Program, lowered: Lowered, names: tuple, variables: list[Value], derivative: ir.Tensor,
+                layout: str, shapes: dict | None, assumptions: Assumptions, convention: str) -> Derivative:
+    """The Derivative of ``derivative`` (J, shape y + x…, over the IR) arranged in ``layout``."""
+    derivative = lowered.filled_in(derivative)
+    y_shape = layout_y_shape(lowered.value.surface())
+    x_shapes = tuple(v.surface() for v in variables)
+    reshaped = ir.reshape(derivative, y_shape + tuple(d for s in x_shapes for d in s))
+    notes = list(lowered.notes)
+    reshaped = _in_convention(reshaped, names, x_shapes, len(y_shape), assumptions, convention, notes)
+    arrangement = arrange(layout, y_shape, x_shapes)
+    arranged = simplify(apply_arrangement(reshaped, arrangement), assumptions)
+    return Derivative(program=program, lowered=lowered, wrt=names, layout=layout, arrangement=arrangement,
+                      jacobian=simplify(reshaped, assumptions), arranged=arranged, notes=notes,
+                      declared=tuple(shapes or ()), assume=assumptions, convention=convention)
+
+
 def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numerator", *, assume=None,
          convention: str = "unconstrained") -> Derivative:
     """∂expression/∂wrt in ``layout`` (numerator, denominator, gradient, jacobian or vec); ``wrt`` a name, or a tuple for higher orders.
@@ -232,46 +280,19 @@ def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numera
         program = parse(expression)
         names = _wrt_names(wrt)
         assumptions = Assumptions.of(assume)
-        if layout not in LAYOUTS:
-            raise LayoutError(f"unknown layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
-        if convention not in CONVENTIONS:
-            raise MatdiffError(f"unknown convention {convention!r}: choose one of {', '.join(CONVENTIONS)}")
+        _check_options(layout, convention)
         assigned = {s.target for s in program.statements if s.target}
         intermediates = {n for n in names if n in assigned}
         if len(intermediates) > 1:
             raise MatdiffError("differentiate by at most one intermediate at a time")
         intermediate = next(iter(intermediates), None)
         lowered = lower(program, shapes, intermediate=intermediate, assume=assumptions)
-        y = lowered.value
-        intermediate_value = lowered.intermediate_value
-        variables = []
-        for name in names:
-            if name == intermediate:
-                assert intermediate_value is not None  # lower() found the intermediate
-                variables.append(Value(ir.var(name, intermediate_value.node.shape), intermediate_value.row))
-            elif name in lowered.variables:
-                variables.append(lowered.variables[name])
-            elif shapes and name in shapes:
-                variables.append(Value(ir.var(name, normalize_shape(name, shapes[name]))))
-            else:
-                occurring = sorted(set(lowered.variables) | assigned)
-                raise UnknownNameError(f"{name} does not occur in the expression (names here: {', '.join(occurring)})",
-                                       None, source)
-        derivative = y.node
+        variables = _variables(names, lowered, program, shapes, intermediate, source)
+        derivative = lowered.value.node
         fixed = assumptions.without(names)  # structure may rewrite only what is not differentiated again
         for variable in variables:
             derivative = simplify(jacobian(derivative, variable.node), fixed)
-        derivative = lowered.filled_in(derivative)
-        y_shape = layout_y_shape(y.surface())
-        x_shapes = tuple(v.surface() for v in variables)
-        reshaped = ir.reshape(derivative, y_shape + tuple(d for s in x_shapes for d in s))
-        notes = list(lowered.notes)
-        reshaped = _in_convention(reshaped, names, x_shapes, len(y_shape), assumptions, convention, notes)
-        arrangement = arrange(layout, y_shape, x_shapes)
-        arranged = simplify(apply_arrangement(reshaped, arrangement), assumptions)
-        return Derivative(program=program, lowered=lowered, wrt=names, layout=layout, arrangement=arrangement,
-                          jacobian=simplify(reshaped, assumptions), arranged=arranged, notes=notes,
-                          declared=tuple(shapes or ()), assume=assumptions, convention=convention)
+        return _derivative(program, lowered, names, variables, derivative, layout, shapes, assumptions, convention)
 
 
 def _in_convention(jacobian: ir.Tensor, names: tuple, x_shapes: tuple, axis: int, assume: Assumptions,
@@ -297,6 +318,93 @@ def _in_convention(jacobian: ir.Tensor, names: tuple, x_shapes: tuple, axis: int
             notes.append(f"{name} is assumed {structure}: the {convention} convention, {meaning.formula} "
                          f"({meaning.meaning})")
     return jacobian
+
+
+class Gradients(dict):
+    """{name: Derivative}: a scalar's gradient by each input, in the gradient layout, from one
+    reverse pass. ``text`` is the whole backward pass as one program, each gradient assigned to
+    ``d<name>`` right after the last activation or delta it needs::
+
+        a2 = sigmoid(W2*x); …; d3 = (a3 - y).*a3.*(1 - a3); dW3 = d3*a2'; d2 = …; dW2 = d2*x'
+
+    Each Derivative's own ``text`` holds the assignments it needs, under the same names."""
+
+    def __init__(self, derivatives: dict, shared: SharedProgram | None, names: dict):
+        super().__init__(derivatives)
+        self._shared = shared
+        self.names = names  # input -> the name of its gradient in ``text`` ("W2" -> "dW2")
+
+    @property
+    def text(self) -> str | None:
+        """The backward pass in matrix notation; followed by ``; dW2`` it is a program whose value
+        ``md.evaluate`` gives. None when a gradient has no matrix form."""
+        if self._shared is None:
+            return None
+        return self._shared.text([self.names[name] for name in self])
+
+    @property
+    def latex(self) -> str:
+        if self._shared is None:
+            return r" \\ ".join(d.latex for d in self.values())
+        return self._shared.latex({self.names[name]: d._forms.latex_result() for name, d in self.items()})
+
+    def to_dict(self) -> dict:
+        """JSON-ready: the whole pass, then each gradient as ``diff --format json`` gives it."""
+        return {"text": self.text, "latex": self.latex, "layout": "gradient",
+                "gradients": {name: {"name": self.names[name], "text": d.text, "latex": d.latex, "index": d.index,
+                                     "shape": list(d.shape), "notes": list(d.notes)} for name, d in self.items()}}
+
+    def __repr__(self) -> str:
+        return f"<Gradients {', '.join(self)}: {self.text or '…'}>"
+
+
+def gradients(program: str, shapes: dict | None = None, wrt=None, *, assume=None,
+              convention: str = "unconstrained") -> Gradients:
+    """The gradient of a scalar program by every input (or those in ``wrt``), from one reverse pass:
+    {name: Derivative} in the gradient layout, printed over one set of bindings (SPEC §3).
+    ``assume`` and ``convention`` mean what they mean for :func:`diff`."""
+    source = program if isinstance(program, str) else None
+    with _guarded(source):
+        parsed = parse(program)
+        assumptions = Assumptions.of(assume)
+        _check_options("gradient", convention)
+        lowered = lower(parsed, shapes, assume=assumptions)
+        surface = lowered.value.surface()
+        if layout_y_shape(surface):
+            shown = f"{surface[0]}×1" if len(surface) == 1 else shape_text(surface)
+            raise MatdiffError(f"gradients are of a scalar, and this program's value is {shown}: "
+                               "use diff for its Jacobian")
+        names = tuple(lowered.variables) if wrt is None else _wrt_names(wrt)
+        if not names:
+            raise MatdiffError("the program has no inputs, so no gradients: it is a constant")
+        intermediates = {s.target for s in parsed.statements if s.target}
+        for name in names:
+            if name in intermediates:
+                raise MatdiffError(f"{name} is an intermediate, not an input: its delta is "
+                                   f"diff(…, wrt={name!r}, layout='gradient')")
+        names = tuple(dict.fromkeys(names))
+        variables = _variables(names, lowered, parsed, shapes, None, source)
+        found = jacobians(lowered.value.node, tuple(v.node for v in variables))
+        structured = {name for name in names if assumptions.structure_of(name).square}
+        if convention != "unconstrained" and not structured:
+            _in_convention(lowered.value.node, names, (), 0, assumptions, convention, [])  # says why not
+        plain = [_derivative(parsed, lowered, (name,), [variable], simplify(j, assumptions.without((name,))),
+                             "gradient", shapes, assumptions, convention if name in structured else "unconstrained")
+                 for name, variable, j in zip(names, variables, found)]
+        taken = set(lowered.variables) | set(lowered.assigned) | set(shapes or ())
+        gradient_names = {name: fresh("d" + name, taken) for name in names}
+        assigned, reserved = plain[0]._forms.names_in_use()  # one lowering, no intermediate: the same for all
+        symmetric = frozenset(name for name in assumptions.names if assumptions.symmetric(name))
+        builder = ProgramBuilder([d.tensor for d in plain], assigned=assigned,
+                                 reserved=reserved | set(gradient_names.values()), symmetric=symmetric)
+        values = [builder(d.tensor) for d in plain]
+        recovered = [value for value in values if value is not None]
+        if len(recovered) < len(values):
+            return Gradients(dict(zip(names, plain)), None, gradient_names)
+        shared = builder.finish_all(recovered)
+        for k, derivative in enumerate(plain):
+            derivative._shared = shared.program(k)  # the same names in every gradient's text
+        return Gradients(dict(zip(names, plain)), shared, gradient_names)
 
 
 def _shapes_from_values(values: dict, shapes: dict | None) -> dict:

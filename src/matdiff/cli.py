@@ -1,4 +1,4 @@
-"""The command line: ``matdiff diff|explain|check|entries|codegen|serve``.
+"""The command line: ``matdiff diff|grads|explain|check|entries|codegen|serve``.
 
 Start-up must stay fast (< 0.3 s): only argparse and the engine are imported
 here; rich, the server and the optional backends are imported by the
@@ -13,6 +13,7 @@ import json
 import os
 import sys
 
+from matdiff import __version__
 from matdiff.engine.layout import LAYOUTS
 from matdiff.errors import MatdiffError
 from matdiff.language.shapes import normalize_shape, shape_from_text, shape_text
@@ -56,57 +57,101 @@ def _wrt(arguments):
     return arguments.wrt[0] if len(arguments.wrt) == 1 else tuple(arguments.wrt)
 
 
+NAMING = ("Names without a --shape follow matrixcalculus.org: a-g are scalars, h-z vectors (columns), "
+          "A-Z matrices (by first letter), with sizes inferred from how they are used.")
+LAYOUT_HELP = ("how the derivative's entries are arranged: numerator (rows follow the expression), "
+               "denominator (rows follow the variable), gradient (the variable's shape; scalar "
+               "expressions only), jacobian (the expression's axes, then the variable's), vec "
+               "(d vec(Y) / d vec(X)) (default: %(default)s)")
+SHAPE_HELP = ("shape of a name: A=3x4, x=n (a column), B=mxn, s=scalar; repeat for each name "
+              "(default: by the naming convention below)")
+
+
+def _add_inputs(parser: argparse.ArgumentParser) -> None:
+    """What the caller says about the inputs: shapes and structure."""
+    parser.add_argument("--shape", action="append", metavar="NAME=SPEC", help=SHAPE_HELP)
+    parser.add_argument("--assume", action="append", metavar="NAME=STRUCTURE",
+                        help="structure of an input: S=symmetric, S=spd, D=diagonal, x=positive; repeat for "
+                             "each input (default: none)")
+
+
 def _add_common(parser: argparse.ArgumentParser, *, layout: bool = True) -> None:
     parser.add_argument("expression", help="expression or program, e.g. \"x'*A*x\" or 'z = W*x; sum(exp(z))'")
     parser.add_argument("--wrt", action="append", required=True, metavar="X",
-                        help="variable to differentiate by (repeat for higher orders)")
-    parser.add_argument("--shape", action="append", metavar="NAME=SPEC",
-                        help="shape of a variable: A=3x4, x=n, B=mxn, s=scalar")
-    parser.add_argument("--assume", action="append", metavar="NAME=STRUCTURE",
-                        help="structure of an input: S=symmetric, S=spd, D=diagonal, x=positive (repeatable)")
+                        help="the variable to differentiate by (required); repeat for a higher derivative: "
+                             "--wrt x --wrt x is the Hessian, --wrt x --wrt y the mixed second derivative")
+    _add_inputs(parser)
     if layout:
         parser.add_argument("--layout", default="numerator",
-                            choices=LAYOUTS)
+                            choices=LAYOUTS, help=LAYOUT_HELP)
+
+
+def _subcommand(commands, name: str, summary: str, **options) -> argparse.ArgumentParser:
+    return commands.add_parser(name, help=summary, description=f"{summary}. {NAMING}", **options)
 
 
 def _add_convention(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--convention", default="unconstrained", choices=["unconstrained", "symmetric", "cookbook"],
-                        help="the derivative by a symmetric matrix: every entry free (default), within symmetric "
-                             "matrices (G + G')/2, or by the free entries (the Matrix Cookbook's)")
+                        help="the derivative by a symmetric matrix: every entry free (unconstrained), within "
+                             "symmetric matrices (G + G')/2, or by the free entries (the Matrix Cookbook's) "
+                             "(default: %(default)s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="matdiff", description="Matrix calculus that gets the shapes right.")
+    parser = _Parser(prog="matdiff", description=f"Matrix calculus that gets the shapes right. {NAMING}")
+    parser.add_argument("--version", action="version", version=f"matdiff {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    diff = commands.add_parser("diff", help="the derivative, in matrix notation where one exists")
+    diff = _subcommand(commands, "diff", "the derivative, in matrix notation where one exists")
     _add_common(diff)
     _add_convention(diff)
-    diff.add_argument("--format", default="text", choices=["text", "latex", "index", "json"])
+    diff.add_argument("--format", default="text", choices=["text", "latex", "index", "json"],
+                      help="text: matrix notation in the input language (else index notation); latex; "
+                           "index: index (Einstein) notation; json: all of them (default: %(default)s)")
 
-    explain = commands.add_parser("explain", help="the chain rule step by step, with the shape of every factor")
+    grads = _subcommand(commands, "grads", "the backward pass: a scalar's gradient by every input, sharing "
+                        "its activations and deltas")
+    grads.add_argument("expression", help="a program with a scalar value, e.g. "
+                                          "'a = sigmoid(W*x); 0.5*sum((a - y).^2)'")
+    grads.add_argument("--wrt", action="append", metavar="X",
+                       help="an input whose gradient you want; repeat to list several (unlike diff, where "
+                            "repeating means a higher derivative) (default: every input)")
+    _add_inputs(grads)
+    _add_convention(grads)
+    grads.add_argument("--format", default="text", choices=["text", "latex", "json"],
+                       help="text: one statement a line, in the input language; latex; json "
+                            "(default: %(default)s)")
+
+    explain = _subcommand(commands, "explain", "the chain rule step by step, with the shape of every factor")
     _add_common(explain)
 
-    check = commands.add_parser("check", help="is a claimed derivative right? exit 0 yes, 1 no (with why), 2 bad input")
+    check = _subcommand(commands, "check", "is a claimed derivative right? exit 0 yes, 1 no (with why), 2 bad input")
     _add_common(check)
     _add_convention(check)
-    check.add_argument("--claim", required=True, metavar="FORMULA", help="the derivative you computed, e.g. \"W2*h'\"")
+    check.add_argument("--claim", required=True, metavar="FORMULA",
+                       help="the derivative you computed (required), e.g. \"W2*h'\"; it may use the program's "
+                            "intermediates (a2) and the backprop names of its deltas (dz2)")
 
-    entries = commands.add_parser("entries", help="every entry of the derivative as a formula in your own letters")
+    entries = _subcommand(commands, "entries", "every entry of the derivative as a formula in your own letters")
     _add_common(entries)
     entries.add_argument("--name", action="append", metavar="'W1=a b; c d'",
-                         help="letters for the entries of a variable: rows separated by ';'")
+                         help="letters for the entries of a variable, rows separated by ';'; repeat for "
+                              "each variable (default: the variable's name with indices, W1_11)")
 
-    codegen = commands.add_parser("codegen", help="standalone NumPy/JAX/PyTorch code for the derivative")
+    codegen = _subcommand(commands, "codegen", "standalone NumPy/JAX/PyTorch code for the derivative")
     _add_common(codegen)
     _add_convention(codegen)
-    codegen.add_argument("--target", default="numpy", choices=["numpy", "jax", "torch"])
+    codegen.add_argument("--target", default="numpy", choices=["numpy", "jax", "torch"],
+                         help="the array library the code uses (default: %(default)s)")
     codegen.add_argument("--check", action="store_true",
-                         help="a runnable script: the value, the derivative and a finite-difference check")
+                         help="a runnable script: the value, the derivative and a finite-difference check "
+                              "(default: the function alone)")
 
-    serve = commands.add_parser("serve", help="the web app on http://127.0.0.1:8000")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve = commands.add_parser("serve", help="the web app on http://127.0.0.1:8000",
+                                description="the web app: type an expression, see its derivative")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="the address to listen on; 0.0.0.0 opens it to the network (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="the port to listen on (default: %(default)s)")
     return parser
 
 
@@ -143,6 +188,29 @@ def run_diff(arguments) -> int:
                 print(f"# vec layout: {derivative.vec_text}")
         print(f"# {derivative.layout} layout, shape {shape}")
         for note in derivative.notes:
+            print(f"# note: {note}")
+    return EXIT_OK
+
+
+def run_grads(arguments) -> int:
+    from matdiff.api import gradients
+
+    found = gradients(arguments.expression, shapes=_shapes(arguments), wrt=arguments.wrt, assume=_assume(arguments),
+                      convention=arguments.convention)
+    if arguments.format == "json":
+        print(json.dumps(found.to_dict(), indent=2))
+    elif arguments.format == "latex":
+        print(found.latex)
+        print("% gradient layout")
+    else:
+        if found.text is not None:
+            print(found.text.replace("; ", "\n"))
+        else:
+            for name, derivative in found.items():
+                print(f"{found.names[name]}: {derivative.index}")
+        shapes = ", ".join(f"{found.names[name]} {shape_text(d.shape)}" for name, d in found.items())
+        print(f"# gradient layout: {shapes}")
+        for note in dict.fromkeys(note for d in found.values() for note in d.notes):
             print(f"# note: {note}")
     return EXIT_OK
 
@@ -199,7 +267,7 @@ def run_codegen(arguments) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"diff": run_diff, "explain": run_explain, "check": run_check, "entries": run_entries,
+COMMANDS = {"diff": run_diff, "grads": run_grads, "explain": run_explain, "check": run_check, "entries": run_entries,
             "codegen": run_codegen, "serve": run_serve}
 
 

@@ -38,16 +38,27 @@ def seed(shape: tuple) -> Tensor:
 
 def jacobian(output: Tensor, variable: Tensor) -> Tensor:
     """J = ∂output/∂variable, shape output.shape + variable.shape (zero if unused)."""
+    return jacobians(output, (variable,))[0]
+
+
+def jacobians(output: Tensor, variables: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    """∂output/∂v for each v of ``variables`` from one reverse pass: a backward pass gives every
+    gradient at the cost of one, because the cotangents of the shared nodes are found once."""
     n_lead = output.rank
     order = postorder(output)
+    wanted = {id(v) for v in variables}
+    found: dict[int, Tensor] = {}
     cotangents: dict[int, list[Tensor]] = {id(output): [seed(output.shape)]}
     for node in reversed(order):
         parts = cotangents.pop(id(node), None)
         if not parts:
             continue
         G = add(*parts) if len(parts) > 1 else parts[0]
-        if node is variable:
-            return G
+        if id(node) in wanted:
+            found[id(node)] = G
+            if len(found) == len(wanted):
+                break
+            continue  # a variable is a leaf: nothing flows on
         if is_zero(G):
             continue
         long_product = node.op == "einsum" and len(node.args) > LONG_PRODUCT
@@ -56,7 +67,7 @@ def jacobian(output: Tensor, variable: Tensor) -> Tensor:
         for argument, contribution in zip(node.args, contributions):
             if not is_zero(contribution):
                 cotangents.setdefault(id(argument), []).append(contribution)
-    return const(0.0, output.shape + variable.shape)
+    return tuple(found.get(id(v), const(0.0, output.shape + v.shape)) for v in variables)
 
 
 def all_but_one(node: Tensor, G: Tensor, n_lead: int) -> list[Tensor]:

@@ -48,6 +48,57 @@ class MatrixProgram:
         return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
 
 
+@dataclass(frozen=True)
+class SharedProgram:
+    """Several values over one set of assignments (a backward pass: every gradient, computed once
+    each, the forward activations and the deltas shared)."""
+
+    bindings: tuple
+    values: tuple  # one M per root, in the order of the roots
+
+    def program(self, k: int) -> MatrixProgram:
+        """Value ``k`` alone: the assignments it needs, in order, then the value."""
+        needed = _needed(self.bindings, [self.values[k]])
+        return MatrixProgram(tuple((n, b) for n, b in self.bindings if n in needed), self.values[k])
+
+    def statements(self, names: list[str]) -> list[tuple[str, M]]:
+        """The assignments with ``name_k = value_k`` placed right after the last one it needs, so
+        the program reads in the order a backward pass computes."""
+        pending = [(name, value, _needed(self.bindings, [value])) for name, value in zip(names, self.values)]
+        placed: list[tuple[str, M]] = []
+        done: set[str] = set()
+        for binding in (None, *self.bindings):
+            if binding is not None:
+                placed.append(binding)
+                done.add(binding[0])
+            placed += [(name, value) for name, value, needs in pending if needs <= done]
+            pending = [entry for entry in pending if not entry[2] <= done]
+        return placed
+
+    def text(self, names: list[str]) -> str:
+        return "; ".join(f"{name} = {text(body)}" for name, body in self.statements(names))
+
+    def latex(self, heads: dict) -> str:
+        """An aligned block; ``heads`` maps a value's name to its left-hand side in LaTeX."""
+        names = list(heads)
+        lines = [f"{heads.get(name, latex_name(name))} &= {latex(body)}" for name, body in self.statements(names)]
+        return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
+
+
+def _needed(bindings: tuple, values: list[M]) -> set[str]:
+    """The names of the assignments ``values`` use, directly or through other assignments."""
+    bodies = dict(bindings)
+    needed: set[str] = set()
+    stack = list(values)
+    while stack:
+        x = stack.pop()
+        if x.op == "leaf" and x.name in bodies and x.name not in needed:
+            needed.add(x.name)
+            stack.append(bodies[x.name])
+        stack.extend(x.args)
+    return needed
+
+
 # ----- which nodes to name ------------------------------------------------------------------
 
 _LEAVES = ("var", "const", "eye")
@@ -158,11 +209,18 @@ class ProgramBuilder:
 
     def __init__(self, roots: list[Tensor], *, assigned: dict | None = None, reserved: set | None = None,
                  symmetric: frozenset = frozenset()):
+        """With several roots (the gradients of a backward pass), each root's repeats are named as if
+        it were printed alone: what the roots share is the program's own intermediates and the
+        deltas, bound in :meth:`finish_all`, not every common part of their formulas."""
         self.taken = set(reserved or ()) | set(assigned or ())
-        self.recovery = Recovery(choose_names(roots, assigned=assigned or {}, reserved=set(reserved or ())),
-                                 symmetric)
+        names: dict[int, str] = {}
+        for root in roots:
+            found = choose_names([root], assigned=assigned or {}, reserved=set(reserved or ()) | set(names.values()))
+            names.update((key, name) for key, name in found.items() if key not in names)
+        self.recovery = Recovery(names, symmetric)
         self.taken |= set(self.recovery.names.values())
         self.deltas: set[str] = set()
+        self.delta_names: dict[M, str] = {}  # each delta's body -> its name
         self.numbers: dict[str, int] = {}  # for fresh()
         self.roots = list(roots)
 
@@ -176,6 +234,11 @@ class ProgramBuilder:
         return self.recovery(node)
 
     def finish(self, value: M) -> MatrixProgram:
+        shared = self.finish_all([value])
+        return MatrixProgram(shared.bindings, shared.values[0])
+
+    def finish_all(self, values: list[M]) -> SharedProgram:
+        """Compact the assignments and values, bind the deltas, inline names used only once."""
         symmetric: set[str] = set()
         bindings = []
         for name, body in self.recovery.bindings:
@@ -183,14 +246,14 @@ class ProgramBuilder:
             if is_symmetric(body):
                 symmetric.add(name)
             bindings.append((name, body))
-        value = rewritten(value, symmetric)
+        values = [rewritten(value, symmetric) for value in values]
         activations = _delta_factors({name: body for name, body in bindings})
         with_deltas: list[tuple[str, M]] = []
         for name, body in bindings:
             body = self._bind_deltas(body, activations, with_deltas)
             with_deltas.append((name, body))
-        value = self._bind_deltas(value, activations, with_deltas)
-        return _inline_single_uses(with_deltas, value, keep=self.deltas)
+        values = [self._bind_deltas(value, activations, with_deltas) for value in values]
+        return _inline_single_uses(with_deltas, values, keep=self.deltas)
 
     def _bind_deltas(self, x: M, activations: dict, out: list) -> M:
         """x with each delta used as a factor of a product replaced by a name (inner ones first)."""
@@ -205,10 +268,13 @@ class ProgramBuilder:
         activation = _delta_of(x, activations)
         if activation is None:
             return x
+        if x in self.delta_names:  # the same delta met again (in another gradient): one name
+            return leaf(self.delta_names[x], x.kind)
         digits = re.fullmatch(r"[A-Za-z_]+?_?(\d+)", activation)
         name = fresh("d" + (digits.group(1) if digits else activation), self.taken, numbers=self.numbers)
         out.append((name, x))
         self.deltas.add(name)
+        self.delta_names[x] = name
         return leaf(name, x.kind)
 
 
@@ -278,13 +344,14 @@ def _substitute(x: M, bodies: dict) -> M:
     return rebuild(x, tuple(_substitute(a, bodies) for a in x.args))
 
 
-def _inline_single_uses(bindings: list, value: M, *, keep: set) -> MatrixProgram:
+def _inline_single_uses(bindings: list, values: list[M], *, keep: set) -> SharedProgram:
     """A name used once is no saving (except a delta, which names a step of backprop); a name
     not used at all is dropped. Two passes, so a program of n bindings takes time linear in n:
-    uses are counted from the value back (a dropped binding's uses do not count), then single
+    uses are counted from the values back (a dropped binding's uses do not count), then single
     uses are substituted front to back (each body already holding its own substitutions)."""
     counts = {name: 0 for name, _ in bindings}
-    _references(value, counts)
+    for value in values:
+        _references(value, counts)
     for name, body in reversed(bindings):
         if counts[name]:
             _references(body, counts)
@@ -298,4 +365,4 @@ def _inline_single_uses(bindings: list, value: M, *, keep: set) -> MatrixProgram
             inlined[name] = body
         else:
             kept.append((name, body))
-    return MatrixProgram(tuple(kept), _substitute(value, inlined) if inlined else value)
+    return SharedProgram(tuple(kept), tuple(_substitute(v, inlined) if inlined else v for v in values))

@@ -98,15 +98,25 @@ def claim_of(body: dict) -> str:
 
 def wrt_of(body: dict) -> list[str]:
     """'W1', 'x, y' or ["x", "y"]: the variable(s), in order (two or three for higher derivatives)."""
-    wrt = body.get("wrt")
-    if isinstance(wrt, str):
-        wrt = [w for w in re.split(r"[\s,]+", wrt) if w]
-    if not isinstance(wrt, list) or not 1 <= len(wrt) <= MAX_ORDER:
-        raise BadRequest(f"'wrt' must name one to {MAX_ORDER} variables, e.g. \"W1\" or [\"x\", \"y\"]")
-    for name in wrt:
+    return _variables(body.get("wrt"), "wrt", MAX_ORDER)
+
+
+def inputs_of(body: dict) -> list[str] | None:
+    """For /api/gradients: the inputs whose gradients are wanted, written as 'wrt' is (any number
+    of them); absent or null: every input."""
+    inputs = body.get("inputs")
+    return None if inputs is None else _variables(inputs, "inputs", MAX_NAMES)
+
+
+def _variables(value, field: str, most: int) -> list[str]:
+    if isinstance(value, str):
+        value = [w for w in re.split(r"[\s,]+", value) if w]
+    if not isinstance(value, list) or not 1 <= len(value) <= most:
+        raise BadRequest(f"'{field}' must name one to {most} variables, e.g. \"W1\" or [\"x\", \"y\"]")
+    for name in value:
         if not isinstance(name, str) or not NAME.fullmatch(name):
-            raise BadRequest(f"'wrt' holds {_shown(name)}, which is not a variable name")
-    return wrt
+            raise BadRequest(f"'{field}' holds {_shown(name)}, which is not a variable name")
+    return value
 
 
 def layout_of(body: dict) -> str:
@@ -227,6 +237,7 @@ def _shown(value, limit: int = 40) -> str:
 PARSERS: dict[str, Callable[[dict], object]] = {
     "expression": expression_of,
     "wrt": wrt_of,
+    "inputs": inputs_of,
     "shapes": shapes_of,
     "layout": layout_of,
     "include": include_of,

@@ -186,6 +186,15 @@ SECTIONS: dict[str, Callable[[dict, Callable[[], Any]], Any]] = {  # (request, d
 }
 
 
+def gradients(expression: str, inputs: list[str] | None, shapes: dict, assume: dict | None = None) -> dict:
+    """Every gradient of a scalar program from one backward pass, one entry per input."""
+    found = md.gradients(expression, shapes=_shapes(shapes), wrt=None if inputs is None else tuple(inputs),
+                         assume=assume)
+    body = found.to_dict()
+    body["mathml"] = mathml(body["latex"])
+    return body
+
+
 def evaluate(expression: str, values: dict, shapes: dict, assume: dict | None = None) -> dict:
     arrays = {}
     for name, value in values.items():
@@ -239,6 +248,7 @@ def _code(derivative, target: str) -> str:
 JOBS: dict[str, Callable[..., dict]] = {
     "variables": variables,
     "diff": diff,
+    "gradients": gradients,
     "evaluate": evaluate,
     "explain": explain,
     "check": check,

@@ -106,6 +106,8 @@ def openapi() -> dict:
                 "DerivativeRequest", "Section", optional_feature=True,
                 parameters=[{"name": "section", "in": "path", "required": True,
                              "schema": {"type": "string", "enum": list(PAGE_SECTIONS)}}]),
+            "/api/gradients": _post("every gradient of a scalar program, from one backward pass",
+                                    "GradientsRequest", "Gradients"),
             "/api/evaluate": _post("the numeric value of an expression", "EvaluateRequest", "Value"),
             "/api/explain": _post("the chain rule step by step, with the shape of every factor",
                                   "DerivativeRequest", "Any", optional_feature=True),
@@ -136,6 +138,19 @@ def openapi() -> dict:
                 **derivative_fields, "target": {"type": "string", "enum": list(TARGETS), "default": "numpy"},
                 "check": {"type": "boolean", "default": False,
                           "description": "a runnable script: value, derivative and a finite-difference check"}}},
+            "GradientsRequest": {"type": "object", "required": ["expression"], "properties": {
+                "expression": expression, "shapes": derivative_fields["shapes"], "assume": derivative_fields["assume"],
+                "inputs": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+                           "description": "the inputs whose gradients are wanted (default: every input)",
+                           "example": ["W2", "W3"]}}},
+            "Gradients": {"type": "object", "required": ["text", "latex", "gradients"], "properties": {
+                "text": {"type": ["string", "null"], "description": "the backward pass as one program: "
+                                                                    "a2 = …; d3 = …; dW3 = d3*a2'; …"},
+                "latex": {"type": "string"}, "mathml": {"type": ["string", "null"]},
+                "layout": {"type": "string", "enum": ["gradient"]},
+                "gradients": {"type": "object", "description": "by input: its gradient's name in text "
+                                                               "(dW3), text, latex, index, shape, notes",
+                              "additionalProperties": {"type": "object"}}}},
             "VariablesRequest": {"type": "object", "required": ["expression"], "properties": {
                 "expression": expression, "shapes": derivative_fields["shapes"], "assume": derivative_fields["assume"]}},
             "EvaluateRequest": {"type": "object", "required": ["expression"], "properties": {

@@ -71,6 +71,7 @@ NO_CACHE = {"cache-control": "no-cache"}  # revalidate: a new version of the pag
 ENDPOINTS = {  # POST path: (job, the request fields it takes, the engine feature it needs)
     "/api/variables": ("variables", ("expression", "shapes", "assume"), None),
     "/api/diff": ("diff", (*DERIVATIVE, "include", "index"), None),
+    "/api/gradients": ("gradients", ("expression", "inputs", "shapes", "assume"), None),
     "/api/evaluate": ("evaluate", ("expression", "values", "shapes", "assume"), None),
     "/api/explain": ("explain", DERIVATIVE, "explain"),
     "/api/check": ("check", (*DERIVATIVE, "claim"), "check"),
