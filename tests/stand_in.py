@@ -1,10 +1,11 @@
 """Helpers for the server tests: a stand-in engine worker, and ``matdiff serve`` in a subprocess.
 
 The stand-in speaks the worker protocol (:mod:`matdiff.web.worker`) in a few lines: a
-job whose expression holds ``slow`` sleeps a minute, any other answers at once with
-the worker's pid. No engine input is reliably slow on every machine, and a test must
-not depend on one being so. A slow job writes its pid to ``$STAND_IN_LOG`` when it
-starts, so a test can watch that process die.
+job whose expression holds ``slow`` sleeps a minute, one that holds ``spin`` computes
+for a minute, any other answers at once with the worker's pid. No engine input is
+reliably slow on every machine, and a test must not depend on one being so. A slow or
+spinning job writes its pid to ``$STAND_IN_LOG`` when it starts, so a test can watch
+that process die.
 """
 
 from __future__ import annotations
@@ -24,11 +25,15 @@ STAND_IN_WORKER = textwrap.dedent("""
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         job = json.loads(line)
-        if "slow" in job["payload"].get("expression", ""):
+        expression = job["payload"].get("expression", "")
+        if "slow" in expression or "spin" in expression:
             if os.environ.get("STAND_IN_LOG"):
                 with open(os.environ["STAND_IN_LOG"], "a") as log:
                     log.write(f"{os.getpid()}\\n")
-            time.sleep(60)
+            end = time.monotonic() + 60
+            while "spin" in expression and time.monotonic() < end:
+                pass
+            time.sleep(max(0.0, end - time.monotonic()))
         print(json.dumps({"status": 200, "body": {"pid": os.getpid()}}), flush=True)
 """)
 STAND_IN_COMMAND = [sys.executable, "-c", STAND_IN_WORKER]

@@ -310,6 +310,31 @@ def test_a_quick_job_that_runs_long_while_long_work_is_full_is_moved_to_the_long
     assert cheap[0] == 200  # the quick lane is free again
 
 
+def test_the_quick_budget_is_cpu_time_so_a_job_that_waits_is_not_taken_for_an_expensive_one(log):
+    async def scenario():
+        pool = stand_in_pool(size=1, reserve=2, quick_budget=0.2, quick_wall=60.0, queue_timeout=20.0)
+        await pool.start()
+        try:
+            long_job = asyncio.ensure_future(pool.run("diff", {"expression": "slow"}, client="a"))
+            await wait_for_starts(log, 1)
+            waiting = asyncio.ensure_future(pool.run("diff", {"expression": "slow"}, client="b", quick=True))
+            waiting_pid = (await wait_for_starts(log, 2))[1]
+            computing = asyncio.ensure_future(pool.run("diff", {"expression": "spin"}, client="c", quick=True))
+            computing_pid = (await wait_for_starts(log, 3))[2]
+            for _ in range(200):  # the one that computes uses its 0.2 s of CPU: stopped, queued as long work
+                if not process_alive(computing_pid):
+                    break
+                await asyncio.sleep(0.05)
+            verdict = not process_alive(computing_pid), process_alive(waiting_pid)
+            await stop(long_job, waiting, computing)
+            return verdict
+        finally:
+            await pool.close()
+
+    computing_stopped, waiting_runs_on = asyncio.run(scenario())
+    assert computing_stopped and waiting_runs_on
+
+
 def test_a_cancelled_job_has_its_worker_killed(log):
     async def scenario():
         pool = stand_in_pool(size=1, reserve=0)

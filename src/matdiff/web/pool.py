@@ -25,6 +25,19 @@ from pathlib import Path
 log = logging.getLogger("matdiff.web.server")
 
 MAX_REPLY_BYTES = 32 << 20  # a derivative of a deep network prints long, but not this long
+QUICK_WALL_FACTOR = 5  # a quick job may wait this many times its CPU budget for a CPU
+QUICK_POLL_S = 0.05
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time a process has used (all its threads), from Linux's /proc; None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def busy() -> tuple[int, dict]:
@@ -46,10 +59,13 @@ class WorkerPool:
     - *quick* work (a request the server predicts cheap) needs no slot, only an idle
       process, of which there are ``size + reserve``: since long work holds at most
       ``size`` of them, ``reserve`` processes are always left to quick work. A quick
-      job still running after ``quick_budget`` seconds is long work after all: it
+      job that has used ``quick_budget`` seconds of CPU is long work after all: it
       takes a long slot if one is free and goes on, or else is stopped and queued
       again as long work, so a wrong prediction costs the quick lane
-      ``quick_budget`` seconds at most.
+      ``quick_budget`` seconds of CPU at most. CPU time, not wall time: on a busy
+      machine a cheap job waits for a CPU, and must not be taken for an expensive
+      one for that. Wall time counts too, ``quick_wall`` seconds (by default
+      ``QUICK_WALL_FACTOR`` times the budget), all there is where CPU time cannot be read.
 
     ``queue_timeout``: seconds a request may wait for a slot and a process;
     ``max_waiting``: requests allowed to wait at all (more are refused at once with
@@ -65,6 +81,7 @@ class WorkerPool:
         per_client: int | None = None,
         timeout: float = 10.0,
         quick_budget: float = 1.0,
+        quick_wall: float | None = None,
         queue_timeout: float = 10.0,
         max_waiting: int = 256,
         memory_limit: int = 1 << 30,
@@ -76,6 +93,7 @@ class WorkerPool:
         self.per_client = per_client or max(1, size // 2)
         self.timeout = timeout
         self.quick_budget = min(quick_budget, timeout)
+        self.quick_wall = min(timeout, quick_wall or QUICK_WALL_FACTOR * quick_budget)
         self.queue_timeout = queue_timeout
         self.max_waiting = max_waiting
         self.memory_limit = memory_limit
@@ -156,8 +174,7 @@ class WorkerPool:
             reader = asyncio.ensure_future(process.stdout.readline())
             spent = 0.0
             if quick is not None:
-                await asyncio.wait({reader}, timeout=self.quick_budget)
-                spent = self.quick_budget
+                spent = await self._quick_phase(process.pid, reader)
                 if not reader.done() and not await self._hold_now(*quick):
                     return None
             await asyncio.wait({reader}, timeout=self.timeout - spent)
@@ -179,6 +196,19 @@ class WorkerPool:
                 self._idle.put_nowait(process)
             else:
                 self._replace(process)
+
+    async def _quick_phase(self, pid: int, reader: asyncio.Future) -> float:
+        """Wait for the reply until the job has used its quick budget; returns the seconds waited."""
+        loop = asyncio.get_running_loop()
+        started, cpu_at_start = loop.time(), cpu_seconds(pid)
+        while not reader.done():
+            await asyncio.wait({reader}, timeout=QUICK_POLL_S)
+            waited = loop.time() - started
+            cpu = cpu_seconds(pid)
+            used = waited if cpu is None or cpu_at_start is None else cpu - cpu_at_start
+            if used >= self.quick_budget or waited >= self.quick_wall:
+                break
+        return loop.time() - started
 
     @staticmethod
     async def _hold(slots, held: contextlib.AsyncExitStack, deadline: float) -> bool:
@@ -234,7 +264,9 @@ class WorkerPool:
         import matdiff
 
         package_root = str(Path(matdiff.__file__).resolve().parent.parent)
-        env = dict(os.environ, MATDIFF_WORKER_MEMORY=str(self.memory_limit))
+        # one BLAS thread per worker: workers are the parallelism, and one job's threads must not
+        # take the CPUs a quick job needs
+        env = {**ONE_THREAD, **os.environ, "MATDIFF_WORKER_MEMORY": str(self.memory_limit)}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         process = await asyncio.create_subprocess_exec(
             *self.command,
