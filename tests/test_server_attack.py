@@ -21,7 +21,8 @@ with warnings.catch_warnings():  # starlette 1.x would rather have httpx2, which
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from starlette.testclient import TestClient
 
-from matdiff.web.fields import PARSERS, parse
+from matdiff.web.fields import PARSERS, parse, shape_of, wrt_of
+from matdiff.web.openapi import openapi
 from matdiff.web.guard import Guard
 from matdiff.web.pool import WorkerPool
 from matdiff.web.server import ENDPOINTS, create_app, predicted_cheap
@@ -71,10 +72,35 @@ def test_a_surrogate_in_the_expression_has_its_position(client):
     assert assert_refused(reply)["position"] == 2
 
 
-@pytest.mark.parametrize("shape", [["²"], "²", "3x²", ["٣"], ["1" * 5000], ["１"], [2.0], [[2]], {"n": 2},
+@pytest.mark.parametrize("shape", [["²"], "²", "3x²", ["٣"], ["1" * 5000], "1" * 5000, ["１"], [2.5], [[2]], ["0"], ["01"], {"n": 2},
                                    [10**400], "3 x 4 x 5"])
 def test_shapes_that_are_not_shapes_are_400(client, shape):
     assert_refused(client.post("/api/diff", json={"expression": "x'*x", "wrt": "x", "shapes": {"x": shape}}))
+
+
+@pytest.mark.parametrize("shape, dims", [("scalar", []), ("", []), ("()", []), (" 3 x 4 ", [3, 4]), ("3*n", [3, "n"]),
+                                         ("m,n", ["m", "n"]), ([3.0], [3]), (5, [5]), (["7", "k"], [7, "k"])])
+def test_every_spelling_of_a_shape_the_description_allows_is_accepted(shape, dims):
+    assert shape_of("A", shape) == dims
+
+
+def schema_pattern(*path):
+    node = openapi()["components"]["schemas"]
+    for key in path:
+        node = node[key]
+    return node["pattern"]
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_strings_the_openapi_patterns_allow_pass_the_field_parsers(data):
+    """The description is what fuzzers and clients trust: what it allows, the server takes."""
+    shape_text = data.draw(st.from_regex(schema_pattern(
+        "DerivativeRequest", "properties", "shapes", "additionalProperties", "oneOf", 2), fullmatch=True))
+    wrt_text = data.draw(st.from_regex(schema_pattern("DerivativeRequest", "properties", "wrt", "oneOf", 0),
+                                       fullmatch=True))
+    shape_of("A", shape_text)
+    assert 1 <= len(wrt_of({"wrt": wrt_text})) <= 3
 
 
 @pytest.mark.parametrize("raw_value", ["1" * 400, "-" + "9" * 400, "1e400", "-1e999", "[1, 2e308]",
@@ -175,6 +201,7 @@ def test_refusals_reach_the_client_as_json_errors(client):
     rebound = client.get("/", headers={"host": "evil.example"})
     assert_refused(rebound, 403)
     assert rebound.headers["x-frame-options"] == "DENY"
+    assert client.request("TRACE", "/api/diff").status_code == 405  # not 415: no body is expected
     same_site = client.post("/api/variables", json={"expression": "A*x"}, headers={"origin": "http://localhost"})
     assert same_site.status_code == 200
 

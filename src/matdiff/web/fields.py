@@ -31,7 +31,7 @@ SECTIONS = ("check", "vec", "explain", "entries", "code")  # the optional parts 
 PAGE_SECTIONS = ("index", *SECTIONS)  # each also its own request: POST /api/diff/{section}
 TARGETS = ("numpy", "jax", "torch")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-DIMENSION = re.compile(r"[0-9]{1,7}")  # ASCII digits only: "²".isdigit() is True, int("²") fails
+DIMENSION = re.compile(r"[1-9][0-9]{0,6}")  # ASCII digits only: "²".isdigit() is True, int("²") fails
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -110,7 +110,7 @@ def inputs_of(body: dict) -> list[str] | None:
 
 def _variables(value, field: str, most: int) -> list[str]:
     if isinstance(value, str):
-        value = [w for w in re.split(r"[\s,]+", value) if w]
+        value = [w for w in re.split(r"[ ,]+", value) if w]
     if not isinstance(value, list) or not 1 <= len(value) <= most:
         raise BadRequest(f"'{field}' must name one to {most} variables, e.g. \"W1\" or [\"x\", \"y\"]")
     for name in value:
@@ -161,16 +161,16 @@ def shape_of(name: str, shape) -> list:
     if isinstance(shape, str):  # the page's and the CLI's spelling: "3x4", "n", "scalar"
         try:
             shape = list(shape_from_text(shape))
-        except MatdiffError as error:
-            raise BadRequest(f"the shape of {name}: {error.message}") from None
-    elif isinstance(shape, int) and not isinstance(shape, bool):
+        except (MatdiffError, ValueError) as error:  # ValueError: int() of more than 4,300 digits
+            raise BadRequest(f"the shape of {name}: {getattr(error, 'message', 'a dimension is too long')}") from None
+    elif isinstance(shape, (int, float)) and not isinstance(shape, bool):
         shape = [shape]
     if not isinstance(shape, list) or len(shape) > 2:
         raise BadRequest(f"the shape of {name} must be like [3, 4], [4], [] or \"3x4\"")
     dims = []
     for d in shape:
-        if isinstance(d, str) and DIMENSION.fullmatch(d):
-            d = int(d)
+        if isinstance(d, str) and DIMENSION.fullmatch(d) or isinstance(d, float) and d.is_integer():
+            d = int(d)  # JSON Schema counts 3.0 as an integer
         number = isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= MAX_DIMENSION
         if number or (isinstance(d, str) and NAME.fullmatch(d) and len(d) <= 32):
             dims.append(d)

@@ -78,6 +78,8 @@ class Guard:
         scheme = scope.get("scheme", "http")
         if origin is not None and _origin(origin) != _origin(f"{scheme}://{host}"):
             return 403, "requests from other web sites are refused"
+        if scope["method"] != "POST":  # the only method with a body here; others are 405
+            return None
         media_type, _, parameters = headers.get("content-type", "").partition(";")
         charset = parameters.strip().lower().removeprefix("charset=").strip('"')
         if media_type.strip().lower() != "application/json" or charset not in ("", "utf-8"):

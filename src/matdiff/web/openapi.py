@@ -19,7 +19,11 @@ from matdiff.web.fields import (
 )
 
 NAME = "^[A-Za-z_][A-Za-z0-9_]{0,63}$"
-STRING_DIM = "([1-9][0-9]{0,5}|[A-Za-wyz_][A-Za-wyz0-9_]{0,31})"  # in "3x4" and "n x m", names hold no x
+WRT_LIST = "^[ ,]*{name}([ ,]+{name}){{0,{more}}}[ ,]*$".format(name="[A-Za-z_][A-Za-z0-9_]{0,63}", more=MAX_ORDER - 1)
+SIZE = f"([1-9][0-9]{{0,5}}|{MAX_DIMENSION})"  # 1 to MAX_DIMENSION, as text
+STRING_DIM = f"({SIZE}|[A-Za-wyz_][A-Za-wyz0-9_]{{0,31}})"  # in "3x4" and "n x m": names hold no x
+SCALAR = "[Ss][Cc][Aa][Ll][Aa][Rr]|\\(\\)"
+LARGEST = 1.7976931348623157e308  # a float's largest finite value
 ERRORS = {  # status: when; every one answers an Error object
     "400": "bad input: a one-line message and where it applies",
     "403": "the request came from another web site, or named this server by a foreign host name",
@@ -61,18 +65,21 @@ def openapi() -> dict:
                                  "newlines", "example": "W2*W1*h"}
     name = {"type": "string", "pattern": NAME}
     dim = {"oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_DIMENSION},
-                     {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,31}$"}]}
+                     {"type": "string", "pattern": f"^({SIZE}|[A-Za-z_][A-Za-z0-9_]{{0,31}})$"}]}
     shape = {"oneOf": [{"type": "array", "items": dim, "maxItems": 2},
-                       {"type": "string", "pattern": f"^ *{STRING_DIM}( *x *{STRING_DIM})? *$", "example": "3x4"}],
-             "description": "[] scalar, [n] column vector, [m, n] matrix; or \"3x4\", \"n\""}
+                       {"type": "integer", "minimum": 1, "maximum": MAX_DIMENSION},
+                       {"type": "string", "example": "3x4",
+                        "pattern": f"^ *({SCALAR}|{STRING_DIM}( *[x×*,] *{STRING_DIM})?)? *$"}],
+             "description": "[] scalar, [n] column vector, [m, n] matrix; or \"3x4\", \"n\", \"scalar\""}
     names_object = {"type": "object", "maxProperties": MAX_NAMES, "propertyNames": name}
-    number = {"type": "number", "minimum": -1e300, "maximum": 1e300}
+    number = {"type": "number", "minimum": -LARGEST, "maximum": LARGEST}
     derivative_request: dict[str, Any] = {
         "type": "object",
         "required": ["expression", "wrt"],
         "properties": {
             "expression": expression,
-            "wrt": {"oneOf": [name, {"type": "array", "items": name, "minItems": 1, "maxItems": MAX_ORDER}],
+            "wrt": {"oneOf": [{"type": "string", "pattern": WRT_LIST},
+                              {"type": "array", "items": name, "minItems": 1, "maxItems": MAX_ORDER}],
                     "description": "the variable, or a list of them for a higher derivative; a string may "
                                    "also list them separated by commas", "example": "W1"},
             "shapes": {**names_object, "additionalProperties": shape,
@@ -154,7 +161,8 @@ def openapi() -> dict:
             "VariablesRequest": {"type": "object", "required": ["expression"], "properties": {
                 "expression": expression, "shapes": derivative_fields["shapes"], "assume": derivative_fields["assume"]}},
             "EvaluateRequest": {"type": "object", "required": ["expression"], "properties": {
-                "expression": expression, "shapes": derivative_fields["shapes"], "assume": derivative_fields["assume"],
+                "expression": {**expression, "example": "A*x"}, "shapes": derivative_fields["shapes"],
+                "assume": derivative_fields["assume"],
                 "values": {**names_object, "additionalProperties": {
                     "oneOf": [number, {"type": "array", "items": number},
                               {"type": "array", "items": {"type": "array", "items": number}}],
