@@ -110,6 +110,30 @@ def test_all_sections_in_one_request_when_the_engine_has_them(client):
         assert body["entries"]["shape"] == [2, 2]
 
 
+def test_a_page_can_leave_the_slow_parts_out_and_ask_for_each_on_its_own(client):
+    lean = client.post("/api/diff", json={**SEED_3, "include": [], "index": False}).json()
+    assert lean["index"] is None and lean["text"] and "check" not in lean
+    full = client.post("/api/diff", json={**SEED_3, "include": ["check", "vec"]}).json()
+    assert full["index"]
+    assert client.post("/api/diff/index", json=SEED_3).json() == {"index": full["index"]}
+    assert client.post("/api/diff/check", json=SEED_3).json()["check"]["status"] == "passed"
+    assert client.post("/api/diff/vec", json=SEED_3).json() == {"vec": full["vec"]}
+    assert client.post("/api/diff/vec", json={**SEED_3, "layout": "vec"}).json() == {"vec": None}
+    if features()["codegen"]:
+        assert "def " in client.post("/api/diff/code", json=SEED_1).json()["code"]["numpy"]
+
+
+def test_a_section_that_does_not_exist_is_a_json_404(client):
+    reply = client.post("/api/diff/everything", json=SEED_1)
+    assert reply.status_code == 404
+    assert "index" in reply.json()["error"] and reply.json()["position"] is None
+
+
+def test_a_bad_request_for_a_section_is_400_like_any_other(client):
+    reply = client.post("/api/diff/index", json={"expression": "x+*y", "wrt": "x"})
+    assert reply.status_code == 400 and reply.json()["position"] == 2
+
+
 def test_check_diagnoses_the_first_questions_slip(client):
     if not features()["check"]:
         pytest.skip("the engine has no matdiff.check yet")

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import re
 from collections import OrderedDict
@@ -105,11 +106,10 @@ def predicted_cheap(kind: str, payload: dict) -> bool:
     if kind in NEVER_CHEAP or payload.get("name") in NEVER_CHEAP or NEVER_CHEAP & set(payload.get("include", ())):
         return False
     numbers = re.findall(r"[0-9]+", expression)
-    sizes = [len(json.dumps(value)) // 2 for value in payload.get("values", {}).values()]  # ≥ its cells
-    for shape in payload.get("shapes", {}).values():
-        sizes.append(1)
-        for d in shape:
-            sizes[-1] *= d if isinstance(d, int) else 1
+    sizes = [math.prod(d for d in shape if isinstance(d, int)) for shape in payload.get("shapes", {}).values()]
+    for value in payload.get("values", {}).values():
+        rows = value if isinstance(value, list) else [value]
+        sizes.append(sum(len(row) if isinstance(row, list) else 1 for row in rows))
     return (len(expression) <= CHEAP["chars"]
             and len(re.findall(r"[;\n]", expression.strip())) < CHEAP["statements"]
             and len(payload.get("wrt", ())) <= CHEAP["order"]
