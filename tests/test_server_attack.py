@@ -193,6 +193,21 @@ def test_the_host_served_on_is_admitted_besides_loopback():
     assert Guard(None, host="127.0.0.1").refusal(scope("GET", host="192.168.1.5:8000"))[0] == 403
 
 
+def test_a_client_that_stops_reading_its_reply_is_dropped():
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"x" * 1000})
+
+    async def never_taken(message):
+        if message["type"] == "http.response.body":
+            await asyncio.Event().wait()  # the client's window stays shut
+
+    async def scenario():
+        await asyncio.wait_for(Guard(app, send_timeout=0.1)(scope("GET"), None, never_taken), 10)
+
+    asyncio.run(scenario())  # returns: the connection is given up, no exception reaches the server
+
+
 def test_refusals_reach_the_client_as_json_errors(client):
     text = client.post("/api/diff", content=b'{"expression": "x", "wrt": "x"}', headers={"content-type": "text/plain"})
     assert_refused(text, 415)

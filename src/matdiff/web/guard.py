@@ -34,6 +34,10 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # served on every interface: any Host is this server
 
 
+class SlowClient(Exception):
+    """A client took longer than the send timeout to take part of its reply: it is dropped."""
+
+
 class Guard:
     """ASGI middleware: refuses foreign hosts, cross-site POSTs and non-JSON POSTs; adds headers.
 
@@ -53,18 +57,19 @@ class Guard:
         async def guarded_send(message):
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
-            await asyncio.wait_for(send(message), self.send_timeout)
+            try:
+                await asyncio.wait_for(send(message), self.send_timeout)
+            except asyncio.TimeoutError:
+                raise SlowClient from None
 
         refusal = self.refusal(scope)
-        if refusal is not None:
-            status, message = refusal
-            body = json.dumps({"error": message, "position": None}).encode()
-            await guarded_send({"type": "http.response.start", "status": status,
-                                "headers": [(b"content-type", b"application/json"),
-                                            (b"content-length", str(len(body)).encode())]})
-            await guarded_send({"type": "http.response.body", "body": body})
-            return
-        await self.app(scope, receive, guarded_send)
+        try:
+            if refusal is None:
+                await self.app(scope, receive, guarded_send)
+            else:
+                await refuse(*refusal, guarded_send)
+        except SlowClient:
+            pass  # returning without a full reply: the server closes the connection
 
     def refusal(self, scope) -> tuple[int, str] | None:
         """(status, reason) when the request must not reach the app, else None."""
@@ -95,6 +100,13 @@ class Guard:
             return ipaddress.ip_address(name).is_loopback
         except ValueError:
             return False
+
+
+async def refuse(status: int, message: str, send) -> None:
+    body = json.dumps({"error": message, "position": None}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _bare(host: str) -> str:
