@@ -309,6 +309,26 @@ def test_one_client_holds_at_most_its_share_of_long_work(log):
     assert starts == 2 and running  # the other client got the second slot meanwhile
 
 
+def test_one_client_cannot_fill_the_waiting_room(log):
+    async def scenario():
+        pool = stand_in_pool(size=1, per_client=1, max_waiting=8, queue_timeout=20.0)
+        await pool.start()
+        try:
+            greedy = [asyncio.ensure_future(pool.run("diff", {"expression": "slow"}, client="greedy"))
+                      for _ in range(3)]
+            await wait_for_starts(log, 1)
+            refused = await pool.run("diff", {"expression": "slow"}, client="greedy")
+            other = await pool.run("diff", {"expression": "fast"}, client="other", quick=True)
+            await stop(*greedy)
+            return refused, other
+        finally:
+            await pool.close()
+
+    refused, other = asyncio.run(scenario())
+    assert refused[0] == 429  # greedy has two requests in already: a quarter of the room
+    assert other[0] == 200
+
+
 def test_a_quick_job_that_runs_long_keeps_its_worker_when_a_long_slot_is_free(log):
     async def scenario():
         pool = stand_in_pool(timeout=1.5, quick_budget=0.3)

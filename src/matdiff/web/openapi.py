@@ -30,6 +30,7 @@ ERRORS = {  # status: when; every one answers an Error object
     "408": "the computation, or the request body, took too long and was stopped",
     "413": "the request body is too large",
     "415": "the request body was not sent as application/json",
+    "429": "this client has too many requests running or waiting already",
     "503": "the server is busy; retry after a moment",
 }
 

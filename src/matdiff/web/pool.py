@@ -69,7 +69,7 @@ class WorkerPool:
 
     ``queue_timeout``: seconds a request may wait for a slot and a process;
     ``max_waiting``: requests allowed to wait at all (more are refused at once with
-    503); ``memory_limit``: bytes each worker may allocate beyond its footprint at
+    503), a quarter of them from one client (more are refused with 429); ``memory_limit``: bytes each worker may allocate beyond its footprint at
     start; ``command``: how to start a worker (tests pass a stand-in).
     """
 
@@ -130,6 +130,8 @@ class WorkerPool:
             return 503, {"error": "the server is not running"}
         if self._waiting >= self.max_waiting:
             return busy()
+        if self._client_users[client] >= max(1, self.max_waiting // 4):
+            return 429, {"error": "too many requests from this client at once; wait for the ones running"}
         if quick:
             reply = await self._attempt(kind, payload, client, quick=True)
             if reply is not None:
