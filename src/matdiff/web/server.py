@@ -322,7 +322,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, **options) -> None:
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.keep_alive_timeout = stall_timeout  # also the deadline for a request's headers
     config.backlog = 2048
-    config.accesslog = None  # errors still go to stderr
+    config.accesslog = None
+    config.loglevel = "WARNING"  # errors still go to stderr
     _raise_open_file_limit()
     print(f"matdiff: serving on http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
     asyncio.run(serve_asgi(create_app(host=host, **options), config))  # type: ignore[arg-type]
