@@ -60,7 +60,17 @@ export function reconcile(expression) {
   const ticked = table.wrt.filter((name) => present.has(name));
   dropped ||= ticked.length !== table.wrt.length;
   table.wrt = ticked;
+  if (dropped) showDeclared();
   return dropped;
+}
+
+// The cells show what is declared now, at once: a shape dropped must not stay on screen (or be read
+// back) while the server is still being asked about the new expression, or if it does not answer.
+function showDeclared() {
+  for (const input of document.querySelectorAll("#variables input.shape")) {
+    if (input !== document.activeElement) input.value = table.shapes.get(input.dataset.name)?.spec || "";
+  }
+  for (const box of document.querySelectorAll("#variables input.wrt")) box.checked = table.wrt.includes(box.dataset.wrt);
 }
 
 // Still the loaded expression, edited: what comes before and after the edit is at least half of it.
@@ -116,7 +126,7 @@ function draw(expression, rows, problem) {
   const sameAsError = problem && !$("error").hidden && $("error-message").textContent === problem.error;
   problemBox.textContent = problem ? problem.error : "";
   problemBox.hidden = !problem || sameAsError;   // an error is shown once
-  if (!rows) return;  // keep the table while the expression is mid-edit
+  if (!rows) { showDeclared(); return; }  // keep the table while the expression is mid-edit
   const names = [...rows.map((row) => row.name), ...intermediatesIn(expression).map((name) => "=" + name)];
   const body = $("variables");
   if (body.dataset.names === names.join(",")) {
