@@ -141,6 +141,12 @@ def hessians(rng=None, *, quick: bool = False) -> list[dict]:
     return rows
 
 
+def mlp_matrix_form() -> str:
+    """What matdiff prints for the MLP's gradient: the backward pass on the batch, in matrix form."""
+    expression, shapes, *_ = _mlp(np.random.default_rng(1))
+    return md.diff(expression, wrt="W1", shapes=shapes, layout="gradient").text
+
+
 def mlp_gradient(rng=None, *, quick: bool = False) -> list[dict]:
     rng = rng or np.random.default_rng(1)
     expression, shapes, values, backprop, loss = _mlp(rng)

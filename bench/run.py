@@ -45,7 +45,8 @@ def table(rows: list[dict], columns: list[str]) -> str:
 
     def cell(row, column):
         value = row.get(column, "")
-        if column in ("seconds", "best", "median", "import", "python") and isinstance(value, float):
+        if column in ("seconds", "best", "median", "import", "python", "derive", "matrix form", "total") \
+                and isinstance(value, float):
             return ms(value)
         if column == "ratio":
             return f"{value:.2f}×"
@@ -90,6 +91,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import common
     import compiled
+    import recovery
     import scaling
     import startup
     import symbolic
@@ -107,10 +109,15 @@ def main(argv=None) -> int:
     print("## 1. Compiled Hessians\n\n" + table(results["hessians"], ["problem", "method", "seconds", "ratio"]))
     results["gradient"] = compiled.mlp_gradient(quick=quick)
     print("\n## 2. Compiled gradient\n\n" + table(results["gradient"], ["problem", "method", "seconds", "ratio"]))
+    results["mlp matrix form"] = compiled.mlp_matrix_form()
+    print(f"\nmatdiff prints ∂loss/∂W1 as `{results['mlp matrix form']}`")
     results["chain"] = symbolic.chain(quick=quick)
     print("\n## 3a. Symbolic: chain\n\n" + table(results["chain"], ["problem", "tool", "seconds", "printed"]))
     results["depth"] = symbolic.depth_scaling(quick=quick)
     print("\n## 3b. Symbolic: sigmoid MLP depth\n\n" + table(results["depth"], ["depth", "tool", "seconds", "printed"]))
+    results["recovery"] = recovery.measure()
+    print("\n## 3c. Finding matrix forms (the literature suite, CPU time)\n\n"
+          + table(results["recovery"][:5], ["case", "derive", "matrix form", "total"]))
     results["startup"] = [startup.cold_start()]
     print("\n## 4. CLI cold start\n\n" + table(results["startup"], ["command", "best", "median", "import", "python"]))
     results["scaling"] = scaling.run_all(quick=quick)

@@ -3,7 +3,8 @@
     python scripts/cookbook_table.py           # rewrite the table in README.md
     python scripts/cookbook_table.py --check   # exit 1 if README.md is out of date
 
-The rows are the ``README_ROWS`` identities of :mod:`matdiff.tools.cookbook`; each shows
+The rows are the ``README_ROWS`` identities of :mod:`matdiff.tools.cookbook`, then one table for
+each of its ``README_SECTIONS`` (networks on a batch, Kronecker Jacobians); each row shows
 the derivative, the layout, what ``md.diff(...).text`` prints and the book's own form.
 The table sits between two HTML comments in README.md and nothing else is touched.
 """
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 import matdiff as md
-from matdiff.tools.cookbook import README_ROWS
+from matdiff.tools.cookbook import README_ROWS, README_SECTIONS
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- cookbook-table:start -->", "<!-- cookbook-table:end -->"
@@ -30,9 +31,16 @@ def _cell(source: str) -> str:
 
 
 def table() -> str:
+    """The main table, then one table per section, each under its bold title."""
+    blocks = [_table(README_ROWS)]
+    blocks += [f"**{title}**\n\n{_table(rows)}" for title, rows in README_SECTIONS]
+    return "\n\n".join(blocks)
+
+
+def _table(rows) -> str:
     lines = ["| topic | derivative | shapes | layout | matdiff prints | the book writes |",
              "|---|---|---|---|---|---|"]
-    for identity in README_ROWS:
+    for identity in rows:
         d = md.diff(identity.expression, wrt=identity.wrt, shapes=identity.shapes, layout=identity.layout)
         names = (identity.wrt,) if isinstance(identity.wrt, str) else identity.wrt
         order = "²" if len(names) == 2 else ""

@@ -17,7 +17,7 @@ import pytest
 from numerics import assert_close, md
 
 from matdiff.language import syntax
-from matdiff.notation.matrixform import (
+from matdiff.notation.mtree import (
     M,
     call,
     hadamard,
@@ -62,6 +62,10 @@ def _tree(node, shapes) -> M:
             return call(node.function, arguments, "scalar")
         if node.function == "kron":
             return call("kron", arguments, "matrix")
+        if node.function == "ones":
+            return call("ones", arguments, "matrix" if len(arguments) == 2 else "column")
+        if node.function == "inv":
+            return call("inv", arguments, "matrix")
         return call(node.function, arguments, arguments[0].kind)
     if kind == "Chain":
         result = _tree(node.first, shapes)
@@ -73,6 +77,10 @@ def _tree(node, shapes) -> M:
                 result = product(result, right)
             elif op == ".*":
                 result = hadamard(result, right)
+            elif op == "./":
+                result = M("divide", (result, right), "./", right.kind)
+            elif op == "/":
+                result = M("quotient", (result, right), "", result.kind)
             else:
                 raise AssertionError(op)
         return result
@@ -108,6 +116,19 @@ RULE_CASES = [
     ("diag-linear", "diag(u) - 2*diag(v)", "diag(u - 2*v)"),
     ("kron-identities", "kron(eye(2), eye(3))", "eye(6)"),
     ("kron-scalar", "kron(-A, 2*B)", "-2*kron(A, B)"),
+    ("kron-unit", "kron(A, eye(1))", "A"),
+    ("kron-sum", "kron(A, B) + kron(A, C)", "kron(A, B + C)"),
+    ("kron-sum", "kron(B, A) - 2*kron(C, A)", "kron(B - 2*C, A)"),
+    ("scaled-reciprocal", "2*(1 ./ x)", "2 ./ x"),
+    ("inverse-of-inverse", "inv(inv(X))", "X"),
+    ("inverse-cancels", "A*inv(X)*X", "A"),
+    ("inverse-cancels", "inv(X)'*X'*B", "B"),
+    ("diag-product", "A*diag(u)*diag(v)*B", "A*diag(u.*v)*B"),
+    ("ones-outer", "ones(3)*ones(3)'", "ones(3, 3)"),
+    ("ones-in-sum", "ones(3, 3) - A", "1 - A"),
+    ("hadamard-scaled-ones", "(2*ones(3)).*v", "2*v"),
+    ("sum-of-negation", "sum(-v)", "-sum(v)"),
+    ("diag-distributes", "(eye(3) - v*ones(3)')*diag(v)", "diag(v) - v*v'"),
 ]
 
 
@@ -305,3 +326,63 @@ def test_cli_latex_names_the_layout():
     out = _cli("diff", "x'*A*x", "--wrt", "x", "--layout", "denominator", "--format", "latex")
     assert out.splitlines()[0] == r"\left(A + A^{\top}\right) x"
     assert "% denominator layout" in out
+
+
+# ----- the search over contraction trees (matdiff.notation.search) ---------------------------------
+
+
+def test_a_network_on_a_batch_has_its_textbook_form():
+    """The batch index joins the error, σ' and X: a Hadamard product first, then the product."""
+    shapes = {"W1": (4, 3), "X": (3, 5), "W2": (2, 4), "Y": (2, 5)}
+    d = md.diff("0.5*sum((W2*tanh(W1*X) - Y).^2)", wrt="W1", shapes=shapes, layout="gradient")
+    assert d.text == "a1 = tanh(W1*X); d1 = (W2'*(W2*a1 - Y)).*(1 - a1.^2); d1*X'"
+
+
+def test_a_bias_on_a_batch_broadcasts_and_sums():
+    shapes = {"W": (2, 3), "X": (3, 5), "b": (2,), "Y": (2, 5)}
+    d = md.diff("0.5*sum((W*X + b*ones(1,5) - Y).^2)", wrt="b", shapes=shapes, layout="gradient")
+    assert d.text == "(W*X + b*ones(1, 5) - Y)*ones(5)"
+
+
+def _chain(n: int):
+    from matdiff.engine import ir
+
+    factors = [(ir.var(f"A{k}", (2, 2)), (k, k + 1)) for k in range(n)]
+    return ir.einsum((0, n), *factors)
+
+
+def test_a_long_contraction_goes_greedy_within_the_budget():
+    from matdiff.notation.matrixform import Recovery
+    from matdiff.notation.search import MAX_EXACT_OPERANDS
+
+    n = MAX_EXACT_OPERANDS + 3
+    assert text(Recovery()(_chain(n))) == "*".join(f"A{k}" for k in range(n))
+
+
+def test_no_matrix_form_names_the_index_that_cannot_be_placed():
+    """Six matrices on the edges of a tetrahedron (i, j, k, l): every pair shares an index a third
+    operand needs, so each step would make an order-3 tensor."""
+    from matdiff.engine import ir
+    from matdiff.notation.matrixform import Recovery
+
+    edges = [("A", "ij"), ("B", "ik"), ("C", "il"), ("D", "jk"), ("E", "jl"), ("F", "kl")]
+    node = ir.einsum((), *((ir.var(name, (2, 2)), tuple(labels)) for name, labels in edges))
+    recovery = Recovery()
+    assert recovery(node) is None
+    assert re.match(r"the index [ijkl] is shared by [A-F], [A-F], [A-F], and no order", recovery.failure)
+
+
+@pytest.mark.parametrize("source", [case[1] for case in RULE_CASES] + [case[2] for case in RULE_CASES])
+def test_the_tree_cost_is_the_printed_cost(source):
+    from matdiff.notation.mtree import text_cost
+
+    x = compact(tree(source, S))
+    assert cost(x) == text_cost(text(x))
+
+
+def test_unit_axes_are_dropped():
+    """A 1×3 times 3×2: ∂Y/∂A is 1×2×1×3, the 2×3 matrix B' (issue 15, seed 001)."""
+    shapes = {"A": (1, 3), "B": (3, 2)}
+    d = md.diff("A*B", wrt="A", shapes=shapes, layout="numerator")
+    assert d.text == "B'" and "δ" not in d.index
+    assert md.diff("A*B", wrt="A", shapes=shapes, layout="vec").text == "B'"

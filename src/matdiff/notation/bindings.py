@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 from matdiff.engine.ir import Tensor, postorder
 from matdiff.engine.primitives import FUNCTIONS
-from matdiff.notation.matrixform import M, Recovery, latex, latex_name, leaf, negate_, number, text, total
+from matdiff.notation.identities import Normalizer
+from matdiff.notation.matrixform import Recovery
+from matdiff.notation.mtree import M, cost, latex, latex_name, leaf, negate_, number, text, total
 from matdiff.notation.rewrite import compact, is_symmetric, rebuild, without_transposes
 
 
@@ -103,6 +105,36 @@ def _needed(bindings: tuple, values: list[M]) -> set[str]:
 
 _LEAVES = ("var", "const", "eye")
 _INVENTED = {"add": "r", **{f.name: f.short for f in FUNCTIONS.values() if f.short}}
+# A matrix is named in capitals, as books name a layer on a batch: H = tanh(W*X), R = W'*H - X.
+_INVENTED_MATRIX = {"tanh": "H", "relu": "H", "softplus": "H", "add": "R"}
+_ACTIVATIONS = ("sigmoid", "tanh", "relu", "softplus", "softmax", "exp")
+_NUMBERED = re.compile(r"[A-Za-z]+_?(\d+)")
+
+
+def invented_name(node: Tensor) -> str:
+    """A name that reads forwards: a layer's activation after its weight's number, as the user
+    numbers layers (a1 = tanh(W1*X), a2 = sigmoid(W2*a1 + b2)); else after the function (s for a
+    sigmoid of a vector, S of a matrix); else P for a matrix, u for a vector."""
+    if node.op in _ACTIVATIONS:
+        layer = _layer_number(node.args[0])
+        if layer is not None:
+            return "a" + layer
+    if node.rank == 2:
+        return _INVENTED_MATRIX.get(node.op) or _INVENTED.get(node.op, "P").upper()
+    return _INVENTED.get(node.op, "u")
+
+
+def _layer_number(preactivation: Tensor) -> str | None:
+    """The number of the weight matrix in W*x or W*x + b (W2 → "2"), if it has one."""
+    terms = preactivation.args if preactivation.op == "add" else (preactivation,)
+    for term in terms:
+        for operand in term.args if term.op == "einsum" else ():
+            candidates = (operand,) + (operand.args if _is_view(operand) else ())
+            for candidate in candidates:
+                match = _NUMBERED.fullmatch(candidate.params[0]) if candidate.op == "var" else None
+                if match and candidate.rank == 2:
+                    return match.group(1)
+    return None
 
 
 def _is_view(node: Tensor) -> bool:
@@ -151,8 +183,7 @@ def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set, max_rank
         return (max_rank is None or node.rank <= max_rank) and node.op not in _LEAVES and not _is_view(node)
 
     def name_of(node: Tensor) -> str:
-        return user_names.get(id(node)) or fresh(_INVENTED.get(node.op, "P" if node.rank == 2 else "u"), taken,
-                                                 numbers=numbers)
+        return user_names.get(id(node)) or fresh(invented_name(node), taken, numbers=numbers)
 
     for node in reversed(order):  # parents before children
         count = prints.get(id(node), 0)
@@ -213,9 +244,13 @@ class ProgramBuilder:
         it were printed alone: what the roots share is the program's own intermediates and the
         deltas, bound in :meth:`finish_all`, not every common part of their formulas."""
         self.taken = set(reserved or ()) | set(assigned or ())
+        self.simplified: dict[int, tuple[Tensor, Tensor]] = {}  # id → (node, its printing form)
+        self.normalizer = Normalizer()
+        roots = [self.simplify(root) for root in roots]
+        assigned = {name: (self.simplify(node), row) for name, (node, row) in (assigned or {}).items()}
         names: dict[int, str] = {}
         for root in roots:
-            found = choose_names([root], assigned=assigned or {}, reserved=set(reserved or ()) | set(names.values()))
+            found = choose_names([root], assigned=assigned, reserved=set(reserved or ()) | set(names.values()))
             names.update((key, name) for key, name in found.items() if key not in names)
         self.recovery = Recovery(names, symmetric)
         self.taken |= set(self.recovery.names.values())
@@ -224,6 +259,12 @@ class ProgramBuilder:
         self.numbers: dict[str, int] = {}  # for fresh()
         self.roots = list(roots)
 
+    def simplify(self, node: Tensor) -> Tensor:
+        """The node as printed: elementwise algebra done (matdiff.notation.identities)."""
+        if id(node) not in self.simplified:
+            self.simplified[id(node)] = (node, self.normalizer(node))
+        return self.simplified[id(node)][1]
+
     def __call__(self, node: Tensor) -> M | None:
         if self.roots:  # named nodes first, dependencies first: the recursion of the recovery
             roots, self.roots = self.roots, []  # then ends at names, however long the program
@@ -231,11 +272,11 @@ class ProgramBuilder:
                 for inner in postorder(root):
                     if id(inner) in self.recovery.names:
                         self.recovery(inner)
-        return self.recovery(node)
+        return self.recovery(self.simplify(node))
 
     def finish(self, value: M) -> MatrixProgram:
         shared = self.finish_all([value])
-        return MatrixProgram(shared.bindings, shared.values[0])
+        return _inlined_if_shorter(MatrixProgram(shared.bindings, shared.values[0]))
 
     def finish_all(self, values: list[M]) -> SharedProgram:
         """Compact the assignments and values, bind the deltas, inline names used only once."""
@@ -321,8 +362,39 @@ def _delta_of(x: M, factors_of: dict) -> str | None:
     for f in factors:
         if f.op == "call" and f.name == "step":
             inner = f.args[0]
-            return inner.name if inner.op == "leaf" else "r"
+            return inner.name if inner.op == "leaf" else _weight_number(inner) or "r"
     return None
+
+
+def _weight_number(x: M) -> str | None:
+    """a1 for the pre-activation W1*x (+ b1) of a relu: the layer its weight numbers."""
+    terms = x.args if x.op == "sum" else (x,)
+    for t in terms:
+        factors = t.args if t.op == "product" else (t,)
+        first = factors[0].args[0] if factors and factors[0].op == "transpose" else factors[0] if factors else None
+        if first is not None and first.op == "leaf" and first.kind == "matrix":
+            match = _NUMBERED.fullmatch(first.name)
+            if match:
+                return "a" + match.group(1)
+    return None
+
+
+# A program this small may read shorter with its names inlined and compacted together, as when
+# P = det(X)^3*inv(X)'^3 cancels against the X' of each use: try it.
+SMALL_PROGRAM = 120
+
+
+def _inlined_if_shorter(program: MatrixProgram) -> MatrixProgram:
+    if not program.bindings or len(program.bindings) > 3:
+        return program
+    total = sum(cost(body) + 2 for _, body in program.bindings) + cost(program.value)
+    if total > SMALL_PROGRAM:
+        return program
+    value = program.value
+    for name, body in reversed(program.bindings):
+        value = _substitute(value, {name: body})
+    value = compact(value)
+    return MatrixProgram((), value) if cost(value) < total else program
 
 
 def _references(x: M, counts: dict) -> None:

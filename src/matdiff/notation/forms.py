@@ -13,6 +13,7 @@ from typing import Protocol
 from matdiff.engine import ir
 from matdiff.engine.layout import Arrangement, layout_y_shape
 from matdiff.engine.lowering import Lowered
+from matdiff.engine.simplify import simplify
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.syntax import Program
 from matdiff.notation.bindings import MatrixProgram, ProgramBuilder, fresh
@@ -62,6 +63,7 @@ class DerivativeForms:
     def __init__(self, derivative: PrintedDerivative):
         self.d = derivative
         self.y_name = value_name(derivative)
+        self.unplaced: str | None = None  # why the matrix form fails: the index no order places
 
     def names_in_use(self) -> tuple[dict, set]:
         """The user's intermediates (name → (node, is_row)), to name bindings after them, and
@@ -78,24 +80,32 @@ class DerivativeForms:
         d, a = self.d, self.d.arrangement
         assigned, reserved = self.names_in_use()
         vector_like = len(a.y_shape) <= 1 and all(len(s) <= 1 for s in a.x_shapes)
+        hessian = vec and d.order == 2 and not a.y_shape  # ∂²f/∂vec(X)∂vec(Z): Kronecker products
         if not vec:
             root = d.tensor
-        elif d.order == 1 or (vector_like and not a.y_shape):
+        elif d.order == 1 or hessian:
             root = d.jacobian  # vec of a scalar, column or matrix by one variable; or a Hessian
         else:
             return None
+        squeezed = tuple(size for size in root.shape if size != 1)
+        if not vec and root.rank > 2 and len(squeezed) <= 2:  # 1×2×1×3 is the 2×3 matrix it is
+            root = simplify(ir.reshape(root, squeezed))
         symmetric = frozenset(name for name in d.assume.names if d.assume.symmetric(name))
         builder = ProgramBuilder([root], assigned=assigned, reserved=reserved, symmetric=symmetric)
         if vec and d.order == 1:
             value = vec_form(root, a.y_shape, a.x_shapes[0], builder)
+        elif hessian and not vector_like:
+            value = vec_form(root, a.x_shapes[0], a.x_shapes[1], builder)
         else:
             value = builder(root)
+        if value is None:
+            self.unplaced = self.unplaced or builder.recovery.failure
         return None if value is None else builder.finish(value)
 
     def reason(self, vec_text: str | None) -> str:
         """Why there is no matrix form in this layout, in one line."""
         d = self.d
-        return no_matrix_form(f"∂{self.y_name}/∂{''.join(d.wrt)}", d.shape, d.layout, vec_text)
+        return no_matrix_form(f"∂{self.y_name}/∂{''.join(d.wrt)}", d.shape, d.layout, vec_text, self.unplaced)
 
     def latex(self, matrix: MatrixProgram | None) -> str:
         """The matrix form's LaTeX; without one, index notation (and the vec form when it exists)."""
@@ -120,8 +130,8 @@ class DerivativeForms:
         """Index notation, always available: the arranged entry, then the Jacobian entry's formula."""
         d, a = self.d, self.d.arrangement
         letters = iter("ijklmnpqrstuvw")
-        y_indices = [next(letters) for _ in a.y_shape]
-        x_indices = [[next(letters) for _ in s] for s in a.x_shapes]
+        y_indices = [next(letters) if size != 1 else "1" for size in a.y_shape]  # a unit axis has one index, 1
+        x_indices = [[next(letters) if size != 1 else "1" for size in s] for s in a.x_shapes]
         y_name = self.y_name
         assigned, reserved = self.names_in_use()
         program = index_program(d.jacobian, y_indices + [i for xs in x_indices for i in xs], latex=latex,

@@ -79,6 +79,8 @@ class IndexPrinter:
         if op == "const":
             return format_number(node.params[0])
         if op == "eye":
+            if all(i == "1" for i in indices):  # δ[1,1] = 1: a unit axis leaves nothing to show
+                return "1"
             return self.indexed(r"\delta" if self.latex else "δ", indices)
         if op == "add":
             joined = " + ".join(self.entry(t, indices, used) for t in node.args)
@@ -126,6 +128,8 @@ class IndexPrinter:
                 sign = "-"
                 continue
             factor = self.entry(operand, [names[l] for l in labels], used)
+            if factor == "1":
+                continue
             if operand.op in ("add",) and not factor.startswith("("):
                 factor = f"({factor})"
             factors.append(factor)

@@ -12,71 +12,13 @@ applies them bottom-up until none helps. Nothing here knows about the IR.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from matdiff.engine.ir import folds
-from matdiff.notation.matrixform import M, call, hadamard, negate_, number, product, text, total, transpose
-
-_TOKEN = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+|\.\*|\./|\.\^|\S")
-
-
-def tokens(source: str) -> list[str]:
-    """The tokens of a formula in the input language: names, numbers, operators, brackets."""
-    return _TOKEN.findall(source)
-
-
-# Tokens a careful writer avoids weigh more: a transpose mark (so (A*x - b)' beats
-# x'*A' - b', whose parentheses the parent would add), and diag(v), an n×n matrix
-# built from a vector (so (W'*d).*v beats diag(v)*W'*d).
-_WEIGHT = {"'": 1.5, "diag": 4.0}
-
-
-def cost(x: M) -> float:
-    """How long the printed form is, in weighted tokens: what the rewrites minimise."""
-    return _cost_of(text(x))
-
-
-def _cost_of(source: str) -> float:
-    return sum(_WEIGHT.get(t, 1.0) for t in tokens(source))
-
-
-# ----- reading sums and products ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Term:
-    """A summand as coefficient · scalar factors · chain of matrices (possibly empty)."""
-
-    coefficient: float
-    scalars: tuple
-    chain: tuple
-
-    def build(self) -> M:
-        return product(number(self.coefficient), *self.scalars, *self.chain)
-
-
-def term(x: M) -> Term:
-    if x.op == "negate":
-        inner = term(x.args[0])
-        return Term(-inner.coefficient, inner.scalars, inner.chain)
-    if x.op == "number":
-        return Term(x.value, (), ())
-    if x.op == "product":
-        coefficient, scalars, chain = 1.0, [], []
-        for f in x.args:
-            if f.op == "number" and folds(coefficient * f.value):
-                coefficient *= f.value
-            elif f.kind == "scalar" and x.kind != "scalar":
-                scalars.append(f)
-            else:
-                chain.append(f)
-        return Term(coefficient, tuple(scalars), tuple(chain))
-    if x.kind == "scalar":
-        return Term(1.0, (x,), ())
-    return Term(1.0, (), (x,))
-
+from matdiff.notation.algebra import RULES as ALGEBRA
+from matdiff.notation.mtree import (M, Term, call, cost, is_call, hadamard, negate_, number, product, term, text, text_cost,
+                                    tokens, total, transpose)
 
 def _is_diag_matrix(x: M) -> bool:
     return x.op == "call" and x.name == "diag" and x.kind == "matrix"
@@ -225,7 +167,7 @@ def hadamard_ones(x: M) -> M | None:
     """A ⊙ 1 = A."""
     if x.op != "hadamard":
         return None
-    kept = [f for f in x.args if not (f.op == "call" and f.name == "ones")]
+    kept = [f for f in x.args if not is_call(f.args[0] if f.op == "transpose" else f, "ones")]
     if len(kept) == len(x.args) or not kept:
         return None
     return hadamard(*kept)
@@ -282,7 +224,7 @@ def collect_terms(x: M) -> M | None:
 
 def norm2_form(x: M) -> M | None:
     """sqrt(sum(x.^2)) = norm2(x), the Euclidean (Frobenius) norm."""
-    if not (_is_call(x, "sqrt") and _is_call(x.args[0], "sum")):
+    if not (is_call(x, "sqrt") and is_call(x.args[0], "sum")):
         return None
     inner = x.args[0].args[0]
     if inner.op == "power" and inner.args[1] == number(2.0):
@@ -306,13 +248,9 @@ def divide_by_scalar(x: M) -> M | None:
     return M("quotient", (Term(t.coefficient, tuple(scalars), tuple(chain)).build(), divisor.args[0]), "", x.kind)
 
 
-def _is_call(x: M, name: str) -> bool:
-    return x.op == "call" and x.name == name
-
-
 def kron_identities(x: M) -> M | None:
     """I_m ⊗ I_n = I_mn (sizes known)."""
-    if not _is_call(x, "kron") or not all(_is_call(a, "eye") for a in x.args):
+    if not is_call(x, "kron") or not all(is_call(a, "eye") for a in x.args):
         return None
     sizes = [a.args[0].name for a in x.args]
     if not all(s.isdigit() for s in sizes):
@@ -321,9 +259,19 @@ def kron_identities(x: M) -> M | None:
     return call("eye", (M("leaf", (), str(size), "scalar"),), "matrix")
 
 
+def kron_unit(x: M) -> M | None:
+    """A ⊗ I₁ = I₁ ⊗ A = A: a Kronecker factor of size 1×1 (a unit axis) changes nothing."""
+    if not is_call(x, "kron"):
+        return None
+    unit = [a for a in x.args if is_call(a, "eye") and a.args[0].name == "1"]
+    if not unit:
+        return None
+    return x.args[1] if x.args[0] in unit else x.args[0]
+
+
 def kron_scalar(x: M) -> M | None:
     """(cA) ⊗ B = A ⊗ (cB) = c(A ⊗ B), for a number or scalar factor c."""
-    if not _is_call(x, "kron"):
+    if not is_call(x, "kron"):
         return None
     parts = [term(a) for a in x.args]
     if all(p.coefficient == 1.0 and not p.scalars for p in parts):
@@ -365,6 +313,8 @@ RULES: tuple[Rule, ...] = (
     Rule("divide-by-scalar",      divide_by_scalar),       # s⁻¹A = A/s
     Rule("kron-identities",       kron_identities),        # I ⊗ I = I
     Rule("kron-scalar",           kron_scalar),            # (cA) ⊗ B = c(A ⊗ B)
+    Rule("kron-unit",             kron_unit),              # A ⊗ I₁ = A
+    *(Rule(name, rule) for name, rule in ALGEBRA),         # matdiff.notation.algebra
 )
 
 RULE_NAMES = {rule.name: rule for rule in RULES}
@@ -406,7 +356,8 @@ def compact(x: M, *, rounds: int = 8) -> M:
     none applies."""
     memo: dict[int, M] = {}
     shown: dict[int, str] = {}  # text of each node seen, by id
-    alive: list[M] = []  # keeps every node seen alive, so ids in ``memo`` and ``shown`` stay unique
+    costs: dict[int, float] = {}  # cost of each node seen, by id
+    alive: list[M] = []  # keeps every node seen alive, so ids in the memos stay unique
 
     def show(y: M) -> str:
         alive.append(y)
@@ -427,7 +378,7 @@ def compact(x: M, *, rounds: int = 8) -> M:
             return memo[key]
         alive.append(y)
         best = settle(y)
-        best_cost = _cost_of(show(best))
+        best_cost = cost(best, costs)
         seen = {show(best)}
         for _ in range(rounds):
             improved = False
@@ -440,7 +391,7 @@ def compact(x: M, *, rounds: int = 8) -> M:
                 if printed in seen:
                     continue
                 seen.add(printed)
-                candidate_cost = _cost_of(printed)
+                candidate_cost = cost(candidate, costs)
                 if candidate_cost <= best_cost:
                     best, best_cost, improved = candidate, candidate_cost, True
                     break
@@ -452,3 +403,7 @@ def compact(x: M, *, rounds: int = 8) -> M:
         return best
 
     return visit(x)
+
+
+__all__ = ["RULES", "RULE_NAMES", "Rule", "Term", "compact", "cost", "is_symmetric", "rebuild", "term", "text_cost",
+           "tokens", "without_transposes"]

@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import count
 
-from matdiff.engine.ir import Tensor, einsum, einsum_operands
-from matdiff.notation.matrixform import M, call, product, total, transpose
+from matdiff.engine.ir import Tensor, einsum, einsum_operands, eye
 from matdiff.language.shapes import shape_text
+from matdiff.notation.mtree import M, call, cost, number, product, total, transpose
 
 Recover = Callable[[Tensor], "M | None"]
 
@@ -41,7 +41,9 @@ def vec_form(jacobian: Tensor, y_shape: tuple, x_shape: tuple, recover: Recover)
             return derivative
         return call("vec", (derivative,), "column")
     if len(y_shape) == 1 and len(x_shape) == 1:  # vector by vector: the Jacobian matrix itself
-        return recover(jacobian)
+        direct = recover(jacobian)
+        if direct is not None or jacobian.rank != 2:
+            return direct  # else Y is vec(M) or kron(u, v) of a matrix: read back as Kronecker products
     terms = jacobian.args if jacobian.op == "add" else (jacobian,)
     krons = []
     for term in terms:
@@ -76,17 +78,19 @@ def _labelled(node: Tensor):
 
 
 def _inline_tensors(node: Tensor) -> list:
-    """The operands of an einsum, with operands that are einsums of rank > 2 opened up."""
+    """The operands of an einsum, with operands that are einsums of rank > 2 opened up (and theirs)."""
     operands: list[tuple[Tensor, tuple]] = []
     fresh = count()
-    for operand, labels in einsum_operands(node):
+    pending = list(einsum_operands(node))
+    while pending:
+        operand, labels = pending.pop(0)
         if operand.op == "einsum" and operand.rank > 2:
             inputs, output = operand.params
             rename = dict(zip(output, labels))
             for inner_labels in inputs:
                 for label in inner_labels:
                     rename.setdefault(label, ("inlined", next(fresh)))
-            operands.extend((arg, tuple(rename[x] for x in ls)) for arg, ls in zip(operand.args, inputs))
+            pending[:0] = [(arg, tuple(rename[x] for x in ls)) for arg, ls in zip(operand.args, inputs)]
         else:
             operands.append((operand, tuple(labels)))
     return operands
@@ -114,7 +118,9 @@ def _sizes(node: Tensor):
 
 
 def _kron_term(term: Tensor, y_rank: int, recover: Recover) -> M | None:
-    """kron(P, Q) for one term J = P[j,l]·Q[i,k], or None when the term does not split so."""
+    """One term J[i,j,k,l] of ∂vec(Y)/∂vec(X) in matrix notation: kron(P, Q) when it splits as
+    P[j,l]·Q[i,k] (a vector Y or X may pair its one index with either side); vec(G)*vec(H)' when no
+    index links Y with X; a factor over all of Y's indices (or X's) in front as diag(vec(G))."""
     found = _labelled(term)
     if found is None:
         return None
@@ -122,12 +128,84 @@ def _kron_term(term: Tensor, y_rank: int, recover: Recover) -> M | None:
     y_labels, x_labels = labels[:y_rank], labels[y_rank:]
     if y_rank == 1:
         operands, y_labels = _unvec(operands, y_labels)
+    operands, x_labels = _distinct(operands, y_labels, x_labels, sizes)
     i, j = (y_labels + [None])[:2]
     k, l = (x_labels + [None])[:2]
     y_present, x_present = [x for x in (i, j) if x is not None], [x for x in (k, l) if x is not None]
     if len(y_present) == 1 and len(x_present) == 1:  # a row or column by a row or column: D is J itself
         return recover(einsum(y_present + x_present, *operands, sizes=sizes))
-    p_side, q_side = {j, l} - {None}, {i, k} - {None}
+    attempts = (lambda ops: ops, lambda ops: ops, lambda ops: _through_deltas(ops, y_present, x_present))
+    for pull, rewrite in zip((False, True, True), attempts):
+        candidates = rewrite(operands)
+        left = right = number(1.0)
+        if pull:  # Hadamard factors over Y's (or X's) indices, in front as diag(vec(G))
+            left, candidates = _elementwise_part(candidates, y_present, sizes, recover)
+            right, candidates = _elementwise_part(candidates, x_present, sizes, recover)
+            if left is None or right is None:
+                continue
+        splits = [((j, l), (i, k))]
+        if l is None:  # x[k] may pair with Y's column: kron(P[j,k], q[i])
+            splits.append(((j, k), (i, None)))
+        if j is None:  # y[i] may pair with X's column: kron(P[i,l], q[k]')
+            splits.append(((i, l), (None, k)))
+        forms = [_kron_split(candidates, p, q, sizes, recover) for p, q in splits]
+        forms.append(_outer_form(candidates, y_present, x_present, sizes, recover))
+        found_forms = [f for f in forms if f is not None]
+        if found_forms:
+            return product(left, min(found_forms, key=cost), right)
+    return None
+
+
+def _through_deltas(operands: list, y_indices: list, x_indices: list) -> list:
+    """δ[y,x] makes X's index x equal to Y's y: every other factor over x is read over y instead, so a
+    Hadamard factor σ'(W*X)[k,j] of ∂σ(W*X)/∂W, with δ[i,k], is over Y's indices (i, j)."""
+    operands = list(operands)
+    for position in range(len(operands)):
+        node, labels = operands[position]
+        if node.op != "eye" or labels[0] == labels[1]:
+            continue
+        a, b = labels
+        y, x = (a, b) if a in y_indices and b in x_indices else (b, a) if b in y_indices and a in x_indices \
+            else (None, None)
+        if y is not None:
+            operands = [(n, ls if k == position else tuple(y if v == x else v for v in ls))
+                        for k, (n, ls) in enumerate(operands)]
+    return operands
+
+
+def _distinct(operands: list, y_labels: list, x_labels: list, sizes: dict):
+    """An X index that is also one of Y's (∂kron(x, y)/∂x after vec is read back) becomes its own
+    index joined to Y's by a δ."""
+    fresh = count()
+    x_labels = list(x_labels)
+    for position, label in enumerate(x_labels):
+        if label is not None and label in y_labels:
+            copy = ("x-copy", next(fresh))
+            sizes[copy] = sizes[label]
+            x_labels[position] = copy
+            operands = operands + [(eye(sizes[label]), (label, copy))]
+    return operands, x_labels
+
+
+def _elementwise_part(operands: list, indices: list, sizes: dict, recover: Recover):
+    """Factors over exactly both of ``indices`` (a Hadamard factor of Y, or of X) pulled out as
+    diag(vec(G)); the number 1 when there are none (or only one index)."""
+    if len(indices) != 2:
+        return number(1.0), operands
+    mine = [(node, labels) for node, labels in operands if set(labels) == set(indices)]
+    if not mine:
+        return number(1.0), operands
+    rest = [(node, labels) for node, labels in operands if set(labels) != set(indices)]
+    g = recover(einsum(indices, *mine, sizes=sizes))
+    if g is None:
+        return None, rest
+    return call("diag", (call("vec", (g,), "column"),), "matrix"), rest
+
+
+def _kron_split(operands: list, p_axes: tuple, q_axes: tuple, sizes: dict, recover: Recover) -> M | None:
+    """kron(P, Q) with P over ``p_axes`` (row, column) and Q over ``q_axes``; None if an operand
+    links the two sides."""
+    p_side, q_side = set(p_axes) - {None}, set(q_axes) - {None}
     p_operands: list[tuple[Tensor, tuple]] = []
     q_operands: list[tuple[Tensor, tuple]] = []
     for component in _components(operands):
@@ -135,13 +213,34 @@ def _kron_term(term: Tensor, y_rank: int, recover: Recover) -> M | None:
         if carried & p_side and carried & q_side:
             return None  # links a row index of Y with a column index of X: a commutation matrix
         (q_operands if carried & q_side else p_operands).extend(component)
-    p = _factor(einsum([x for x in (j, l) if x is not None], *p_operands, sizes=sizes), j, l, recover)
-    q = _factor(einsum([x for x in (i, k) if x is not None], *q_operands, sizes=sizes), i, k, recover)
+    p = _factor(einsum([x for x in p_axes if x is not None], *p_operands, sizes=sizes), p_axes[0], p_axes[1], recover)
+    q = _factor(einsum([x for x in q_axes if x is not None], *q_operands, sizes=sizes), q_axes[0], q_axes[1], recover)
     if p is None or q is None:
         return None
     if p.kind == "scalar":
         return product(p, q)
     return call("kron", (p, q), "matrix")
+
+
+def _outer_form(operands: list, y_indices: list, x_indices: list, sizes: dict, recover: Recover) -> M | None:
+    """vec(G)*vec(H)' when no operand joins an index of Y with one of X: J = G[i,j]·H[k,l]."""
+    y_side = set(y_indices)
+    y_operands: list[tuple[Tensor, tuple]] = []
+    x_operands: list[tuple[Tensor, tuple]] = []
+    for component in _components(operands):
+        carried = {x for _, ls in component for x in ls}
+        if carried & y_side and carried & set(x_indices):
+            return None
+        (y_operands if carried & y_side else x_operands).extend(component)
+    g = recover(einsum(y_indices, *y_operands, sizes=sizes))
+    h = recover(einsum(x_indices, *x_operands, sizes=sizes))
+    if g is None or h is None:
+        return None
+    return product(_vec(g, len(y_indices)), transpose(_vec(h, len(x_indices))))
+
+
+def _vec(x: M, rank: int) -> M:
+    return call("vec", (x,), "column") if rank == 2 else x
 
 
 def _factor(node: Tensor, row, column, recover: Recover) -> M | None:
@@ -170,10 +269,14 @@ def _ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
-def no_matrix_form(derivative: str, shape: tuple, layout: str, vec_text: str | None) -> str:
-    """One line saying why ``derivative`` has no matrix form in ``layout``, and what to use instead."""
+def no_matrix_form(derivative: str, shape: tuple, layout: str, vec_text: str | None,
+                   unplaced: str | None = None) -> str:
+    """One line saying why ``derivative`` has no matrix form in ``layout`` (``unplaced``: the index the
+    recovery could not place), and what to use instead."""
     shown = shape_text(shape)
-    if len(shape) > 2:
+    if len([d for d in shape if d != 1]) <= 2 and unplaced:
+        why = f"{derivative} ({shown}) has no matrix form in the {layout} layout: {unplaced}"
+    elif len(shape) > 2:
         why = f"{derivative} is a {_ordinal(len(shape))}-order tensor ({shown}): no matrix form in the {layout} layout"
     else:
         why = (f"{derivative} ({shown}) has no matrix form in the {layout} layout: its index structure is not a "

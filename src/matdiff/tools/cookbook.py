@@ -4,7 +4,8 @@ Each entry is a derivative (expression, variable, shapes, layout) and the form t
 Matrix Cookbook (Petersen & Pedersen, 2012), Magnus & Neudecker or a textbook gives
 for it, written in the input language. The compactness test checks that matdiff's printed form is at
 most 1.5× as many tokens as the book's; the round-trip test evaluates both;
-``scripts/cookbook_table.py`` prints the ``README_ROWS`` as the README table.
+``scripts/cookbook_table.py`` prints the ``README_ROWS`` as the README table, then the
+``README_SECTIONS`` (networks on a batch, Kronecker Jacobians).
 Nothing here is used by the engine.
 """
 
@@ -26,7 +27,7 @@ class Identity:
 _SQUARE = {"X": (3, 3)}
 _AXB = {"A": (2, 3), "X": (3, 4), "B": (4, 2)}
 
-IDENTITIES = (
+_BOOK: tuple[Identity, ...] = (
     Identity("traces", "tr(A*X*B)", "X", _AXB, "gradient", "A'*B'"),
     Identity("traces", "tr(A*X)", "X", {"A": (4, 3), "X": (3, 4)}, "gradient", "A'"),
     Identity("traces", "tr(X'*A)", "X", {"X": (3, 4), "A": (3, 4)}, "gradient", "A"),
@@ -82,5 +83,46 @@ IDENTITIES = (
     Identity("elementwise", "sum(exp(X))", "X", {"X": (3, 2)}, "gradient", "exp(X)"),
 )
 
+_BATCH = {"W1": (4, 3), "X": (3, 5), "W2": (2, 4), "Y": (2, 5)}
+_BIASED = {"W": (2, 3), "X": (3, 5), "b": (2,), "Y": (2, 5)}
+_DEEP = {"W1": (4, 3), "X": (3, 5), "W2": (3, 4), "W3": (2, 3), "Y": (2, 5)}
+
+# Networks on a batch X (one example per column): Goodfellow et al. 6.5, Bishop PRML 5.3.
+BATCH_NETWORKS = (
+    Identity("networks on a batch", "0.5*sum((W2*tanh(W1*X) - Y).^2)", "W1", _BATCH, "gradient",
+             "H = tanh(W1*X); ((W2'*(W2*H - Y)).*(1 - H.^2))*X'"),
+    Identity("networks on a batch", "0.5*sum((W2*tanh(W1*X) - Y).^2)", "W2", _BATCH, "gradient",
+             "H = tanh(W1*X); (W2*H - Y)*H'"),
+    Identity("networks on a batch", "0.5*sum((W3*sigmoid(W2*sigmoid(W1*X)) - Y).^2)", "W1", _DEEP, "gradient",
+             "H1 = sigmoid(W1*X); H2 = sigmoid(W2*H1); D2 = (W3'*(W3*H2 - Y)).*H2.*(1 - H2); "
+             "((W2'*D2).*H1.*(1 - H1))*X'"),
+    Identity("networks on a batch", "0.5*sum((W*X + b*ones(1,5) - Y).^2)", "b", _BIASED, "gradient",
+             "(W*X + b*ones(1,5) - Y)*ones(5)"),
+    Identity("networks on a batch", "-sum(Y.*log(sigmoid(W*X)) + (1 - Y).*log(1 - sigmoid(W*X)))", "W",
+             {"W": (1, 3), "X": (3, 5), "Y": (1, 5)}, "gradient", "(sigmoid(W*X) - Y)*X'"),
+    Identity("networks on a batch", "0.5*sum((W'*relu(W*X) - X).^2)", "W", {"W": (4, 3), "X": (3, 5)}, "gradient",
+             "H = relu(W*X); R = W'*H - X; H*R' + ((W*R).*step(W*X))*X'"),
+)
+
+# Jacobians of matrices in the vec layout, as Kronecker products: Magnus & Neudecker ch. 9.
+KRONECKER_JACOBIANS = (
+    Identity("Kronecker Jacobians", "A*X", "X", {"A": (2, 3), "X": (3, 4)}, "vec", "kron(eye(4), A)"),
+    Identity("Kronecker Jacobians", "tanh(X)", "X", {"X": (3, 4)}, "vec", "diag(vec(1 - tanh(X).^2))"),
+    Identity("Kronecker Jacobians", "sigmoid(W*X)", "W", {"W": (2, 3), "X": (3, 4)}, "vec",
+             "S = sigmoid(W*X); diag(vec(S.*(1 - S)))*kron(X', eye(2))"),
+    Identity("Kronecker Jacobians", "x*x'", "x", {"x": (3,)}, "vec", "kron(x, eye(3)) + kron(eye(3), x)"),
+    Identity("Kronecker Jacobians", "kron(x, y)", "x", {"x": (3,), "y": (2,)}, "vec", "kron(eye(3), y)"),
+    Identity("Kronecker Jacobians", "(x'*y)*A", "x", {"x": (3,), "y": (3,), "A": (2, 4)}, "vec", "vec(A)*y'"),
+    Identity("Kronecker Jacobians", "tr(X'*A*X)", ("X", "X"), {"X": (3, 2), "A": (3, 3)}, "vec",
+             "kron(eye(2), A + A')"),
+    Identity("Kronecker Jacobians", "0.5*sum((W*X - Y).^2)", ("W", "W"), {"W": (2, 3), "X": (3, 4), "Y": (2, 4)},
+             "vec", "kron(X*X', eye(2))"),
+)
+
+IDENTITIES: tuple[Identity, ...] = _BOOK + BATCH_NETWORKS + KRONECKER_JACOBIANS
+
 # The README's 20 rows: a few of each kind, chosen for variety (indices into IDENTITIES).
 README_ROWS = tuple(IDENTITIES[i] for i in (0, 3, 5, 7, 8, 9, 12, 15, 16, 17, 18, 21, 23, 26, 27, 28, 30, 32, 33, 35))
+
+# The README's further sections, each a table of its own.
+README_SECTIONS = (("Networks on a batch", BATCH_NETWORKS), ("Kronecker Jacobians", KRONECKER_JACOBIANS))

@@ -1,0 +1,191 @@
+"""More rules of the rewrite table: Kronecker products, diagonals, constants and inverses.
+
+Each function is one identity of matrix algebra, stated in its docstring, on one node of
+the matrix tree; it returns an equal node or None. :data:`RULES` lists them by name, and
+:mod:`matdiff.notation.rewrite` appends them to its table, where :func:`compact` applies
+each one that does not lengthen the printed form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from matdiff.notation.mtree import M, Term, call, hadamard, is_call, leaf, number, product, term, total
+
+
+def _is_ones(x: M) -> bool:
+    return is_call(x.args[0] if x.op == "transpose" else x, "ones")
+
+
+def kron_sum(x: M) -> M | None:
+    """kron(A, B) + kron(A, C) = kron(A, B + C) and kron(B, A) + kron(C, A) = kron(B + C, A)."""
+    if x.op != "sum":
+        return None
+    terms = [term(t) for t in x.args]
+    for i, first in enumerate(terms):
+        for j in range(i + 1, len(terms)):
+            second = terms[j]
+            if len(first.chain) != 1 or len(second.chain) != 1 or first.scalars or second.scalars:
+                continue
+            a, b = first.chain[0], second.chain[0]
+            if not (is_call(a, "kron") and is_call(b, "kron")):
+                continue
+            for shared in (0, 1):
+                if a.args[shared] == b.args[shared]:
+                    other = 1 - shared
+                    merged = total(product(number(first.coefficient), a.args[other]),
+                                   product(number(second.coefficient), b.args[other]))
+                    parts = [a.args[shared], merged] if shared == 0 else [merged, a.args[shared]]
+                    rest = [t.build() for k, t in enumerate(terms) if k not in (i, j)]
+                    return total(call("kron", tuple(parts), "matrix"), *rest)
+    return None
+
+
+def scaled_reciprocal(x: M) -> M | None:
+    """c·(1 ./ A) = c ./ A, for a number c."""
+    t = term(x) if x.op == "product" else None
+    if t is None or t.scalars or len(t.chain) != 1:
+        return None
+    (inner,) = t.chain
+    if inner.op == "divide" and inner.args[0] == number(1.0):
+        return M("divide", (number(t.coefficient), inner.args[1]), "./", inner.kind)
+    return None
+
+
+def inverse_of_inverse(x: M) -> M | None:
+    """inv(inv(X)) = X."""
+    if is_call(x, "inv") and is_call(x.args[0], "inv"):
+        return x.args[0].args[0]
+    return None
+
+
+def inverse_cancels(x: M) -> M | None:
+    """inv(P)·P = P·inv(P) = I, and so for their transposes, inside a chain of products."""
+    return _neighbours(x, lambda a, b: [] if _inverse_pair(a, b) or _inverse_pair(b, a) else None)
+
+
+def _inverse_pair(a: M, b: M) -> bool:
+    """a = inv(b), or a = inv(c)' with b = c'."""
+    if is_call(a, "inv") and a.args[0] == b:
+        return True
+    return a.op == "transpose" and b.op == "transpose" and is_call(a.args[0], "inv") and a.args[0].args[0] == b.args[0]
+
+
+def diag_product(x: M) -> M | None:
+    """diag(u)·diag(v) = diag(u ⊙ v), for neighbours in a chain of products."""
+    def merge(a: M, b: M) -> list[M] | None:
+        if is_call(a, "diag") and is_call(b, "diag") and a.kind == b.kind == "matrix":
+            return [call("diag", (hadamard(a.args[0], b.args[0]),), "matrix")]
+        return None
+
+    return _neighbours(x, merge)
+
+
+def _neighbours(x: M, replace: Callable[[M, M], "list[M] | None"]) -> M | None:
+    """The product x with the first two neighbouring factors that ``replace`` rewrites replaced by its
+    factors (never all of them: an identity's size is not known here)."""
+    if x.op != "product":
+        return None
+    t = term(x)
+    chain = list(t.chain)
+    for k in range(len(chain) - 1):
+        new = replace(chain[k], chain[k + 1])
+        if new is not None:
+            rest = chain[:k] + new + chain[k + 2:]
+            return Term(t.coefficient, t.scalars, tuple(rest)).build() if rest else None
+    return None
+
+
+def ones_outer(x: M) -> M | None:
+    """ones(m)·ones(n)ᵀ = ones(m)·ones(1, n) = ones(m, n)."""
+    if x.op != "product" or len(x.args) != 2:
+        return None
+    a, b = x.args
+    if not (is_call(a, "ones") and len(a.args) == 1 and a.kind == "column"):
+        return None
+    if b.op == "transpose" and is_call(b.args[0], "ones") and len(b.args[0].args) == 1:
+        return call("ones", (a.args[0], b.args[0].args[0]), "matrix")
+    if is_call(b, "ones") and len(b.args) == 2 and b.args[0] == leaf("1", "scalar"):
+        return call("ones", (a.args[0], b.args[1]), "matrix")
+    return None
+
+
+def ones_in_sum(x: M) -> M | None:
+    """c·ones(m, n) + A = c + A: a constant matrix beside a matrix is a scalar that broadcasts."""
+    if x.op != "sum" or not any(t.kind != "scalar" and not _is_ones(term(t).chain[-1] if term(t).chain else t)
+                                for t in x.args):
+        return None
+    changed, terms = False, []
+    for t in x.args:
+        parts = term(t)
+        if len(parts.chain) == 1 and _is_ones(parts.chain[0]) and not parts.scalars:
+            terms.append(number(parts.coefficient))
+            changed = True
+        else:
+            terms.append(t)
+    return total(*terms) if changed else None
+
+
+def hadamard_scaled_ones(x: M) -> M | None:
+    """(c·1) ⊙ A = c·A: a constant factor of an elementwise product is a scaling."""
+    if x.op != "hadamard":
+        return None
+    coefficient, kept = 1.0, []
+    for f in x.args:
+        parts = term(f)
+        if len(parts.chain) == 1 and _is_ones(parts.chain[0]) and not parts.scalars:
+            coefficient *= parts.coefficient
+        else:
+            kept.append(f)
+    if len(kept) == len(x.args) or not kept:
+        return None
+    return product(number(coefficient), hadamard(*kept))
+
+
+def sum_of_negation(x: M) -> M | None:
+    """sum(-A) = -sum(A)."""
+    if is_call(x, "sum") and x.args[0].op == "negate":
+        return product(number(-1.0), call("sum", (x.args[0].args[0],), "scalar"))
+    return None
+
+
+def diag_distributes(x: M) -> M | None:
+    """(A + B)·diag(v) = A·diag(v) + B·diag(v), where each term then shortens: I·diag(v) = diag(v),
+    1ᵀ·diag(v) = vᵀ (so (I - s·1ᵀ)·diag(s) = diag(s) - s·sᵀ, the softmax Jacobian)."""
+    def distribute(left: M, right: M) -> list[M] | None:
+        if left.op != "sum" or not (is_call(right, "diag") and right.kind == "matrix"):
+            return None
+        terms = []
+        for t in left.args:
+            parts = term(t)
+            chain = list(parts.chain)
+            if chain and _is_row_of_ones(chain[-1]):
+                chain[-1] = M("transpose", (right.args[0],), "", "row")  # 1ᵀ·diag(v) = vᵀ
+            else:
+                chain.append(right)
+            terms.append(Term(parts.coefficient, parts.scalars, tuple(chain)).build())
+        return [total(*terms)]
+
+    return _neighbours(x, distribute)
+
+
+def _is_row_of_ones(x: M) -> bool:
+    """ones(n)' or ones(1, n)."""
+    if x.op == "transpose":
+        return is_call(x.args[0], "ones") and len(x.args[0].args) == 1
+    return is_call(x, "ones") and len(x.args) == 2 and x.args[0] == leaf("1", "scalar")
+
+
+# name                       identity (see each docstring)
+RULES: tuple[tuple[str, Callable[[M], M | None]], ...] = (
+    ("kron-sum",              kron_sum),               # A⊗B + A⊗C = A⊗(B + C)
+    ("scaled-reciprocal",     scaled_reciprocal),      # c·(1 ./ A) = c ./ A
+    ("inverse-of-inverse",    inverse_of_inverse),     # inv(inv(X)) = X
+    ("inverse-cancels",       inverse_cancels),        # inv(P)·P = I
+    ("diag-product",          diag_product),           # diag(u)·diag(v) = diag(u ⊙ v)
+    ("ones-outer",            ones_outer),             # 1ₘ·1ₙᵀ = ones(m, n)
+    ("ones-in-sum",           ones_in_sum),            # c·1 + A = c + A
+    ("hadamard-scaled-ones",  hadamard_scaled_ones),   # (c·1) ⊙ A = c·A
+    ("sum-of-negation",       sum_of_negation),        # sum(-A) = -sum(A)
+    ("diag-distributes",      diag_distributes),       # (A + B)·diag(v) = A·diag(v) + B·diag(v)
+)

@@ -1,0 +1,412 @@
+"""The matrix-notation tree: immutable nodes, normalising constructors, printers and cost.
+
+:class:`M` is what every printed matrix form is built of. The constructors keep a
+tree in a normal form a person would write (signs and numbers pulled to the front,
+products flattened, transposes pushed through products); :func:`text` prints it
+as re-parseable input-language text, :func:`latex` as LaTeX, and :func:`cost`
+weighs the printed form in tokens straight from the tree, so searches and
+rewrites can compare candidates without printing them. Nothing here knows
+about the IR (the table of functions gives their LaTeX).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from matdiff.engine.ir import folds
+from matdiff.engine.primitives import FUNCTIONS
+
+# ----- the matrix-notation tree ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class M:
+    """A matrix expression: op in leaf, number, product, hadamard, sum, negate, transpose,
+    call, power (elementwise .^ or scalar ^), divide (./), quotient (by a scalar, /);
+    ``kind`` is scalar, column, row or matrix; ``symmetric`` marks a leaf assumed symmetric
+    (SPEC §1 "Structure"), which is then its own transpose."""
+
+    op: str
+    args: tuple = ()
+    name: str = ""
+    kind: str = "matrix"
+    value: float = 0.0
+    symmetric: bool = False
+
+
+def is_call(x: M, name: str) -> bool:
+    """x is the function ``name`` applied (diag(v), inv(X), ones(n), …)."""
+    return x.op == "call" and x.name == name
+
+
+def leaf(name: str, kind: str, *, symmetric: bool = False) -> M:
+    return M("leaf", (), name, kind, symmetric=symmetric)
+
+
+def number(value: float) -> M:
+    return M("number", (), "", "scalar", float(value))
+
+
+def call(function: str, arguments: tuple, kind: str) -> M:
+    return M("call", tuple(arguments), function, kind)
+
+
+def _product_kind(factors) -> str:
+    shaped = [f.kind for f in factors if f.kind != "scalar"]
+    if not shaped:
+        return "scalar"
+    first, last = shaped[0], shaped[-1]
+    has_rows = first in ("matrix", "column")
+    has_columns = last in ("matrix", "row")
+    return {(True, True): "matrix", (True, False): "column", (False, True): "row"}.get((has_rows, has_columns),
+                                                                                   "scalar")
+
+
+def _is_identity(f: M) -> bool:
+    if f.op == "transpose":
+        f = f.args[0]
+    if f.op != "call":
+        return False
+    return f.name == "eye" or (f.name == "ones" and all(a.op == "leaf" and a.name == "1" for a in f.args))
+
+
+# A product nested in a product is flattened into it up to this length; a longer one stays one
+# factor, lest a 10,000-factor chain, recovered a few factors at a time, be copied at each step.
+MAX_FLATTENED_FACTORS = 1024
+
+
+def product(*factors: M) -> M:
+    """The matrix product, flattened; a scalar-valued product (x'*y) inside a product of
+    matrices stays one factor, so the chain of matrices is always the non-scalar factors."""
+    shaped = any(f.kind != "scalar" for f in factors)
+    flat: list[M] = []
+    for f in factors:
+        nested = f.op == "product" and not (shaped and f.kind == "scalar") and len(f.args) <= MAX_FLATTENED_FACTORS
+        flat.extend(f.args if nested else (f,))
+    coefficient = 1.0
+    rest = []
+    for f in flat:
+        if f.op == "number" and folds(coefficient * f.value):
+            coefficient *= f.value
+        else:
+            rest.append(f)
+    negate = False
+    moved = []
+    for f in rest:  # pull signs out of factors: A*(-B) = -(A*B)
+        if f.op == "negate":
+            negate = not negate
+            f = f.args[0]
+        moved.append(f)
+    rest = [f for f in moved if f.kind == "scalar"] + [f for f in moved if f.kind != "scalar"]
+    matrices = [f for f in rest if f.kind != "scalar"]
+    if len(matrices) > 1:  # I·A = A, and a 1×1 ones(1) only reshapes: x*ones(1)' = x
+        identities = [f for f in matrices if _is_identity(f)]
+        if identities:
+            keep = [f for f in matrices if not _is_identity(f)] or identities[:1]
+            rest = [f for f in rest if f.kind == "scalar"] + keep
+    if coefficient < 0:
+        coefficient, negate = -coefficient, not negate
+    if coefficient != 1.0 or not rest:
+        rest.insert(0, number(coefficient))
+    result = rest[0] if len(rest) == 1 else M("product", tuple(rest), "", _product_kind(rest))
+    return negate_(result) if negate else result
+
+
+def hadamard(*factors: M) -> M:
+    flat: list[M] = []
+    for f in factors:
+        flat.extend(f.args if f.op == "hadamard" else (f,))
+    if len(flat) == 1:
+        return flat[0]
+    return M("hadamard", tuple(flat), "", flat[0].kind)
+
+
+def negate_(x: M) -> M:
+    if x.op == "negate":
+        return x.args[0]
+    if x.op == "number":
+        return number(-x.value)
+    return M("negate", (x,), "", x.kind)
+
+
+def total(*terms: M) -> M:
+    flat: list[M] = []
+    for t in terms:
+        flat.extend(t.args if t.op == "sum" else (t,))
+    if len(flat) == 1:
+        return flat[0]
+    flat.sort(key=lambda t: t.op == "negate")  # positive terms first reads better
+    kind = next((t.kind for t in flat if t.kind != "scalar"), "scalar")
+    return M("sum", tuple(flat), "", kind)
+
+
+_FLIP = {"column": "row", "row": "column", "matrix": "matrix", "scalar": "scalar"}
+
+
+def transpose(x: M) -> M:
+    """(AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, Aᵀᵀ = A; scalars and assumed-symmetric leaves are their
+    own transpose."""
+    if x.kind == "scalar" or x.symmetric:
+        return x
+    if x.op == "transpose":
+        return x.args[0]
+    if x.op == "product":
+        return product(*[transpose(f) for f in reversed(x.args)])
+    if x.op == "negate":
+        return negate_(transpose(x.args[0]))
+    if x.op == "hadamard":
+        return hadamard(*[transpose(f) for f in x.args])
+    return M("transpose", (x,), "", _FLIP[x.kind])
+
+
+
+def format_number(value: float) -> str:
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return format(value, ".15g")
+
+
+
+def _dim_text(d) -> str:
+    return str(d).replace("*", "*") if isinstance(d, str) else str(d)
+
+
+
+# ----- printing ------------------------------------------------------------------------------------
+
+_LEVEL = {"sum": 1, "product": 2, "hadamard": 2, "divide": 2, "quotient": 2, "negate": 3, "power": 4,
+          "transpose": 5}
+
+
+def _level(x: M) -> int:
+    if x.op == "number" and x.value < 0:
+        return 3
+    return _LEVEL.get(x.op, 6)
+
+
+def text(x: M, memo: dict | None = None) -> str:
+    """Re-parseable text in the input language. ``memo`` (id → text, for trees whose nodes stay
+    alive) lets a caller that prints every subtree, as the rewriter does, do so in linear time."""
+    return _memoised(_text, x, memo)
+
+
+def _memoised(compute, x: M, memo: dict | None):
+    """compute(x, memo), looked up in ``memo`` by id (a fresh memo when None)."""
+    if memo is None:
+        return compute(x, {})
+    key = id(x)
+    if key not in memo:
+        memo[key] = compute(x, memo)
+    return memo[key]
+
+
+def _text(x: M, memo: dict) -> str:
+    def show(y: M) -> str:
+        return text(y, memo) if memo is not None else _text(y, memo)
+
+    def wrap(y: M, minimum: int) -> str:
+        s = show(y)
+        return f"({s})" if _level(y) < minimum else s
+
+    op = x.op
+    if op == "leaf":
+        return x.name
+    if op == "number":
+        return format_number(x.value)
+    if op == "call":
+        return f"{x.name}({', '.join(show(a) for a in x.args)})"
+    if op == "transpose":
+        return wrap(x.args[0], 6) + "'"
+    if op == "negate":
+        return "-" + wrap(x.args[0], 2)
+    if op == "power":
+        base, exponent = x.args
+        operator = "^" if base.kind == "scalar" else ".^"
+        return f"{wrap(base, 5)}{operator}{wrap(exponent, 6)}"
+    if op == "quotient":  # division by a scalar: x/norm2(x)
+        return f"{wrap(x.args[0], 2)}/{wrap(x.args[1], 3)}"
+    if op in ("product", "hadamard", "divide"):
+        joiner = {"product": "*", "hadamard": ".*", "divide": " ./ "}[op]
+        # A later factor "-a*w" would lose its sign to "a" alone: u.*-a*w reads (u.*-a)*w.
+        return joiner.join(wrap(f, 3 if position == 0 else 4) for position, f in enumerate(x.args))
+    if op == "sum":
+        return _signed_terms(x, show, wrap)
+    raise AssertionError(op)
+
+
+def _signed_terms(x: M, show, wrap) -> str:
+    """a + b - c: a sum printed with each later term's sign as its operator (text and LaTeX alike)."""
+    parts = [show(x.args[0])]
+    for t in x.args[1:]:
+        if t.op == "number" and t.value < 0:
+            parts.append(f"- {format_number(-t.value)}")
+        else:
+            parts.append(f"- {wrap(t.args[0], 2)}" if t.op == "negate" else f"+ {wrap(t, 2)}")
+    return " ".join(parts)
+
+
+_LATEX_FUNCTIONS = {"tr": r"\operatorname{tr}", "diag": r"\operatorname{diag}", "vec": r"\operatorname{vec}",
+                    "sum": r"\operatorname{sum}"}
+
+
+def latex_name(name: str) -> str:
+    """W2 → W_{2}, x_hat → x_{hat}, alpha → \\alpha."""
+    greek = {"alpha", "beta", "gamma", "delta", "epsilon", "lambda", "mu", "sigma", "theta", "tau", "phi", "omega"}
+    match = re.fullmatch(r"([A-Za-z]+?)_?(\d+|_\w+)?", name)
+    if not match:
+        return r"\mathrm{" + name.replace("_", r"\_") + "}"
+    base, subscript = match.group(1), match.group(2)
+    base_tex = "\\" + base if base in greek else (base if len(base) == 1 else r"\mathrm{" + base + "}")
+    if subscript:
+        return f"{base_tex}_{{{subscript.lstrip('_')}}}"
+    return base_tex
+
+
+def function_latex(name: str, argument: str, atomic: str) -> str:
+    """The LaTeX of a function of the table applied to ``argument`` (``atomic``: the argument
+    parenthesised unless it is atomic already)."""
+    return FUNCTIONS[name].latex.replace("{x!}", atomic).replace("{x}", argument)
+
+
+def latex(x: M) -> str:
+    def wrap(y: M, minimum: int) -> str:
+        s = latex(y)
+        return f"\\left({s}\\right)" if _level(y) < minimum else s
+
+    op = x.op
+    if op == "leaf":
+        return latex_name(x.name) if not x.name.replace("*", "").isdigit() else x.name
+    if op == "number":
+        return format_number(x.value)
+    if op == "call":
+        if x.name in FUNCTIONS:
+            return function_latex(x.name, latex(x.args[0]), wrap(x.args[0], 6))
+        if x.name == "eye":
+            return f"I_{{{latex(x.args[0])}}}"
+        if x.name == "ones":
+            return r"\mathbf{1}_{" + r"\times ".join(latex(a) for a in x.args) + "}"
+        if x.name == "kron":
+            return f"{wrap(x.args[0], 3)} \\otimes {wrap(x.args[1], 3)}"
+        if x.name == "norm2":
+            return r"\left\|" + latex(x.args[0]) + r"\right\|"
+        name = _LATEX_FUNCTIONS.get(x.name, r"\operatorname{" + x.name + "}")
+        return f"{name}\\left({', '.join(latex(a) for a in x.args)}\\right)"
+    if op == "transpose":
+        return wrap(x.args[0], 6) + r"^{\top}"
+    if op == "negate":
+        return "-" + wrap(x.args[0], 4)
+    if op == "power":
+        base, exponent = x.args
+        if base.kind != "scalar":
+            return f"{wrap(base, 5)}^{{\\circ {latex(exponent)}}}"
+        return f"{wrap(base, 5)}^{{{latex(exponent)}}}"
+    if op == "product":
+        return " ".join(wrap(f, 3) for f in x.args)
+    if op == "hadamard":
+        return r" \odot ".join(wrap(f, 3) for f in x.args)
+    if op == "quotient":
+        return rf"\frac{{{latex(x.args[0])}}}{{{latex(x.args[1])}}}"
+    if op == "divide":
+        return r" \oslash ".join(wrap(f, 3) for f in x.args)
+    if op == "sum":
+        return _signed_terms(x, latex, wrap)
+    raise AssertionError(op)
+
+
+# ----- cost: the printed length, from the tree ------------------------------------------------------
+
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+|\.\*|\./|\.\^|\S")
+
+
+def tokens(source: str) -> list[str]:
+    """The tokens of a formula in the input language: names, numbers, operators, brackets."""
+    return _TOKEN.findall(source)
+
+
+# Tokens a careful writer avoids weigh more: a transpose mark (so (A*x - b)' beats
+# x'*A' - b', whose parentheses the parent would add), and diag(v), an n×n matrix
+# built from a vector (so (W'*d).*v beats diag(v)*W'*d).
+WEIGHT = {"'": 1.5, "diag": 4.0}
+
+
+def text_cost(source: str) -> float:
+    """The weighted token count of printed text (for forms written by hand, as a book's)."""
+    return sum(WEIGHT.get(t, 1.0) for t in tokens(source))
+
+
+def cost(x: M, memo: dict | None = None, weights: dict | None = None) -> float:
+    """The weighted token count of ``text(x)``, computed on the tree: every node's cost is its
+    children's plus its own operators and the parentheses :func:`text` would add. ``memo``
+    (id → cost, for trees whose nodes stay alive) makes repeated calls on shared subtrees free."""
+    if weights is not None:
+        return _memoised(lambda y, m: _cost(y, m, weights), x, memo)
+    return _memoised(_cost, x, memo)
+
+
+def _cost(x: M, memo: dict, weights: dict = WEIGHT) -> float:
+    def wrap(y: M, minimum: int) -> float:
+        return cost(y, memo, weights) + (2.0 if _level(y) < minimum else 0.0)
+
+    op = x.op
+    if op == "leaf":
+        return text_cost(x.name)
+    if op == "number":
+        return text_cost(format_number(x.value))
+    if op == "call":
+        return weights.get(x.name, 1.0) + 2.0 + max(len(x.args) - 1, 0) + sum(cost(a, memo, weights) for a in x.args)
+    if op == "transpose":
+        return wrap(x.args[0], 6) + weights["'"]
+    if op == "negate":
+        return 1.0 + wrap(x.args[0], 2)
+    if op == "power":
+        return wrap(x.args[0], 5) + 1.0 + wrap(x.args[1], 6)
+    if op == "quotient":
+        return wrap(x.args[0], 2) + 1.0 + wrap(x.args[1], 3)
+    if op in ("product", "hadamard", "divide"):
+        return len(x.args) - 1.0 + sum(wrap(f, 3 if position == 0 else 4) for position, f in enumerate(x.args))
+    if op == "sum":
+        total_ = cost(x.args[0], memo, weights)
+        for t in x.args[1:]:
+            if t.op == "number" and t.value < 0:
+                total_ += 1.0 + text_cost(format_number(-t.value))
+            else:
+                total_ += 1.0 + (wrap(t.args[0], 2) if t.op == "negate" else wrap(t, 2))
+        return total_
+    raise AssertionError(op)
+
+
+# ----- reading sums and products ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """A summand as coefficient · scalar factors · chain of matrices (possibly empty)."""
+
+    coefficient: float
+    scalars: tuple
+    chain: tuple
+
+    def build(self) -> M:
+        return product(number(self.coefficient), *self.scalars, *self.chain)
+
+
+def term(x: M) -> Term:
+    if x.op == "negate":
+        inner = term(x.args[0])
+        return Term(-inner.coefficient, inner.scalars, inner.chain)
+    if x.op == "number":
+        return Term(x.value, (), ())
+    if x.op == "product":
+        coefficient, scalars, chain = 1.0, [], []
+        for f in x.args:
+            if f.op == "number" and folds(coefficient * f.value):
+                coefficient *= f.value
+            elif f.kind == "scalar" and x.kind != "scalar":
+                scalars.append(f)
+            else:
+                chain.append(f)
+        return Term(coefficient, tuple(scalars), tuple(chain))
+    if x.kind == "scalar":
+        return Term(1.0, (x,), ())
+    return Term(1.0, (), (x,))

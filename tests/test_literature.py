@@ -1,0 +1,123 @@
+"""The literature suite: derivatives with known closed forms, as matdiff prints them.
+
+The cases (tests/literature_networks.py, tests/literature_matrix.py) come from the Matrix
+Cookbook, Magnus & Neudecker, Parr & Howard, Goodfellow et al. ch. 6, Bishop's PRML and Boyd &
+Vandenberghe; each states the book's closed form in the input language. For every case:
+
+- the derivative's numbers agree with central finite differences (tests/numerics.py), and so do
+  the closed form's, so a wrong entry in the table fails too;
+- ``.text`` exists and evaluates to the same numbers;
+- ``.text`` is at most 1.5× as many tokens as the closed form, except for the cases listed in
+  ``LONGER``, each with the reason; the aggregate test holds the targets (a matrix form for every
+  case, within 1.5× for at least 95%) and keeps ``LONGER`` exact.
+
+Hessians (a tuple ``wrt``) are checked against finite differences of the gradient's own text,
+which the suite checks first.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+from literature_matrix import CASES as MATRIX_CASES
+from literature_networks import CASES as NETWORK_CASES
+from literature_networks import Case
+from numerics import (
+    arrange,
+    assert_close,
+    assert_derivative,
+    bind_dimensions,
+    evaluate_value,
+    finite_difference_jacobian,
+    md,
+    random_values,
+)
+
+from matdiff.notation.rewrite import tokens
+
+CASES = NETWORK_CASES + MATRIX_CASES
+BY_ID = {case.id: case for case in CASES}
+
+# Cases whose printed form is more than 1.5× the book's, and why (kept exact by the aggregate test).
+LONGER: dict[str, str] = {
+    "log(sum(exp(x))) /xx [gradient]":
+        "diag(s) - s*s' needs softmax(x) as the name of exp(x)/sum(exp(x))",
+}
+
+RATIO = 1.5
+
+
+def _ratio(text: str, closed: str) -> float:
+    return len(tokens(text)) / len(tokens(closed))
+
+
+def _values(case: Case) -> dict:
+    rng = np.random.default_rng(zlib.crc32(case.id.encode()))
+    return random_values(case.shapes, rng, hint=case.hint, expr=case.expr)
+
+
+def _derivative_numbers(case: Case, values: dict) -> np.ndarray:
+    """The derivative by finite differences: of the expression, or (Hessians) of the gradient's text."""
+    if case.cut:  # an intermediate: differences of the rest of the program, the intermediate an input
+        definition, rest = case.cut
+        values[case.wrt] = evaluate_value(definition, values, case.shapes)
+        shapes = {**case.shapes, case.wrt: values[case.wrt].shape}
+        _, results = assert_derivative(rest, case.wrt, shapes, layouts=(case.layout,), values=values,
+                                       check_text=False)
+        return results[case.layout]
+    if isinstance(case.wrt, str):
+        _, results = assert_derivative(case.expr, case.wrt, case.shapes, layouts=(case.layout,), values=values,
+                                       hint=case.hint)
+        return results[case.layout]
+    first, second = case.wrt
+    gradient = md.diff(case.expr, wrt=first, shapes=case.shapes, layout="gradient")
+    assert gradient.text is not None, gradient.reason
+    assert_derivative(case.expr, first, case.shapes, layouts=("gradient",), values=values, hint=case.hint)
+    g = evaluate_value(gradient.text, values, case.shapes)
+    jacobian = finite_difference_jacobian(gradient.text, second, values, case.shapes)
+    x_shape = np.shape(values[second])
+    if case.layout == "vec":
+        want = arrange(jacobian, "vec", g.shape, x_shape)
+    else:
+        want = jacobian.reshape(g.shape + x_shape)
+    got = np.asarray(md.diff(case.expr, wrt=case.wrt, shapes=case.shapes, layout=case.layout).evaluate(values))
+    assert_close(got.reshape(want.shape), want, rtol=1e-4, atol=1e-5, what=f"{case.id}: Hessian vs FD")
+    return got
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_literature_case(case: Case):
+    values = _values(case)
+    got = _derivative_numbers(case, values)
+    closed = evaluate_value(case.closed, values, case.shapes)
+    assert closed.size == got.size, f"{case.id}: the closed form {case.closed} has shape {closed.shape}"
+    assert_close(closed.reshape(got.shape), got, rtol=1e-4, atol=1e-5, what=f"{case.id}: the book's closed form")
+    d = md.diff(case.expr, wrt=case.wrt, shapes=case.shapes, layout=case.layout)
+    assert d.text is not None, f"{case.id}: no matrix form ({d.reason}); the book has {case.closed}"
+    printed = evaluate_value(d.text, values, case.shapes)
+    assert_close(printed.reshape(got.shape), got, rtol=1e-4, atol=1e-5, what=f"{case.id}: md.evaluate(d.text)")
+    if case.id not in LONGER:
+        assert _ratio(d.text, case.closed) <= RATIO, f"{case.id}: {d.text} is long beside {case.closed}"
+
+
+def test_literature_targets():
+    """A matrix form for every case; within 1.5× the book's length for at least 95%, and the
+    exceptions are exactly the listed ones."""
+    assert len(CASES) >= 200
+    assert len(BY_ID) == len(CASES), "two cases with the same expression, variable and layout"
+    longer = set()
+    for case in CASES:
+        d = md.diff(case.expr, wrt=case.wrt, shapes=case.shapes, layout=case.layout)
+        assert d.text is not None, f"{case.id}: no matrix form"
+        if _ratio(d.text, case.closed) > RATIO:
+            longer.add(case.id)
+    assert longer == set(LONGER), f"longer than {RATIO}×: {sorted(longer)}; listed: {sorted(LONGER)}"
+    assert len(longer) <= 0.05 * len(CASES)
+
+
+def test_literature_shapes_bind():
+    """Every case's shapes are concrete, so closed forms can use ones(5) and eye(3)."""
+    for case in CASES:
+        assert bind_dimensions(case.shapes) == {}, case.id
