@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from matdiff.engine.ir import Tensor, add, apply, const, einsum, postorder
+from matdiff.engine.ir import Tensor, add, apply, const, einsum
 from matdiff.engine.primitives import reapply
 from matdiff.engine.simplify import simplify
 from matdiff.notation.factors import SPLIT, shorter, split_all
@@ -33,6 +33,7 @@ Monomial = tuple
 Polynomial = dict
 
 MAX_TERMS = 64  # expansions past this many terms are not simpler: leave the expression as it is
+MAX_FACTORS = 32  # a longer elementwise product (a chain rule through a thousand layers) is left as it is
 
 
 @dataclass(frozen=True)
@@ -162,8 +163,9 @@ def _one_minus(x: Tensor) -> Tensor:
 
 
 def _is_hadamard(node: Tensor) -> bool:
-    """An einsum that multiplies operands of its own shape entry by entry (scalars allowed)."""
-    if node.op != "einsum":
+    """An einsum that multiplies operands of its own shape entry by entry (scalars allowed), and not
+    too many of them to read as a polynomial."""
+    if node.op != "einsum" or len(node.args) > MAX_FACTORS:
         return False
     output = node.params[1]
     return len(set(output)) == len(output) and all(labels == output or not labels for labels in node.params[0])
@@ -272,7 +274,7 @@ class Normalizer:
     what one does."""
 
     def __init__(self):
-        self.memo: dict[int, tuple[Tensor, Tensor]] = {}  # id → (node, its normal form)
+        self.memo: dict[int, tuple[Tensor, Tensor, bool]] = {}  # id → (node, normal form, holds inv/det)
 
     def __call__(self, root: Tensor) -> Tensor:
         simpler, splittable = self._normal(root)
@@ -280,12 +282,9 @@ class Normalizer:
         return simpler if split is None else shorter(simpler, self._normal(split)[0])
 
     def _normal(self, root: Tensor) -> tuple[Tensor, bool]:
-        splittable = False
-        for node in postorder(root):
-            splittable |= node.op in SPLIT
-            if id(node) in self.memo:
-                continue
+        for node in self._unseen(root):
             args = [self.memo[id(a)][1] for a in node.args]
+            splittable = node.op in SPLIT or any(self.memo[id(a)][2] for a in node.args)
             new = node if all(n is o for n, o in zip(args, node.args)) else reapply(node, args)
             if new.op == "inv" and new.args[0].op == "inv":  # inv(inv(X)) = X
                 new = new.args[0].args[0]
@@ -298,8 +297,27 @@ class Normalizer:
                 new = _simplest(new)
             elif new.op == "einsum":
                 new = _simplest_groups(new)
-            self.memo[id(node)] = (node, new)
-        return self.memo[id(root)][1], splittable
+            self.memo[id(node)] = (node, new, splittable)
+        _, normal, splittable = self.memo[id(root)]
+        return normal, splittable
+
+    def _unseen(self, root: Tensor) -> list[Tensor]:
+        """The nodes under root not normalised yet, operands first (a program's roots share most of
+        their nodes: each is visited once in all)."""
+        order: list[Tensor] = []
+        stack: list[tuple[Tensor, bool]] = [(root, False)]
+        queued: set[int] = set()
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if id(node) in self.memo or id(node) in queued:
+                continue
+            queued.add(id(node))
+            stack.append((node, True))
+            stack.extend((a, False) for a in reversed(node.args) if id(a) not in self.memo)
+        return order
 
 
 def normal_form(root: Tensor) -> Tensor:
