@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from matdiff.engine.ir import Tensor, add, apply, const, einsum
+from matdiff.engine.ir import Tensor, add, apply, const, einsum, folds
 from matdiff.engine.primitives import reapply
 from matdiff.engine.simplify import simplify
 from matdiff.notation.factors import SPLIT, shorter, split_all
@@ -333,12 +333,19 @@ def _estimate(p: Polynomial) -> tuple:
 
 
 def _simplest(node: Tensor) -> Tensor:
-    """The smallest of node, its form with the rules applied, and that form multiplied out."""
-    read = _read(node, node.shape)
+    """The smallest of node, its form with the rules applied, and that form multiplied out (never one
+    whose constants do not fold: 1e300·1e300 stays as written)."""
+    try:
+        read = _read(node, node.shape)
+    except OverflowError:
+        return node
     best, best_size = node, _size(node, node.shape, {})
     for multiply_out in (False, True):
-        p = _expand(read, node.shape, multiply_out=multiply_out)
-        if p is None or _estimate(p) >= best_size:
+        try:
+            p = _expand(read, node.shape, multiply_out=multiply_out)
+        except OverflowError:
+            p = None
+        if p is None or not all(map(folds, p.values())) or _estimate(p) >= best_size:
             continue
         candidate = _build(p, node.shape)
         size = _size(candidate, node.shape, {})
@@ -389,6 +396,8 @@ def _common_factored(node: Tensor) -> Tensor | None:
         rest = list(factors)
         for f in common:
             rest.remove(f)
+        if all(a.op in ("const", "eye") for a, _ in rest):
+            return None  # 2·G - G⊙I stays as the book writes it: only sums of real factors are taken out
         rests.append(rest)
     axes = sorted({k for rest in rests for _, ks in rest for k in ks})
     sizes = {k: node.shape[k] for k in axes}
