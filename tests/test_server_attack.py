@@ -193,6 +193,18 @@ def test_the_host_served_on_is_admitted_besides_loopback():
     assert Guard(None, host="127.0.0.1").refusal(scope("GET", host="192.168.1.5:8000"))[0] == 403
 
 
+@pytest.mark.parametrize("host, admitted", [
+    ("192.168.1.5:8000", True), ("[fe80::1]:8000", True), ("localhost:8000", True),
+    (f"{socket.gethostname()}:8000", True),
+    ("evil.example:8000", False), ("rebind.127.0.0.1.nip.io", False),
+])
+def test_on_every_interface_only_addresses_and_this_machines_names_are_admitted(host, admitted):
+    """0.0.0.0 opens the server to the network, not to DNS rebinding: names must be this machine's."""
+    for wildcard in ("0.0.0.0", "::"):
+        refusal = Guard(None, host=wildcard).refusal(scope("GET", host=host))
+        assert (refusal is None) == admitted, (wildcard, host, refusal)
+
+
 def test_a_client_that_stops_reading_its_reply_is_dropped():
     async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": []})

@@ -18,8 +18,10 @@ reply is dropped), and adds the security headers of :data:`SECURITY_HEADERS`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import json
+import socket
 from urllib.parse import urlsplit
 
 SECURITY_HEADERS = [
@@ -31,7 +33,7 @@ SECURITY_HEADERS = [
 ]
 SAFE_METHODS = ("GET", "HEAD")
 DEFAULT_PORTS = {"http": 80, "https": 443}
-WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # served on every interface: any Host is this server
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # served on every interface: see Guard.is_own_host
 
 
 class SlowClient(Exception):
@@ -92,14 +94,20 @@ class Guard:
         return None
 
     def is_own_host(self, name: str) -> bool:
-        if name == self.host or self.host in WILDCARD_HOSTS:
-            return True
-        if name == "localhost" or name.endswith(".localhost"):  # browsers resolve these to loopback only
-            return True
+        """Whether a Host header names this server.
+
+        A page of another site can reach a local server only through a domain name it controls
+        (DNS rebinding): an IP address in the Host header cannot be rebound. So on one address, that
+        address and loopback names are admitted; on every interface (0.0.0.0), any IP address is,
+        and of names only loopback ones and this machine's own name (``socket.gethostname()``).
+        """
+        if name == self.host or name == "localhost" or name.endswith(".localhost"):
+            return True  # browsers resolve *.localhost to loopback only
         try:
-            return ipaddress.ip_address(name).is_loopback
+            address = ipaddress.ip_address(name)
         except ValueError:
-            return False
+            return self.host in WILDCARD_HOSTS and name in _machine_names()
+        return address.is_loopback or self.host in WILDCARD_HOSTS
 
 
 async def refuse(status: int, message: str, send) -> None:
@@ -107,6 +115,13 @@ async def refuse(status: int, message: str, send) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+@functools.cache
+def _machine_names() -> frozenset[str]:
+    """This machine's own names, lower case: what a user on the network types to reach it."""
+    name = socket.gethostname().lower().rstrip(".")  # not getfqdn(): it may wait on DNS
+    return frozenset({name, name.split(".")[0]} - {""})
 
 
 def _bare(host: str) -> str:

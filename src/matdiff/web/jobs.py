@@ -24,6 +24,7 @@ import numpy as np
 
 import matdiff as md
 from matdiff.engine.lowering import FUNCTION_NAMES
+from matdiff.engine.numeric import as_float_array
 from matdiff.web import numcheck
 
 TARGETS = ("numpy", "jax", "torch")
@@ -196,12 +197,7 @@ def gradients(expression: str, inputs: list[str] | None, shapes: dict, assume: d
 
 
 def evaluate(expression: str, values: dict, shapes: dict, assume: dict | None = None) -> dict:
-    arrays = {}
-    for name, value in values.items():
-        try:
-            arrays[name] = np.asarray(value, dtype=float)
-        except ValueError:
-            raise md.ValueMismatchError(f"the rows of {name} have different lengths") from None
+    arrays = {name: as_float_array(name, value) for name, value in values.items()}
     arguments = {name: float(a) if a.ndim == 0 else a for name, a in arrays.items()}
     value = np.asarray(md.evaluate(expression, arguments, shapes=_shapes(shapes), assume=assume), dtype=float)
     return {"value": _finite_json(value), "shape": list(value.shape)}
