@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.join(_ROOT, "tests"))  # the independent layout table
 sys.path.insert(0, os.path.join(_ROOT, "src"))
 
 import matdiff as md  # noqa: E402
+from matdiff.engine.sampling import difference_jacobian  # noqa: E402
 from matdiff.language.syntax import Call, Chain, Name, Number, Power, Signed, Transpose, parse  # noqa: E402
 from numerics import arrange  # noqa: E402
 
@@ -468,16 +469,8 @@ def _close(got, want, rtol, atol) -> tuple[bool, float]:
 
 
 def _fd_jacobian(function, x0, step=1e-6):
-    base = np.asarray(x0, dtype=float)
-    y0 = np.asarray(function(base))
-    J = np.zeros(y0.shape + base.shape)
-    for idx in np.ndindex(*base.shape):
-        h = step * max(1.0, abs(float(base[idx])))
-        plus, minus = base.copy(), base.copy()
-        plus[idx] += h
-        minus[idx] -= h
-        J[(Ellipsis,) + idx] = (np.asarray(function(plus)) - np.asarray(function(minus))) / (2 * h)
-    return J
+    """matdiff's central differences of a function of one array (the interpreter's, not md's)."""
+    return difference_jacobian(lambda point: function(point["x"]), {"x": np.asarray(x0, dtype=float)}, "x", step)
 
 
 _JAX: Any = None

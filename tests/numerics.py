@@ -1,10 +1,11 @@
 """Numeric helpers for checking matdiff derivatives against finite differences.
 
-Everything here is independent of the engine except the two public entry points
-it exercises: ``md.evaluate`` (to get the value of an expression, for finite
-differences) and ``md.diff`` (the thing under test). In particular :func:`arrange`
-is a separate implementation of the layout table of SPEC §2, written from the
-table alone.
+Random values and central differences are matdiff's own (:mod:`matdiff.engine.sampling`, the
+one generator every check uses); this module binds them to expressions. Everything else is
+independent of the engine except the two public entry points it exercises: ``md.evaluate``
+(to get the value of an expression, for finite differences) and ``md.diff`` (the thing under
+test). In particular :func:`arrange` is a separate implementation of the layout table
+(SPEC §2), written from the table alone.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import numpy as np
 
 try:  # the package may not be installed (src layout); fall back to the checkout
     import matdiff as md
+    from matdiff.engine import sampling
 except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
     import matdiff as md
+    from matdiff.engine import sampling
 
 ALL_LAYOUTS = ("numerator", "denominator", "gradient", "jacobian", "vec")
 ALL = ALL_LAYOUTS
@@ -79,50 +82,10 @@ def default_hints(expr, shapes):
 
 
 def _value_of_kind(kind, shape, rng):
-    shape = tuple(shape)
-    if kind in (None, "normal"):
-        v = rng.standard_normal(shape)
-    elif kind == "positive":  # entries in [0.5, 2]
-        v = rng.uniform(0.5, 2.0, shape)
-    elif kind == "small":  # entries in [-0.6, 0.6], e.g. for tan
-        v = rng.uniform(-0.6, 0.6, shape)
-    elif kind == "unit":  # entries in (0.15, 0.85), e.g. for log(1 - p)
-        v = rng.uniform(0.15, 0.85, shape)
-    elif kind == "away":  # |entries| in [0.3, 1.5], random sign: away from kinks of abs/relu
-        v = rng.uniform(0.3, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
-    elif kind == "spd":
-        if len(shape) != 2 or shape[0] != shape[1]:
-            raise ValueError(f"spd needs a square shape, got {shape}")
-        n = shape[0]
-        m = rng.standard_normal((n, n))
-        v = m @ m.T / n + np.eye(n)
-    elif kind == "symmetric":  # symmetric, of either sign
-        half = rng.standard_normal(shape)
-        v = half + half.T
-    elif kind == "diagonal":  # diagonal, entries in [0.5, 2]
-        v = np.diag(rng.uniform(0.5, 2.0, shape[0]))
-    elif kind == "posdet":  # well conditioned, not symmetric, det > 0
-        if len(shape) != 2 or shape[0] != shape[1]:
-            raise ValueError(f"posdet needs a square shape, got {shape}")
-        n = shape[0]
-        while True:
-            v = 2.0 * np.eye(n) + 0.5 * rng.standard_normal((n, n))
-            if np.linalg.det(v) > 0.5 and np.linalg.cond(v) < 20:
-                break
-    elif kind == "invertible":  # well conditioned, not symmetric, either sign of det
-        n = shape[0]
-        while True:
-            v = rng.standard_normal((n, n)) + 1.5 * np.diag(rng.choice([-1.0, 1.0], n))
-            if abs(np.linalg.det(v)) > 0.5 and np.linalg.cond(v) < 20:
-                break
-    elif kind == "orthonormal_columns":
-        q, _ = np.linalg.qr(rng.standard_normal(shape))
-        v = q
-    else:
-        raise ValueError(f"unknown value kind {kind!r}")
-    if shape == ():
-        return float(v)
-    return np.asarray(v, dtype=np.float64)
+    """A value of one of matdiff's value kinds (:data:`matdiff.engine.sampling.VALUE_KINDS`): a float
+    for a scalar, a float64 array of exactly the shape otherwise."""
+    value = sampling.draw(kind or "normal", tuple(shape), rng)
+    return float(value) if tuple(shape) == () else np.asarray(value, dtype=np.float64)
 
 
 def random_values(shapes, rng, hint=None, dims=None, expr=None):
@@ -153,28 +116,14 @@ def evaluate_value(expr, values, shapes):
     return np.asarray(md.evaluate(expr, values, shapes=shapes), dtype=np.float64)
 
 
-def finite_difference_jacobian(expr, wrt, values, shapes, step=1e-6):
-    """J with shape S_Y + S_X, J[i..., j...] = dY[i...]/dX[j...], by central differences.
+def finite_difference_jacobian(expr, wrt, values, shapes, step=sampling.STEP):
+    """J with shape S_Y + S_X, J[i..., j...] = dY[i...]/dX[j...], by matdiff's central differences
+    (:func:`matdiff.engine.sampling.difference_jacobian`) of ``md.evaluate``.
 
     S_Y is the shape ``md.evaluate`` returns, S_X the shape of ``values[wrt]``. The step
     for each entry is ``step * max(1, |x|)``.
     """
-    base = np.asarray(values[wrt], dtype=np.float64)
-    y0 = evaluate_value(expr, values, shapes)
-    jac = np.zeros(y0.shape + base.shape)
-    for idx in np.ndindex(*base.shape):
-        h = step * max(1.0, abs(float(base[idx])))
-        plus, minus = base.copy(), base.copy()
-        plus[idx] += h
-        minus[idx] -= h
-        vp = dict(values)
-        vm = dict(values)
-        vp[wrt] = float(plus) if base.shape == () else plus
-        vm[wrt] = float(minus) if base.shape == () else minus
-        yp = evaluate_value(expr, vp, shapes)
-        ym = evaluate_value(expr, vm, shapes)
-        jac[(Ellipsis,) + idx] = (yp - ym) / (2.0 * h)
-    return jac
+    return sampling.difference_jacobian(lambda point: evaluate_value(expr, point, shapes), values, wrt, step)
 
 
 # --------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from matdiff.engine.sampling import difference_jacobian
 from numerics import (
     ALL_LAYOUTS,
     arrange,
@@ -400,17 +401,7 @@ def test_cookbook_hessian(hid, expr, wrt, shapes, hint, closed, layout):
     # and the same as finite differences of the (independently checked) first derivative
     first = md.diff(expr, wrt=wrt[0], shapes=shapes, layout="jacobian")
 
-    base = np.asarray(values[wrt[1]], dtype=np.float64)
-    fd = np.zeros(np.shape(first.evaluate(values)) + base.shape)
-    for idx in np.ndindex(*base.shape):
-        h = 1e-6 * max(1.0, abs(float(base[idx])))
-        vp, vm = dict(values), dict(values)
-        p, m = base.copy(), base.copy()
-        p[idx] += h
-        m[idx] -= h
-        vp[wrt[1]] = float(p) if base.shape == () else p
-        vm[wrt[1]] = float(m) if base.shape == () else m
-        fd[(Ellipsis,) + idx] = (np.asarray(first.evaluate(vp)) - np.asarray(first.evaluate(vm))) / (2 * h)
+    fd = difference_jacobian(first.evaluate, values, wrt[1])
     assert_close(got, fd.reshape(got.shape), rtol=1e-4, atol=1e-5,
                  what=f"second derivative of {expr} vs FD of the first [{layout}]")
 

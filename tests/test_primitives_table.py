@@ -19,6 +19,7 @@ import matdiff as md
 from matdiff.engine import ir
 from matdiff.engine.lowering import FUNCTION_NAMES
 from matdiff.engine.numeric import evaluate
+from matdiff.engine.sampling import function_point
 from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS, MATRIX, vjp
 from matdiff.web import jobs
 from numerics import assert_close, assert_derivative, finite_difference_jacobian
@@ -38,11 +39,7 @@ def _cases():
 def _point(name: str, shape: tuple) -> np.ndarray:
     """A test point inside the function's domain (a well-conditioned matrix for the matrix ones)."""
     rng = np.random.default_rng(zlib.crc32(f"{name}{shape}".encode()))
-    function = FUNCTIONS[name]
-    if function.acts == MATRIX:
-        return np.eye(shape[0]) + 0.3 * rng.standard_normal(shape)
-    low, high = function.sample
-    return rng.uniform(low, high, shape)
+    return function_point(FUNCTIONS[name], shape, rng)
 
 
 def test_every_record_is_complete():

@@ -321,7 +321,7 @@ def test_every_check_draws_structured_values_with_one_function(tmp_path):
     import subprocess
     import sys
 
-    from matdiff.engine.numeric import structured_value
+    from matdiff.engine.sampling import structured_value
 
     for structure in ("symmetric", "spd", "diagonal", "positive"):
         value = structured_value(structure, (3, 3), np.random.default_rng(0))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 
 from matdiff.codegen.writer import derivative_source
-from matdiff.engine.numeric import structured_value
+from matdiff.engine.sampling import structured_value
 from matdiff.errors import MatdiffError
 
 SYMBOLIC_SIZES = (3, 2, 4, 5, 6, 7)  # sizes for dimensions the user left symbolic, all different

@@ -220,24 +220,3 @@ def _compute(node: Tensor, args: list, shape: tuple, arrays: dict, opt_einsum) -
         return np.asarray(FUNCTIONS[node.op].numpy(args[0]))
     return _STRUCTURAL[node.op](node, args, shape, arrays, opt_einsum)
 
-
-def structured_value(structure: str, shape: tuple, rng, *, integers: bool = False, safe: bool = False) -> np.ndarray:
-    """A random value of ``shape`` that has ``structure`` (a name in STRUCTURES): the one place
-    where checks (``check``, the web page's, generated ``--check`` scripts) draw structured values.
-    With ``safe`` (the expression has inv, log, logdet …) a symmetric value is positive definite;
-    ``integers`` gives small integer entries, for counterexamples a person can follow. It uses
-    nothing but ``np``: its source is copied into the generated scripts."""
-    if structure == "positive":
-        return rng.integers(1, 4, shape).astype(float) if integers else rng.uniform(0.5, 2.0, shape)
-    n = shape[0]
-    if structure == "diagonal":
-        entries = rng.integers(1, 4, n).astype(float) if integers else rng.uniform(0.5, 2.0, n)
-        return np.diag(entries)
-    if structure == "symmetric" and not safe:
-        half = rng.integers(-2, 3, (n, n)).astype(float) if integers else rng.standard_normal((n, n))
-        return half + half.T
-    if integers:
-        half = rng.integers(-1, 2, (n, n)).astype(float)
-        return half @ half.T + np.eye(n)
-    half = rng.standard_normal((n, n))
-    return half @ half.T / n + np.eye(n)

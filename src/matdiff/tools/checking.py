@@ -34,7 +34,8 @@ import numpy as np
 from matdiff.api import Derivative, _declared_sizes, _guarded, diff, infer_shapes
 from matdiff.tools.backprop import backprop
 from matdiff.errors import MatdiffError, ParseError, ShapeError
-from matdiff.engine.numeric import evaluate as evaluate_ir, structured_value
+from matdiff.engine.numeric import evaluate as evaluate_ir
+from matdiff.engine.sampling import draw_values
 from matdiff.tools.explanation import explain
 from matdiff.notation.forms import output_name
 from matdiff.engine.layout import LAYOUTS
@@ -173,25 +174,18 @@ def _concrete(shape: tuple, sizes: dict) -> tuple:
 
 def _values(shapes: dict, sizes: dict, rng, *, safe: bool, integers: bool,
             assume: Assumptions = Assumptions()) -> dict:
-    values = {}
-    for name, shape in shapes.items():
-        shape = _concrete(shape, sizes)
-        square = len(shape) == 2 and shape[0] == shape[1]
-        if name in assume.names:
-            value = structured_value(assume.as_dict()[name], shape, rng, integers=integers, safe=safe)
-        elif integers:
-            low, high = (1, 4) if safe else (-2, 3)
-            value = rng.integers(low, high, shape).astype(float)
-            if safe and square:
-                value = rng.integers(0, 2, shape).astype(float) + shape[0] * np.eye(shape[0])
-        elif safe and square:
-            value = 2.0 * np.eye(shape[0]) + 0.3 * rng.standard_normal(shape)
-        elif safe:
-            value = rng.uniform(0.5, 2.0, shape)
-        else:
-            value = rng.standard_normal(shape)
-        values[name] = value
-    return values
+    concrete = {name: _concrete(shape, sizes) for name, shape in shapes.items()}
+    return draw_values(concrete, rng, lambda name, shape: _value_kind(shape, safe=safe, integers=integers),
+                       structures=assume.as_dict(), integers=integers, safe=safe)
+
+
+def _value_kind(shape: tuple, *, safe: bool, integers: bool) -> str:
+    """Inside the domain when the expression has one (``safe``): positive entries, square matrices
+    far from singular; small integers for a counterexample a person can follow."""
+    square = len(shape) == 2 and shape[0] == shape[1]
+    if integers:
+        return "dominant_integers" if safe and square else "positive_integers" if safe else "integers"
+    return "near_identity" if safe and square else "positive" if safe else "normal"
 
 
 def _canonical(array) -> np.ndarray:

@@ -21,13 +21,12 @@ from math import prod
 
 import numpy as np
 
-from matdiff.engine.numeric import structured_value
+from matdiff.engine.sampling import STEP, central_difference, draw_values
 from matdiff.language.assumptions import Assumptions
 
 MAX_VARIABLE_ENTRIES = 2_500  # entries of any one input: "small"
 MAX_JACOBIAN_ENTRIES = 1_000_000
 DIRECTIONS = 2
-STEP = 1e-6  # central differences: error O(ε²) from curvature, O(1e-16/ε) from rounding
 TOLERANCE = 1e-5
 SHOWN_VALUES = 24  # the point is echoed back when it is this small, to reproduce by hand
 
@@ -45,9 +44,8 @@ def check(md, expression: str, wrt: list[str], layout: str, derivative, inputs: 
     rng = np.random.default_rng(0)  # the same link always shows the same check
     problems = []
     structures = assume.as_dict()
-    for sampler in (_positive, _signed):
-        values = {name: structured_value(structures[name], shape, rng, safe=True) if name in structures
-                  else sampler(rng, shape) for name, shape in inputs.items()}
+    for kind in ("order_one_positive", "order_one_signed"):  # signed: for what is defined at negatives only
+        values = draw_values(inputs, rng, kind, structures=structures, safe=True)
         try:
             structured = assume.diagonal(wrt[-1]) if convention != "unconstrained" else None
             verdict = _compare(md, expression, wrt, layout, derivative, values, rng, structured)
@@ -107,9 +105,7 @@ def _compare(md, expression, wrt, layout, derivative, values, rng, structured: b
         if structured is not None:  # the derivative lives in the structure: so do the directions
             u = np.diag(np.diag(u)) if structured else u + u.T
         u /= max(np.linalg.norm(u), 1e-12)
-        plus = _finite(function({**values, x_name: _like(values[x_name], x + STEP * u)}))
-        minus = _finite(function({**values, x_name: _like(values[x_name], x - STEP * u)}))
-        measured = (plus - minus) / (2 * STEP)
+        measured = central_difference(lambda point: _finite(function(point)), values, x_name, u, STEP)
         predicted = np.tensordot(jacobian, u, axes=x.ndim) if x.ndim else jacobian * u
         scale = max(1.0, float(np.abs(measured).max(initial=0.0)))
         error = max(error, float(np.abs(predicted - measured).max(initial=0.0)) / scale)
@@ -128,29 +124,6 @@ def _finite(value) -> np.ndarray:
 
 def _shapes(values: dict) -> dict:
     return {name: np.shape(value) for name, value in values.items()}
-
-
-def _positive(rng, shape):
-    """Entries of order one, all positive (log, sqrt are defined); a square matrix is I plus a
-    small positive part, so inv, det and logdet are defined and well conditioned."""
-    if len(shape) == 2 and shape[0] == shape[1]:
-        return np.eye(shape[0]) + rng.uniform(0.0, 0.5, shape) / shape[0]
-    if len(shape) == 2:  # rows summing to about one: products stay of order one (no saturated sigmoid)
-        return rng.uniform(0.5, 1.5, shape) / shape[1]
-    return float(rng.uniform(0.5, 1.5)) if not shape else rng.uniform(0.5, 1.5, shape)
-
-
-def _signed(rng, shape):
-    """Entries of both signs, for what is defined at negative values only (log(1 - x) and such)."""
-    if len(shape) == 2 and shape[0] == shape[1]:
-        return np.eye(shape[0]) + rng.uniform(-0.5, 0.5, shape) / shape[0]
-    if len(shape) == 2:
-        return rng.uniform(-1.0, 1.0, shape) / shape[1]
-    return float(rng.uniform(-1.0, 1.0)) if not shape else rng.uniform(-1.0, 1.0, shape)
-
-
-def _like(original, array):
-    return float(array) if np.ndim(original) == 0 else array
 
 
 def arrange(jacobian: np.ndarray, y_shape: tuple, x_shape: tuple, layout: str) -> np.ndarray:
