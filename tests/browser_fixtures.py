@@ -1,6 +1,7 @@
 """Shared by the browser tests: the real server (uvicorn, in a subprocess) and headless Chromium.
 
-Each test module imports these fixtures, and gets one server and one browser for all its tests.
+tests/conftest.py registers this module as a plugin: each test module that names these fixtures gets
+one server and one browser for all its tests.
 Screenshots land in artifacts/ (git-ignored) for a person to look at. Skipped only when Debian's
 Chromium is not installed.
 """
@@ -9,14 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from stand_in import running_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -31,44 +29,14 @@ needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                     reason=f"no Chromium at {CHROMIUM} (apt install chromium)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """(base URL, capabilities) of a server started for this module."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "stderr.txt"  # a file, not a pipe: a full pipe would stall it
-    source = str(Path(__file__).resolve().parent.parent / "src")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p))
-    stderr = log.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-c", f"from matdiff.web.server import serve; serve(port={port})"],
-        env=env, stdout=subprocess.DEVNULL, stderr=stderr,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/api/capabilities", timeout=1) as reply:
-                capabilities = json.load(reply)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("the server did not start: " + log.read_text(errors="replace")[-2000:])
-            time.sleep(0.1)
-    yield base, capabilities
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    stderr.close()
+    errors = tmp_path_factory.mktemp("server") / "stderr.txt"
+    with running_server(errors=errors) as base:
+        with urllib.request.urlopen(base + "/api/capabilities", timeout=10) as reply:
+            capabilities = json.load(reply)
+        yield base, capabilities
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,9 @@ import os
 
 os.environ.setdefault("MATDIFF_STRICT", "1")
 
+# The browser tests' server, browser, page and phone fixtures (one server and browser per module).
+pytest_plugins = ("browser_fixtures",)
+
 # The test command runs the property tests derandomized, so a run's verdict depends on the commit
 # alone (CI and a developer see the same examples). Random exploration is a separate, longer
 # command: HYPOTHESIS_PROFILE=explore python -m pytest tests/test_properties.py (see README).

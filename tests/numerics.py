@@ -41,6 +41,12 @@ _DEFAULT_DIM_SIZES = (3, 4, 2, 5, 6, 7)
 # --------------------------------------------------------------------------------------
 
 
+def rng_for(text):
+    """A generator seeded by ``text`` (a case's id, an expression): a case always gets the same values,
+    and adding a case does not change the others'."""
+    return np.random.default_rng(zlib.crc32(text.encode()))
+
+
 def bind_dimensions(shapes, dims=None):
     """Map every symbolic dimension name used in ``shapes`` to a concrete size."""
     bound = dict(dims or {})
@@ -266,7 +272,7 @@ def assert_derivative(expr, wrt, shapes, layouts=ALL, values=None, *, hint=None,
     asserts that md.MatdiffError is raised. Returns (values, {layout: array}).
     """
     if rng is None:
-        rng = np.random.default_rng(zlib.crc32(f"{expr}|{wrt}".encode()))
+        rng = rng_for(f"{expr}|{wrt}")
     dims = bind_dimensions(shapes, dims)
     if values is None:
         values = random_values(shapes, rng, hint=hint, dims=dims, expr=expr)

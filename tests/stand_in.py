@@ -47,32 +47,43 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(log: Path | None = None, **options):
-    """``serve(**options)`` in a subprocess on a free loopback port; yields its base URL."""
+def running_server(log: Path | None = None, errors: Path | None = None, **options):
+    """``serve(**options)`` in a subprocess on a free loopback port; yields its base URL once it
+    answers, and stops it after. ``log`` is the stand-in's ``$STAND_IN_LOG``; the server's error
+    output goes to ``errors`` (a file, not a pipe: a full pipe would stall it), quoted when it
+    does not start."""
     port = free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (SOURCE, os.environ.get("PYTHONPATH")) if p))
     if log is not None:
         env["STAND_IN_LOG"] = str(log)
-    process = subprocess.Popen(
-        [sys.executable, "-c", f"from matdiff.web.server import serve; serve(port={port}, **{options!r})"],
-        env=env, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
+    with contextlib.ExitStack() as stack:
+        stderr = stack.enter_context(errors.open("w")) if errors is not None else None
+        process = subprocess.Popen(
+            [sys.executable, "-c", f"from matdiff.web.server import serve; serve(port={port}, **{options!r})"],
+            env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        stack.callback(_stop, process)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
             try:
                 with urllib.request.urlopen(url + "/api/capabilities", timeout=1):
                     break
             except OSError:
-                assert process.poll() is None, "the server exited at start"
+                if process.poll() is not None or time.monotonic() > deadline:
+                    said = errors.read_text(errors="replace")[-2000:] if errors is not None else "(not kept)"
+                    raise AssertionError("the server did not start: " + said) from None
                 time.sleep(0.1)
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Terminate, and kill what does not exit within ten seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def process_alive(pid: int) -> bool:

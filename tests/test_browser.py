@@ -5,13 +5,7 @@ import re
 
 import pytest
 
-import browser_fixtures
 from browser_fixtures import NETWORK_LINK, PERMALINK, PHONE, expect, needs_chromium, open_page, screenshot, tick, wait_for_result
-
-# The shared fixtures: one server and one browser for this module.
-browser = browser_fixtures.browser
-page = browser_fixtures.page
-server = browser_fixtures.server
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 

@@ -6,14 +6,7 @@ import urllib.parse
 
 import pytest
 
-import browser_fixtures
 from browser_fixtures import PERMALINK, expect, needs_chromium, open_section, screenshot, wait_for_result
-
-# The shared fixtures: one server and one browser for this module.
-browser = browser_fixtures.browser
-page = browser_fixtures.page
-phone = browser_fixtures.phone
-server = browser_fixtures.server
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 

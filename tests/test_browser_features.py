@@ -11,14 +11,7 @@ import urllib.request
 
 import pytest
 
-import browser_fixtures
 from browser_fixtures import NETWORK_LINK, PERMALINK, expect, needs_chromium, open_section, screenshot, tick, wait_for_result
-
-# The shared fixtures: one server and one browser for this module.
-browser = browser_fixtures.browser
-page = browser_fixtures.page
-phone = browser_fixtures.phone
-server = browser_fixtures.server
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 

@@ -7,14 +7,8 @@ import urllib.parse
 
 import pytest
 
-import browser_fixtures
 from browser_fixtures import (NETWORK, NETWORK_LINK, PERMALINK, expect, needs_chromium, open_section, tick,
                               wait_for_result)
-
-# The shared fixtures: one server and one browser for this module.
-browser = browser_fixtures.browser
-page = browser_fixtures.page
-server = browser_fixtures.server
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 

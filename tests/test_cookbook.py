@@ -10,7 +10,6 @@ trustworthy. Where the cookbook's closed form is simple it is checked too.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +25,7 @@ from numerics import (
     finite_difference_jacobian,
     md,
     random_values,
+    rng_for,
 )
 
 inv = np.linalg.inv
@@ -323,7 +323,7 @@ assert len({c.id for c in CASES}) == len(CASES), "case ids must be unique"
 
 
 def _rng(case):
-    return np.random.default_rng(zlib.crc32(case.id.encode()))
+    return rng_for(case.id)
 
 
 def _values(case):
@@ -391,7 +391,7 @@ HESSIANS = [
 @pytest.mark.parametrize("layout", ["gradient", "jacobian"])
 @pytest.mark.parametrize("hid,expr,wrt,shapes,hint,closed", HESSIANS, ids=[h[0] for h in HESSIANS])
 def test_cookbook_hessian(hid, expr, wrt, shapes, hint, closed, layout):
-    values = random_values(shapes, np.random.default_rng(zlib.crc32(hid.encode())), hint=hint, expr=expr)
+    values = random_values(shapes, rng_for(hid), hint=hint, expr=expr)
     d = md.diff(expr, wrt=wrt, shapes=shapes, layout=layout)
     got = np.asarray(d.evaluate(values), dtype=np.float64)
     want = np.asarray(closed(values), dtype=np.float64)
@@ -474,7 +474,7 @@ DEFAULT_SHAPE_CASES = [
 @pytest.mark.parametrize("layout", ALL_LAYOUTS)
 @pytest.mark.parametrize("expr,wrt,concrete", DEFAULT_SHAPE_CASES, ids=[f"{c[0]}_wrt_{c[1]}" for c in DEFAULT_SHAPE_CASES])
 def test_default_shapes_of_undeclared_names(expr, wrt, concrete, layout):
-    values = random_values(concrete, np.random.default_rng(zlib.crc32(expr.encode())), expr=expr)
+    values = random_values(concrete, rng_for(expr), expr=expr)
     y = evaluate_value(expr, values, concrete)
     if layout == "gradient" and y.size != 1:
         with pytest.raises(md.MatdiffError):

@@ -10,12 +10,11 @@ import json
 import re
 import subprocess
 import sys
-import zlib
 
 import numpy as np
 import pytest
 
-from numerics import assert_close, evaluate_value, finite_difference_jacobian, md, random_values
+from numerics import assert_close, evaluate_value, finite_difference_jacobian, md, random_values, rng_for
 from matdiff.engine import ir
 from matdiff.engine.differentiate import jacobian, jacobians
 from matdiff.engine.lowering import lower
@@ -36,7 +35,7 @@ PROGRAMS = [
 
 
 def _values(expression, shapes):
-    return random_values(shapes, np.random.default_rng(zlib.crc32(expression.encode())), expr=expression)
+    return random_values(shapes, rng_for(expression), expr=expression)
 
 
 @pytest.mark.parametrize("expression,shapes", PROGRAMS)

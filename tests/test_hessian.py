@@ -9,12 +9,11 @@ is installed), and through every installed code-generation backend.
 from __future__ import annotations
 
 import importlib.util
-import zlib
 
 import numpy as np
 import pytest
 
-from numerics import md, random_values
+from numerics import md, random_values, rng_for
 from test_codegen import BACKENDS, assert_same, run
 
 from matdiff.cli import main
@@ -83,7 +82,7 @@ IDS = [case[0] for case in CASES]
 
 
 def values_for(case_id, shapes, hint, expr):
-    return random_values(shapes, np.random.default_rng(zlib.crc32(case_id.encode())), hint=hint, expr=expr)
+    return random_values(shapes, rng_for(case_id), hint=hint, expr=expr)
 
 
 def finite_difference(expr, wrt, shapes, values, step=1e-6):

@@ -17,8 +17,6 @@ which the suite checks first.
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 import pytest
 from literature_matrix import CASES as MATRIX_CASES
@@ -33,6 +31,7 @@ from numerics import (
     finite_difference_jacobian,
     md,
     random_values,
+    rng_for,
 )
 
 from matdiff.notation.rewrite import tokens
@@ -54,7 +53,7 @@ def _ratio(text: str, closed: str) -> float:
 
 
 def _values(case: Case) -> dict:
-    rng = np.random.default_rng(zlib.crc32(case.id.encode()))
+    rng = rng_for(case.id)
     return random_values(case.shapes, rng, hint=case.hint, expr=case.expr)
 
 

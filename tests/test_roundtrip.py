@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from numerics import ALL_LAYOUTS, bind_dimensions, evaluate_value, is_scalar_shape, md, random_values
+from numerics import ALL_LAYOUTS, bind_dimensions, evaluate_value, is_scalar_shape, md, random_values, rng_for
 from test_cookbook import CASES, HESSIANS
 from test_properties import VARIABLES, _names, programs
 
@@ -41,7 +40,7 @@ def assert_text_reads_back(d, values, shapes, what, *, rtol=1e-7, atol=1e-9):
 @pytest.mark.parametrize("layout", ALL_LAYOUTS)
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_cookbook_case_text_reads_back(case, layout):
-    values = random_values(case.shapes, np.random.default_rng(zlib.crc32(case.id.encode())), hint=case.hint,
+    values = random_values(case.shapes, rng_for(case.id), hint=case.hint,
                            dims=case.dims, expr=case.expr)
     if layout == "gradient" and not is_scalar_shape(np.shape(evaluate_value(case.expr, values, case.shapes))):
         return
@@ -52,7 +51,7 @@ def test_cookbook_case_text_reads_back(case, layout):
 @pytest.mark.parametrize("layout", ALL_LAYOUTS)
 @pytest.mark.parametrize("hid,expr,wrt,shapes,hint,closed", HESSIANS, ids=[h[0] for h in HESSIANS])
 def test_hessian_text_reads_back(hid, expr, wrt, shapes, hint, closed, layout):
-    values = random_values(shapes, np.random.default_rng(zlib.crc32(hid.encode())), hint=hint, expr=expr)
+    values = random_values(shapes, rng_for(hid), hint=hint, expr=expr)
     d = md.diff(expr, wrt=wrt, shapes=shapes, layout=layout)
     assert_text_reads_back(d, values, shapes, f"d²({expr})/d{wrt} [{layout}]")
 
@@ -88,7 +87,7 @@ def test_random_expression_text_reads_back_in_every_layout(prog, seed, data):
 
 
 def _identity_values(identity):
-    rng = np.random.default_rng(zlib.crc32(identity.expression.encode()))
+    rng = rng_for(identity.expression)
     values = random_values(identity.shapes, rng, dims=bind_dimensions(identity.shapes))
     for name, shape in identity.shapes.items():
         if len(shape) == 2 and shape[0] == shape[1]:
