@@ -127,25 +127,18 @@ def symmetric_part_order(x: M) -> M | None:
 
 def diag_times_vector(x: M) -> M | None:
     """diag(v)·w = w ⊙ v, for any factors that multiply out to a column w."""
-    if x.op != "product":
-        return None
-    t = term(x)
-    chain = list(t.chain)
-    for i, f in enumerate(chain):
-        if not _is_diag_matrix(f):
-            continue
-        for j in range(i + 1, len(chain)):
-            run = product(*chain[i + 1:j + 1])
-            if run.kind == "column":
-                new_chain = chain[:i] + [hadamard(run, f.args[0])] + chain[j + 1:]
-                return Term(t.coefficient, t.scalars, tuple(new_chain)).build()
-            if run.kind != "matrix":
-                break
-    return None
+    return _diag_absorbed(x, after=True)
 
 
 def vector_times_diag(x: M) -> M | None:
     """wᵀ·diag(v) = (w ⊙ v)ᵀ, for any factors that multiply out to a row wᵀ."""
+    return _diag_absorbed(x, after=False)
+
+
+def _diag_absorbed(x: M, *, after: bool) -> M | None:
+    """A diag(v) in a product absorbed into the nearest run of factors on one side (``after`` it,
+    or before it) that multiplies out to a vector: a column after it, a row before it. The run
+    may pass over matrices only; the first vector it reaches decides."""
     if x.op != "product":
         return None
     t = term(x)
@@ -153,11 +146,12 @@ def vector_times_diag(x: M) -> M | None:
     for i, f in enumerate(chain):
         if not _is_diag_matrix(f):
             continue
-        for j in range(i - 1, -1, -1):
-            run = product(*chain[j:i])
-            if run.kind == "row":
-                new_chain = chain[:j] + [transpose(hadamard(transpose(run), f.args[0]))] + chain[i + 1:]
-                return Term(t.coefficient, t.scalars, tuple(new_chain)).build()
+        for j in range(i + 1, len(chain)) if after else range(i - 1, -1, -1):
+            start, stop = (i, j + 1) if after else (j, i + 1)  # the run and diag(v) together
+            run = product(*(chain[i + 1:stop] if after else chain[start:i]))
+            if run.kind == ("column" if after else "row"):
+                absorbed = hadamard(run, f.args[0]) if after else transpose(hadamard(transpose(run), f.args[0]))
+                return Term(t.coefficient, t.scalars, tuple(chain[:start] + [absorbed] + chain[stop:])).build()
             if run.kind != "matrix":
                 break
     return None

@@ -182,25 +182,28 @@ def shape_of(name: str, shape) -> list:
 
 def assume_of(body: dict) -> dict:
     """{"S": "symmetric", "x": "positive"}: the structure of some inputs (symmetric, spd, diagonal, positive), optional."""
-    assume = _names_object(body, "assume", 'e.g. {"S": "symmetric"}')
-    for name, structure in assume.items():
-        if not isinstance(structure, str) or structure not in STRUCTURES:
-            raise BadRequest(f"'assume' gives {name} the structure {_shown(structure)}; choose one of "
-                             f"{', '.join(STRUCTURES)}")
-    return assume
+    return _names_object(body, "assume", 'e.g. {"S": "symmetric"}', _structure_problem)
+
+
+def _structure_problem(name: str, structure) -> str | None:
+    if not isinstance(structure, str) or structure not in STRUCTURES:
+        return f"'assume' gives {name} the structure {_shown(structure)}; choose one of {', '.join(STRUCTURES)}"
+    return None
 
 
 def values_of(body: dict) -> dict:
     """{"A": [[1, 2], [3, 4]], "x": [1, 2], "s": 3}: finite numbers, vectors and matrices only."""
-    values = _names_object(body, "values", 'e.g. {"x": [1, 2]}')
-    for name, value in values.items():
-        rows = value if isinstance(value, list) else [value]
-        cells = [c for row in rows for c in (row if isinstance(row, list) else [row])]
-        if not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in cells):
-            raise BadRequest(f"the value of {name} must be a number, a list of numbers or a list of rows")
-        if not all(_finite(c) for c in cells):
-            raise BadRequest(f"the value of {name} holds a number too large for a 64-bit float")
-    return values
+    return _names_object(body, "values", 'e.g. {"x": [1, 2]}', _value_problem)
+
+
+def _value_problem(name: str, value) -> str | None:
+    rows = value if isinstance(value, list) else [value]
+    cells = [c for row in rows for c in (row if isinstance(row, list) else [row])]
+    if not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in cells):
+        return f"the value of {name} must be a number, a list of numbers or a list of rows"
+    if not all(_finite(c) for c in cells):
+        return f"the value of {name} holds a number too large for a 64-bit float"
+    return None
 
 
 def _finite(number: int | float) -> bool:
@@ -217,8 +220,9 @@ def _choice(body: dict, field: str, choices: tuple[str, ...], default: str) -> s
     return value
 
 
-def _names_object(body: dict, field: str, example: str) -> dict:
-    """An object keyed by variable names (absent or null: empty)."""
+def _names_object(body: dict, field: str, example: str, problem=None) -> dict:
+    """An object keyed by variable names (absent or null: empty); ``problem(name, entry)`` says
+    what is wrong with an entry, or None: the first problem is the answer."""
     value = body.get(field)
     if value is None:
         return {}
@@ -227,6 +231,10 @@ def _names_object(body: dict, field: str, example: str) -> dict:
     for name in value:
         if not NAME.fullmatch(name):
             raise BadRequest(f"'{field}' has {_shown(name)}, which is not a variable name")
+    for name, entry in value.items():
+        said = problem(name, entry) if problem else None
+        if said:
+            raise BadRequest(said)
     return value
 
 
