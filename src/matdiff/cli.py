@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = _subcommand(commands, "explain", "the chain rule step by step, with the shape of every factor")
     _add_common(explain)
+    explain.add_argument("--verbose", action="store_true",
+                         help="every operation (not only your statements), how each step contracts with the "
+                              "previous ones, and the index forms (default: a short solution)")
 
     check = _subcommand(commands, "check", "is a claimed derivative right? exit 0 yes, 1 no (with why), 2 bad input")
     _add_common(check)
@@ -236,7 +239,7 @@ def run_explain(arguments) -> int:
     from matdiff.tools.explanation import explain
 
     emit(explain(arguments.expression, _wrt(arguments), shapes=_shapes(arguments), layout=arguments.layout,
-                 assume=_assume(arguments)))
+                 assume=_assume(arguments), verbose=arguments.verbose))
     return EXIT_OK
 
 

@@ -229,10 +229,14 @@ def rewritten(x: M, symmetric: set | frozenset = frozenset()) -> M:
 
 
 def matrix_text(node: Tensor, symmetric: frozenset = frozenset()) -> str | None:
-    """The matrix notation of one tensor, rewritten as a derivative's is (no names bound);
+    """The matrix notation of one tensor by the route ``diff`` prints its answer (elementwise
+    algebra, recovery, rewrites), so the same derivative reads the same wherever it is shown;
     None where it has none."""
-    recovered = None if node.rank > 2 else Recovery(symmetric=symmetric)(node)
-    return None if recovered is None else text(rewritten(recovered, symmetric))
+    if node.rank > 2:
+        return None
+    builder = ProgramBuilder([node], symmetric=symmetric)
+    value = builder(node)
+    return None if value is None else builder.finish(value).text
 
 
 class ProgramBuilder:

@@ -26,7 +26,7 @@ from matdiff.notation.forms import output_name
 from matdiff.engine.differentiate import jacobian
 from matdiff.notation.indexform import index_notation
 from matdiff.engine.lowering import Lowered, Value
-from matdiff.engine.primitives import is_elementwise, substitute
+from matdiff.engine.primitives import FUNCTIONS, is_elementwise, substitute
 from matdiff.notation.report import INTERNAL, Line, Printable
 from matdiff.language.shapes import shape_text
 from matdiff.engine.simplify import simplify
@@ -76,6 +76,8 @@ def name_program(lowered: Lowered, output: str | None = None) -> NamedProgram:
     replacements: dict[int, ir.Tensor] = {}
     local, values = {}, {}
     for name, value in lowered.assigned.items():
+        if name == output and value.node is lowered.value.node:
+            continue  # the program's last statement names its value: that name is the output's
         if id(value.node) in replacements or value.node.op == "var":
             continue  # an alias (z = x) or a repeat: the earlier name stands for it
         local[name] = substitute(value.node, replacements) if replacements else value.node
@@ -95,6 +97,7 @@ class Term:
     jacobian_shape: tuple
     jacobian_index: str  # ∂s[i]/∂n[j,k] = …
     diagonal: bool  # s is an elementwise function of n
+    function: str | None = None  # that function's name ("sigmoid"), when it has one
 
 
 @dataclass(frozen=True, repr=False)
@@ -124,6 +127,24 @@ class Backprop(Printable):
     deltas: tuple[Gradient, ...]  # intermediates, from the output back to the inputs
     gradients: tuple[Gradient, ...]  # the inputs
     order: tuple[Gradient, ...]  # all of them in the order backprop computes them
+    wanted: tuple[str, ...] = ()  # the variables differentiated by: the printed view shows their way back
+    verbose: bool = False  # print where each contribution comes from
+
+    @property
+    def shown(self) -> tuple[Gradient, ...]:
+        """The gradients of the wanted variables and the deltas they are computed from (all of
+        them when none is wanted): not the gradients of data such as x and y."""
+        if not self.wanted:
+            return self.order
+        by_symbol = {entry.symbol: entry for entry in self.order}
+        needed: set[str] = set()
+        pending = [entry.symbol for entry in self.order if entry.name in self.wanted]
+        while pending:
+            symbol = pending.pop()
+            if symbol in by_symbol and symbol not in needed:
+                needed.add(symbol)
+                pending.extend(ir.variables(by_symbol[symbol].node))
+        return tuple(entry for entry in self.order if entry.symbol in needed)
 
     def gradient(self, name: str) -> Gradient:
         for entry in self.order:
@@ -135,6 +156,9 @@ class Backprop(Printable):
         return "<Backprop " + "; ".join(f"{g.symbol} = {g.formula or '…'}" for g in self.order) + ">"
 
     def lines(self) -> list[Line]:
+        shown = self.shown
+        if not shown:
+            return []
         lines = [Line("Backprop: reverse mode, one statement at a time", "heading")]
         if self.seed is not None:
             lines.append(Line(f"{self.output} is {self.seed.shape}, not a scalar: take any scalar loss "
@@ -142,11 +166,11 @@ class Backprop(Printable):
         else:
             lines.append(Line(f"{self.loss} is a scalar; d<name> = ∂{self.loss}/∂<name> has the shape of <name> "
                               "(the gradient layout).", indent=2))
-        for entry in self.order:
+        for entry in shown:
             lines.append(Line(f"{entry.symbol} = ∂{self.loss}/∂{entry.name}   {entry.shape}   = "
                               f"{entry.formula if entry.formula is not None else entry.index}", "formula", 2))
-            for term in entry.terms:
-                lines.append(Line(_term_note(self, entry, term), "note", 6))
+            if self.verbose:
+                lines.extend(Line(_term_note(self, entry, term), "note", 6) for term in entry.terms)
         return lines
 
 
@@ -155,16 +179,19 @@ def _term_note(backprop: Backprop, entry: Gradient, term: Term) -> str:
     if term.through == backprop.output and backprop.seed is None:
         return f"from {term.through}: ∂{term.through}/∂{entry.name} directly"
     if term.diagonal:
-        return (f"from {term.through} = f({entry.name}) elementwise: ∂{term.through}/∂{entry.name} is diagonal, "
+        how = f"{term.through} = {term.function}({entry.name})" if term.function else term.through
+        return (f"from {how}, elementwise: ∂{term.through}/∂{entry.name} is diagonal, "
                 f"so {source} times it is a Hadamard product")
     jacobian_shape = shape_text(term.jacobian_shape)
     return (f"from {term.through}: {source} contracted with ∂{term.through}/∂{entry.name} "
             f"(order {term.order}, {jacobian_shape}: {term.jacobian_index}) over {term.through}'s indices")
 
 
-def backprop(lowered: Lowered, output: str | None = None, assume: Assumptions = Assumptions()) -> Backprop:
+def backprop(lowered: Lowered, output: str | None = None, assume: Assumptions = Assumptions(), *,
+             wanted: tuple[str, ...] = (), verbose: bool = False) -> Backprop:
     """The backprop view of a lowered program (its value need not be a scalar: then G = ∂L/∂Y);
-    each total uses the structure ``assume`` gives the inputs."""
+    each total uses the structure ``assume`` gives the inputs. Its printed view shows the way back
+    to the ``wanted`` variables (all when none), with each contribution's source when ``verbose``."""
     program = name_program(lowered, output)
     taken = set(program.names) | set(program.inputs)
     y = program.local[program.output]
@@ -224,7 +251,8 @@ def backprop(lowered: Lowered, output: str | None = None, assume: Assumptions = 
             term = Term(statement, rank_s + rank_n, local.shape,
                         f"∂{statement}{_brackets(letters[:rank_s])}/∂{used}{_brackets(letters[rank_s:])} = "
                         f"{index_notation(local, letters)}",
-                        is_diagonal_jacobian(node) and node.args[0] is variable)
+                        is_diagonal_jacobian(node) and node.args[0] is variable,
+                        node.op if node.op in FUNCTIONS else None)
             contributions.setdefault(used, []).append((product, term))
         for name in program.inputs:  # an input is done once every statement using it is
             if name in contributions and all(s in done for s in uses.get(name, [])):
@@ -234,7 +262,7 @@ def backprop(lowered: Lowered, output: str | None = None, assume: Assumptions = 
     loss = "L"
     if scalar and program.output != "L":
         loss = program.output
-    return Backprop(loss, program.output, seed, deltas, gradients, tuple(order))
+    return Backprop(loss, program.output, seed, deltas, gradients, tuple(order), wanted, verbose)
 
 
 def _brackets(letters) -> str:
