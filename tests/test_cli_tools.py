@@ -32,7 +32,7 @@ def test_explain_seed1_shows_the_third_order_tensor():
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "1. u1 = W1*h" in out and "2. y = W2*u1" in out
-    assert "local derivative ∂u1/∂W1: order-3 tensor 2×2×2, no matrix form" in out
+    assert "∂u1/∂W1: order-3 tensor 2×2×2, no matrix form" in out
     assert "∂y/∂W1 = h*W2   (numerator layout, 2×2)" in out
 
 

@@ -24,6 +24,7 @@ from matdiff.engine.layout import LAYOUTS, Arrangement, apply_arrangement, arran
 from matdiff.engine.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower
 from matdiff.notation.bindings import MatrixProgram, ProgramBuilder, SharedProgram, fresh
 from matdiff.notation.forms import DerivativeForms
+from matdiff.engine.undeclared import undeclared_notes
 from matdiff.language.shapes import as_mapping, normalize_shape, shape_text
 from matdiff.engine.simplify import simplify
 from matdiff.engine.structure import CONVENTIONS, in_convention
@@ -288,6 +289,7 @@ def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numera
         intermediate = next(iter(intermediates), None)
         lowered = lower(program, shapes, intermediate=intermediate, assume=assumptions)
         variables = _variables(names, lowered, program, shapes, intermediate, source)
+        lowered.notes.extend(undeclared_notes(program, shapes, names, lowered, assumptions))
         derivative = lowered.value.node
         fixed = assumptions.without(names)  # structure may rewrite only what is not differentiated again
         for variable in variables:

@@ -28,6 +28,7 @@ from matdiff.notation.identities import Normalizer
 from matdiff.notation.matrixform import Recovery
 from matdiff.notation.mtree import M, cost, latex, latex_name, leaf, negate_, number, text, total
 from matdiff.notation.rewrite import compact, is_symmetric, rebuild, without_transposes
+from matdiff.notation.vecform import vec_form
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,14 @@ def matrix_text(node: Tensor, symmetric: frozenset = frozenset()) -> str | None:
         return None
     builder = ProgramBuilder([node], symmetric=symmetric)
     value = builder(node)
+    return None if value is None else builder.finish(value).text
+
+
+def vec_text(jacobian: Tensor, y_shape: tuple, x_shape: tuple, symmetric: frozenset = frozenset()) -> str | None:
+    """∂vec(Y)/∂vec(X) of ``jacobian`` (shape y_shape + x_shape) as ``diff`` prints it in the vec
+    layout; None where it has no matrix form."""
+    builder = ProgramBuilder([jacobian], symmetric=symmetric)
+    value = vec_form(jacobian, y_shape, x_shape, builder)
     return None if value is None else builder.finish(value).text
 
 

@@ -25,6 +25,7 @@ from matdiff.engine.primitives import elementwise_derivative, is_elementwise, su
 from matdiff.engine.simplify import simplify
 from matdiff.language.shapes import shape_text
 from matdiff.language.syntax import Call, Chain, Name, Power, Program, Signed, Transpose
+from matdiff.notation.bindings import vec_text
 from matdiff.notation.indexform import IndexPrinter, index_notation
 from matdiff.notation.report import INTERNAL
 from matdiff.tools.backprop import LETTERS, fresh_name, matrix_form
@@ -191,7 +192,8 @@ def factor(node: ir.Tensor, of: str, by: str, of_surface: tuple, x_shape: tuple,
     used = _layout_for(layout, y_shape)
     arrangement = arrange(used, y_shape, (x_shape,))
     arranged = simplify(apply_arrangement(ir.reshape(node, y_shape + x_shape), arrangement))
-    matrix = matrix_form(arranged)
+    matrix = matrix_form(arranged) if used != "vec" else vec_text(simplify(ir.reshape(node, y_shape + x_shape)),
+                                                                  y_shape, x_shape)
     if diagonal is not None and diagonal.rank == 1 and matrix_form(diagonal) is not None:
         matrix = f"diag({matrix_form(diagonal)})"  # δ[i,j]·f'(u)[j], whatever the layout
     letters = list(LETTERS[:node.rank])

@@ -103,7 +103,7 @@ class Explanation(Printable):
     def _step(self, number: int, step: Step) -> list[Line]:
         lines = [Line(f"{number}. {step.name} = {step.formula}   ({kind_text(step.shape)})", "formula", 2)]
         for factor in step.local:
-            diagonal = f"   (diagonal: {step.function} acts entry by entry)" if factor.diagonal else ""
+            diagonal = f"   (diagonal, as {step.function} acts entry by entry: a Hadamard product)" if factor.diagonal else ""
             lines.append(Line(f"{factor.label}: {factor.describe()}{diagonal}", indent=5))
             if self.verbose or factor.matrix is None:
                 lines.append(Line(factor.index, "note", 9))
@@ -152,8 +152,8 @@ class Explanation(Printable):
             if self.verbose and self.result_named and self.result_named not in (self.result, value):
                 lines.append(Line(f"in the step names: {self.result_named}", indent=2))
         else:
-            lines.append(Line(f"no matrix form in the {self.layout} layout: an order-{len(self.result_shape)} "
-                              f"tensor {shape_text(self.result_shape)}", "good", 2))
+            lines.append(Line(f"no matrix form in the {self.layout} layout, which arranges this order-"
+                              f"{len(self.result_shape)} tensor as {shape_text(self.result_shape)}", "good", 2))
             if self.vec is not None:
                 lines.append(Line(f"in the vec layout (∂vec({self.output})/∂vec({self.wrt}), both column-stacked) "
                                   f"it is the matrix {self.vec}", indent=2))
@@ -173,23 +173,22 @@ def _statements(expression: str, output: str) -> list[str]:
 # ----- the explanation ---------------------------------------------------------------------------------
 
 _WHY = {
-    "numerator": ("In numerator layout ∂u/∂v has u's indices first (its rows), so the chain rule "
-                  "∂y/∂x = ∂y/∂u·∂u/∂x multiplies factors left to right from the output back to the variable. "
-                  "Denominator layout transposes every factor, and transposing a product reverses it "
-                  "((AB)' = B'A'), so there the same chain reads ∂u/∂x·∂y/∂u: right to left."),
-    "denominator": ("In denominator layout ∂u/∂v has v's indices first (its rows): each factor is the transpose "
-                    "of its numerator-layout form, and transposing a product reverses it ((AB)' = B'A'). So the "
-                    "chain rule ∂y/∂x = ∂y/∂u·∂u/∂x of numerator layout becomes ∂u/∂x·∂y/∂u: the factors run "
-                    "right to left from the output, i.e. backprop appends each new factor on the left."),
-    "gradient": ("The gradient layout has the variable's own shape (the denominator layout for a scalar): each "
-                 "factor is the transpose of its numerator form, and transposing a product reverses it "
-                 "((AB)' = B'A'), so the chain reads ∂u/∂x·∂y/∂u, right to left from the output."),
+    "numerator": ("Numerator layout puts u's indices first in ∂u/∂v, so the chain ∂y/∂x = ∂y/∂u·∂u/∂x runs left "
+                  "to right from the output back to the variable. The denominator layout transposes every factor, "
+                  "and (AB)' = B'A' reverses the product: there it runs right to left."),
+    "denominator": ("Denominator layout puts v's indices first in ∂u/∂v: every factor is its numerator form "
+                    "transposed, and (AB)' = B'A' reverses the product, so the chain ∂y/∂x = ∂u/∂x·∂y/∂u runs "
+                    "right to left from the output (backprop adds each new factor on the left)."),
+    "gradient": ("The gradient layout gives ∂y/∂x the shape of x (the denominator layout for a scalar y): every "
+                 "factor is its numerator form transposed, and (AB)' = B'A' reverses the product, so the chain "
+                 "runs right to left from the output."),
     "jacobian": ("The Jacobian layout keeps the output's indices first, like numerator layout: factors multiply "
                  "left to right from the output back to the variable, contracting over each intermediate's "
                  "indices."),
     "vec": ("In the vec layout every factor is a matrix ∂vec(u)/∂vec(v), so the chain rule is an ordinary "
             "matrix product, left to right from the output back to the variable (as in numerator layout)."),
 }
+
 
 def explain(expression: str, wrt: str, shapes: dict | None = None, layout: str = "numerator", *,
             assume=None, verbose: bool = False) -> Explanation:
