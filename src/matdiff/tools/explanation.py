@@ -256,7 +256,8 @@ def _explain(derivative: Derivative, expression: str, wrt: str, shapes, layout: 
     printed = value_name(derivative)  # the name md.diff's index form gives the value
     index = derivative.index.replace(f"∂{printed}/", f"∂{output}/").replace(f"∂{printed}[", f"∂{output}[")
     program_text = derivative.matrix_program
-    value, where = None, ()
+    value: str | None = None
+    where: tuple[str, ...] = ()
     if program_text is not None and program_text.bindings:
         value = matrix_text(program_text.value)
         where = tuple(f"{name} = {matrix_text(body)}" for name, body in program_text.bindings)
