@@ -40,6 +40,11 @@ def shape_of(text: str) -> tuple:
     return () if text == "scalar" else tuple(int(d) if d.isdigit() else d for d in text.split("×"))
 
 
+def as_column(shape) -> tuple:
+    """A layout's vector (n,) as the language shows it: the column n×1."""
+    return (*shape, 1) if len(shape) == 1 else tuple(shape)
+
+
 def kind_shape(kind: str) -> tuple:
     """'a vector of length 3' → (3,); 'a 2×3 matrix' → (2, 3); 'a scalar' → (); '1×1, a scalar…' → (1, 1)."""
     if kind.startswith("a vector of length "):
@@ -106,7 +111,7 @@ def test_every_printed_shape_agrees_with_the_others_and_with_diff(expression, wr
             assert shape == tuple(jacobian.shape), f"{label}: printed {shape}, the tensor is {jacobian.shape}"
             assert d.text is None or d.order > 1 or len(shape) > 2
         else:
-            assert shape == tuple(d.shape), f"{label}: printed {shape}, md.diff gives {d.shape} ({layout})"
+            assert shape == as_column(d.shape), f"{label}: printed {shape}, md.diff gives {d.shape} ({layout})"
             assert np.shape(d.evaluate(values)) == tuple(d.shape)
     for line in lines:  # each step's own shape: what the program up to it evaluates to
         step = STEP.match(line)
@@ -122,7 +127,19 @@ def test_every_printed_shape_agrees_with_the_others_and_with_diff(expression, wr
             assert found[label] == {expected}, f"chain: {label} is {text}, its line says {found[label]}"
     result = next(line for line in lines if line.startswith(f"∂{e.output}/∂{wrt} = ") and "layout, " in line
                   or line.startswith("no matrix form in the"))
-    assert shape_of(re.search(rf"({SHAPE})\)?$", result).group(1)) == tuple(whole.shape), result
+    stated = shape_of(re.search(rf"({SHAPE})\)?$", result).group(1))
+    assert stated == (as_column(whole.shape) if whole.text is not None else tuple(whole.shape)), result
+    for line in lines:  # the backprop view: each gradient has its variable's shape, a vector as a column
+        entry = re.match(rf"(d\w+) = ∂\w+/∂(\w+)   ({SHAPE})   = ", line)
+        checked = (FACTOR.search(line) or STEP.match(line) or entry or line == result or
+                   line.startswith(("shapes: ", f"{wrt} is ", "note: the result is", "in the vec layout")) or
+                   re.match(r"\w+ is [\w×]+, not a scalar: take any scalar loss", line))
+        assert checked or not re.search(r"\w×\w", line), f"a shape no check reads: {line}"
+        if entry:
+            of = entry.group(2)
+            value = values[of] if of in values else md.evaluate("; ".join(assignments(expression) + [of]), values,
+                                                                 shapes=shapes)
+            assert shape_of(entry.group(3)) == as_column(np.shape(value)), line
     variable = values[wrt] if wrt in values else md.evaluate("; ".join(assignments(expression) + [wrt]), values,
                                                                 shapes=shapes)
     stated = kind_shape(next(line for line in lines if line.startswith(f"{wrt} is "))[len(wrt) + 4:-1])

@@ -182,9 +182,8 @@ def _term_note(backprop: Backprop, entry: Gradient, term: Term) -> str:
         how = f"{term.through} = {term.function}({entry.name})" if term.function else term.through
         return (f"from {how}, elementwise: ∂{term.through}/∂{entry.name} is diagonal, "
                 f"so {source} times it is a Hadamard product")
-    jacobian_shape = shape_text(term.jacobian_shape)
     return (f"from {term.through}: {source} contracted with ∂{term.through}/∂{entry.name} "
-            f"(order {term.order}, {jacobian_shape}: {term.jacobian_index}) over {term.through}'s indices")
+            f"(order {term.order}: {term.jacobian_index}) over {term.through}'s indices")
 
 
 def backprop(lowered: Lowered, output: str | None = None, assume: Assumptions = Assumptions(), *,

@@ -62,7 +62,7 @@ class Factor:
     def describe(self) -> str:
         """'1×2: W2' or 'order-3 tensor 2×2×2, no matrix form'."""
         if self.matrix is not None:
-            return f"{shape_text(self.shape)}: {self.matrix}"
+            return f"{layout_shape_text(self.shape)}: {self.matrix}"
         return f"order-{self.order} tensor {shape_text(self.tensor_shape)}, no matrix form"
 
     def __repr__(self) -> str:
@@ -152,6 +152,12 @@ def regrouped(program: Program, wrt: str) -> Program:
 
 
 # ----- steps -------------------------------------------------------------------------------------
+
+
+def layout_shape_text(shape: tuple) -> str:
+    """A shape in a layout as the language sees it: a vector is a column, n×1, as in the backprop
+    view, so ∂f/∂a3 reads the same in both."""
+    return shape_text(shape + (1,)) if len(shape) == 1 else shape_text(shape)
 
 
 def kind_text(shape: tuple) -> str:

@@ -33,7 +33,7 @@ from matdiff.notation.forms import output_name, value_name
 from matdiff.notation.matrixform import text as matrix_text
 from matdiff.notation.report import INTERNAL, Line, Printable
 from matdiff.tools.backprop import Backprop, backprop, matrix_form
-from matdiff.tools.chainsteps import Factor, Step, Walk, chain_of_steps, kind_text, regrouped
+from matdiff.tools.chainsteps import Factor, Step, Walk, chain_of_steps, kind_text, layout_shape_text, regrouped
 
 
 @dataclass(frozen=True, repr=False)
@@ -123,7 +123,7 @@ class Explanation(Printable):
         if len(self.chain) <= 1:
             return []
         labels = " · ".join(f.label for f in self.chain)
-        shapes = " · ".join(shape_text(f.shape) if f.matrix is not None else
+        shapes = " · ".join(layout_shape_text(f.shape) if f.matrix is not None else
                             f"({shape_text(f.tensor_shape)} tensor)" for f in self.chain)
         lines = [Line(f"The chain in the {self.layout} layout:", "heading"),
                  Line(f"∂{self.output}/∂{self.wrt} = {labels}", "formula", 2),
@@ -146,7 +146,7 @@ class Explanation(Printable):
         if self.result is not None:
             value = self.result_value or self.result
             lines.append(Line(f"∂{self.output}/∂{self.wrt} = {value}   ({self.layout} layout, "
-                              f"{shape_text(self.result_shape)})", "good", 2))
+                              f"{layout_shape_text(self.result_shape)})", "good", 2))
             if self.result_where:
                 lines.append(Line(f"where {'; '.join(self.result_where)}", indent=4))
             if self.verbose and self.result_named and self.result_named not in (self.result, value):
