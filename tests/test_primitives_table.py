@@ -177,3 +177,40 @@ def _symbols(rows):
 
 def test_kinds_of_action_cover_the_table():
     assert {f.acts for f in FUNCTIONS.values()} == {ENTRIES, COLUMNS, MATRIX}
+
+
+# ----- one walk over the IR, two algebras ---------------------------------------------------------------
+
+
+def test_both_algebras_compute_every_structural_op():
+    """The numbers and the SymPy entries are one traversal (engine/interpret.py); each algebra
+    names every structural op, and the functions come from the table for both."""
+    import opt_einsum
+    import sympy
+
+    from matdiff.engine.interpret import STRUCTURAL_OPS
+    from matdiff.engine.numeric import numpy_algebra
+    from matdiff.tools.componentwise import sympy_algebra
+
+    assert set(numpy_algebra({}, opt_einsum).structural) == STRUCTURAL_OPS
+    assert set(sympy_algebra(sympy, {}).structural) == STRUCTURAL_OPS
+
+
+@pytest.mark.parametrize("name, shape", [p for p in _cases() if p.values[1] != (3, 2)])
+def test_the_symbolic_walk_gives_the_numbers_at_a_point(name, shape):
+    """The derivative's IR walked with SymPy letters, then the letters replaced by numbers, equals
+    the IR walked with NumPy at those numbers."""
+    import sympy
+
+    from matdiff.tools.componentwise import evaluate_symbolic
+
+    if FUNCTIONS[name].acts == MATRIX and name != "inv":
+        pytest.skip("a symbolic determinant of letters is slow to compare; inv covers the matrix algebra")
+    x = _point(name, shape)
+    derivative = md.diff(f"{name}(x)", wrt="x", shapes={"x": shape}, layout="jacobian")
+    letters = np.array([sympy.Symbol(f"x{i}") for i in range(x.size)], dtype=object).reshape(shape)
+    symbolic = evaluate_symbolic(derivative.tensor, {"x": letters})
+    own = {each: record.numpy for each, record in FUNCTIONS.items()}  # those SymPy lacks stay by name
+    at_point = np.vectorize(lambda entry: float(sympy.lambdify(list(letters.ravel()), entry, [own, "numpy"])(*x.ravel())))
+    substituted = at_point(symbolic)
+    assert_close(substituted, np.asarray(derivative.evaluate({"x": x})), what=name)

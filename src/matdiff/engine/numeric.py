@@ -18,7 +18,9 @@ import numpy as np
 
 from matdiff import limits
 from matdiff.errors import DomainError, LimitError, MatdiffError, ValueMismatchError
-from matdiff.engine.ir import Tensor, dim_value, postorder
+from matdiff.engine.interpret import Algebra, interpret
+from matdiff.engine.ir import Tensor, dim_value
+from matdiff.engine.ir import variables as ir_variables
 from matdiff.language.shapes import describe_shape
 from matdiff.engine.primitives import FUNCTIONS
 from matdiff.language.assumptions import Assumptions
@@ -119,16 +121,14 @@ def evaluate(root: Tensor, values: dict, *, positions: dict | None = None, sourc
     values must have the structure ``assume`` gives them."""
     import opt_einsum
 
-    nodes = postorder(root)
     if variables is None:
-        variables = {n.params[0]: n for n in nodes if n.op == "var"}
+        variables = ir_variables(root)
     arrays, sizes = bind_sizes(variables, values)
     check_assumptions(arrays, assume or Assumptions())
     sizes.update(extra_sizes or {})
-    results: dict[int, np.ndarray] = {}
-    last_use = {id(arg): position for position, node in enumerate(nodes) for arg in node.args}
-    held = 0  # entries of the intermediates in ``results``: bounded as a whole, not only each one
-    for position, node in enumerate(nodes):
+    algebra = numpy_algebra(arrays, opt_einsum)
+
+    def shape_of(node: Tensor) -> tuple:
         try:
             shape = tuple(dim_value(d, sizes) for d in node.shape)
         except KeyError as missing:
@@ -137,23 +137,32 @@ def evaluate(root: Tensor, values: dict, *, positions: dict | None = None, sourc
         if int(np.prod(shape, dtype=float)) > limits.current.max_numeric_size:
             raise LimitError(f"an intermediate of shape {shape} is larger than the limit of "
                              f"{limits.current.max_numeric_size} entries (see matdiff.limits)")
-        args = [results[id(a)] for a in node.args]
+        return shape
+
+    def compute(node: Tensor, args: list, shape: tuple) -> np.ndarray:
         with np.errstate(all="ignore"):
             try:
-                value = _compute(node, args, shape, arrays, opt_einsum)
+                value = algebra.apply(node, args, shape)
             except np.linalg.LinAlgError:
                 raise _domain(f"{node.op}() of a singular matrix", node, positions, source) from None
         if node.op in _DOMAIN_CHECKED and _outside_domain(node, value, args):
             raise _domain(_domain_message(node), node, positions, source)
+        return value
+
+    held = 0  # entries of the intermediates held: bounded as a whole, not only each one
+
+    def kept(node: Tensor, value) -> None:
+        nonlocal held
         held += _entries(node, value)
         if held > limits.current.max_numeric_total:
             raise LimitError(f"the intermediates of this evaluation hold more than the limit of "
                              f"{limits.current.max_numeric_total} entries (see matdiff.limits)")
-        results[id(node)] = value
-        for arg in node.args:  # free what no later node reads
-            if last_use[id(arg)] == position and arg is not root and id(arg) in results:
-                held -= _entries(arg, results.pop(id(arg)))
-    return results[id(root)]
+
+    def dropped(node: Tensor, value) -> None:
+        nonlocal held
+        held -= _entries(node, value)
+
+    return interpret(root, compute, shape_of, kept=kept, dropped=dropped)
 
 
 def _entries(node: Tensor, value) -> int:
@@ -194,7 +203,7 @@ def _domain(message: str, node: Tensor, positions, source) -> DomainError:
     return DomainError(message, position, source)
 
 
-def _contract(node: Tensor, args: list, shape: tuple, arrays: dict, opt_einsum) -> np.ndarray:
+def _contract(node: Tensor, args: list, opt_einsum) -> np.ndarray:
     inputs, output = node.params
     letters = opt_einsum.get_symbol
     subscripts = ",".join("".join(letters(i) for i in labels) for labels in inputs)
@@ -202,21 +211,16 @@ def _contract(node: Tensor, args: list, shape: tuple, arrays: dict, opt_einsum) 
     return np.asarray(opt_einsum.contract(subscripts, *args, optimize="greedy" if len(args) > 2 else False))
 
 
-# The numbers of the ops that are not functions of the language (those are in FUNCTIONS).
-_STRUCTURAL = {
-    "var": lambda node, args, shape, arrays, opt_einsum: arrays[node.params[0]],
-    "const": lambda node, args, shape, arrays, opt_einsum: np.full(shape, node.params[0]),
-    "eye": lambda node, args, shape, arrays, opt_einsum: np.eye(shape[0]),
-    "einsum": _contract,
-    "add": lambda node, args, shape, arrays, opt_einsum: sum(args[1:], args[0]),
-    "reshape": lambda node, args, shape, arrays, opt_einsum: args[0].reshape(shape),
-    "constant_power": lambda node, args, shape, arrays, opt_einsum: np.power(args[0], node.params[0]),
-    "power": lambda node, args, shape, arrays, opt_einsum: np.power(args[0], args[1]),
-}
-
-
-def _compute(node: Tensor, args: list, shape: tuple, arrays: dict, opt_einsum) -> np.ndarray:
-    if node.op in FUNCTIONS:
-        return np.asarray(FUNCTIONS[node.op].numpy(args[0]))
-    return _STRUCTURAL[node.op](node, args, shape, arrays, opt_einsum)
-
+def numpy_algebra(arrays: dict[str, np.ndarray], opt_einsum) -> Algebra:
+    """The IR over float arrays: the ops that are not functions of the language here, the functions
+    by their records' ``numpy`` field; ``arrays`` holds the variables' values."""
+    return Algebra({
+        "var": lambda node, args, shape: arrays[node.params[0]],
+        "const": lambda node, args, shape: np.full(shape, node.params[0]),
+        "eye": lambda node, args, shape: np.eye(shape[0]),
+        "einsum": lambda node, args, shape: _contract(node, args, opt_einsum),
+        "add": lambda node, args, shape: sum(args[1:], args[0]),
+        "reshape": lambda node, args, shape: args[0].reshape(shape),
+        "constant_power": lambda node, args, shape: np.power(args[0], node.params[0]),
+        "power": lambda node, args, shape: np.power(args[0], args[1]),
+    }, lambda function, x: np.asarray(function.numpy(x)))

@@ -7,8 +7,8 @@ computation can be compared cell by cell. Beside each entry is its label,
 ∂y/∂a, which says which partial derivative the layout puts there.
 
 SymPy is imported on first use (it is an optional dependency); this module is
-itself loaded only when ``md.entries`` is called. The IR evaluator below mirrors
-:mod:`matdiff.engine.numeric` with object arrays of SymPy expressions.
+itself loaded only when ``md.entries`` is called. The IR is evaluated by the engine's one walk
+(:mod:`matdiff.engine.interpret`) in the SymPy algebra: object arrays of SymPy expressions.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from matdiff.engine import ir
+from matdiff.engine.interpret import Algebra, interpret
 from matdiff.engine.primitives import ENTRIES, FUNCTIONS
 from matdiff.api import Derivative, _guarded, diff, infer_shapes
 from matdiff.errors import LimitError, MatdiffError
@@ -136,41 +137,47 @@ def _functions(sympy) -> dict:
     return functions
 
 
+def _einsum(node: ir.Tensor, args: list) -> np.ndarray:
+    """NumPy's einsum over object arrays: the labels renamed to letters a, b, …"""
+    inputs, output = node.params
+    letter = {label: chr(ord("a") + k) for k, label in enumerate(sorted({l for ls in inputs for l in ls}))}
+    subscripts = ",".join("".join(letter[l] for l in labels) for labels in inputs)
+    subscripts += "->" + "".join(letter[l] for l in output)
+    return np.einsum(subscripts, *[np.asarray(a, dtype=object) for a in args])
+
+
+def _sum(args: list):
+    value = args[0]
+    for term in args[1:]:
+        value = value + term
+    return value
+
+
+def sympy_algebra(sympy, symbols: dict) -> Algebra:
+    """The IR over object arrays of SymPy expressions (exact numbers, exact powers), the functions
+    by their records' ``sympy`` field; ``symbols`` maps each variable to its array of letters."""
+    functions = _functions(sympy)
+    entrywise = np.vectorize(lambda x, e: exact_power(sympy, x, e), otypes=[object])
+    return Algebra({
+        "var": lambda node, args, shape: symbols[node.params[0]],
+        "const": lambda node, args, shape: np.full(shape, _number(sympy, node.params[0]), dtype=object),
+        "eye": lambda node, args, shape: np.array(sympy.eye(shape[0]).tolist(), dtype=object),
+        "einsum": lambda node, args, shape: _einsum(node, args),
+        "add": lambda node, args, shape: _sum(args),
+        "reshape": lambda node, args, shape: np.asarray(args[0], dtype=object).reshape(shape),
+        "constant_power": lambda node, args, shape: entrywise(args[0], _number(sympy, node.params[0])),
+        "power": lambda node, args, shape: entrywise(args[0], args[1]),
+    }, lambda function, x: functions[function.name](x))
+
+
 def evaluate_symbolic(root: ir.Tensor, symbols: dict) -> np.ndarray:
     """The IR's value as an object array of SymPy expressions; ``symbols`` maps names to such arrays."""
-    sympy = _sympy()
-    functions = _functions(sympy)
-    results: dict[int, np.ndarray] = {}
-    for node in ir.postorder(root):
-        args = [results[id(a)] for a in node.args]
-        op, shape = node.op, tuple(int(d) for d in node.shape)
-        if op == "var":
-            value = symbols[node.params[0]]
-        elif op == "const":
-            value = np.full(shape, _number(sympy, node.params[0]), dtype=object)
-        elif op == "eye":
-            value = np.array(sympy.eye(shape[0]).tolist(), dtype=object)
-        elif op == "einsum":
-            inputs, output = node.params
-            letter = {label: chr(ord("a") + k) for k, label in enumerate(sorted({l for ls in inputs for l in ls}))}
-            subscripts = ",".join("".join(letter[l] for l in labels) for labels in inputs)
-            subscripts += "->" + "".join(letter[l] for l in output)
-            value = np.einsum(subscripts, *[np.asarray(a, dtype=object) for a in args])
-        elif op == "add":
-            value = args[0]
-            for term in args[1:]:
-                value = value + term
-        elif op == "reshape":
-            value = np.asarray(args[0], dtype=object).reshape(shape)
-        elif op == "power":
-            value = np.vectorize(lambda x, e: exact_power(sympy, x, e), otypes=[object])(args[0], args[1])
-        elif op == "constant_power":
-            exponent = _number(sympy, node.params[0])
-            value = np.vectorize(lambda x: exact_power(sympy, x, exponent), otypes=[object])(args[0])
-        else:
-            value = functions[op](args[0])
-        results[id(node)] = np.asarray(value, dtype=object).reshape(shape)
-    return results[id(root)]
+    algebra = sympy_algebra(_sympy(), symbols)
+
+    def compute(node: ir.Tensor, args: list, shape: tuple) -> np.ndarray:
+        return np.asarray(algebra.apply(node, args, shape), dtype=object).reshape(shape)
+
+    return interpret(root, compute, lambda node: tuple(int(d) for d in node.shape))
 
 
 def _tidy(expression):
