@@ -88,7 +88,7 @@ def default_hints(expr, shapes):
 
 
 def _value_of_kind(kind, shape, rng):
-    """A value of one of matdiff's value kinds (:data:`matdiff.engine.sampling.VALUE_KINDS`): a float
+    """A value drawn one of matdiff's ways (:data:`matdiff.engine.sampling.DRAWS`): a float
     for a scalar, a float64 array of exactly the shape otherwise."""
     value = sampling.draw(kind or "normal", tuple(shape), rng)
     return float(value) if tuple(shape) == () else np.asarray(value, dtype=np.float64)

@@ -18,7 +18,7 @@ from numerics import assert_close, md
 
 from matdiff.language import syntax
 from matdiff.notation.mtree import (
-    M,
+    MatrixExpr,
     call,
     hadamard,
     latex,
@@ -36,28 +36,28 @@ from matdiff.notation.rewrite import RULE_NAMES, RULES, compact, cost, tokens
 _KIND = {0: "scalar", 1: "column", 2: "matrix"}
 
 
-def _tree(node, shapes) -> M:
-    kind = type(node).__name__
-    if kind == "Number":
+def _tree(node, shapes) -> MatrixExpr:
+    shape_class = type(node).__name__
+    if shape_class == "Number":
         return number(node.value)
-    if kind == "Name":
+    if shape_class == "Name":
         return leaf(node.name, _KIND[len(shapes[node.name])])
-    if kind == "Transpose":  # as written: the constructor would already push it inside
+    if shape_class == "Transpose":  # as written: the constructor would already push it inside
         inner = _tree(node.operand, shapes)
-        flipped = {"column": "row", "row": "column"}.get(inner.kind, inner.kind)
-        return inner if inner.kind == "scalar" else M("transpose", (inner,), "", flipped)
-    if kind == "Signed":
+        flipped = {"column": "row", "row": "column"}.get(inner.shape_class, inner.shape_class)
+        return inner if inner.shape_class == "scalar" else MatrixExpr("transpose", (inner,), "", flipped)
+    if shape_class == "Signed":
         inner = _tree(node.operand, shapes)
         return negate_(inner) if node.sign == "-" else inner
-    if kind == "Power":
+    if shape_class == "Power":
         base = _tree(node.base, shapes)
-        return M("power", (base, _tree(node.exponent, shapes)), node.op, base.kind)
-    if kind == "Call":
+        return MatrixExpr("power", (base, _tree(node.exponent, shapes)), node.op, base.shape_class)
+    if shape_class == "Call":
         arguments = tuple(_tree(a, shapes) for a in node.arguments)
         if node.function in ("eye",):
             return call("eye", (leaf(str(int(node.arguments[0].value)), "scalar"),), "matrix")
         if node.function == "diag":
-            return call("diag", arguments, "matrix" if arguments[0].kind == "column" else "column")
+            return call("diag", arguments, "matrix" if arguments[0].shape_class == "column" else "column")
         if node.function in ("sum", "tr", "det", "logdet", "norm2"):
             return call(node.function, arguments, "scalar")
         if node.function == "kron":
@@ -66,8 +66,8 @@ def _tree(node, shapes) -> M:
             return call("ones", arguments, "matrix" if len(arguments) == 2 else "column")
         if node.function == "inv":
             return call("inv", arguments, "matrix")
-        return call(node.function, arguments, arguments[0].kind)
-    if kind == "Chain":
+        return call(node.function, arguments, arguments[0].shape_class)
+    if shape_class == "Chain":
         result = _tree(node.first, shapes)
         for op, _, operand in node.rest:
             right = _tree(operand, shapes)
@@ -78,16 +78,16 @@ def _tree(node, shapes) -> M:
             elif op == ".*":
                 result = hadamard(result, right)
             elif op == "./":
-                result = M("divide", (result, right), "./", right.kind)
+                result = MatrixExpr("divide", (result, right), "./", right.shape_class)
             elif op == "/":
-                result = M("quotient", (result, right), "", result.kind)
+                result = MatrixExpr("quotient", (result, right), "", result.shape_class)
             else:
                 raise AssertionError(op)
         return result
-    raise AssertionError(kind)
+    raise AssertionError(shape_class)
 
 
-def tree(source: str, shapes: dict) -> M:
+def tree(source: str, shapes: dict) -> MatrixExpr:
     return _tree(syntax.parse(source).statements[-1].value, shapes)
 
 
@@ -170,7 +170,7 @@ def test_cost_counts_tokens_weighting_transposes_and_diag():
 
 
 def test_a_number_before_an_elementwise_product_reparses_as_matlab_reads_it():
-    shown = text(hadamard(M("power", (leaf("x", "column"), number(2.0)), ".^", "column"), leaf("v", "column")))
+    shown = text(hadamard(MatrixExpr("power", (leaf("x", "column"), number(2.0)), ".^", "column"), leaf("v", "column")))
     assert shown == "x.^2.*v"  # the lexer does not let "2." swallow the dot of ".*"
     values = _values(S)
     assert_close(md.evaluate(shown, values, shapes=S), values["x"] ** 2 * values["v"])

@@ -363,7 +363,7 @@ class Gradients(dict):
 def gradients(program: str, shapes: dict | None = None, wrt=None, *, assume=None,
               convention: str = "unconstrained") -> Gradients:
     """The gradient of a scalar program by every input (or those in ``wrt``), from one reverse pass:
-    {name: Derivative} in the gradient layout, printed over one set of bindings (SPEC §3).
+    {name: Derivative} in the gradient layout, printed over one set of bindings.
     ``assume`` and ``convention`` mean what they mean for :func:`diff`."""
     source = program if isinstance(program, str) else None
     with _guarded(source):

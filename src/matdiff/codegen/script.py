@@ -1,4 +1,4 @@
-"""A ready-to-run script (SPEC §3: ``d.code(backend, check=True)``): the value, the derivative and a
+"""A ready-to-run script (``d.code(backend, check=True)``): the value, the derivative and a
 finite-difference check at random values, like the gradient check matrixcalculus.org users know.
 
 The script holds the generated ``value_and_derivative`` function, draws random inputs (symbolic
@@ -121,9 +121,9 @@ if __name__ == "__main__":
 def check_script(derivative, backend: str = "numpy") -> str:
     """The standalone script: ``value_and_derivative`` for ``backend``, then the check above."""
     lowered = derivative.lowered
-    cut = [name for name in derivative.wrt if name not in lowered.variables]
-    if cut:
-        raise MatdiffError(f"{cut[0]} is an intermediate: a finite-difference check perturbs inputs; "
+    intermediates = [name for name in derivative.wrt if name not in lowered.variables]
+    if intermediates:
+        raise MatdiffError(f"{intermediates[0]} is an intermediate: a finite-difference check perturbs inputs; "
                            "differentiate by an input to get a checked script")
     if derivative.order > 2:
         raise MatdiffError("the finite-difference script checks first and second derivatives only")

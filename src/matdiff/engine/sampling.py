@@ -7,11 +7,11 @@ all draw their values here and measure slopes with :func:`central_difference` /
 ``log``, ``inv`` or ``logdet`` defined is written once, and a value assumed symmetric, positive
 definite or diagonal has that structure wherever it is drawn.
 
-A *value kind* (:data:`VALUE_KINDS`) is a named way to draw an array of a given shape from a
-NumPy ``Generator``; each caller chooses kinds by its own policy (the tests by the functions the
+A *draw* (:data:`DRAWS`) is a named way to draw an array of a given shape from a NumPy
+``Generator``; each caller chooses draws by its own policy (the tests by the functions the
 expression uses, ``check`` by whether the expression has a domain and whether it wants small
-integers, the web page trying positive values, then signed ones). The draws are deterministic
-given the generator, and each kind makes the same calls on it as before they were gathered here,
+integers, the web page trying positive values, then signed ones). They are deterministic given
+the generator, and each makes the same calls on it as before they were gathered here,
 so that every counterexample and every check already shown stays the same.
 """
 
@@ -49,15 +49,15 @@ def structured_value(structure: str, shape: tuple, rng, *, integers: bool = Fals
     return half @ half.T / n + np.eye(n)
 
 
-def _square_size(kind: str, shape: tuple) -> int:
+def _square_size(name: str, shape: tuple) -> int:
     if len(shape) != 2 or shape[0] != shape[1]:
-        raise ValueError(f"{kind} needs a square shape, got {shape}")
+        raise ValueError(f"{name} needs a square shape, got {shape}")
     return shape[0]
 
 
 def _structured(structure: str) -> Draw:
-    """The kind of an assumed structure (every name in ``STRUCTURES``): :func:`structured_value`'s
-    draw, so that a value of the kind "spd" and an input assumed spd are drawn alike."""
+    """The draw of an assumed structure (every name in ``STRUCTURES``): :func:`structured_value`,
+    so that a value drawn as "spd" and an input assumed spd are drawn alike."""
     def draw(rng, shape):
         if STRUCTURES[structure].square:
             _square_size(structure, shape)
@@ -104,7 +104,7 @@ def _order_one(square_part: tuple[float, float], entries: tuple[float, float]) -
     return draw
 
 
-VALUE_KINDS: dict[str, Draw] = {
+DRAWS: dict[str, Draw] = {
     **{structure: _structured(structure) for structure in STRUCTURES},  # symmetric of either sign
     "normal": lambda rng, shape: rng.standard_normal(shape),
     "small": lambda rng, shape: rng.uniform(-0.6, 0.6, shape),  # e.g. for tan
@@ -125,22 +125,22 @@ VALUE_KINDS: dict[str, Draw] = {
 }
 
 
-def draw(kind: str, shape: tuple, rng: np.random.Generator) -> np.ndarray:
-    """A random value of ``shape`` of the named kind (a key of :data:`VALUE_KINDS`)."""
-    if kind not in VALUE_KINDS:
-        raise ValueError(f"unknown value kind {kind!r}")
-    return VALUE_KINDS[kind](rng, tuple(shape))
+def draw(name: str, shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    """A random value of ``shape`` drawn the named way (a key of :data:`DRAWS`)."""
+    if name not in DRAWS:
+        raise ValueError(f"unknown value kind {name!r}")
+    return DRAWS[name](rng, tuple(shape))
 
 
-def draw_values(shapes: dict, rng: np.random.Generator, kind: str | Callable[[str, tuple], str], *,
+def draw_values(shapes: dict, rng: np.random.Generator, how: str | Callable[[str, tuple], str], *,
                 structures: dict | None = None, integers: bool = False, safe: bool = False) -> dict:
     """A value for each name of ``shapes`` (name -> concrete shape), drawn in order: an input with
     an assumed structure (``structures``: name -> structure) gets :func:`structured_value`, every
-    other one ``kind``, or the kind ``kind(name, shape)`` chooses for it."""
+    other one the draw ``how`` names, or the one ``how(name, shape)`` chooses for it."""
     structures = structures or {}
-    kind_of = kind if callable(kind) else (lambda name, shape: kind)
+    choose = how if callable(how) else (lambda name, shape: how)
     return {name: structured_value(structures[name], shape, rng, integers=integers, safe=safe)
-            if name in structures else draw(kind_of(name, shape), shape, rng)
+            if name in structures else draw(choose(name, shape), shape, rng)
             for name, shape in shapes.items()}
 
 

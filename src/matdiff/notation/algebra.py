@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from matdiff.notation.mtree import M, Term, call, hadamard, is_call, leaf, number, product, term, total
+from matdiff.notation.mtree import MatrixExpr, Summand, call, hadamard, is_call, leaf, number, product, summand_of, total
 
 
-def _is_ones(x: M) -> bool:
+def _is_ones(x: MatrixExpr) -> bool:
     return is_call(x.args[0] if x.op == "transpose" else x, "ones")
 
 
-def kron_sum(x: M) -> M | None:
+def kron_sum(x: MatrixExpr) -> MatrixExpr | None:
     """kron(A, B) + kron(A, C) = kron(A, B + C) and kron(B, A) + kron(C, A) = kron(B + C, A)."""
     if x.op != "sum":
         return None
-    terms = [term(t) for t in x.args]
+    terms = [summand_of(t) for t in x.args]
     for i, first in enumerate(terms):
         for j in range(i + 1, len(terms)):
             second = terms[j]
@@ -41,67 +41,67 @@ def kron_sum(x: M) -> M | None:
     return None
 
 
-def scaled_reciprocal(x: M) -> M | None:
+def scaled_reciprocal(x: MatrixExpr) -> MatrixExpr | None:
     """c·(1 ./ A) = c ./ A, for a number c."""
-    t = term(x) if x.op == "product" else None
+    t = summand_of(x) if x.op == "product" else None
     if t is None or t.scalars or len(t.chain) != 1:
         return None
     (inner,) = t.chain
     if inner.op == "divide" and inner.args[0] == number(1.0):
-        return M("divide", (number(t.coefficient), inner.args[1]), "./", inner.kind)
+        return MatrixExpr("divide", (number(t.coefficient), inner.args[1]), "./", inner.shape_class)
     return None
 
 
-def inverse_of_inverse(x: M) -> M | None:
+def inverse_of_inverse(x: MatrixExpr) -> MatrixExpr | None:
     """inv(inv(X)) = X."""
     if is_call(x, "inv") and is_call(x.args[0], "inv"):
         return x.args[0].args[0]
     return None
 
 
-def inverse_cancels(x: M) -> M | None:
+def inverse_cancels(x: MatrixExpr) -> MatrixExpr | None:
     """inv(P)·P = P·inv(P) = I, and so for their transposes, inside a chain of products."""
     return _neighbours(x, lambda a, b: [] if _inverse_pair(a, b) or _inverse_pair(b, a) else None)
 
 
-def _inverse_pair(a: M, b: M) -> bool:
+def _inverse_pair(a: MatrixExpr, b: MatrixExpr) -> bool:
     """a = inv(b), or a = inv(c)' with b = c'."""
     if is_call(a, "inv") and a.args[0] == b:
         return True
     return a.op == "transpose" and b.op == "transpose" and is_call(a.args[0], "inv") and a.args[0].args[0] == b.args[0]
 
 
-def diag_product(x: M) -> M | None:
+def diag_product(x: MatrixExpr) -> MatrixExpr | None:
     """diag(u)·diag(v) = diag(u ⊙ v), for neighbours in a chain of products."""
-    def merge(a: M, b: M) -> list[M] | None:
-        if is_call(a, "diag") and is_call(b, "diag") and a.kind == b.kind == "matrix":
+    def merge(a: MatrixExpr, b: MatrixExpr) -> list[MatrixExpr] | None:
+        if is_call(a, "diag") and is_call(b, "diag") and a.shape_class == b.shape_class == "matrix":
             return [call("diag", (hadamard(a.args[0], b.args[0]),), "matrix")]
         return None
 
     return _neighbours(x, merge)
 
 
-def _neighbours(x: M, replace: Callable[[M, M], "list[M] | None"]) -> M | None:
+def _neighbours(x: MatrixExpr, replace: Callable[[MatrixExpr, MatrixExpr], "list[MatrixExpr] | None"]) -> MatrixExpr | None:
     """The product x with the first two neighbouring factors that ``replace`` rewrites replaced by its
     factors (never all of them: an identity's size is not known here)."""
     if x.op != "product":
         return None
-    t = term(x)
+    t = summand_of(x)
     chain = list(t.chain)
     for k in range(len(chain) - 1):
         new = replace(chain[k], chain[k + 1])
         if new is not None:
             rest = chain[:k] + new + chain[k + 2:]
-            return Term(t.coefficient, t.scalars, tuple(rest)).build() if rest else None
+            return Summand(t.coefficient, t.scalars, tuple(rest)).build() if rest else None
     return None
 
 
-def ones_outer(x: M) -> M | None:
+def ones_outer(x: MatrixExpr) -> MatrixExpr | None:
     """ones(m)·ones(n)ᵀ = ones(m)·ones(1, n) = ones(m, n)."""
     if x.op != "product" or len(x.args) != 2:
         return None
     a, b = x.args
-    if not (is_call(a, "ones") and len(a.args) == 1 and a.kind == "column"):
+    if not (is_call(a, "ones") and len(a.args) == 1 and a.shape_class == "column"):
         return None
     if b.op == "transpose" and is_call(b.args[0], "ones") and len(b.args[0].args) == 1:
         return call("ones", (a.args[0], b.args[0].args[0]), "matrix")
@@ -110,14 +110,14 @@ def ones_outer(x: M) -> M | None:
     return None
 
 
-def ones_in_sum(x: M) -> M | None:
+def ones_in_sum(x: MatrixExpr) -> MatrixExpr | None:
     """c·ones(m, n) + A = c + A: a constant matrix beside a matrix is a scalar that broadcasts."""
-    if x.op != "sum" or not any(t.kind != "scalar" and not _is_ones(term(t).chain[-1] if term(t).chain else t)
+    if x.op != "sum" or not any(t.shape_class != "scalar" and not _is_ones(summand_of(t).chain[-1] if summand_of(t).chain else t)
                                 for t in x.args):
         return None
     changed, terms = False, []
     for t in x.args:
-        parts = term(t)
+        parts = summand_of(t)
         if len(parts.chain) == 1 and _is_ones(parts.chain[0]) and not parts.scalars:
             terms.append(number(parts.coefficient))
             changed = True
@@ -126,13 +126,13 @@ def ones_in_sum(x: M) -> M | None:
     return total(*terms) if changed else None
 
 
-def hadamard_scaled_ones(x: M) -> M | None:
+def hadamard_scaled_ones(x: MatrixExpr) -> MatrixExpr | None:
     """(c·1) ⊙ A = c·A: a constant factor of an elementwise product is a scaling."""
     if x.op != "hadamard":
         return None
     coefficient, kept = 1.0, []
     for f in x.args:
-        parts = term(f)
+        parts = summand_of(f)
         if len(parts.chain) == 1 and _is_ones(parts.chain[0]) and not parts.scalars:
             coefficient *= parts.coefficient
         else:
@@ -142,34 +142,34 @@ def hadamard_scaled_ones(x: M) -> M | None:
     return product(number(coefficient), hadamard(*kept))
 
 
-def sum_of_negation(x: M) -> M | None:
+def sum_of_negation(x: MatrixExpr) -> MatrixExpr | None:
     """sum(-A) = -sum(A)."""
     if is_call(x, "sum") and x.args[0].op == "negate":
         return product(number(-1.0), call("sum", (x.args[0].args[0],), "scalar"))
     return None
 
 
-def diag_distributes(x: M) -> M | None:
+def diag_distributes(x: MatrixExpr) -> MatrixExpr | None:
     """(A + B)·diag(v) = A·diag(v) + B·diag(v), where each term then shortens: I·diag(v) = diag(v),
     1ᵀ·diag(v) = vᵀ (so (I - s·1ᵀ)·diag(s) = diag(s) - s·sᵀ, the softmax Jacobian)."""
-    def distribute(left: M, right: M) -> list[M] | None:
-        if left.op != "sum" or not (is_call(right, "diag") and right.kind == "matrix"):
+    def distribute(left: MatrixExpr, right: MatrixExpr) -> list[MatrixExpr] | None:
+        if left.op != "sum" or not (is_call(right, "diag") and right.shape_class == "matrix"):
             return None
         terms = []
         for t in left.args:
-            parts = term(t)
+            parts = summand_of(t)
             chain = list(parts.chain)
             if chain and _is_row_of_ones(chain[-1]):
-                chain[-1] = M("transpose", (right.args[0],), "", "row")  # 1ᵀ·diag(v) = vᵀ
+                chain[-1] = MatrixExpr("transpose", (right.args[0],), "", "row")  # 1ᵀ·diag(v) = vᵀ
             else:
                 chain.append(right)
-            terms.append(Term(parts.coefficient, parts.scalars, tuple(chain)).build())
+            terms.append(Summand(parts.coefficient, parts.scalars, tuple(chain)).build())
         return [total(*terms)]
 
     return _neighbours(x, distribute)
 
 
-def _is_row_of_ones(x: M) -> bool:
+def _is_row_of_ones(x: MatrixExpr) -> bool:
     """ones(n)' or ones(1, n)."""
     if x.op == "transpose":
         return is_call(x.args[0], "ones") and len(x.args[0].args) == 1
@@ -177,7 +177,7 @@ def _is_row_of_ones(x: M) -> bool:
 
 
 # name                       identity (see each docstring)
-RULES: tuple[tuple[str, Callable[[M], M | None]], ...] = (
+RULES: tuple[tuple[str, Callable[[MatrixExpr], MatrixExpr | None]], ...] = (
     ("kron-sum",              kron_sum),               # A⊗B + A⊗C = A⊗(B + C)
     ("scaled-reciprocal",     scaled_reciprocal),      # c·(1 ./ A) = c ./ A
     ("inverse-of-inverse",    inverse_of_inverse),     # inv(inv(X)) = X

@@ -26,7 +26,7 @@ from matdiff.engine.ir import Tensor, postorder
 from matdiff.engine.primitives import FUNCTIONS
 from matdiff.notation.identities import Normalizer
 from matdiff.notation.matrixform import Recovery
-from matdiff.notation.mtree import M, cost, latex, latex_name, leaf, negate_, number, text, total
+from matdiff.notation.mtree import MatrixExpr, cost, latex, latex_name, leaf, negate_, number, text, total
 from matdiff.notation.rewrite import compact, is_symmetric, rebuild, without_transposes
 from matdiff.notation.vecform import vec_form
 
@@ -36,7 +36,7 @@ class MatrixProgram:
     """Assignments (name, body) in dependency order, then the value."""
 
     bindings: tuple
-    value: M
+    value: MatrixExpr
 
     @property
     def text(self) -> str:
@@ -57,18 +57,18 @@ class SharedProgram:
     each, the forward activations and the deltas shared)."""
 
     bindings: tuple
-    values: tuple  # one M per root, in the order of the roots
+    values: tuple  # one MatrixExpr per root, in the order of the roots
 
     def program(self, k: int) -> MatrixProgram:
         """Value ``k`` alone: the assignments it needs, in order, then the value."""
         needed = _needed(self.bindings, [self.values[k]])
         return MatrixProgram(tuple((n, b) for n, b in self.bindings if n in needed), self.values[k])
 
-    def statements(self, names: list[str]) -> list[tuple[str, M]]:
+    def statements(self, names: list[str]) -> list[tuple[str, MatrixExpr]]:
         """The assignments with ``name_k = value_k`` placed right after the last one it needs, so
         the program reads in the order a backward pass computes."""
         pending = [(name, value, _needed(self.bindings, [value])) for name, value in zip(names, self.values)]
-        placed: list[tuple[str, M]] = []
+        placed: list[tuple[str, MatrixExpr]] = []
         done: set[str] = set()
         for binding in (None, *self.bindings):
             if binding is not None:
@@ -88,7 +88,7 @@ class SharedProgram:
         return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
 
 
-def _needed(bindings: tuple, values: list[M]) -> set[str]:
+def _needed(bindings: tuple, values: list[MatrixExpr]) -> set[str]:
     """The names of the assignments ``values`` use, directly or through other assignments."""
     bodies = dict(bindings)
     needed: set[str] = set()
@@ -223,7 +223,7 @@ def fresh(base: str, taken: set, separator: str = "", numbers: dict | None = Non
 # ----- building the program -----------------------------------------------------------------
 
 
-def rewritten(x: M, symmetric: set | frozenset = frozenset()) -> M:
+def rewritten(x: MatrixExpr, symmetric: set | frozenset = frozenset()) -> MatrixExpr:
     """The rewrites every printed matrix form gets: transposes of symmetric names dropped,
     then the cheapest form of the rewrite table."""
     return compact(without_transposes(x, set(symmetric)))
@@ -268,7 +268,7 @@ class ProgramBuilder:
         self.recovery = Recovery(names, symmetric)
         self.taken |= set(self.recovery.names.values())
         self.deltas: set[str] = set()
-        self.delta_names: dict[M, str] = {}  # each delta's body -> its name
+        self.delta_names: dict[MatrixExpr, str] = {}  # each delta's body -> its name
         self.numbers: dict[str, int] = {}  # for fresh()
         self.roots = list(roots)
 
@@ -278,7 +278,7 @@ class ProgramBuilder:
             self.simplified[id(node)] = (node, self.normalizer(node))
         return self.simplified[id(node)][1]
 
-    def __call__(self, node: Tensor) -> M | None:
+    def __call__(self, node: Tensor) -> MatrixExpr | None:
         if self.roots:  # named nodes first, dependencies first: the recursion of the recovery
             roots, self.roots = self.roots, []  # then ends at names, however long the program
             for root in roots:
@@ -287,11 +287,11 @@ class ProgramBuilder:
                         self.recovery(inner)
         return self.recovery(self.simplify(node))
 
-    def finish(self, value: M) -> MatrixProgram:
+    def finish(self, value: MatrixExpr) -> MatrixProgram:
         shared = self.finish_all([value])
         return _inlined_if_shorter(MatrixProgram(shared.bindings, shared.values[0]))
 
-    def finish_all(self, values: list[M]) -> SharedProgram:
+    def finish_all(self, values: list[MatrixExpr]) -> SharedProgram:
         """Compact the assignments and values, bind the deltas, inline names used only once."""
         symmetric: set[str] = set()
         bindings = []
@@ -302,14 +302,14 @@ class ProgramBuilder:
             bindings.append((name, body))
         values = [rewritten(value, symmetric) for value in values]
         activations = _delta_factors({name: body for name, body in bindings})
-        with_deltas: list[tuple[str, M]] = []
+        with_deltas: list[tuple[str, MatrixExpr]] = []
         for name, body in bindings:
             body = self._bind_deltas(body, activations, with_deltas)
             with_deltas.append((name, body))
         values = [self._bind_deltas(value, activations, with_deltas) for value in values]
         return _inline_single_uses(with_deltas, values, keep=self.deltas)
 
-    def _bind_deltas(self, x: M, activations: dict, out: list) -> M:
+    def _bind_deltas(self, x: MatrixExpr, activations: dict, out: list) -> MatrixExpr:
         """x with each delta used as a factor of a product replaced by a name (inner ones first)."""
         if not x.args:
             return x
@@ -318,44 +318,44 @@ class ProgramBuilder:
             args = tuple(self._name_delta(a, activations, out) for a in args)
         return x if all(new is old for new, old in zip(args, x.args)) else rebuild(x, args)
 
-    def _name_delta(self, x: M, activations: dict, out: list) -> M:
+    def _name_delta(self, x: MatrixExpr, activations: dict, out: list) -> MatrixExpr:
         activation = _delta_of(x, activations)
         if activation is None:
             return x
         if x in self.delta_names:  # the same delta met again (in another gradient): one name
-            return leaf(self.delta_names[x], x.kind)
+            return leaf(self.delta_names[x], x.shape_class)
         digits = re.fullmatch(r"[A-Za-z_]+?_?(\d+)", activation)
         name = fresh("d" + (digits.group(1) if digits else activation), self.taken, numbers=self.numbers)
         out.append((name, x))
         self.deltas.add(name)
         self.delta_names[x] = name
-        return leaf(name, x.kind)
+        return leaf(name, x.shape_class)
 
 
-def _is_function_of_name(x: M) -> bool:
+def _is_function_of_name(x: MatrixExpr) -> bool:
     """f(z), as z2 = sin(z1): nothing shorter exists, so the search for one is skipped (in a
     10,000-statement program, that search is most of the printing time)."""
     return x.op == "call" and len(x.args) == 1 and x.args[0].op == "leaf"
 
 
-def _one_minus(x: M) -> M:
+def _one_minus(x: MatrixExpr) -> MatrixExpr:
     return total(number(1.0), negate_(x))
 
 
-def _delta_factors(activations: dict) -> dict[M, tuple[int, str, str, M]]:
+def _delta_factors(activations: dict) -> dict[MatrixExpr, tuple[int, str, str, MatrixExpr]]:
     """The derivative factor of each sigmoid (1 - a) and tanh (1 - t.^2) activation, looked up
     by that factor: (position of the binding, its name, its function, the activation)."""
-    table: dict[M, tuple[int, str, str, M]] = {}
+    table: dict[MatrixExpr, tuple[int, str, str, MatrixExpr]] = {}
     for position, (name, body) in enumerate(activations.items()):
         if body.op != "call" or body.name not in ("sigmoid", "tanh"):
             continue
-        a = leaf(name, body.kind)
-        factor = _one_minus(a) if body.name == "sigmoid" else _one_minus(M("power", (a, number(2.0)), ".^", a.kind))
+        a = leaf(name, body.shape_class)
+        factor = _one_minus(a) if body.name == "sigmoid" else _one_minus(MatrixExpr("power", (a, number(2.0)), ".^", a.shape_class))
         table.setdefault(factor, (position, name, body.name, a))
     return table
 
 
-def _delta_of(x: M, factors_of: dict) -> str | None:
+def _delta_of(x: MatrixExpr, factors_of: dict) -> str | None:
     """The activation whose delta x is: an incoming gradient ⊙ that activation's derivative
     (a.*(1 - a) for a sigmoid, 1 - t.^2 for a tanh, step(z) for a rectifier); ``factors_of`` is
     :func:`_delta_factors` of the activations (the first bound wins)."""
@@ -379,13 +379,13 @@ def _delta_of(x: M, factors_of: dict) -> str | None:
     return None
 
 
-def _weight_number(x: M) -> str | None:
+def _weight_number(x: MatrixExpr) -> str | None:
     """a1 for the pre-activation W1*x (+ b1) of a relu: the layer its weight numbers."""
     terms = x.args if x.op == "sum" else (x,)
     for t in terms:
         factors = t.args if t.op == "product" else (t,)
         first = factors[0].args[0] if factors and factors[0].op == "transpose" else factors[0] if factors else None
-        if first is not None and first.op == "leaf" and first.kind == "matrix":
+        if first is not None and first.op == "leaf" and first.shape_class == "matrix":
             match = _NUMBERED.fullmatch(first.name)
             if match:
                 return "a" + match.group(1)
@@ -410,7 +410,7 @@ def _inlined_if_shorter(program: MatrixProgram) -> MatrixProgram:
     return MatrixProgram((), value) if cost(value) < total else program
 
 
-def _references(x: M, counts: dict) -> None:
+def _references(x: MatrixExpr, counts: dict) -> None:
     """Add the uses of each name of ``counts`` in x (iteratively: bodies may be deep)."""
     stack = [x]
     while stack:
@@ -420,7 +420,7 @@ def _references(x: M, counts: dict) -> None:
         stack.extend(y.args)
 
 
-def _substitute(x: M, bodies: dict) -> M:
+def _substitute(x: MatrixExpr, bodies: dict) -> MatrixExpr:
     """x with each leaf named in ``bodies`` replaced by its body."""
     if x.op == "leaf" and x.name in bodies:
         return bodies[x.name]
@@ -429,7 +429,7 @@ def _substitute(x: M, bodies: dict) -> M:
     return rebuild(x, tuple(_substitute(a, bodies) for a in x.args))
 
 
-def _inline_single_uses(bindings: list, values: list[M], *, keep: set) -> SharedProgram:
+def _inline_single_uses(bindings: list, values: list[MatrixExpr], *, keep: set) -> SharedProgram:
     """A name used once is no saving (except a delta, which names a step of backprop); a name
     not used at all is dropped. Two passes, so a program of n bindings takes time linear in n:
     uses are counted from the values back (a dropped binding's uses do not count), then single
@@ -440,7 +440,7 @@ def _inline_single_uses(bindings: list, values: list[M], *, keep: set) -> Shared
     for name, body in reversed(bindings):
         if counts[name]:
             _references(body, counts)
-    inlined: dict[str, M] = {}
+    inlined: dict[str, MatrixExpr] = {}
     kept = []
     for name, body in bindings:
         if not counts[name]:

@@ -9,7 +9,7 @@ are the same matrix, and the vec and kron reshapes print as ``vec`` and
 matrix form: the translation is None, and :attr:`Recovery.failure` says which
 index could not be placed.
 
-The result is a small tree of :class:`M` nodes (:mod:`matdiff.notation.mtree`),
+The result is a small tree of :class:`MatrixExpr` nodes (:mod:`matdiff.notation.mtree`),
 printed as re-parseable text in the input language (:func:`text`) and as LaTeX
 (:func:`latex`).
 """
@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from matdiff.engine.ir import Tensor, const, einsum_operands
 from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS
-from matdiff.notation.mtree import (M, _dim_text, call, format_number, function_latex, hadamard, latex, latex_name,
+from matdiff.notation.mtree import (MatrixExpr, _dim_text, call, format_number, function_latex, hadamard, latex, latex_name,
                                     leaf, negate_, number, product, text, total, transpose)
 from matdiff.notation.search import NoForm, Piece, Search
 
 # ----- IR → matrix notation ---------------------------------------------------------------------
 
-def _kind(node: Tensor) -> str:
+def _shape_class(node: Tensor) -> str:
     return ("scalar", "column", "matrix")[node.rank] if node.rank <= 2 else "tensor"
 
 
@@ -39,7 +39,7 @@ def _orientation(shape: tuple) -> str:
 
 
 class Recovery:
-    """Memoised IR → M translation (None where no matrix form exists).
+    """Memoised IR → MatrixExpr translation (None where no matrix form exists).
 
     ``names`` (id of an IR node → name) binds shared subexpressions: such a node is
     translated once, its body recorded in ``bindings`` (dependencies first), and every
@@ -48,25 +48,25 @@ class Recovery:
 
     def __init__(self, names: dict[int, str] | None = None, symmetric: frozenset = frozenset()):
         self.symmetric = symmetric  # inputs assumed symmetric
-        self.memo: dict[int, tuple[Tensor, M | None]] = {}  # the node is kept so its id stays its own
+        self.memo: dict[int, tuple[Tensor, MatrixExpr | None]] = {}  # the node is kept so its id stays its own
         self.names = dict(names or {})
-        self.bindings: list[tuple[str, M]] = []
+        self.bindings: list[tuple[str, MatrixExpr]] = []
         self.failure: str | None = None  # why the first contraction without a matrix form has none
 
-    def __call__(self, node: Tensor) -> M | None:
+    def __call__(self, node: Tensor) -> MatrixExpr | None:
         key = id(node)
         if key not in self.memo:
             body = None if node.rank > 2 else self._translate(node)
             if body is not None and key in self.names and body.op not in ("leaf", "number"):
                 self.bindings.append((self.names[key], body))
-                body = leaf(self.names[key], body.kind)
+                body = leaf(self.names[key], body.shape_class)
             self.memo[key] = (node, body)
         return self.memo[key][1]
 
-    def _translate(self, node: Tensor) -> M | None:
+    def _translate(self, node: Tensor) -> MatrixExpr | None:
         op = node.op
         if op == "var":
-            return leaf(node.params[0], _kind(node), symmetric=node.params[0] in self.symmetric)
+            return leaf(node.params[0], _shape_class(node), symmetric=node.params[0] in self.symmetric)
         if op == "const":
             return self._constant(node)
         if op == "eye":
@@ -85,28 +85,28 @@ class Recovery:
         if op in FUNCTIONS and FUNCTIONS[op].acts != ENTRIES:
             if FUNCTIONS[op].acts == COLUMNS and FUNCTIONS[op].reduces and node.rank == 1:
                 return transpose(call(op, (argument,), "row"))  # a number per column: a row, here stood up
-            return call(op, (argument,), argument.kind if FUNCTIONS[op].acts == COLUMNS else _kind(node))
+            return call(op, (argument,), argument.shape_class if FUNCTIONS[op].acts == COLUMNS else _shape_class(node))
         if op == "power":
             exponent = self(node.args[1])
-            kind = argument.kind if argument.kind != "scalar" else exponent.kind if exponent else "scalar"
-            return None if exponent is None else M("power", (argument, exponent), ".^", kind)
+            shape_class = argument.shape_class if argument.shape_class != "scalar" else exponent.shape_class if exponent else "scalar"
+            return None if exponent is None else MatrixExpr("power", (argument, exponent), ".^", shape_class)
         if op == "constant_power":
             exponent = node.params[0]
             if exponent == -1.0:
                 one = number(1.0)
-                return M("power", (argument, number(-1.0)), ".^", argument.kind) if argument.kind == "scalar" \
-                    else M("divide", (one, argument), "./", argument.kind)
-            return M("power", (argument, number(exponent)), ".^", argument.kind)
-        return call(op, (argument,), argument.kind)
+                return MatrixExpr("power", (argument, number(-1.0)), ".^", argument.shape_class) if argument.shape_class == "scalar" \
+                    else MatrixExpr("divide", (one, argument), "./", argument.shape_class)
+            return MatrixExpr("power", (argument, number(exponent)), ".^", argument.shape_class)
+        return call(op, (argument,), argument.shape_class)
 
-    def _constant(self, node: Tensor) -> M:
+    def _constant(self, node: Tensor) -> MatrixExpr:
         value = node.params[0]
         if node.rank == 0:
             return number(value)
-        ones = call("ones", tuple(leaf(_dim_text(d), "scalar") for d in node.shape), _kind(node))
+        ones = call("ones", tuple(leaf(_dim_text(d), "scalar") for d in node.shape), _shape_class(node))
         return ones if value == 1.0 else product(number(value), ones)
 
-    def _reshape(self, node: Tensor) -> M | None:
+    def _reshape(self, node: Tensor) -> MatrixExpr | None:
         (inner,) = node.args
         target, source = node.shape, inner.shape
         if [d for d in target if d != 1] == [d for d in source if d != 1]:  # adding or dropping 1s
@@ -128,7 +128,7 @@ class Recovery:
                 return None if x is None or y is None else call("kron", (x, y), "matrix")
         return None
 
-    def _einsum(self, node: Tensor) -> M | None:
+    def _einsum(self, node: Tensor) -> MatrixExpr | None:
         operands = einsum_operands(node)
         if any(a.rank > 2 for a, _ in operands):
             return None
@@ -163,5 +163,5 @@ def _unplaced(failure: NoForm, node: Tensor) -> str:
             "Hadamard products, diag, trace or sums places it without an order-3 tensor")
 
 
-__all__ = ["M", "Recovery", "call", "format_number", "function_latex", "hadamard", "latex", "latex_name", "leaf", "negate_", "number",
+__all__ = ["MatrixExpr", "Recovery", "call", "format_number", "function_latex", "hadamard", "latex", "latex_name", "leaf", "negate_", "number",
            "product", "text", "total", "transpose"]

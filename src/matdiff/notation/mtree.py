@@ -1,6 +1,6 @@
 """The matrix-notation tree: immutable nodes, normalising constructors, printers and cost.
 
-:class:`M` is what every printed matrix form is built of. The constructors keep a
+:class:`MatrixExpr` is what every printed matrix form is built of. The constructors keep a
 tree in a normal form a person would write (signs and numbers pulled to the front,
 products flattened, transposes pushed through products); :func:`text` prints it
 as re-parseable input-language text, :func:`latex` as LaTeX, and :func:`cost`
@@ -21,39 +21,39 @@ from matdiff.engine.primitives import FUNCTIONS
 
 
 @dataclass(frozen=True)
-class M:
+class MatrixExpr:
     """A matrix expression: op in leaf, number, product, hadamard, sum, negate, transpose,
     call, power (elementwise .^ or scalar ^), divide (./), quotient (by a scalar, /);
-    ``kind`` is scalar, column, row or matrix; ``symmetric`` marks a leaf assumed symmetric
-    (SPEC §1 "Structure"), which is then its own transpose."""
+    ``shape_class`` is scalar, column, row or matrix; ``symmetric`` marks a leaf assumed symmetric
+    (``assume={"S": "symmetric"}``), which is then its own transpose."""
 
     op: str
     args: tuple = ()
     name: str = ""
-    kind: str = "matrix"
+    shape_class: str = "matrix"
     value: float = 0.0
     symmetric: bool = False
 
 
-def is_call(x: M, name: str) -> bool:
+def is_call(x: MatrixExpr, name: str) -> bool:
     """x is the function ``name`` applied (diag(v), inv(X), ones(n), …)."""
     return x.op == "call" and x.name == name
 
 
-def leaf(name: str, kind: str, *, symmetric: bool = False) -> M:
-    return M("leaf", (), name, kind, symmetric=symmetric)
+def leaf(name: str, shape_class: str, *, symmetric: bool = False) -> MatrixExpr:
+    return MatrixExpr("leaf", (), name, shape_class, symmetric=symmetric)
 
 
-def number(value: float) -> M:
-    return M("number", (), "", "scalar", float(value))
+def number(value: float) -> MatrixExpr:
+    return MatrixExpr("number", (), "", "scalar", float(value))
 
 
-def call(function: str, arguments: tuple, kind: str) -> M:
-    return M("call", tuple(arguments), function, kind)
+def call(function: str, arguments: tuple, shape_class: str) -> MatrixExpr:
+    return MatrixExpr("call", tuple(arguments), function, shape_class)
 
 
-def _product_kind(factors) -> str:
-    shaped = [f.kind for f in factors if f.kind != "scalar"]
+def _product_shape_class(factors) -> str:
+    shaped = [f.shape_class for f in factors if f.shape_class != "scalar"]
     if not shaped:
         return "scalar"
     first, last = shaped[0], shaped[-1]
@@ -63,7 +63,7 @@ def _product_kind(factors) -> str:
                                                                                    "scalar")
 
 
-def _is_identity(f: M) -> bool:
+def _is_identity(f: MatrixExpr) -> bool:
     if f.op == "transpose":
         f = f.args[0]
     if f.op != "call":
@@ -76,13 +76,13 @@ def _is_identity(f: M) -> bool:
 MAX_FLATTENED_FACTORS = 1024
 
 
-def product(*factors: M) -> M:
+def product(*factors: MatrixExpr) -> MatrixExpr:
     """The matrix product, flattened; a scalar-valued product (x'*y) inside a product of
     matrices stays one factor, so the chain of matrices is always the non-scalar factors."""
-    shaped = any(f.kind != "scalar" for f in factors)
-    flat: list[M] = []
+    shaped = any(f.shape_class != "scalar" for f in factors)
+    flat: list[MatrixExpr] = []
     for f in factors:
-        nested = f.op == "product" and not (shaped and f.kind == "scalar") and len(f.args) <= MAX_FLATTENED_FACTORS
+        nested = f.op == "product" and not (shaped and f.shape_class == "scalar") and len(f.args) <= MAX_FLATTENED_FACTORS
         flat.extend(f.args if nested else (f,))
     coefficient = 1.0
     rest = []
@@ -98,56 +98,56 @@ def product(*factors: M) -> M:
             negate = not negate
             f = f.args[0]
         moved.append(f)
-    rest = [f for f in moved if f.kind == "scalar"] + [f for f in moved if f.kind != "scalar"]
-    matrices = [f for f in rest if f.kind != "scalar"]
+    rest = [f for f in moved if f.shape_class == "scalar"] + [f for f in moved if f.shape_class != "scalar"]
+    matrices = [f for f in rest if f.shape_class != "scalar"]
     if len(matrices) > 1:  # I·A = A, and a 1×1 ones(1) only reshapes: x*ones(1)' = x
         identities = [f for f in matrices if _is_identity(f)]
         if identities:
             keep = [f for f in matrices if not _is_identity(f)] or identities[:1]
-            rest = [f for f in rest if f.kind == "scalar"] + keep
+            rest = [f for f in rest if f.shape_class == "scalar"] + keep
     if coefficient < 0:
         coefficient, negate = -coefficient, not negate
     if coefficient != 1.0 or not rest:
         rest.insert(0, number(coefficient))
-    result = rest[0] if len(rest) == 1 else M("product", tuple(rest), "", _product_kind(rest))
+    result = rest[0] if len(rest) == 1 else MatrixExpr("product", tuple(rest), "", _product_shape_class(rest))
     return negate_(result) if negate else result
 
 
-def hadamard(*factors: M) -> M:
-    flat: list[M] = []
+def hadamard(*factors: MatrixExpr) -> MatrixExpr:
+    flat: list[MatrixExpr] = []
     for f in factors:
         flat.extend(f.args if f.op == "hadamard" else (f,))
     if len(flat) == 1:
         return flat[0]
-    return M("hadamard", tuple(flat), "", flat[0].kind)
+    return MatrixExpr("hadamard", tuple(flat), "", flat[0].shape_class)
 
 
-def negate_(x: M) -> M:
+def negate_(x: MatrixExpr) -> MatrixExpr:
     if x.op == "negate":
         return x.args[0]
     if x.op == "number":
         return number(-x.value)
-    return M("negate", (x,), "", x.kind)
+    return MatrixExpr("negate", (x,), "", x.shape_class)
 
 
-def total(*terms: M) -> M:
-    flat: list[M] = []
+def total(*terms: MatrixExpr) -> MatrixExpr:
+    flat: list[MatrixExpr] = []
     for t in terms:
         flat.extend(t.args if t.op == "sum" else (t,))
     if len(flat) == 1:
         return flat[0]
     flat.sort(key=lambda t: t.op == "negate")  # positive terms first reads better
-    kind = next((t.kind for t in flat if t.kind != "scalar"), "scalar")
-    return M("sum", tuple(flat), "", kind)
+    shape_class = next((t.shape_class for t in flat if t.shape_class != "scalar"), "scalar")
+    return MatrixExpr("sum", tuple(flat), "", shape_class)
 
 
 _FLIP = {"column": "row", "row": "column", "matrix": "matrix", "scalar": "scalar"}
 
 
-def transpose(x: M) -> M:
+def transpose(x: MatrixExpr) -> MatrixExpr:
     """(AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, Aᵀᵀ = A; scalars and assumed-symmetric leaves are their
     own transpose."""
-    if x.kind == "scalar" or x.symmetric:
+    if x.shape_class == "scalar" or x.symmetric:
         return x
     if x.op == "transpose":
         return x.args[0]
@@ -157,7 +157,7 @@ def transpose(x: M) -> M:
         return negate_(transpose(x.args[0]))
     if x.op == "hadamard":
         return hadamard(*[transpose(f) for f in x.args])
-    return M("transpose", (x,), "", _FLIP[x.kind])
+    return MatrixExpr("transpose", (x,), "", _FLIP[x.shape_class])
 
 
 
@@ -179,19 +179,19 @@ _LEVEL = {"sum": 1, "product": 2, "hadamard": 2, "divide": 2, "quotient": 2, "ne
           "transpose": 5}
 
 
-def _level(x: M) -> int:
+def _level(x: MatrixExpr) -> int:
     if x.op == "number" and x.value < 0:
         return 3
     return _LEVEL.get(x.op, 6)
 
 
-def text(x: M, memo: dict | None = None) -> str:
+def text(x: MatrixExpr, memo: dict | None = None) -> str:
     """Re-parseable text in the input language. ``memo`` (id → text, for trees whose nodes stay
     alive) lets a caller that prints every subtree, as the rewriter does, do so in linear time."""
     return _memoised(_text, x, memo)
 
 
-def _memoised(compute, x: M, memo: dict | None):
+def _memoised(compute, x: MatrixExpr, memo: dict | None):
     """compute(x, memo), looked up in ``memo`` by id (a fresh memo when None)."""
     if memo is None:
         return compute(x, {})
@@ -201,11 +201,11 @@ def _memoised(compute, x: M, memo: dict | None):
     return memo[key]
 
 
-def _text(x: M, memo: dict) -> str:
-    def show(y: M) -> str:
+def _text(x: MatrixExpr, memo: dict) -> str:
+    def show(y: MatrixExpr) -> str:
         return text(y, memo) if memo is not None else _text(y, memo)
 
-    def wrap(y: M, minimum: int) -> str:
+    def wrap(y: MatrixExpr, minimum: int) -> str:
         s = show(y)
         return f"({s})" if _level(y) < minimum else s
 
@@ -222,7 +222,7 @@ def _text(x: M, memo: dict) -> str:
         return "-" + wrap(x.args[0], 2)
     if op == "power":
         base, exponent = x.args
-        operator = "^" if base.kind == "scalar" else ".^"
+        operator = "^" if base.shape_class == "scalar" else ".^"
         return f"{wrap(base, 5)}{operator}{wrap(exponent, 6)}"
     if op == "quotient":  # division by a scalar: x/norm2(x)
         return f"{wrap(x.args[0], 2)}/{wrap(x.args[1], 3)}"
@@ -235,7 +235,7 @@ def _text(x: M, memo: dict) -> str:
     raise AssertionError(op)
 
 
-def _signed_terms(x: M, show, wrap) -> str:
+def _signed_terms(x: MatrixExpr, show, wrap) -> str:
     """a + b - c: a sum printed with each later term's sign as its operator (text and LaTeX alike)."""
     parts = [show(x.args[0])]
     for t in x.args[1:]:
@@ -269,8 +269,8 @@ def function_latex(name: str, argument: str, atomic: str) -> str:
     return FUNCTIONS[name].latex.replace("{x!}", atomic).replace("{x}", argument)
 
 
-def latex(x: M) -> str:
-    def wrap(y: M, minimum: int) -> str:
+def latex(x: MatrixExpr) -> str:
+    def wrap(y: MatrixExpr, minimum: int) -> str:
         s = latex(y)
         return f"\\left({s}\\right)" if _level(y) < minimum else s
 
@@ -298,7 +298,7 @@ def latex(x: M) -> str:
         return "-" + wrap(x.args[0], 4)
     if op == "power":
         base, exponent = x.args
-        if base.kind != "scalar":
+        if base.shape_class != "scalar":
             return f"{wrap(base, 5)}^{{\\circ {latex(exponent)}}}"
         return f"{wrap(base, 5)}^{{{latex(exponent)}}}"
     if op == "product":
@@ -335,7 +335,7 @@ def text_cost(source: str) -> float:
     return sum(WEIGHT.get(t, 1.0) for t in tokens(source))
 
 
-def cost(x: M, memo: dict | None = None, weights: dict | None = None) -> float:
+def cost(x: MatrixExpr, memo: dict | None = None, weights: dict | None = None) -> float:
     """The weighted token count of ``text(x)``, computed on the tree: every node's cost is its
     children's plus its own operators and the parentheses :func:`text` would add. ``memo``
     (id → cost, for trees whose nodes stay alive) makes repeated calls on shared subtrees free."""
@@ -344,8 +344,8 @@ def cost(x: M, memo: dict | None = None, weights: dict | None = None) -> float:
     return _memoised(_cost, x, memo)
 
 
-def _cost(x: M, memo: dict, weights: dict = WEIGHT) -> float:
-    def wrap(y: M, minimum: int) -> float:
+def _cost(x: MatrixExpr, memo: dict, weights: dict = WEIGHT) -> float:
+    def wrap(y: MatrixExpr, minimum: int) -> float:
         return cost(y, memo, weights) + (2.0 if _level(y) < minimum else 0.0)
 
     op = x.op
@@ -380,33 +380,33 @@ def _cost(x: M, memo: dict, weights: dict = WEIGHT) -> float:
 
 
 @dataclass(frozen=True)
-class Term:
+class Summand:
     """A summand as coefficient · scalar factors · chain of matrices (possibly empty)."""
 
     coefficient: float
     scalars: tuple
     chain: tuple
 
-    def build(self) -> M:
+    def build(self) -> MatrixExpr:
         return product(number(self.coefficient), *self.scalars, *self.chain)
 
 
-def term(x: M) -> Term:
+def summand_of(x: MatrixExpr) -> Summand:
     if x.op == "negate":
-        inner = term(x.args[0])
-        return Term(-inner.coefficient, inner.scalars, inner.chain)
+        inner = summand_of(x.args[0])
+        return Summand(-inner.coefficient, inner.scalars, inner.chain)
     if x.op == "number":
-        return Term(x.value, (), ())
+        return Summand(x.value, (), ())
     if x.op == "product":
         coefficient, scalars, chain = 1.0, [], []
         for f in x.args:
             if f.op == "number" and folds(coefficient * f.value):
                 coefficient *= f.value
-            elif f.kind == "scalar" and x.kind != "scalar":
+            elif f.shape_class == "scalar" and x.shape_class != "scalar":
                 scalars.append(f)
             else:
                 chain.append(f)
-        return Term(coefficient, tuple(scalars), tuple(chain))
-    if x.kind == "scalar":
-        return Term(1.0, (x,), ())
-    return Term(1.0, (), (x,))
+        return Summand(coefficient, tuple(scalars), tuple(chain))
+    if x.shape_class == "scalar":
+        return Summand(1.0, (x,), ())
+    return Summand(1.0, (), (x,))

@@ -17,64 +17,64 @@ from dataclasses import dataclass
 
 from matdiff.engine.ir import folds
 from matdiff.notation.algebra import RULES as ALGEBRA
-from matdiff.notation.mtree import (M, Term, call, cost, is_call, hadamard, negate_, number, product, term, text, text_cost,
+from matdiff.notation.mtree import (MatrixExpr, Summand, call, cost, is_call, hadamard, negate_, number, product, summand_of, text, text_cost,
                                     tokens, total, transpose)
 
-def _is_diag_matrix(x: M) -> bool:
-    return x.op == "call" and x.name == "diag" and x.kind == "matrix"
+def _is_diag_matrix(x: MatrixExpr) -> bool:
+    return x.op == "call" and x.name == "diag" and x.shape_class == "matrix"
 
 
 # ----- the rules -----------------------------------------------------------------------------
 
 
-def factor_scalar(x: M) -> M | None:
+def factor_scalar(x: MatrixExpr) -> MatrixExpr | None:
     """c·A + c·B = c·(A + B), for a number c (up to sign) or a common scalar factor."""
     if x.op != "sum":
         return None
-    terms = [term(t) for t in x.args]
+    terms = [summand_of(t) for t in x.args]
     magnitudes = {abs(t.coefficient) for t in terms}
     if len(magnitudes) == 1 and 0.0 not in magnitudes and 1.0 not in magnitudes:
         c = magnitudes.pop()
-        rest = [Term(t.coefficient / c, t.scalars, t.chain).build() for t in terms]
+        rest = [Summand(t.coefficient / c, t.scalars, t.chain).build() for t in terms]
         return product(number(c), total(*rest))
     common = [s for s in terms[0].scalars if all(s in t.scalars for t in terms[1:])]
     if not common:
         return None
     factor = common[0]
 
-    def without(t: Term) -> M:
+    def without(t: Summand) -> MatrixExpr:
         scalars = list(t.scalars)
         scalars.remove(factor)
-        return Term(t.coefficient, tuple(scalars), t.chain).build()
+        return Summand(t.coefficient, tuple(scalars), t.chain).build()
 
     return product(factor, total(*(without(t) for t in terms)))
 
 
-def factor_left(x: M) -> M | None:
+def factor_left(x: MatrixExpr) -> MatrixExpr | None:
     """A·B + A·C = A·(B + C)."""
-    return _factor(x, side=0)
+    return _factor_out(x, side=0)
 
 
-def factor_right(x: M) -> M | None:
+def factor_right(x: MatrixExpr) -> MatrixExpr | None:
     """B·A + C·A = (B + C)·A."""
-    return _factor(x, side=-1)
+    return _factor_out(x, side=-1)
 
 
-def _factor(x: M, *, side: int) -> M | None:
+def _factor_out(x: MatrixExpr, *, side: int) -> MatrixExpr | None:
     if x.op != "sum":
         return None
-    terms = [term(t) for t in x.args]
+    terms = [summand_of(t) for t in x.args]
     if any(len(t.chain) < 2 for t in terms):
         return None
     common = terms[0].chain[side]
     if any(t.chain[side] != common for t in terms[1:]):
         return None
-    rest = total(*(Term(t.coefficient, t.scalars, t.chain[1:] if side == 0 else t.chain[:-1]).build()
+    rest = total(*(Summand(t.coefficient, t.scalars, t.chain[1:] if side == 0 else t.chain[:-1]).build()
                    for t in terms))
     return product(common, rest) if side == 0 else product(rest, common)
 
 
-def factor_hadamard(x: M) -> M | None:
+def factor_hadamard(x: MatrixExpr) -> MatrixExpr | None:
     """a ⊙ b + a ⊙ c = a ⊙ (b + c)."""
     if x.op != "sum" or any(t.op != "hadamard" for t in x.args):
         return None
@@ -82,7 +82,7 @@ def factor_hadamard(x: M) -> M | None:
     if common is None:
         return None
 
-    def without(t: M) -> M:
+    def without(t: MatrixExpr) -> MatrixExpr:
         rest = list(t.args)
         rest.remove(common)
         return hadamard(*rest)
@@ -90,58 +90,58 @@ def factor_hadamard(x: M) -> M | None:
     return hadamard(common, total(*(without(t) for t in x.args)))
 
 
-def pull_negation(x: M) -> M | None:
+def pull_negation(x: MatrixExpr) -> MatrixExpr | None:
     """−A − B = −(A + B)."""
     if x.op != "sum" or not all(t.op == "negate" for t in x.args):
         return None
     return negate_(total(*(t.args[0] for t in x.args)))
 
 
-def transpose_sum(x: M) -> M | None:
+def transpose_sum(x: MatrixExpr) -> MatrixExpr | None:
     """(A + B)ᵀ = Aᵀ + Bᵀ."""
     if x.op != "transpose" or x.args[0].op != "sum":
         return None
     return total(*(transpose(t) for t in x.args[0].args))
 
 
-def transpose_product(x: M) -> M | None:
+def transpose_product(x: MatrixExpr) -> MatrixExpr | None:
     """(AB)ᵀ = BᵀAᵀ and (A ⊙ B)ᵀ = Aᵀ ⊙ Bᵀ."""
     if x.op != "transpose" or x.args[0].op not in ("product", "hadamard"):
         return None
     return transpose(x.args[0])
 
 
-def diag_symmetric(x: M) -> M | None:
+def diag_symmetric(x: MatrixExpr) -> MatrixExpr | None:
     """diag(v)ᵀ = diag(v)."""
     if x.op == "transpose" and _is_diag_matrix(x.args[0]):
         return x.args[0]
     return None
 
 
-def symmetric_part_order(x: M) -> M | None:
+def symmetric_part_order(x: MatrixExpr) -> MatrixExpr | None:
     """Aᵀ + A = A + Aᵀ: the plain term first, as the cookbook writes it."""
     if x.op == "sum" and len(x.args) == 2 and x.args[0] == transpose(x.args[1]) and x.args[0].op == "transpose":
-        return M("sum", (x.args[1], x.args[0]), "", x.kind)
+        return MatrixExpr("sum", (x.args[1], x.args[0]), "", x.shape_class)
     return None
 
 
-def diag_times_vector(x: M) -> M | None:
+def diag_times_vector(x: MatrixExpr) -> MatrixExpr | None:
     """diag(v)·w = w ⊙ v, for any factors that multiply out to a column w."""
     return _diag_absorbed(x, after=True)
 
 
-def vector_times_diag(x: M) -> M | None:
+def vector_times_diag(x: MatrixExpr) -> MatrixExpr | None:
     """wᵀ·diag(v) = (w ⊙ v)ᵀ, for any factors that multiply out to a row wᵀ."""
     return _diag_absorbed(x, after=False)
 
 
-def _diag_absorbed(x: M, *, after: bool) -> M | None:
+def _diag_absorbed(x: MatrixExpr, *, after: bool) -> MatrixExpr | None:
     """A diag(v) in a product absorbed into the nearest run of factors on one side (``after`` it,
     or before it) that multiplies out to a vector: a column after it, a row before it. The run
     may pass over matrices only; the first vector it reaches decides."""
     if x.op != "product":
         return None
-    t = term(x)
+    t = summand_of(x)
     chain = list(t.chain)
     for i, f in enumerate(chain):
         if not _is_diag_matrix(f):
@@ -149,15 +149,15 @@ def _diag_absorbed(x: M, *, after: bool) -> M | None:
         for j in range(i + 1, len(chain)) if after else range(i - 1, -1, -1):
             start, stop = (i, j + 1) if after else (j, i + 1)  # the run and diag(v) together
             run = product(*(chain[i + 1:stop] if after else chain[start:i]))
-            if run.kind == ("column" if after else "row"):
+            if run.shape_class == ("column" if after else "row"):
                 absorbed = hadamard(run, f.args[0]) if after else transpose(hadamard(transpose(run), f.args[0]))
-                return Term(t.coefficient, t.scalars, tuple(chain[:start] + [absorbed] + chain[stop:])).build()
-            if run.kind != "matrix":
+                return Summand(t.coefficient, t.scalars, tuple(chain[:start] + [absorbed] + chain[stop:])).build()
+            if run.shape_class != "matrix":
                 break
     return None
 
 
-def hadamard_ones(x: M) -> M | None:
+def hadamard_ones(x: MatrixExpr) -> MatrixExpr | None:
     """A ⊙ 1 = A."""
     if x.op != "hadamard":
         return None
@@ -167,23 +167,23 @@ def hadamard_ones(x: M) -> M | None:
     return hadamard(*kept)
 
 
-def diag_linear(x: M) -> M | None:
+def diag_linear(x: MatrixExpr) -> MatrixExpr | None:
     """a·diag(u) + b·diag(v) = diag(a·u + b·v)."""
     if x.op != "sum":
         return None
-    terms = [term(t) for t in x.args]
+    terms = [summand_of(t) for t in x.args]
     if not all(len(t.chain) == 1 and _is_diag_matrix(t.chain[0]) for t in terms):
         return None
-    return call("diag", (total(*(Term(t.coefficient, t.scalars, t.chain[0].args).build() for t in terms)),),
+    return call("diag", (total(*(Summand(t.coefficient, t.scalars, t.chain[0].args).build() for t in terms)),),
                 "matrix")
 
 
-def is_symmetric(x: M) -> bool:
+def is_symmetric(x: MatrixExpr) -> bool:
     """Known to equal its transpose: diag(v), I, inv/powers of a symmetric matrix, XᵀX, A + Aᵀ, and
     an input assumed symmetric."""
-    if x.kind == "scalar" or x.symmetric:
+    if x.shape_class == "scalar" or x.symmetric:
         return True
-    if x.kind != "matrix":
+    if x.shape_class != "matrix":
         return False
     if x.op == "call":
         return x.name in ("diag", "eye") or (x.name in ("inv", "exp") and is_symmetric(x.args[0]))
@@ -195,28 +195,28 @@ def is_symmetric(x: M) -> bool:
     return False
 
 
-def symmetric_transpose(x: M) -> M | None:
+def symmetric_transpose(x: MatrixExpr) -> MatrixExpr | None:
     """Sᵀ = S for a symmetric S (inv(XᵀX)ᵀ = inv(XᵀX))."""
     if x.op == "transpose" and is_symmetric(x.args[0]):
         return x.args[0]
     return None
 
 
-def collect_terms(x: M) -> M | None:
+def collect_terms(x: MatrixExpr) -> MatrixExpr | None:
     """a·T + b·T = (a + b)·T."""
     if x.op != "sum":
         return None
     collected: dict = {}
-    for t in map(term, x.args):
-        base = Term(1.0, t.scalars, t.chain)
+    for t in map(summand_of, x.args):
+        base = Summand(1.0, t.scalars, t.chain)
         collected[base] = collected.get(base, 0.0) + t.coefficient
     if len(collected) == len(x.args) or not all(map(folds, collected.values())):
         return None
-    kept = [Term(c, b.scalars, b.chain).build() for b, c in collected.items() if c != 0.0]
+    kept = [Summand(c, b.scalars, b.chain).build() for b, c in collected.items() if c != 0.0]
     return total(*kept) if kept else number(0.0)
 
 
-def norm2_form(x: M) -> M | None:
+def norm2_form(x: MatrixExpr) -> MatrixExpr | None:
     """sqrt(sum(x.^2)) = norm2(x), the Euclidean (Frobenius) norm."""
     if not (is_call(x, "sqrt") and is_call(x.args[0], "sum")):
         return None
@@ -226,23 +226,23 @@ def norm2_form(x: M) -> M | None:
     return None
 
 
-def divide_by_scalar(x: M) -> M | None:
+def divide_by_scalar(x: MatrixExpr) -> MatrixExpr | None:
     """s⁻¹·A = A/s."""
     if x.op != "product":
         return None
-    t = term(x)
-    factors = list(t.scalars) + (list(t.chain) if x.kind == "scalar" else [])
-    divisor = next((f for f in factors if f.op == "power" and f.kind == "scalar" and f.args[1] == number(-1.0)),
+    t = summand_of(x)
+    factors = list(t.scalars) + (list(t.chain) if x.shape_class == "scalar" else [])
+    divisor = next((f for f in factors if f.op == "power" and f.shape_class == "scalar" and f.args[1] == number(-1.0)),
                    None)
     if divisor is None:
         return None
     scalars = list(t.scalars)
     chain = list(t.chain)
     (scalars if divisor in scalars else chain).remove(divisor)
-    return M("quotient", (Term(t.coefficient, tuple(scalars), tuple(chain)).build(), divisor.args[0]), "", x.kind)
+    return MatrixExpr("quotient", (Summand(t.coefficient, tuple(scalars), tuple(chain)).build(), divisor.args[0]), "", x.shape_class)
 
 
-def kron_identities(x: M) -> M | None:
+def kron_identities(x: MatrixExpr) -> MatrixExpr | None:
     """I_m ⊗ I_n = I_mn (sizes known)."""
     if not is_call(x, "kron") or not all(is_call(a, "eye") for a in x.args):
         return None
@@ -250,10 +250,10 @@ def kron_identities(x: M) -> M | None:
     if not all(s.isdigit() for s in sizes):
         return None
     size = int(sizes[0]) * int(sizes[1])
-    return call("eye", (M("leaf", (), str(size), "scalar"),), "matrix")
+    return call("eye", (MatrixExpr("leaf", (), str(size), "scalar"),), "matrix")
 
 
-def kron_unit(x: M) -> M | None:
+def kron_unit(x: MatrixExpr) -> MatrixExpr | None:
     """A ⊗ I₁ = I₁ ⊗ A = A: a Kronecker factor of size 1×1 (a unit axis) changes nothing."""
     if not is_call(x, "kron"):
         return None
@@ -263,11 +263,11 @@ def kron_unit(x: M) -> M | None:
     return x.args[1] if x.args[0] in unit else x.args[0]
 
 
-def kron_scalar(x: M) -> M | None:
+def kron_scalar(x: MatrixExpr) -> MatrixExpr | None:
     """(cA) ⊗ B = A ⊗ (cB) = c(A ⊗ B), for a number or scalar factor c."""
     if not is_call(x, "kron"):
         return None
-    parts = [term(a) for a in x.args]
+    parts = [summand_of(a) for a in x.args]
     if all(p.coefficient == 1.0 and not p.scalars for p in parts):
         return None
     coefficient = parts[0].coefficient * parts[1].coefficient
@@ -283,7 +283,7 @@ def kron_scalar(x: M) -> M | None:
 @dataclass(frozen=True)
 class Rule:
     name: str
-    apply: Callable[[M], M | None]
+    apply: Callable[[MatrixExpr], MatrixExpr | None]
 
 
 # name                       identity (see each docstring)
@@ -317,7 +317,7 @@ RULE_NAMES = {rule.name: rule for rule in RULES}
 # ----- applying the table ---------------------------------------------------------------------
 
 
-def rebuild(x: M, args: tuple) -> M:
+def rebuild(x: MatrixExpr, args: tuple) -> MatrixExpr:
     """The same node over new children, through the normalising constructors."""
     if args == x.args:
         return x
@@ -333,31 +333,31 @@ def rebuild(x: M, args: tuple) -> M:
     if op == "transpose":
         return transpose(args[0])
     if op == "call":
-        return call(x.name, args, x.kind)
-    return M(op, args, x.name, x.kind, x.value)
+        return call(x.name, args, x.shape_class)
+    return MatrixExpr(op, args, x.name, x.shape_class, x.value)
 
 
-def without_transposes(x: M, symmetric: set) -> M:
+def without_transposes(x: MatrixExpr, symmetric: set) -> MatrixExpr:
     """x with Sᵀ replaced by S for the names in ``symmetric`` (bound symmetric matrices)."""
     if x.op == "transpose" and x.args[0].op == "leaf" and x.args[0].name in symmetric:
         return x.args[0]
     return rebuild(x, tuple(without_transposes(a, symmetric) for a in x.args))
 
 
-def compact(x: M, *, rounds: int = 8) -> M:
+def compact(x: MatrixExpr, *, rounds: int = 8) -> MatrixExpr:
     """The cheapest form the rules reach: children first, then the rules at the root,
     taking any rewrite that does not lengthen the text (never one seen before), until
     none applies."""
-    memo: dict[int, M] = {}
+    memo: dict[int, MatrixExpr] = {}
     shown: dict[int, str] = {}  # text of each node seen, by id
     costs: dict[int, float] = {}  # cost of each node seen, by id
-    alive: list[M] = []  # keeps every node seen alive, so ids in the memos stay unique
+    alive: list[MatrixExpr] = []  # keeps every node seen alive, so ids in the memos stay unique
 
-    def show(y: M) -> str:
+    def show(y: MatrixExpr) -> str:
         alive.append(y)
         return text(y, shown)
 
-    def settle(y: M) -> M:
+    def settle(y: MatrixExpr) -> MatrixExpr:
         """y with its children compacted; constructors may restructure it, so repeat."""
         for _ in range(rounds):
             new = rebuild(y, tuple(visit(a) for a in y.args))
@@ -366,7 +366,7 @@ def compact(x: M, *, rounds: int = 8) -> M:
             y = new
         return y
 
-    def visit(y: M) -> M:
+    def visit(y: MatrixExpr) -> MatrixExpr:
         key = id(y)
         if key in memo:
             return memo[key]
@@ -399,5 +399,5 @@ def compact(x: M, *, rounds: int = 8) -> M:
     return visit(x)
 
 
-__all__ = ["RULES", "RULE_NAMES", "Rule", "Term", "compact", "cost", "is_symmetric", "rebuild", "term", "text_cost",
+__all__ = ["RULES", "RULE_NAMES", "Rule", "Summand", "compact", "cost", "is_symmetric", "rebuild", "summand_of", "text_cost",
            "tokens", "without_transposes"]

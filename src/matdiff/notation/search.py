@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from collections import Counter
 
-from matdiff.notation.mtree import WEIGHT, M, call, cost, hadamard, leaf, product, transpose
+from matdiff.notation.mtree import WEIGHT, MatrixExpr, call, cost, hadamard, leaf, product, transpose
 
 # Dynamic programming over all subsets is exponential; past this many operands (after the
 # same-index ones are grouped) or this many steps the search turns greedy.
@@ -44,30 +44,30 @@ STEP_BUDGET = 4000
 class Piece:
     """A partial result: ``expression`` indexed by ``labels`` (none, one: a column, or two)."""
 
-    expression: M
+    expression: MatrixExpr
     labels: tuple
 
 
 class NoForm(Exception):
     """No contraction order gives a matrix form; ``label`` is an index that cannot be placed."""
 
-    def __init__(self, label, holders: list[M]):
+    def __init__(self, label, holders: list[MatrixExpr]):
         super().__init__(label)
         self.label = label
         self.holders = holders
 
 
-def _dim(size) -> M:
+def _dim(size) -> MatrixExpr:
     return leaf(str(size), "scalar")
 
 
-def ones(size) -> M:
+def ones(size) -> MatrixExpr:
     return call("ones", (_dim(size),), "column")
 
 
-def _as_column(x: M) -> M:
+def _as_column(x: MatrixExpr) -> MatrixExpr:
     """A 1×n or n×1 matrix read as the vector it is."""
-    return x if x.kind in ("column", "scalar") else M(x.op, x.args, x.name, "column", x.value)
+    return x if x.shape_class in ("column", "scalar") else MatrixExpr(x.op, x.args, x.name, "column", x.value)
 
 
 class Search:
@@ -78,19 +78,19 @@ class Search:
         self.output = tuple(output)
         self.sizes = sizes
         self.costs: dict[int, float] = {}
-        self.alive: list[M] = []  # keeps costed nodes alive, so ids in ``costs`` stay their own
+        self.alive: list[MatrixExpr] = []  # keeps costed nodes alive, so ids in ``costs`` stay their own
         self.steps = 0
         pieces = [p for p in pieces if not _is_one(p.expression)]
         self.scalars = [p.expression for p in pieces if not p.labels]
         self.pieces = _grouped([p for p in pieces if p.labels])
 
-    def cost(self, x: M) -> float:
+    def cost(self, x: MatrixExpr) -> float:
         self.alive.append(x)
         return cost(x, self.costs, SEARCH_WEIGHT)
 
     # -- the answer --
 
-    def run(self) -> M:
+    def run(self) -> MatrixExpr:
         pieces = self.pieces
         if not pieces:
             return product(*self.scalars) if self.scalars else product()
@@ -102,7 +102,7 @@ class Search:
             raise self._no_form()
         return product(*self.scalars, self._arranged(best))
 
-    def _arranged(self, piece: Piece) -> M:
+    def _arranged(self, piece: Piece) -> MatrixExpr:
         """The final piece with its indices in the output's order (a vector over the output's second
         index, the first being of size 1 and carried by nothing, is a row)."""
         if len(self.output) == 2 and piece.labels not in (self.output, self.output[:1]):
@@ -250,7 +250,7 @@ def _growth(p: Piece, q: Piece) -> int:
     return len(set(p.labels) | set(q.labels)) - 2 * len(shared)
 
 
-def _is_one(x: M) -> bool:
+def _is_one(x: MatrixExpr) -> bool:
     """eye(1) or ones(1, 1): a factor of 1 that unit axes leave behind."""
     return x.op == "call" and x.name in ("eye", "ones") and all(a.op == "leaf" and a.name == "1" for a in x.args)
 

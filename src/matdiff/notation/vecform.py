@@ -21,12 +21,12 @@ from itertools import count
 
 from matdiff.engine.ir import Tensor, einsum, einsum_operands, eye
 from matdiff.language.shapes import shape_text
-from matdiff.notation.mtree import M, call, cost, number, product, total, transpose
+from matdiff.notation.mtree import MatrixExpr, call, cost, number, product, total, transpose
 
-Recover = Callable[[Tensor], "M | None"]
+Recover = Callable[[Tensor], "MatrixExpr | None"]
 
 
-def vec_form(jacobian: Tensor, y_shape: tuple, x_shape: tuple, recover: Recover) -> M | None:
+def vec_form(jacobian: Tensor, y_shape: tuple, x_shape: tuple, recover: Recover) -> MatrixExpr | None:
     """∂vec(Y)/∂vec(X) for J = ``jacobian`` of shape y_shape + x_shape (each of rank ≤ 2)."""
     if len(y_shape) > 2 or len(x_shape) > 2 or jacobian.rank != len(y_shape) + len(x_shape):
         return None
@@ -117,7 +117,7 @@ def _sizes(node: Tensor):
     yield from zip(node.params[1], node.shape)
 
 
-def _kron_term(term: Tensor, y_rank: int, recover: Recover) -> M | None:
+def _kron_term(term: Tensor, y_rank: int, recover: Recover) -> MatrixExpr | None:
     """One term J[i,j,k,l] of ∂vec(Y)/∂vec(X) in matrix notation: kron(P, Q) when it splits as
     P[j,l]·Q[i,k] (a vector Y or X may pair its one index with either side); vec(G)*vec(H)' when no
     index links Y with X; a factor over all of Y's indices (or X's) in front as diag(vec(G))."""
@@ -202,7 +202,7 @@ def _elementwise_part(operands: list, indices: list, sizes: dict, recover: Recov
     return call("diag", (call("vec", (g,), "column"),), "matrix"), rest
 
 
-def _kron_split(operands: list, p_axes: tuple, q_axes: tuple, sizes: dict, recover: Recover) -> M | None:
+def _kron_split(operands: list, p_axes: tuple, q_axes: tuple, sizes: dict, recover: Recover) -> MatrixExpr | None:
     """kron(P, Q) with P over ``p_axes`` (row, column) and Q over ``q_axes``; None if an operand
     links the two sides."""
     p_side, q_side = set(p_axes) - {None}, set(q_axes) - {None}
@@ -213,16 +213,16 @@ def _kron_split(operands: list, p_axes: tuple, q_axes: tuple, sizes: dict, recov
         if carried & p_side and carried & q_side:
             return None  # links a row index of Y with a column index of X: a commutation matrix
         (q_operands if carried & q_side else p_operands).extend(component)
-    p = _factor(einsum([x for x in p_axes if x is not None], *p_operands, sizes=sizes), p_axes[0], p_axes[1], recover)
-    q = _factor(einsum([x for x in q_axes if x is not None], *q_operands, sizes=sizes), q_axes[0], q_axes[1], recover)
+    p = _matrix_factor(einsum([x for x in p_axes if x is not None], *p_operands, sizes=sizes), p_axes[0], p_axes[1], recover)
+    q = _matrix_factor(einsum([x for x in q_axes if x is not None], *q_operands, sizes=sizes), q_axes[0], q_axes[1], recover)
     if p is None or q is None:
         return None
-    if p.kind == "scalar":
+    if p.shape_class == "scalar":
         return product(p, q)
     return call("kron", (p, q), "matrix")
 
 
-def _outer_form(operands: list, y_indices: list, x_indices: list, sizes: dict, recover: Recover) -> M | None:
+def _outer_form(operands: list, y_indices: list, x_indices: list, sizes: dict, recover: Recover) -> MatrixExpr | None:
     """vec(G)*vec(H)' when no operand joins an index of Y with one of X: J = G[i,j]·H[k,l]."""
     y_side = set(y_indices)
     y_operands: list[tuple[Tensor, tuple]] = []
@@ -239,11 +239,11 @@ def _outer_form(operands: list, y_indices: list, x_indices: list, sizes: dict, r
     return product(_vec(g, len(y_indices)), transpose(_vec(h, len(x_indices))))
 
 
-def _vec(x: M, rank: int) -> M:
+def _vec(x: MatrixExpr, rank: int) -> MatrixExpr:
     return call("vec", (x,), "column") if rank == 2 else x
 
 
-def _factor(node: Tensor, row, column, recover: Recover) -> M | None:
+def _matrix_factor(node: Tensor, row, column, recover: Recover) -> MatrixExpr | None:
     """A Kronecker factor as a matrix, a column (no column index), a row (no row index) or a number."""
     x = recover(node)
     if x is None:

@@ -89,7 +89,7 @@ def name_program(lowered: Lowered, output: str | None = None) -> NamedProgram:
 
 
 @dataclass(frozen=True)
-class Term:
+class Contribution:
     """One contribution ∂L/∂n ← ds · ∂s/∂n through statement s."""
 
     through: str  # the statement s
@@ -110,7 +110,7 @@ class Gradient:
     shape: str  # e.g. "2×1"
     formula: str | None
     index: str
-    terms: tuple[Term, ...]
+    terms: tuple[Contribution, ...]
     node: ir.Tensor = field(compare=False, metadata=INTERNAL)  # the formula's IR (over names and symbols)
 
     def __repr__(self) -> str:
@@ -174,7 +174,7 @@ class Backprop(Printable):
         return lines
 
 
-def _term_note(backprop: Backprop, entry: Gradient, term: Term) -> str:
+def _term_note(backprop: Backprop, entry: Gradient, term: Contribution) -> str:
     source = "G" if term.through == backprop.output and backprop.seed is not None else f"d{term.through}"
     if term.through == backprop.output and backprop.seed is None:
         return f"from {term.through}: ∂{term.through}/∂{entry.name} directly"
@@ -247,7 +247,7 @@ def backprop(lowered: Lowered, output: str | None = None, assume: Assumptions = 
             product = simplify(ir.einsum(n_labels, (symbols[statement], s_labels), (local, s_labels + n_labels)))
             product = substitute(product, back_substitution) if back_substitution else product
             letters = list(LETTERS[:rank_s + rank_n])
-            term = Term(statement, rank_s + rank_n, local.shape,
+            term = Contribution(statement, rank_s + rank_n, local.shape,
                         f"∂{statement}{_brackets(letters[:rank_s])}/∂{used}{_brackets(letters[rank_s:])} = "
                         f"{index_notation(local, letters)}",
                         is_diagonal_jacobian(node) and node.args[0] is variable,

@@ -175,11 +175,11 @@ def _concrete(shape: tuple, sizes: dict) -> tuple:
 def _values(shapes: dict, sizes: dict, rng, *, safe: bool, integers: bool,
             assume: Assumptions = Assumptions()) -> dict:
     concrete = {name: _concrete(shape, sizes) for name, shape in shapes.items()}
-    return draw_values(concrete, rng, lambda name, shape: _value_kind(shape, safe=safe, integers=integers),
+    return draw_values(concrete, rng, lambda name, shape: _draw_for(shape, safe=safe, integers=integers),
                        structures=assume.as_dict(), integers=integers, safe=safe)
 
 
-def _value_kind(shape: tuple, *, safe: bool, integers: bool) -> str:
+def _draw_for(shape: tuple, *, safe: bool, integers: bool) -> str:
     """Inside the domain when the expression has one (``safe``): positive entries, square matrices
     far from singular; small integers for a counterexample a person can follow."""
     square = len(shape) == 2 and shape[0] == shape[1]

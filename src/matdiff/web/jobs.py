@@ -29,7 +29,7 @@ from matdiff.web import numcheck
 
 TARGETS = ("numpy", "jax", "torch")
 MAX_ENTRIES_SHOWN = 64  # componentwise entries only for results this small
-SCALAR_LETTERS = "abcdefg"  # undeclared names starting with these are scalars (SPEC §1)
+SCALAR_LETTERS = "abcdefg"  # undeclared names starting with these are scalars, as on matrixcalculus.org (h–z vectors, A–Z matrices)
 
 
 

@@ -44,8 +44,8 @@ def check(md, expression: str, wrt: list[str], layout: str, derivative, inputs: 
     rng = np.random.default_rng(0)  # the same link always shows the same check
     problems = []
     structures = assume.as_dict()
-    for kind in ("order_one_positive", "order_one_signed"):  # signed: for what is defined at negatives only
-        values = draw_values(inputs, rng, kind, structures=structures, safe=True)
+    for how in ("order_one_positive", "order_one_signed"):  # signed: for what is defined at negatives only
+        values = draw_values(inputs, rng, how, structures=structures, safe=True)
         try:
             structured = assume.diagonal(wrt[-1]) if convention != "unconstrained" else None
             verdict = _compare(md, expression, wrt, layout, derivative, values, rng, structured)

@@ -1,4 +1,4 @@
-"""The operator reference the web page shows (SPEC §1): each operator and function with its meaning
+"""The operator reference the web page shows (the input language): each operator and function with its meaning
 and an example, one row each.
 
 The page lists the functions the engine reports (``/api/capabilities``), so a function added to the

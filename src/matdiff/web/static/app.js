@@ -280,7 +280,7 @@ function drawCheck(id, check) {
   id("check-values").textContent = values.length ? "At random values " + values.join(", ") : "";
 }
 
-// Several gradients of a scalar: also the one backward pass that gives them all (SPEC §3 gradients).
+// Several gradients of a scalar: also the one backward pass that gives them all (md.gradients).
 // Optional: a server without /api/gradients, or a value that is not a scalar, just leaves it out.
 async function backwardPass(query, signal) {
   const intermediates = new Set(variables.intermediatesIn(query.expression));
