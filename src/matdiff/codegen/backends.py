@@ -22,14 +22,14 @@ SUM, PRODUCT, UNARY, POWER, ATOM = range(5)
 class Code:
     """A rendered node: its expression, how tightly it binds, and what it holds.
 
-    kind "array": a full array of the node's shape; "view": a read-only broadcast of
+    holds "array": a full array of the node's shape; "view": a read-only broadcast of
     one; "scalar": a number (or 0-d array) standing for a node all of whose entries
     equal it; "eye": an identity matrix not built yet.
     """
 
     expr: str
     precedence: int = ATOM
-    kind: str = "array"
+    holds: str = "array"
     negated: "Code | None" = None  # -expr, when that reads better in a sum
 
 
@@ -86,7 +86,7 @@ class NumpyBackend:
         return Code(f"{wrap(x, ATOM)}.reshape({shape})")
 
     def broadcast(self, x: Code, shape: str) -> Code:
-        return Code(f"np.broadcast_to({x.expr}, {shape})", kind="view")
+        return Code(f"np.broadcast_to({x.expr}, {shape})", holds="view")
 
     def full(self, value: str, shape: str) -> Code:
         if value == "0.0":
@@ -151,7 +151,7 @@ class JaxBackend(NumpyBackend):
         # generates inside the fused product (an iota comparison) instead of storing.
         subscripts, operands = eyes
         product = f"jnp.einsum({subscripts!r}, {', '.join(operands)})"
-        if inner.kind == "scalar":
+        if inner.holds == "scalar":
             product = f"{wrap(inner, PRODUCT)} * {product}"
         return [f"{out} = {product}"]
 
@@ -190,7 +190,7 @@ class TorchBackend(NumpyBackend):
         return self.einsum(subscripts, operands)
 
     def broadcast(self, x: Code, shape: str) -> Code:
-        return Code(f"{wrap(x, ATOM)}.expand({shape})", kind="view")
+        return Code(f"{wrap(x, ATOM)}.expand({shape})", holds="view")
 
     def full(self, value: str, shape: str) -> Code:
         if value == "0.0":
@@ -204,7 +204,7 @@ class TorchBackend(NumpyBackend):
         return Code(f"{wrap(x, ATOM)}.contiguous()")
 
     def embed_diagonal(self, out, shape, inner, view, strides, reduced, eyes) -> list[str]:
-        fill = f"fill_({inner.expr})" if inner.kind == "scalar" else f"copy_({inner.expr})"
+        fill = f"fill_({inner.expr})" if inner.holds == "scalar" else f"copy_({inner.expr})"
         return [f"{out} = torch.zeros({shape}, dtype=dtype, device=device)",
                 f"{out}.as_strided({reduced}, {tuple_text(strides)}).{fill}"]
 

@@ -51,10 +51,10 @@ class Contractions:
             for label, size in zip(labels, argument.shape):
                 sizes.setdefault(label, size)
             code = self.code[id(argument)]
-            if code.kind == "eye":
+            if code.holds == "eye":
                 a, b = labels
                 parent[find(b)] = find(a)
-            elif code.kind == "scalar":
+            elif code.holds == "scalar":
                 if code.expr != "1.0":
                     factors.append(code)
                 ones.update(labels)
@@ -92,7 +92,7 @@ class Contractions:
         if len(full_output) == len(reduced_output):
             if len(inner_labels) == len(reduced_output):
                 return inner
-            if inner.kind == "scalar":
+            if inner.holds == "scalar":
                 return inner
             aligned = align(inner, inner_labels, reduced_output)
             return self.backend.broadcast(aligned, self.shape(node.shape))
@@ -235,7 +235,7 @@ class Contractions:
         # For JAX, which has no views to write through: inner times one identity per repeated
         # label, and ones for a label only broadcast (XLA generates both inside the product).
         operands, subscripts, position_letters = [], [], []
-        if inner.kind != "scalar":
+        if inner.holds != "scalar":
             operands.append(inner.expr)
             subscripts.append("".join(letters[label] for label in inner_labels))
         for k, label in enumerate(full_output):
@@ -251,7 +251,7 @@ class Contractions:
                 operands.append(f"jnp.ones({self.dim(node.shape[first[label]])})")
                 subscripts.append(letters[label])
         eyes = (",".join(subscripts) + "->" + "".join(position_letters), operands)
-        aligned = inner if inner.kind == "scalar" else align(inner, inner_labels, reduced_output)
+        aligned = inner if inner.holds == "scalar" else align(inner, inner_labels, reduced_output)
         self.lines.extend(self.backend.embed_diagonal(out, self.shape(node.shape), aligned, view, strides,
                                                       reduced, eyes))
         return Code(out)
@@ -315,11 +315,11 @@ def product_code(factors: list[Code]) -> Code | None:
 
 def scaled_code(factor: Code, code: Code) -> Code:
     if factor.expr == "-1.0":
-        return Code(f"-{wrap(code, UNARY)}", UNARY, code.kind, negated=code)
+        return Code(f"-{wrap(code, UNARY)}", UNARY, code.holds, negated=code)
     negated = None
     if is_number(factor.expr) and float(factor.expr) < 0:
         negated = Code(f"{wrap(number_code(-float(factor.expr)), PRODUCT)} * {wrap(code, PRODUCT + 1)}", PRODUCT)
-    return Code(f"{wrap(factor, PRODUCT)} * {wrap(code, PRODUCT + 1)}", PRODUCT, code.kind, negated=negated)
+    return Code(f"{wrap(factor, PRODUCT)} * {wrap(code, PRODUCT + 1)}", PRODUCT, code.holds, negated=negated)
 
 
 def align(code: Code, labels: list, target: list, *, backend=None, leading: bool = True) -> Code:

@@ -186,7 +186,7 @@ class _Writer(Contractions):
         elif op == "const":
             code = number_code(node.params[0])
         elif op == "eye":
-            code = Code(self.backend.eye(self.dim(node.shape[0])).expr, kind="eye")
+            code = Code(self.backend.eye(self.dim(node.shape[0])).expr, holds="eye")
         elif op == "einsum":
             code = self.einsum(node)
         elif op == "add":
@@ -195,7 +195,7 @@ class _Writer(Contractions):
             code = self.reshape(node)
         elif op == "power":
             base, exponent = (self.array(a) for a in node.args)
-            if base.kind == "scalar":  # NumPy's power: inf or nan, never Python's OverflowError
+            if base.holds == "scalar":  # NumPy's power: inf or nan, never Python's OverflowError
                 base = self.backend.scalar(base)
             code = Code(f"{wrap(base, ATOM)} ** {wrap(exponent, ATOM)}", POWER)
         elif op == "constant_power" or (op in FUNCTIONS and FUNCTIONS[op].acts == ENTRIES):
@@ -208,34 +208,34 @@ class _Writer(Contractions):
 
     def _place(self, node: ir.Tensor, code: Code) -> Code:
         """Inline a short single-use expression; name everything else."""
-        if code.kind in ("scalar", "eye") and node.op in ("const", "eye"):
+        if code.holds in ("scalar", "eye") and node.op in ("const", "eye"):
             return code
         if code.precedence == ATOM and code.expr.isidentifier():
             return code
         if self.uses.get(id(node), 0) <= 1 and len(code.expr) <= _INLINE_LENGTH:
             return code
-        return Code(self._assign(code.expr), ATOM, code.kind)
+        return Code(self._assign(code.expr), ATOM, code.holds)
 
     def array(self, node: ir.Tensor) -> Code:
         """The node as a real array of its shape (constants and identities built here)."""
         code = self.code[id(node)]
-        if code.kind == "eye":
+        if code.holds == "eye":
             return code
-        if code.kind == "scalar" and node.rank:
+        if code.holds == "scalar" and node.rank:
             return self.backend.full(code.expr, self.shape(node.shape))
         return code
 
     def elementwise(self, node: ir.Tensor) -> Code:
         (argument,) = node.args
         x = self.code[id(argument)]
-        if x.kind == "scalar" and is_number(x.expr):  # a function of a constant: fold it here
+        if x.holds == "scalar" and is_number(x.expr):  # a function of a constant: fold it here
             with _quiet():
                 folded = _apply_number(node, float(x.expr))
             if folded is not None:
                 return number_code(folded)
-        if x.kind == "eye":
+        if x.holds == "eye":
             x = self.array(argument)
-        elif x.kind == "scalar" and (self.backend.name == "torch" or node.op == "constant_power"):
+        elif x.holds == "scalar" and (self.backend.name == "torch" or node.op == "constant_power"):
             x = self.backend.scalar(x)  # x ** k of a Python float may raise instead of giving inf
         if node.op == "constant_power":
             exponent = node.params[0]
@@ -248,7 +248,7 @@ class _Writer(Contractions):
                 result = Code(f"{wrap(x, ATOM)} ** {shown if exponent >= 0 else f'({shown})'}", POWER)
         else:
             result = self.function(FUNCTIONS[node.op].code[self.backend.name], x, FUNCTIONS[node.op])
-        return Code(result.expr, result.precedence, "scalar" if x.kind == "scalar" else "array")
+        return Code(result.expr, result.precedence, "scalar" if x.holds == "scalar" else "array")
 
     def function(self, template: str, x: Code, function) -> Code:
         """A function's code for this backend, from its template in the table of primitives
@@ -258,9 +258,9 @@ class _Writer(Contractions):
         return Code(expression, ATOM if is_atomic(template) else SUM)
 
     def add(self, node: ir.Tensor) -> Code:
-        terms = [self.code[id(a)] if self.code[id(a)].kind != "eye" else self.array(a) for a in node.args]
-        constants = [t for t in terms if t.kind == "scalar"]
-        arrays = [t for t in terms if t.kind != "scalar"]
+        terms = [self.code[id(a)] if self.code[id(a)].holds != "eye" else self.array(a) for a in node.args]
+        constants = [t for t in terms if t.holds == "scalar"]
+        arrays = [t for t in terms if t.holds != "scalar"]
         ordered = constants + arrays
         text = ""
         for position, term in enumerate(ordered):
@@ -272,14 +272,14 @@ class _Writer(Contractions):
                 text += f" - {term.expr[1:]}"
             else:
                 text += f" + {wrap(term, PRODUCT)}"
-        kind = "scalar" if not arrays else "array"
-        if arrays and all(t.kind == "view" for t in arrays):
-            kind = "view"
-        return Code(text, SUM, kind)
+        holds = "scalar" if not arrays else "array"
+        if arrays and all(t.holds == "view" for t in arrays):
+            holds = "view"
+        return Code(text, SUM, holds)
 
     def reshape(self, node: ir.Tensor) -> Code:
         x = self.code[id(node.args[0])]
-        if x.kind == "scalar":
+        if x.holds == "scalar":
             return x
         return self.backend.reshape(self.array(node.args[0]), self.shape(node.shape))
 
@@ -432,9 +432,9 @@ def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], back
     results = []
     for root in writer.roots:
         code = writer.code[id(root)]
-        if code.kind in ("scalar", "eye"):
+        if code.holds in ("scalar", "eye"):
             code = writer.array(root) if root.rank else Code(f"{writer.backend.module}.asarray({code.expr})")
-        elif code.kind == "view":
+        elif code.holds == "view":
             code = writer.backend.contiguous(code)
         results.append(code.expr)
     writer.lines.append(f"return {', '.join(results)}")
