@@ -59,13 +59,13 @@ def test_seed1_right_answer_in_numerator_layout():
 
 
 def test_simply_wrong_claim_gets_an_integer_counterexample():
-    verdict = md.check(SEED1, wrt="W1", claim="2*h*W2", shapes=SEED1_SHAPES)
+    verdict = md.check(SEED1, wrt="W1", claim="h*W2 + W2'*h'", shapes=SEED1_SHAPES)  # no one slip explains it
     assert verdict.kind == "wrong" and verdict.counterexample is not None
     example = verdict.counterexample
     values = {name: np.asarray(v, dtype=float) for name, v in example.values.items()}
     assert all(np.array_equal(v, np.round(v)) for v in values.values()), "small integers, checkable by hand"
     expected = md.diff(SEED1, wrt="W1", shapes=SEED1_SHAPES).evaluate(values)
-    claimed = md.evaluate("2*h*W2", values, shapes=SEED1_SHAPES)
+    claimed = md.evaluate("h*W2 + W2'*h'", values, shapes=SEED1_SHAPES)
     assert_close(np.asarray(example.expected), expected)
     assert_close(np.asarray(example.claimed), claimed)
     assert not np.allclose(expected, claimed)
@@ -180,5 +180,5 @@ def test_bad_input_raises():
 def test_verdict_as_json_for_the_web_page():
     data = md.check(SEED1, wrt="W1", claim="h*W2", shapes=SEED1_SHAPES).to_dict()
     assert data["correct"] is True and data["kind"] == "correct" and "text" in data
-    wrong = md.check(SEED1, wrt="W1", claim="2*h*W2", shapes=SEED1_SHAPES).to_dict()
+    wrong = md.check(SEED1, wrt="W1", claim="h*W2 + W2'*h'", shapes=SEED1_SHAPES).to_dict()
     assert wrong["correct"] is False and wrong["counterexample"]["values"]

@@ -257,3 +257,43 @@ def parse(source: str) -> Program:
     if last.target is not None:  # `L = ...` at the end: the program's value is the name last assigned
         statements = (*statements, Statement(None, Name(last.position, 1, last.target), last.position))
     return Program(tuple(statements), source)
+
+
+# ----- back to text ------------------------------------------------------------------------------
+
+# precedence levels of the grammar: sum < product < unary < power < postfix < atom
+_SUM, _PRODUCT, _UNARY, _POWER, _POSTFIX, _ATOM = range(6)
+
+
+def unparse(node: Node) -> str:
+    """The text of a syntax tree, parenthesized only where the grammar needs it: what a tool that
+    rewrites a user's formula (check's repairs) shows back to them."""
+    return _unparsed(node)[0]
+
+
+def _unparsed(node: Node) -> tuple[str, int]:
+    """(text, precedence level)."""
+    if isinstance(node, Number):
+        return node.text, _ATOM
+    if isinstance(node, Name):
+        return node.name, _ATOM
+    if isinstance(node, Call):
+        return f"{node.function}({', '.join(unparse(a) for a in node.arguments)})", _ATOM
+    if isinstance(node, Transpose):
+        return _at_least(node.operand, _POSTFIX) + "'", _POSTFIX
+    if isinstance(node, Power):
+        return _at_least(node.base, _POSTFIX) + node.op + _at_least(node.exponent, _UNARY), _POWER
+    if isinstance(node, Signed):
+        return node.sign + _at_least(node.operand, _UNARY), _UNARY
+    assert isinstance(node, Chain), node
+    level = _SUM if node.rest[0][0] in "+-" else _PRODUCT
+    text = _at_least(node.first, level + (level == _PRODUCT))  # a product's operands are unary
+    for op, _, operand in node.rest:
+        spaced = f" {op} " if level == _SUM else op
+        text += spaced + _at_least(operand, level + 1)
+    return text, level
+
+
+def _at_least(node: Node, level: int) -> str:
+    text, own = _unparsed(node)
+    return text if own >= level else f"({text})"

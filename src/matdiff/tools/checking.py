@@ -1,9 +1,10 @@
 """``check``: is a claimed derivative right in the asked layout, and if not, why not?
 
-The claim is parsed with the expression's shapes (and may use the program's
-intermediate names: ``dz3*a2'``), then compared with ``md.diff`` numerically at
-random values, with small distinct sizes for symbolic dimensions. A wrong claim
-gets the first diagnosis that fits, in this order:
+The claim is parsed with the expression's shapes and may use the program's intermediate
+names (``a2``), and, for a scalar program, the backward pass's names: the backprop view's
+deltas and gradients (``dz2``, ``dW3``) and the deltas ``diff`` and ``grads`` print (``d2``),
+each bound to its definition. It is then compared with ``md.diff`` numerically at random
+values, with small distinct sizes for symbolic dimensions. Reading the claim can fail:
 
 ================  ==============================================================
 kind              meaning
@@ -11,14 +12,12 @@ kind              meaning
 parse_error       the claim is not in the input language
 shape_error       the claim itself does not typecheck: which product, which sizes
 unknown_name      the claim uses a name the expression does not have
-other_layout      the claim is the derivative in another layout (a transpose)
-transpose         the claim is the transpose of the answer, in no layout
-needs_assumption  right only if an input had a structure not assumed ("add --assume S=symmetric")
-convention        the derivative by a structured matrix in another convention ((G + G')/2, ...)
-vjp               the claim is the backprop form (∂C/∂B "= A'": ∂L/∂B = A'*G)
-wrong_shape       the claim has the wrong shape
-wrong             simply wrong: a small counterexample with integer values
 ================  ==============================================================
+
+A claim that reads but differs from the derivative gets the first diagnosis of the named
+table in :mod:`matdiff.tools.diagnoses` that explains it numerically (another layout, an
+assumption not stated, the backprop form, a missing σ' factor, a transpose, a sign, a factor
+of 2, …), else ``wrong`` with a small counterexample in integers.
 
 The correct answer is always part of the verdict. Errors in the expression
 itself (or an unknown layout) are bad input and raise :class:`MatdiffError`.
@@ -27,30 +26,29 @@ itself (or an unknown layout) are bad input and raise :class:`MatdiffError`.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from matdiff.api import Derivative, _declared_sizes, _guarded, diff, infer_shapes
+from matdiff.api import Derivative, _declared_sizes, _guarded, diff, gradients, infer_shapes
 from matdiff.tools.backprop import backprop
+from matdiff.tools.diagnoses import DIAGNOSES, SECONDS, TRIALS, derivative_kind, diagnose, vjp
 from matdiff.errors import MatdiffError, ParseError, ShapeError
 from matdiff.engine.numeric import evaluate as evaluate_ir
 from matdiff.engine.sampling import draw_values
 from matdiff.tools.explanation import explain
 from matdiff.notation.forms import output_name
-from matdiff.engine.layout import LAYOUTS
-from matdiff.engine.structure import CONVENTIONS
 from matdiff.engine.lowering import lower
 from matdiff.notation.report import Line, Printable
 from matdiff.language.shapes import shape_text
 from matdiff.language.assumptions import Assumptions
-from matdiff.language.syntax import Call, Chain, Name, Power, Program, Signed, Transpose, parse
+from matdiff.language.syntax import Call, Chain, Name, Node, Power, Program, Signed, Statement, Transpose, parse
+from matdiff.language.syntax import unparse
 
 SIZES = (2, 3, 4, 5, 6, 7, 8, 9)  # given in turn to symbolic dimensions: distinct, so a swap shows
-KINKS = re.compile(r"\b(abs|relu|sqrt|norm1)\s*\(")  # functions that simplify for a positive argument
 DOMAIN = re.compile(r"\b(log|sqrt|inv|det|logdet)\s*\(|\./|/|\^\s*-")
-KINDS = ("correct", "parse_error", "shape_error", "unknown_name", "other_layout", "transpose", "needs_assumption",
-         "convention", "vjp", "wrong_shape", "wrong")
+KINDS = ("correct", "parse_error", "shape_error", "unknown_name", *(d.name for d in DIAGNOSES), "wrong")
 
 
 @dataclass(frozen=True, repr=False)
@@ -86,6 +84,7 @@ class Verdict(Printable):
     counterexample: Counterexample | None = None
     answers: dict = field(default_factory=dict)  # the answer in the numerator and denominator layouts
     output: str = "y"  # the name used for the expression's value
+    repair: str | None = None  # the claim with its slip repaired (right), for a slip found by search
 
     @property
     def exit_code(self) -> int:
@@ -209,10 +208,11 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 class _Claim:
-    """The claim as a program over the expression's names, and its value at given values."""
+    """The claim as a program over the expression's names (the assignments of ``context`` first),
+    and its value at given values."""
 
-    def __init__(self, program: Program, claim: Program, shapes: dict):
-        self.program = Program(program.statements[:-1] + claim.statements, claim.source)
+    def __init__(self, context: tuple, claim: Program, shapes: dict):
+        self.program = Program(context + claim.statements, claim.source)
         self.shapes = shapes
         self.lowered = lower(self.program, shapes)
         self.surface = self.lowered.value.surface()
@@ -238,13 +238,17 @@ def check(expression: str, wrt, claim: str, shapes: dict | None = None, layout: 
     if not isinstance(claim, str) or not claim.strip():
         raise MatdiffError("the claim is empty: give the derivative you computed, e.g. --claim \"h*W2\"")
     with _guarded(expression):
-        return _Check(derivative, expression, wrt, claim, shapes, layout).run()
+        return Check(derivative, expression, wrt, claim, shapes, layout).run()
 
 
-class _Check:
+class Check:
+    """One check in progress: the claim, the derivative, the random points where both are compared,
+    and what the diagnoses (tools/diagnoses.py) may ask of them."""
+
     def __init__(self, derivative: Derivative, expression: str, wrt, claim: str, shapes, layout: str):
         self.derivative, self.expression, self.claim = derivative, expression, claim
         self.wrt = wrt if isinstance(wrt, str) else tuple(wrt)
+        self.wrt_text = self.wrt if isinstance(self.wrt, str) else ",".join(self.wrt)
         self.single = isinstance(wrt, str) or len(self.wrt) == 1
         self.shapes, self.layout = shapes, layout
         self.program = parse(expression)
@@ -256,13 +260,18 @@ class _Check:
         self.safe = bool(DOMAIN.search(expression) or DOMAIN.search(claim))
         self.rng = np.random.default_rng(20240611)
         self.output = output_name(derivative.lowered)
+        self.context: tuple = self.program.statements[:-1]  # what the claim may use: the assignments
+        self.bound: dict[str, str] = {}  # a backward-pass name the claim uses -> what it stands for
+        self.claim_shapes = dict(self.inputs)
+        self._derivatives: dict = {(layout, derivative.assume.items, derivative.convention): derivative}
+        self.trials, self.deadline = TRIALS, 0.0
 
     def verdict(self, correct: bool, kind: str, diagnosis: str, claim_shape=None, **extra) -> Verdict:
         answers = {}
         if not correct and self.single:
             for layout in ("numerator", "denominator"):
                 try:
-                    text = diff(self.expression, wrt=self.wrt, shapes=self.shapes, layout=layout, assume=self.assume).text
+                    text = self.derivative_in(layout).text
                 except MatdiffError:
                     text = None
                 if text is not None:
@@ -272,107 +281,164 @@ class _Check:
 
     def run(self) -> Verdict:
         try:
-            claim_program = parse(self.claim)
+            self.claim_program = parse(self.claim)
         except ParseError as error:
             return self.verdict(False, "parse_error", f"the claim cannot be parsed: {error.message}",
                                 caret=error.located(None, self.claim).caret() or None)
         assigned = {s.target for s in self.program.statements if s.target}
         used: set[str] = set()
-        for statement in claim_program.statements:
+        for statement in self.claim_program.statements:
             _names(statement.value, used)
-        used -= {s.target for s in claim_program.statements if s.target}
+        used -= {s.target for s in self.claim_program.statements if s.target}
         extra = sorted(used - set(self.inputs) - assigned)
-        shapes = dict(self.inputs)
         if extra:
-            if len(extra) == 1 and self.y_shape and self.single:
-                return self.run_with_cotangent(claim_program, extra[0])
-            known = ", ".join(sorted(set(self.inputs) | assigned))
-            return self.verdict(False, "unknown_name",
-                                f"the claim uses {', '.join(extra)}, which the expression does not have "
-                                f"(its names: {known})")
+            bindings = self.backward_pass_names()
+            if set(extra) <= set(bindings):
+                self.context += tuple(statement for statement, _ in bindings.values())
+                self.bound = {name: bindings[name][1] for name in extra}
+            elif len(extra) == 1 and self.y_shape and self.single:
+                return self.run_with_cotangent(self.claim_program, extra[0])
+            else:
+                known = ", ".join(sorted(set(self.inputs) | assigned))
+                backward = f"; for its backward pass: {', '.join(bindings)}" if bindings else ""
+                return self.verdict(False, "unknown_name",
+                                    f"the claim uses {', '.join(n for n in extra if n not in bindings)}, which the "
+                                    f"expression does not have (its names: {known}{backward})")
         try:
-            claimed = _Claim(self.program, claim_program, shapes)
+            self.claimed = _Claim(self.context, self.claim_program, self.claim_shapes)
         except ShapeError as error:
-            return self.verdict(False, "shape_error", f"the claim itself has a shape error: {error.message}",
-                                caret=error.located(None, self.claim).caret() or None, hint=self.tensor_hint())
+            return self.shape_error(error)
         except MatdiffError as error:
             return self.verdict(False, "parse_error", f"the claim is not a valid expression: {error.message}",
                                 caret=error.located(None, self.claim).caret() or None)
-        return self.compare(claimed)
+        return self.compare()
+
+    def shape_error(self, error: ShapeError) -> Verdict:
+        """The claim does not typecheck: say where, and whether one transpose or one reversed product
+        mends it into the derivative."""
+        caret = error.located(None, self.claim).caret() or None
+        shape_error = f"the claim itself has a shape error: {error.message}"
+        self.points = [(*self.point(), None) for _ in range(2)]
+        self.deadline = time.monotonic() + SECONDS
+        found = diagnose(self, shape_error=True)
+        if found is not None:
+            return self.verdict(False, found.kind, f"{found.diagnosis}; as written, the claim has a shape error: "
+                                f"{error.message}",
+                                caret=caret, **found.fields)
+        return self.verdict(False, "shape_error", shape_error, caret=caret, hint=self.tensor_hint())
+
+    # -- the names of the backward pass --
+
+    def backward_pass_names(self) -> dict[str, tuple[Statement, str]]:
+        """For a scalar program: name -> (its assignment, what it is) for the backprop view's deltas and
+        gradients (dz2 = ∂L/∂z2, dW2) and the deltas ``diff`` and ``grads`` print (d2), each defined
+        over the program's names, in an order that defines every name before its use."""
+        if self.y_shape:
+            return {}
+        taken = {s.target for s in self.program.statements if s.target} | set(self.inputs)
+        found: dict[str, tuple[Statement, str]] = {}
+        try:
+            view = backprop(lower(self.program, self.inputs, assume=self.assume), assume=self.assume)
+            formulas = [(g.symbol, g.formula, f"∂{view.loss}/∂{g.name}") for g in view.order]
+        except MatdiffError:
+            formulas = []
+        try:
+            backward = gradients(self.expression, shapes=self.shapes, assume=self.assume).text
+            formulas += [(s.target, unparse(s.value), "as `matdiff grads` defines it")
+                         for s in (parse(backward).statements if backward else ()) if s.target]
+        except MatdiffError:
+            pass
+        for name, formula, meaning in formulas:
+            if formula is None or name in taken or name in found:
+                continue
+            try:
+                statement = parse(f"{name} = {formula}").statements[0]
+            except MatdiffError:
+                continue
+            if _names(statement.value, set()) <= taken | set(found):
+                found[name] = (statement, meaning)
+        try:
+            lower(Program(self.context + tuple(s for s, _ in found.values()), self.expression), self.inputs)
+        except MatdiffError:
+            return {}
+        return found
 
     # -- numbers --
 
     def draw(self, *, integers: bool = False) -> dict:
         return _values(self.inputs, self.sizes, self.rng, safe=self.safe, integers=integers, assume=self.assume)
 
-    def expected(self, values: dict, layout: str | None = None) -> np.ndarray:
-        derivative = self.derivative if layout in (None, self.layout) else \
-            diff(self.expression, wrt=self.wrt, shapes=self.shapes, layout=layout, assume=self.assume)
-        return _canonical(derivative.evaluate(values))
+    def structured_draws(self, assume: Assumptions) -> list[dict]:
+        """Two draws in the domain with the structure ``assume`` gives (the same for every assumption tried)."""
+        rng = np.random.default_rng(20240611)
+        return [_values(self.inputs, self.sizes, rng, safe=True, integers=False, assume=assume) for _ in range(2)]
 
-    def sample(self, claimed: _Claim):
-        """(values, derivative, claim) at random values where the derivative is finite; the claim's value
-        is a MatdiffError when only the claim cannot be evaluated there."""
+    def cotangent(self) -> np.ndarray:
+        """A random G = ∂L/∂Y."""
+        return self.rng.standard_normal(_concrete(self.y_shape, self.sizes))
+
+    def derivative_in(self, layout: str, *, assume: Assumptions | None = None,
+                      convention: str | None = None) -> Derivative:
+        """The derivative in ``layout`` (with other assumptions or in another convention): computed once."""
+        assume = self.assume if assume is None else assume
+        convention = self.derivative.convention if convention is None else convention
+        key = (layout, assume.items, convention)
+        if key not in self._derivatives:
+            self._derivatives[key] = diff(self.expression, wrt=self.wrt, shapes=self.shapes, layout=layout,
+                                          assume=assume, convention=convention)
+        return self._derivatives[key]
+
+    def expected(self, values: dict, layout: str | None = None) -> np.ndarray:
+        return _canonical(self.derivative_in(layout or self.layout).evaluate(values))
+
+    close = staticmethod(lambda a, b: _close(a, b))
+    canonical = staticmethod(lambda array: _canonical(array))
+
+    def point(self) -> tuple[dict, np.ndarray]:
+        """(values, derivative) at random values where the derivative is finite."""
         for _ in range(6):
             values = self.draw()
             try:
                 expected = self.expected(values)
             except MatdiffError:
                 expected = None
-            if expected is None or not np.all(np.isfinite(expected)):
-                self.safe = True  # log, sqrt, inv … of an unlucky draw: stay in the domain
-                continue
-            try:
-                return values, expected, claimed.value(values)
-            except MatdiffError as error:
-                return values, expected, error
+            if expected is not None and np.all(np.isfinite(expected)):
+                return values, expected
+            self.safe = True  # log, sqrt, inv … of an unlucky draw: stay in the domain
         raise MatdiffError("found no values at which the derivative can be evaluated")
 
-    def compare(self, claimed: _Claim) -> Verdict:
-        claim_shape = claimed.surface
-        points = [self.sample(claimed) for _ in range(2)]
-        for _, _, got in points:
+    def sample(self):
+        """(values, derivative, claim) at a random point; the claim's value is a MatdiffError when only
+        the claim cannot be evaluated there."""
+        values, expected = self.point()
+        try:
+            return values, expected, self.claimed.value(values)
+        except MatdiffError as error:
+            return values, expected, error
+
+    def compare(self) -> Verdict:
+        claim_shape = self.claimed.surface
+        self.points = [self.sample() for _ in range(2)]
+        for _, _, got in self.points:
             if isinstance(got, MatdiffError):
                 return self.verdict(False, "wrong", f"the claim cannot be evaluated where the derivative can: "
                                     f"{got.message}", claim_shape)
-        if all(_close(c, e) for _, e, c in points):
-            return self.verdict(True, "correct", f"the claim equals ∂{self.output}/∂{self._wrt_text()} in the {self.layout} "
-                                "layout (checked numerically at random values)", claim_shape)
-        matches = []
-        for layout in LAYOUTS:
-            if layout == self.layout:
-                continue
-            try:
-                if all(_close(c, self.expected(v, layout)) for v, _, c in points):
-                    matches.append(layout)
-            except MatdiffError:
-                continue
-        if matches:
-            return self.verdict(False, "other_layout", self._layout_text(matches), claim_shape,
-                                layouts=tuple(matches))
-        if all(e.ndim == 2 and _close(c.T, e) for _, e, c in points):
-            return self.verdict(False, "transpose", "the claim is the transpose of the derivative (in no layout "
-                                "is it arranged that way)", claim_shape)
-        structured = self.structure_verdict(claimed)
-        if structured is not None:
-            return structured
-        vjp = self.vjp_factor(points) if self.single and self.y_shape else None
-        if vjp is not None:
-            return self.verdict(False, "vjp", self._vjp_text(vjp), claim_shape, backprop_form=self.backprop_form())
-        expected_shape, got_shape = points[0][1].shape, points[0][2].shape
-        if expected_shape != got_shape:
-            return self.verdict(False, "wrong_shape",
-                                f"the claim is {shape_text(claim_shape)}, but ∂/∂{self._wrt_text()} in the "
-                                f"{self.layout} layout is {shape_text(self.derivative.shape)}", claim_shape,
-                                hint=self.tensor_hint())
+        if all(_close(c, e) for _, e, c in self.points):
+            bound = "".join(f"; {name}: {meaning}" for name, meaning in self.bound.items())
+            return self.verdict(True, "correct", f"the claim equals ∂{self.output}/∂{self.wrt_text} in the "
+                                f"{self.layout} layout (checked numerically at random values{bound})", claim_shape)
+        self.deadline = time.monotonic() + SECONDS
+        found = diagnose(self)
+        if found is not None:
+            return self.verdict(False, found.kind, found.diagnosis, claim_shape, **found.fields)
         return self.verdict(False, "wrong", "the claim and the derivative differ at these values", claim_shape,
-                            counterexample=self.counterexample(claimed, points[0]), hint=self.tensor_hint())
+                            counterexample=self.counterexample(self.points[0]), hint=self.tensor_hint())
 
-    def counterexample(self, claimed: _Claim, fallback) -> Counterexample:
+    def counterexample(self, fallback) -> Counterexample:
         for _ in range(30):
             values = self.draw(integers=True)
             try:
-                expected, got = self.expected(values), claimed.value(values)
+                expected, got = self.expected(values), self.claimed.value(values)
             except MatdiffError:
                 continue
             if np.all(np.isfinite(expected)) and not _close(got, expected):
@@ -380,93 +446,64 @@ class _Check:
         values, expected, got = fallback
         return Counterexample(_listed(values), expected.tolist(), got.tolist())
 
-    # -- structure: an assumption not stated, a convention not asked for --
+    # -- repairs of the claim (the diagnoses' search) --
 
-    def structure_verdict(self, claimed: _Claim) -> Verdict | None:
-        """The claim is right with one more input assumed symmetric (kind needs_assumption), or is the
-        derivative by a structured matrix in another convention (kind convention)."""
-        conventions = [self.derivative.convention] + [c for c in CONVENTIONS if c != self.derivative.convention]
-        for assume in [self.assume, *self._stronger_assumptions()]:
-            for convention in conventions:
-                if assume == self.assume and convention == self.derivative.convention:
-                    continue
-                try:
-                    other = diff(self.expression, wrt=self.wrt, shapes=self.shapes, layout=self.layout,
-                                 assume=assume, convention=convention)
-                    rng = np.random.default_rng(20240611)
-                    agree = all(_close(claimed.value(values), _canonical(other.evaluate(values)))
-                                for values in (_values(self.inputs, self.sizes, rng, safe=True, integers=False,
-                                                       assume=assume) for _ in range(2)))
-                except MatdiffError:
-                    continue
-                if agree:
-                    return self._structure_text(assume, convention)
-        return None
+    @property
+    def claim_value(self) -> Node:
+        """The claim's final expression (after its own assignments, if any): what the repairs edit."""
+        return self.claim_program.statements[-1].value
 
-    def _stronger_assumptions(self) -> list[Assumptions]:
-        """The stated assumptions plus one more: a square matrix input symmetric, or (where the
-        expression has a kink such as abs or relu) an input positive."""
-        stated = self.assume.as_dict()
-        kinked = KINKS.search(self.expression) is not None
-        return [Assumptions.of({**stated, name: structure}) for name, shape in self.inputs.items()
-                if name not in stated
-                for structure in ("symmetric", "positive")
-                if (structure == "symmetric" and len(shape) == 2 and shape[0] == shape[1])
-                or (structure == "positive" and kinked)]
+    @property
+    def names_in_scope(self) -> set[str]:
+        return set(self.inputs) | {s.target for s in self.context if s.target}
 
-    def _structure_text(self, assume: Assumptions, convention: str) -> Verdict:
-        added = Assumptions(tuple(item for item in assume.items if item not in self.assume.items))
-        condition = "".join(f" if {name} is {structure}" for name, structure in added.items)
-        how = f"; add {' '.join(added.options())}" if added else ""
-        if convention == self.derivative.convention:
-            return self.verdict(False, "needs_assumption", f"{self.claim} is right{condition}{how}",
-                                hint=f"in Python: assume={assume.as_dict()}")
-        meaning = CONVENTIONS[convention]
-        return self.verdict(False, "convention", f"{self.claim} is the derivative in the {convention} convention "
-                            f"({meaning.formula}: {meaning.meaning}){condition}, not the {self.derivative.convention} one{how}",
-                            hint=f"ask for it with convention='{convention}' (--convention {convention}); "
-                                 "`matdiff explain` compares the conventions")
+    def answer_texts(self) -> list[str]:
+        """The answer's matrix notation in the asked layout and in numerator and denominator layouts."""
+        texts = []
+        for layout in dict.fromkeys((self.layout, "denominator", "numerator")):
+            try:
+                text = self.derivative_in(layout).text
+            except MatdiffError:
+                continue
+            if text is not None:
+                texts.append(text)
+        return texts
+
+    def budget_spent(self) -> bool:
+        return self.trials <= 0 or time.monotonic() > self.deadline
+
+    def agrees(self, value: Node) -> bool | None:
+        """Whether the claim with ``value`` as its final expression equals the derivative at the check's
+        points; None once the search's budget is spent."""
+        if self.budget_spent():
+            return None
+        self.trials -= 1
+        program = Program(self.claim_program.statements[:-1] + (Statement(None, value, 0),), unparse(value))
+        try:
+            claimed = _Claim(self.context, program, self.claim_shapes)
+            return all(_close(claimed.value(values), expected) for values, expected, _ in self.points)
+        except MatdiffError:
+            return False
+
+    def surfaces(self, nodes: list[Node]) -> dict[int, tuple]:
+        """id(node) -> the shape the language gives each formula in the claim's scope (one lowering);
+        {} when one of them does not typecheck there."""
+        parts = tuple(Statement(f"_part{k}", node, 0) for k, node in enumerate(nodes))
+        last = (Statement(None, Name(0, 1, "_part0"), 0),)
+        try:
+            lowered = lower(Program(self.context + self.claim_program.statements[:-1] + parts + last, self.claim),
+                            self.claim_shapes)
+        except MatdiffError:
+            return {}
+        return {id(node): lowered.assigned[f"_part{k}"].surface() for k, node in enumerate(nodes)}
 
     # -- the backprop confusion --
-
-    def jacobian_numbers(self, values: dict) -> np.ndarray:
-        derivative = diff(self.expression, wrt=self.wrt, shapes=self.shapes, layout="jacobian", assume=self.assume)
-        return np.asarray(derivative.evaluate(values), dtype=float)
-
-    def vjp(self, values: dict, cotangent: np.ndarray) -> np.ndarray:
-        """Σ_i G[i…]·J[i…, j…]: ∂L/∂X for a scalar L with ∂L/∂Y = G."""
-        J = self.jacobian_numbers(values)
-        return np.tensordot(cotangent, J, axes=cotangent.ndim)
-
-    def vjp_factor(self, points) -> str | None:
-        """'K*G', 'G*K' or 'K.*G' when the claim K is the factor of the vector-Jacobian product."""
-        forms = {"K*G": lambda K, G: K @ G, "G*K": lambda K, G: G @ K, "K.*G": lambda K, G: K * G}
-        found = None
-        for name, form in forms.items():
-            ok = True
-            for values, _, K in points:
-                for _ in range(2):
-                    G = self.rng.standard_normal(_concrete(self.y_shape, self.sizes))
-                    try:
-                        product = form(K, _canonical(G))
-                    except ValueError:
-                        ok = False
-                        break
-                    if not _close(_canonical(product), _canonical(self.vjp(values, G))):
-                        ok = False
-                        break
-                if not ok:
-                    break
-            if ok:
-                found = name
-                break
-        return found
 
     def run_with_cotangent(self, claim_program: Program, name: str) -> Verdict:
         """A claim over one unknown name, read as G = ∂L/∂Y: is it the backprop form ∂L/∂X?"""
         shapes = {**self.inputs, name: self.y_shape}
         try:
-            claimed = _Claim(self.program, claim_program, shapes)
+            claimed = _Claim(self.context, claim_program, shapes)
         except ShapeError as error:
             return self.verdict(False, "shape_error",
                                 f"the claim itself has a shape error (with {name} = ∂L/∂Y, "
@@ -478,16 +515,16 @@ class _Check:
         agree = True
         for _ in range(2):
             values = self.draw()
-            G = self.rng.standard_normal(_concrete(self.y_shape, self.sizes))
+            G = self.cotangent()
             values[name] = G
-            if not _close(claimed.value(values), _canonical(self.vjp(values, G))):
+            if not _close(claimed.value(values), _canonical(vjp(self, values, G))):
                 agree = False
         if agree:
             return self.verdict(False, "vjp",
-                                f"{self.claim} is ∂L/∂{self._wrt_text()} for a scalar loss L with "
-                                f"∂L/∂{self._output()} = {name}: the backprop (vector-Jacobian product) form, "
-                                f"not ∂{self._output()}/∂{self._wrt_text()} itself, which is "
-                                f"{self._derivative_kind()}", claimed.surface, backprop_form=self.backprop_form())
+                                f"{self.claim} is ∂L/∂{self.wrt_text} for a scalar loss L with "
+                                f"∂L/∂{self.output} = {name}: the backprop (vector-Jacobian product) form, "
+                                f"not ∂{self.output}/∂{self.wrt_text} itself, which is "
+                                f"{derivative_kind(self)}", claimed.surface, backprop_form=self.backprop_form())
         return self.verdict(False, "unknown_name",
                             f"the claim uses {name}, which the expression does not have; read as G = ∂L/∂Y it is "
                             "not the backprop form either", claimed.surface, backprop_form=self.backprop_form())
@@ -495,9 +532,9 @@ class _Check:
     def backprop_form(self) -> str | None:
         if not self.single:
             return None
-        wrt = self._wrt_text()
+        wrt = self.wrt_text
         try:
-            view = backprop(self.derivative.lowered, output=self._output() if self.y_shape else "L",
+            view = backprop(self.derivative.lowered, output=self.output if self.y_shape else "L",
                             assume=self.assume)
             gradient = view.gradient(wrt)
         except (KeyError, MatdiffError):
@@ -505,56 +542,16 @@ class _Check:
         if gradient.formula is None:
             return None
         if view.seed is not None:
-            return (f"∂L/∂{wrt} = {gradient.formula} with {view.seed.symbol} = ∂L/∂{self._output()} "
-                    f"({view.seed.shape}), for any scalar loss L({self._output()})")
+            return (f"∂L/∂{wrt} = {gradient.formula} with {view.seed.symbol} = ∂L/∂{self.output} "
+                    f"({view.seed.shape}), for any scalar loss L({self.output})")
         return f"∂L/∂{wrt} = {gradient.formula}"
-
-    # -- words --
-
-    def _wrt_text(self) -> str:
-        return self.wrt if isinstance(self.wrt, str) else ",".join(self.wrt)
-
-    def _output(self) -> str:
-        return self.output
-
-    def _derivative_kind(self) -> str:
-        shape = self.derivative.arrangement.y_shape + tuple(d for s in self.derivative.arrangement.x_shapes
-                                                           for d in s)
-        if self.derivative.text is not None and len(self.derivative.shape) <= 2:
-            return f"the {shape_text(self.derivative.shape)} matrix {self.derivative.text}"
-        text = f"an order-{len(shape)} tensor {shape_text(shape)}"
-        if self.derivative.text is None:
-            try:
-                vec = diff(self.expression, wrt=self.wrt, shapes=self.shapes, layout="vec", assume=self.assume)
-                if vec.text is not None:
-                    text += f" (in the vec layout the {shape_text(vec.shape)} matrix {vec.text})"
-            except MatdiffError:
-                pass
-        return text
-
-    def _layout_text(self, layouts: list) -> str:
-        first, also = layouts[0], layouts[1:]
-        names = f"the {first} layout" + (f" (and the {', '.join(also)} layout{'s' if len(also) > 1 else ''})"
-                                          if also else "")
-        reason = ""
-        if {self.layout, first} <= {"numerator", "denominator", "gradient"} and self.layout != first:
-            reason = ": numerator and denominator layouts are transposes of each other"
-        return f"the claim is the derivative in {names}, not in the {self.layout} layout{reason}"
-
-    def _vjp_text(self, form: str) -> str:
-        simple = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*'?", self.claim.strip())
-        product = form.replace("K", self.claim.strip() if simple else f"({self.claim})")
-        return (f"{self.claim} is how this derivative appears in backprop (as in machine-learning texts): for a "
-                f"scalar loss L with "
-                f"G = ∂L/∂{self._output()} ({shape_text(self.y_shape)}), ∂L/∂{self._wrt_text()} = {product}. "
-                f"∂{self._output()}/∂{self._wrt_text()} itself is {self._derivative_kind()}")
 
     def tensor_hint(self) -> str | None:
         """When the chain rule passes through a factor of order > 2, say so: no matrix can stand for it."""
         if not self.single:
             return None
         try:
-            explanation = explain(self.expression, self._wrt_text(), shapes=self.shapes, layout=self.layout)
+            explanation = explain(self.expression, self.wrt_text, shapes=self.shapes, layout=self.layout)
         except MatdiffError:
             return None
         for step in explanation.steps:
@@ -569,4 +566,3 @@ class _Check:
 
 def _listed(values: dict) -> dict:
     return {name: np.asarray(value).tolist() for name, value in values.items()}
-
