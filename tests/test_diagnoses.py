@@ -98,11 +98,19 @@ def test_the_search_keeps_to_its_budget(monkeypatch):
     """A long wrong claim: no more numerical comparisons than the budget allows, then plainly wrong."""
     tried = []
     agrees = checking.Check.agrees
-    monkeypatch.setattr(checking.Check, "agrees", lambda self, value: tried.append(1) or agrees(self, value))
+    monkeypatch.setattr(checking, "SECONDS", 600.0)  # the count, not the clock, must stop it here
+
+    def counted(self, value):
+        result = agrees(self, value)
+        tried.append(result)
+        return result
+
+    monkeypatch.setattr(checking.Check, "agrees", counted)
     claim = " + ".join(f"{k}*(W3'*({DELTA3}).*a2)*x'" for k in range(1, 12))
     verdict = md.check(NETWORK, "W2", claim, shapes=NETWORK_SHAPES, layout="gradient")
     assert verdict.kind == "wrong" and verdict.counterexample is not None
-    assert TRIALS // 2 < len(tried) <= TRIALS + 1  # the budget is what stopped it, and it held
+    compared = [result for result in tried if result is not None]
+    assert len(compared) == TRIALS and tried[-1] is None  # the budget stopped the search, and it held
 
 
 # ----- the backward pass's names in a claim ------------------------------------------------------------

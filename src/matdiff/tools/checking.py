@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -264,7 +265,9 @@ class Check:
         self.bound: dict[str, str] = {}  # a backward-pass name the claim uses -> what it stands for
         self.claim_shapes = dict(self.inputs)
         self._derivatives: dict = {(layout, derivative.assume.items, derivative.convention): derivative}
-        self.trials, self.deadline = TRIALS, 0.0
+        self.trials = TRIALS  # the search's budget, and its clock, which starts at the first trial
+        self.deadline: float | None = None
+        self.points: list[tuple[dict, np.ndarray, Any]] = []  # (values, derivative, claim) at random values
 
     def verdict(self, correct: bool, kind: str, diagnosis: str, claim_shape=None, **extra) -> Verdict:
         answers = {}
@@ -319,7 +322,6 @@ class Check:
         caret = error.located(None, self.claim).caret() or None
         shape_error = f"the claim itself has a shape error: {error.message}"
         self.points = [(*self.point(), None) for _ in range(2)]
-        self.deadline = time.monotonic() + SECONDS
         found = diagnose(self, shape_error=True)
         if found is not None:
             return self.verdict(False, found.kind, f"{found.diagnosis}; as written, the claim has a shape error: "
@@ -338,7 +340,8 @@ class Check:
         taken = {s.target for s in self.program.statements if s.target} | set(self.inputs)
         found: dict[str, tuple[Statement, str]] = {}
         try:
-            view = backprop(lower(self.program, self.inputs, assume=self.assume), assume=self.assume)
+            view = backprop(lower(self.program, self.inputs, assume=self.assume), output=self.output,
+                            assume=self.assume)
             formulas = [(g.symbol, g.formula, f"∂{view.loss}/∂{g.name}") for g in view.order]
         except MatdiffError:
             formulas = []
@@ -427,7 +430,6 @@ class Check:
             bound = "".join(f"; {name}: {meaning}" for name, meaning in self.bound.items())
             return self.verdict(True, "correct", f"the claim equals ∂{self.output}/∂{self.wrt_text} in the "
                                 f"{self.layout} layout (checked numerically at random values{bound})", claim_shape)
-        self.deadline = time.monotonic() + SECONDS
         found = diagnose(self)
         if found is not None:
             return self.verdict(False, found.kind, found.diagnosis, claim_shape, **found.fields)
@@ -470,7 +472,10 @@ class Check:
         return texts
 
     def budget_spent(self) -> bool:
-        return self.trials <= 0 or time.monotonic() > self.deadline
+        now = time.monotonic()
+        if self.deadline is None:
+            self.deadline = now + SECONDS
+        return self.trials <= 0 or now > self.deadline
 
     def agrees(self, value: Node) -> bool | None:
         """Whether the claim with ``value`` as its final expression equals the derivative at the check's

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from matdiff.tools.checking import Check
 
 TRIALS = 150  # repaired claims compared numerically, at most, per check
-SECONDS = 1.0  # and never longer than this searching (a long program makes each trial slow)
+SECONDS = 0.4  # and never longer than this, from the first (a long program makes each trial slow)
 KINKS = re.compile(r"\b(abs|relu|sqrt|norm1)\s*\(")  # functions that simplify for a positive argument
 
 
