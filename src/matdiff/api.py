@@ -109,7 +109,7 @@ class Derivative:
         self.arrangement = arrangement
         self.jacobian = jacobian  # J = ∂Y/∂X, shape y_shape + x_shapes
         self.tensor = arranged  # J arranged in the layout
-        self.notes = notes
+        self._notes = notes
         self.order = len(wrt)
 
     # -- shapes --
@@ -117,6 +117,15 @@ class Derivative:
     @property
     def shape(self) -> tuple:
         return self.arrangement.shape
+
+    @property
+    def notes(self) -> list[str]:
+        """What to know to read the answer: the shape taken for undeclared names, the convention, and
+        how the printed form reads (a numerator form that is the gradient transposed)."""
+        if self.layout != "numerator" or self.order != 1 or self.arrangement.y_shape:
+            return list(self._notes)  # (only then is a printed form read in a particular way)
+        program = self.matrix_program
+        return list(self._notes) + ([program.note] if program is not None and program.note else [])
 
     @property
     def input_variables(self) -> dict[str, ir.Tensor]:

@@ -37,6 +37,7 @@ class MatrixProgram:
 
     bindings: tuple
     value: MatrixExpr
+    note: str | None = None  # how to read it, when that is not plain (the gradient transposed)
 
     @property
     def text(self) -> str:

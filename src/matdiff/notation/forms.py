@@ -19,6 +19,7 @@ from matdiff.language.syntax import Program
 from matdiff.notation.bindings import MatrixProgram, ProgramBuilder, fresh
 from matdiff.notation.indexform import index_program, indexed
 from matdiff.notation.matrixform import latex_name
+from matdiff.notation.mtree import text, transpose
 from matdiff.notation.vecform import no_matrix_form, vec_form
 
 
@@ -87,6 +88,10 @@ class DerivativeForms:
             root = d.jacobian  # vec of a scalar, column or matrix by one variable; or a Hessian
         else:
             return None
+        if not vec and d.layout == "numerator" and d.order == 1 and not a.y_shape and a.x_shapes[0]:
+            transposed = self.transposed_gradient()
+            if transposed is not None:
+                return transposed
         squeezed = tuple(size for size in root.shape if size != 1)
         if not vec and root.rank > 2 and len(squeezed) <= 2:  # 1×2×1×3 is the 2×3 matrix it is
             root = simplify(ir.reshape(root, squeezed))
@@ -101,6 +106,27 @@ class DerivativeForms:
         if value is None:
             self.unplaced = self.unplaced or builder.recovery.failure
         return None if value is None else builder.finish(value)
+
+    def transposed_gradient(self) -> MatrixProgram | None:
+        """A scalar's derivative by a vector or matrix in numerator layout is its gradient transposed:
+        printed so, over the backprop deltas the gradient binds (x*d2' for the gradient d2*x', as
+        ``grads`` prints it), with a note saying so. None when the gradient binds no delta (then
+        the numerator form is found directly, as for any other derivative)."""
+        d = self.d
+        assigned, reserved = self.names_in_use()
+        symmetric = frozenset(name for name in d.assume.names if d.assume.symmetric(name))
+        builder = ProgramBuilder([d.jacobian], assigned=assigned, reserved=reserved, symmetric=symmetric)
+        value = builder(d.jacobian)
+        if value is None:
+            return None
+        gradient = builder.finish(value)
+        deltas = [name for name, _ in gradient.bindings if name in builder.deltas]
+        if not deltas:
+            return None
+        note = (f"the numerator layout of a scalar's derivative is its gradient transposed: here the gradient "
+                f"is {text(gradient.value)}, with the backprop delta{'s' if len(deltas) > 1 else ''} {', '.join(deltas)} "
+                "(as `matdiff grads` prints them)")
+        return MatrixProgram(gradient.bindings, transpose(gradient.value), note)
 
     def reason(self, vec_text: str | None) -> str:
         """Why there is no matrix form in this layout, in one line."""
