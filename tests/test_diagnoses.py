@@ -8,7 +8,7 @@ import pytest
 
 from numerics import assert_close, md, random_values, rng_for
 from matdiff.tools import checking
-from matdiff.tools.diagnoses import DIAGNOSES, TRIALS
+from matdiff.tools.diagnoses import DIAGNOSES, TRIALS, trials
 
 NETWORK = "z2 = W2*x; a2 = sigmoid(z2); z3 = W3*a2; a3 = sigmoid(z3); f = 0.5*sum((a3 - y).^2)"
 NETWORK_SHAPES = {"x": (2,), "W2": (3, 2), "W3": (2, 3), "y": (2,)}
@@ -97,7 +97,7 @@ def test_the_search_keeps_to_its_budget(monkeypatch):
     """A long wrong claim: no more numerical comparisons than the budget allows, then plainly wrong."""
     tried = []
     agrees = checking.Check.agrees
-    monkeypatch.setattr(checking, "SECONDS", 600.0)  # the count, not the clock, must stop it here
+    monkeypatch.setattr(checking, "SECONDS", 600.0)  # the count, not the backstop clock, must stop it
 
     def counted(self, value):
         result = agrees(self, value)
@@ -109,4 +109,6 @@ def test_the_search_keeps_to_its_budget(monkeypatch):
     verdict = md.check(NETWORK, "W2", claim, shapes=NETWORK_SHAPES, layout="gradient")
     assert verdict.kind == "wrong" and verdict.counterexample is not None
     compared = [result for result in tried if result is not None]
-    assert len(compared) == TRIALS and tried[-1] is None  # the budget stopped the search, and it held
+    assert len(compared) == trials(NETWORK, claim) and tried[-1] is None  # the budget stopped it, and held
+    assert 0 < trials(NETWORK, claim) < TRIALS == trials(NETWORK, "x")  # fewer trials for a longer claim
+    assert trials("x" * 100_000, "x") == 0

@@ -34,7 +34,7 @@ import numpy as np
 
 from matdiff.api import Derivative, _declared_sizes, _guarded, diff, gradients, infer_shapes
 from matdiff.tools.backprop import backprop
-from matdiff.tools.diagnoses import DIAGNOSES, SECONDS, TRIALS, derivative_kind, diagnose, vjp
+from matdiff.tools.diagnoses import DIAGNOSES, SECONDS, derivative_kind, diagnose, trials, vjp
 from matdiff.errors import MatdiffError, ParseError, ShapeError
 from matdiff.engine.numeric import evaluate as evaluate_ir
 from matdiff.engine.sampling import draw_values
@@ -265,7 +265,7 @@ class Check:
         self.bound: dict[str, str] = {}  # a backward-pass name the claim uses -> what it stands for
         self.claim_shapes = dict(self.inputs)
         self._derivatives: dict = {(layout, derivative.assume.items, derivative.convention): derivative}
-        self.trials = TRIALS  # the search's budget, and its clock, which starts at the first trial
+        self.trials = trials(expression, claim)  # the search's budget; its backstop clock starts at the first trial
         self.deadline: float | None = None
         self.points: list[tuple[dict, np.ndarray, Any]] = []  # (values, derivative, claim) at random values
 

@@ -8,9 +8,10 @@ found only when the repaired claim equals the derivative at the same random valu
 diagnosis is a numerical fact, not a guess. The first record that fits gives the verdict;
 ``wrong`` (with a counterexample) when none does.
 
-The repairs of the claim's text are budgeted (:data:`TRIALS` numerical comparisons at most, and
-:data:`SECONDS` of searching), so a long claim or a long program makes a verdict plainer, never
-slow. This module decides what to try and how to say what it found; the numbers (random values,
+The repairs of the claim's text are budgeted by :func:`trials`: a count of numerical comparisons
+that shrinks with the length of the program and the claim (each comparison lowers and evaluates
+both), so the search takes a few hundred milliseconds at most, and a long claim or a long program
+makes a verdict plainer, never slow; the verdict is the same on a fast or a busy machine. This module decides what to try and how to say what it found; the numbers (random values,
 the derivative in each layout, the claim's value) come from the check in progress.
 """
 
@@ -33,9 +34,15 @@ from matdiff.language.syntax import parse, unparse
 if TYPE_CHECKING:
     from matdiff.tools.checking import Check
 
-TRIALS = 150  # repaired claims compared numerically, at most, per check
-SECONDS = 0.4  # and never longer than this, from the first (a long program makes each trial slow)
+TRIALS = 120  # repaired claims compared numerically, at most, per check …
+WORK = 30_000  # … and fewer for a long one: a trial costs about a character of program and claim each
+SECONDS = 2.0  # a backstop only: the count above is what stops a search, the same on any machine
 KINKS = re.compile(r"\b(abs|relu|sqrt|norm1)\s*\(")  # functions that simplify for a positive argument
+
+
+def trials(expression: str, claim: str) -> int:
+    """How many repaired claims a check may compare: :data:`TRIALS`, fewer for long texts."""
+    return max(0, min(TRIALS, WORK // max(1, len(expression) + len(claim))))
 
 
 @dataclass(frozen=True)
@@ -294,9 +301,9 @@ DIAGNOSES = (
               backprop_factor),
     Diagnosis("sign", "a sign error: minus the derivative, or one term with the wrong sign", sign),
     Diagnosis("factor_of_two", "a factor of 2 too many or too few", factor_of_two),
+    Diagnosis("extra_factor", "a Hadamard factor that does not belong", extra_factor),
     Diagnosis("missing_factor", "a Hadamard factor of the derivative left out (σ'(z) = a.*(1 - a) forgotten)",
               missing_factor),
-    Diagnosis("extra_factor", "a Hadamard factor that does not belong", extra_factor),
     Diagnosis("missing_transpose", "one part of the claim needs a transpose, or has one too many",
               missing_transpose, mends_shapes=True),
     Diagnosis("reversed_order", "the factors of a product in reversed order", reversed_order, mends_shapes=True),
@@ -416,9 +423,12 @@ def _sign_flips(node: Node) -> Iterator[tuple[Node, str]]:
 
 
 def _doublings(node: Node) -> Iterator[tuple[Node, str]]:
-    if isinstance(node, Number):
-        for value in (2 * node.value, node.value / 2):
-            yield Number(0, 1, value, f"{value:g}"), ""
+    """A coefficient doubled or halved (2*A*x for A*x, x for 2*x), or one term of a sum doubled."""
+    if _is_product(node):
+        for k, factor in enumerate(_children(node)):
+            if isinstance(factor, Number):
+                for value in (2 * factor.value, factor.value / 2):
+                    yield _with_child(node, k, Number(0, 1, value, f"{value:g}")), ""
     elif isinstance(node, Chain) and node.rest[0][0] in "+-":
         two = Number(0, 1, 2.0, "2")
         for k, operand in enumerate(_children(node)):
