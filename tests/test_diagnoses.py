@@ -112,3 +112,12 @@ def test_the_search_keeps_to_its_budget(monkeypatch):
     assert len(compared) == trials(NETWORK, claim) and tried[-1] is None  # the budget stopped it, and held
     assert 0 < trials(NETWORK, claim) < TRIALS == trials(NETWORK, "x")  # fewer trials for a longer claim
     assert trials("x" * 100_000, "x") == 0
+
+
+@pytest.mark.parametrize("text", ["(W3'*((a3 - y).*a3.*(1 - a3)))*x'", "a - (b + c)", "-(a + b)*c", "(A*B)'",
+                                  "2*(a*b)*c", "a^-1", "(-a)^2", "tr(A*B) + 1", "1./x", "x.^2'"])
+def test_repaired_claims_print_back_as_they_parse(text):
+    """The repairs are shown as text: unparse gives back the same tree, parenthesized only as needed."""
+    from matdiff.language.syntax import parse, unparse
+
+    assert unparse(parse(text).statements[-1].value) == text

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 from lark import Lark, Token, Transformer
@@ -297,3 +297,34 @@ def _unparsed(node: Node) -> tuple[str, int]:
 def _at_least(node: Node, level: int) -> str:
     text, own = _unparsed(node)
     return text if own >= level else f"({text})"
+
+
+# ----- walking and editing a tree ------------------------------------------------------------------
+
+
+def children(node: Node) -> list[Node]:
+    """A node's operands, left to right (a power's base and exponent, a call's arguments)."""
+    if isinstance(node, Call):
+        return list(node.arguments)
+    if isinstance(node, Chain):
+        return [node.first, *(operand for _, _, operand in node.rest)]
+    if isinstance(node, (Signed, Transpose)):
+        return [node.operand]
+    if isinstance(node, Power):
+        return [node.base, node.exponent]
+    return []
+
+
+def with_child(node: Node, k: int, child: Node) -> Node:
+    """``node`` with its k-th operand (as :func:`children` counts them) replaced by ``child``."""
+    if isinstance(node, Call):
+        return replace(node, arguments=node.arguments[:k] + (child,) + node.arguments[k + 1:])
+    if isinstance(node, Chain):
+        if k == 0:
+            return replace(node, first=child)
+        op, position, _ = node.rest[k - 1]
+        return replace(node, rest=node.rest[:k - 1] + ((op, position, child),) + node.rest[k:])
+    if isinstance(node, (Signed, Transpose)):
+        return replace(node, operand=child)
+    assert isinstance(node, Power)
+    return replace(node, base=child) if k == 0 else replace(node, exponent=child)

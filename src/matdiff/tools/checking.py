@@ -32,11 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from matdiff.api import Derivative, _declared_sizes, _guarded, diff, gradients, infer_shapes
+from matdiff.api import Derivative, _guarded, diff, infer_shapes
 from matdiff.tools.backprop import backprop
+from matdiff.tools.claims import Claim, backward_pass_names, canonical, close, names_in
 from matdiff.tools.diagnoses import DIAGNOSES, SECONDS, derivative_kind, diagnose, trials, vjp
 from matdiff.errors import MatdiffError, ParseError, ShapeError
-from matdiff.engine.numeric import evaluate as evaluate_ir
 from matdiff.engine.sampling import draw_values
 from matdiff.tools.explanation import explain
 from matdiff.notation.forms import output_name
@@ -44,8 +44,7 @@ from matdiff.engine.lowering import lower
 from matdiff.notation.report import Line, Printable
 from matdiff.language.shapes import shape_text
 from matdiff.language.assumptions import Assumptions
-from matdiff.language.syntax import Call, Chain, Name, Node, Power, Program, Signed, Statement, Transpose, parse
-from matdiff.language.syntax import unparse
+from matdiff.language.syntax import Name, Node, Program, Statement, parse, unparse
 
 SIZES = (2, 3, 4, 5, 6, 7, 8, 9)  # given in turn to symbolic dimensions: distinct, so a swap shows
 DOMAIN = re.compile(r"\b(log|sqrt|inv|det|logdet)\s*\(|\./|/|\^\s*-")
@@ -137,26 +136,6 @@ def _show(value) -> str:
 # ----- names, sizes and values ------------------------------------------------------------------------
 
 
-def _names(node, found: set) -> set:
-    """The variable names a claim uses (not the sizes in eye(n), ones(m, n))."""
-    if isinstance(node, Name):
-        found.add(node.name)
-    elif isinstance(node, Call):
-        if node.function not in ("eye", "ones"):
-            for argument in node.arguments:
-                _names(argument, found)
-    elif isinstance(node, Chain):
-        _names(node.first, found)
-        for _, _, operand in node.rest:
-            _names(operand, found)
-    elif isinstance(node, (Signed, Transpose)):
-        _names(node.operand, found)
-    elif isinstance(node, Power):
-        _names(node.base, found)
-        _names(node.exponent, found)
-    return found
-
-
 def _sizes(shapes: dict) -> dict:
     """A distinct small size for each symbolic dimension."""
     sizes: dict = {}
@@ -188,47 +167,7 @@ def _draw_for(shape: tuple, *, safe: bool, integers: bool) -> str:
     return "near_identity" if safe and square else "positive" if safe else "normal"
 
 
-def _canonical(array) -> np.ndarray:
-    """Scalars as 1×1, vectors as columns: how the language shows values."""
-    array = np.asarray(array, dtype=float)
-    if array.ndim == 0:
-        return array.reshape(1, 1)
-    if array.ndim == 1:
-        return array.reshape(-1, 1)
-    return array
-
-
-def _close(a: np.ndarray, b: np.ndarray) -> bool:
-    if a.shape != b.shape:
-        return False
-    scale = max(1.0, float(np.max(np.abs(b))) if b.size else 1.0)
-    return bool(np.all(np.isfinite(a)) and np.allclose(a, b, rtol=1e-7, atol=1e-9 * scale))
-
-
 # ----- the check -------------------------------------------------------------------------------------
-
-
-class _Claim:
-    """The claim as a program over the expression's names (the assignments of ``context`` first),
-    and its value at given values."""
-
-    def __init__(self, context: tuple, claim: Program, shapes: dict):
-        self.program = Program(context + claim.statements, claim.source)
-        self.shapes = shapes
-        self.lowered = lower(self.program, shapes)
-        self.surface = self.lowered.value.surface()
-
-    def value(self, values: dict) -> np.ndarray:
-        """The claim at ``values``; sizes come from every input's value, so ``ones(n)`` works in a
-        claim that does not use the input that has n."""
-        lowered = self.lowered
-        result = evaluate_ir(lowered.value.node, values, positions=lowered.positions, source=self.program.source,
-                             variables={n: v.node for n, v in lowered.variables.items()},
-                             extra_sizes=_declared_sizes(values, self.shapes))
-        result = np.asarray(result, dtype=float)
-        if result.ndim == 1 and lowered.value.row:
-            return result.reshape(1, -1)
-        return _canonical(result)
 
 
 def check(expression: str, wrt, claim: str, shapes: dict | None = None, layout: str = "numerator", *,
@@ -289,13 +228,12 @@ class Check:
             return self.verdict(False, "parse_error", f"the claim cannot be parsed: {error.message}",
                                 caret=error.located(None, self.claim).caret() or None)
         assigned = {s.target for s in self.program.statements if s.target}
-        used: set[str] = set()
-        for statement in self.claim_program.statements:
-            _names(statement.value, used)
+        used = {name for statement in self.claim_program.statements for name in names_in(statement.value)}
         used -= {s.target for s in self.claim_program.statements if s.target}
         extra = sorted(used - set(self.inputs) - assigned)
         if extra:
-            bindings = self.backward_pass_names()
+            bindings = {} if self.y_shape else backward_pass_names(self.program, self.expression, self.inputs,
+                                                                  self.shapes, self.assume, self.output)
             if set(extra) <= set(bindings):
                 self.context += tuple(statement for statement, _ in bindings.values())
                 self.bound = {name: bindings[name][1] for name in extra}
@@ -308,7 +246,7 @@ class Check:
                                     f"the claim uses {', '.join(n for n in extra if n not in bindings)}, which the "
                                     f"expression does not have (its names: {known}{backward})")
         try:
-            self.claimed = _Claim(self.context, self.claim_program, self.claim_shapes)
+            self.claimed = Claim(self.context, self.claim_program, self.claim_shapes)
         except ShapeError as error:
             return self.shape_error(error)
         except MatdiffError as error:
@@ -328,43 +266,6 @@ class Check:
                                 f"{error.message}",
                                 caret=caret, **found.fields)
         return self.verdict(False, "shape_error", shape_error, caret=caret, hint=self.tensor_hint())
-
-    # -- the names of the backward pass --
-
-    def backward_pass_names(self) -> dict[str, tuple[Statement, str]]:
-        """For a scalar program: name -> (its assignment, what it is) for the backprop view's deltas and
-        gradients (dz2 = ∂L/∂z2, dW2) and the deltas ``diff`` and ``grads`` print (d2), each defined
-        over the program's names, in an order that defines every name before its use."""
-        if self.y_shape:
-            return {}
-        taken = {s.target for s in self.program.statements if s.target} | set(self.inputs)
-        found: dict[str, tuple[Statement, str]] = {}
-        try:
-            view = backprop(lower(self.program, self.inputs, assume=self.assume), output=self.output,
-                            assume=self.assume)
-            formulas = [(g.symbol, g.formula, f"∂{view.loss}/∂{g.name}") for g in view.order]
-        except MatdiffError:
-            formulas = []
-        try:
-            backward = gradients(self.expression, shapes=self.shapes, assume=self.assume).text
-            formulas += [(s.target, unparse(s.value), "as `matdiff grads` defines it")
-                         for s in (parse(backward).statements if backward else ()) if s.target]
-        except MatdiffError:
-            pass
-        for name, formula, meaning in formulas:
-            if formula is None or name in taken or name in found:
-                continue
-            try:
-                statement = parse(f"{name} = {formula}").statements[0]
-            except MatdiffError:
-                continue
-            if _names(statement.value, set()) <= taken | set(found):
-                found[name] = (statement, meaning)
-        try:
-            lower(Program(self.context + tuple(s for s, _ in found.values()), self.expression), self.inputs)
-        except MatdiffError:
-            return {}
-        return found
 
     # -- numbers --
 
@@ -392,10 +293,7 @@ class Check:
         return self._derivatives[key]
 
     def expected(self, values: dict, layout: str | None = None) -> np.ndarray:
-        return _canonical(self.derivative_in(layout or self.layout).evaluate(values))
-
-    close = staticmethod(lambda a, b: _close(a, b))
-    canonical = staticmethod(lambda array: _canonical(array))
+        return canonical(self.derivative_in(layout or self.layout).evaluate(values))
 
     def point(self) -> tuple[dict, np.ndarray]:
         """(values, derivative) at random values where the derivative is finite."""
@@ -426,7 +324,7 @@ class Check:
             if isinstance(got, MatdiffError):
                 return self.verdict(False, "wrong", f"the claim cannot be evaluated where the derivative can: "
                                     f"{got.message}", claim_shape)
-        if all(_close(c, e) for _, e, c in self.points):
+        if all(close(c, e) for _, e, c in self.points):
             bound = "".join(f"; {name}: {meaning}" for name, meaning in self.bound.items())
             return self.verdict(True, "correct", f"the claim equals ∂{self.output}/∂{self.wrt_text} in the "
                                 f"{self.layout} layout (checked numerically at random values{bound})", claim_shape)
@@ -443,7 +341,7 @@ class Check:
                 expected, got = self.expected(values), self.claimed.value(values)
             except MatdiffError:
                 continue
-            if np.all(np.isfinite(expected)) and not _close(got, expected):
+            if np.all(np.isfinite(expected)) and not close(got, expected):
                 return Counterexample(_listed(values), expected.tolist(), got.tolist())
         values, expected, got = fallback
         return Counterexample(_listed(values), expected.tolist(), got.tolist())
@@ -485,8 +383,8 @@ class Check:
         self.trials -= 1
         program = Program(self.claim_program.statements[:-1] + (Statement(None, value, 0),), unparse(value))
         try:
-            claimed = _Claim(self.context, program, self.claim_shapes)
-            return all(_close(claimed.value(values), expected) for values, expected, _ in self.points)
+            claimed = Claim(self.context, program, self.claim_shapes)
+            return all(close(claimed.value(values), expected) for values, expected, _ in self.points)
         except MatdiffError:
             return False
 
@@ -508,7 +406,7 @@ class Check:
         """A claim over one unknown name, read as G = ∂L/∂Y: is it the backprop form ∂L/∂X?"""
         shapes = {**self.inputs, name: self.y_shape}
         try:
-            claimed = _Claim(self.context, claim_program, shapes)
+            claimed = Claim(self.context, claim_program, shapes)
         except ShapeError as error:
             return self.verdict(False, "shape_error",
                                 f"the claim itself has a shape error (with {name} = ∂L/∂Y, "
@@ -522,7 +420,7 @@ class Check:
             values = self.draw()
             G = self.cotangent()
             values[name] = G
-            if not _close(claimed.value(values), _canonical(vjp(self, values, G))):
+            if not close(claimed.value(values), canonical(vjp(self, values, G))):
                 agree = False
         if agree:
             return self.verdict(False, "vjp",

@@ -28,8 +28,9 @@ from matdiff.engine.structure import CONVENTIONS
 from matdiff.errors import MatdiffError
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.shapes import shape_text
-from matdiff.language.syntax import Call, Chain, Name, Node, Number, Power, Program, Signed, Transpose
-from matdiff.language.syntax import parse, unparse
+from matdiff.language.syntax import Call, Chain, Name, Node, Number, Program, Signed, Transpose, parse, unparse
+from matdiff.language.syntax import with_child
+from matdiff.tools.claims import canonical, close, parts, subformulas
 
 if TYPE_CHECKING:
     from matdiff.tools.checking import Check
@@ -74,7 +75,7 @@ def other_layout(check: "Check") -> Finding | None:
         if layout == check.layout:
             continue
         try:
-            if all(check.close(got, check.expected(values, layout)) for values, _, got in check.points):
+            if all(close(got, check.expected(values, layout)) for values, _, got in check.points):
                 matches.append(layout)
         except MatdiffError:
             continue
@@ -91,7 +92,7 @@ def other_layout(check: "Check") -> Finding | None:
 
 
 def transposed(check: "Check") -> Finding | None:
-    if all(expected.ndim == 2 and check.close(got.T, expected) for _, expected, got in check.points):
+    if all(expected.ndim == 2 and close(got.T, expected) for _, expected, got in check.points):
         return Finding("transpose", "the claim is the transpose of the derivative (in no layout is it arranged "
                        "that way)")
     return None
@@ -114,7 +115,7 @@ def _structured(check: "Check", assumptions: list, conventions: list) -> Finding
         for convention in conventions:
             try:
                 other = check.derivative_in(check.layout, assume=assume, convention=convention)
-                agree = all(check.close(check.claimed.value(values), check.canonical(other.evaluate(values)))
+                agree = all(close(check.claimed.value(values), canonical(other.evaluate(values)))
                             for values in check.structured_draws(assume))
             except MatdiffError:
                 continue
@@ -178,10 +179,10 @@ def _factor_of(check: "Check", form, values: dict, K: np.ndarray) -> bool:
     for _ in range(2):
         G = check.cotangent()
         try:
-            product = form(K, check.canonical(G))
+            product = form(K, canonical(G))
         except ValueError:
             return False
-        if not check.close(check.canonical(product), check.canonical(vjp(check, values, G))):
+        if not close(canonical(product), canonical(vjp(check, values, G))):
             return False
     return True
 
@@ -207,7 +208,7 @@ def derivative_kind(check: "Check") -> str:
 
 
 def sign(check: "Check") -> Finding | None:
-    if all(check.close(-got, expected) for _, expected, got in check.points):
+    if all(close(-got, expected) for _, expected, got in check.points):
         return Finding("sign", "a sign error: the claim is minus the derivative (a difference taken the other "
                        "way round, such as y - a for a - y?)")
     return _repaired(check, "sign", _sign_flips, "a sign error: {new} in place of {old}")
@@ -216,7 +217,7 @@ def sign(check: "Check") -> Finding | None:
 def factor_of_two(check: "Check") -> Finding | None:
     for scale, what in ((2.0, "half the derivative: a factor of 2 is missing"),
                         (0.5, "twice the derivative: a factor of 2 too many (or a ½ left out)")):
-        if all(check.close(scale * got, expected) for _, expected, got in check.points):
+        if all(close(scale * got, expected) for _, expected, got in check.points):
             return Finding("factor_of_two", f"the claim is {what}")
     return _repaired(check, "factor_of_two", _doublings, "a factor of 2: {new} in place of {old}")
 
@@ -225,7 +226,7 @@ def missing_factor(check: "Check") -> Finding | None:
     """Put back one Hadamard factor of the true derivative, next to a part of the claim of its shape."""
     value = check.claim_value
     factors = _answer_factors(check)
-    shapes = check.surfaces([node for node, _ in _walk(value)] + factors)
+    shapes = check.surfaces([node for node in parts(value)] + factors)
     claimed = re.sub(r"\s", "", check.claim)
     missing = [f for f in factors if re.sub(r"\s", "", unparse(f)) not in claimed]
     for factor in missing + [f for f in factors if f not in missing]:
@@ -235,7 +236,7 @@ def missing_factor(check: "Check") -> Finding | None:
         def insert(node: Node, factor=factor) -> Iterator[tuple[Node, str]]:
             if isinstance(node, Number) or (shapes and shapes.get(id(node)) != shapes.get(id(factor))):
                 return
-            yield _hadamard([*_operands(node), *_operands(factor)]), ""
+            yield _hadamard([*_hadamard_factors(node), *_hadamard_factors(factor)]), ""
 
         found = _repaired(check, "missing_factor", insert,
                           f"missing the factor {unparse(factor)}{_derivative_name(factor, check.program)}")
@@ -246,7 +247,7 @@ def missing_factor(check: "Check") -> Finding | None:
 
 def extra_factor(check: "Check") -> Finding | None:
     def remove(node: Node) -> Iterator[tuple[Node, str]]:
-        operands = _operands(node)
+        operands = _hadamard_factors(node)
         if len(operands) < 2:
             return
         for length in (1, 2):
@@ -272,7 +273,7 @@ def reversed_order(check: "Check") -> Finding | None:
     def reverse(node: Node) -> Iterator[tuple[Node, str]]:
         if not _is_product(node):
             return
-        operands = _children(node)
+        operands = subformulas(node)
         yield _product(operands[::-1]), ""
         for k in range(len(operands) - 1) if len(operands) > 2 else ():
             yield _product(operands[:k] + [operands[k + 1], operands[k]] + operands[k + 2:]), ""
@@ -341,50 +342,17 @@ def _repaired(check: "Check", kind: str, edit, sentence: str) -> Finding | None:
     return None
 
 
-def _walk(node: Node, inside_size: bool = False) -> Iterator[tuple[Node, bool]]:
-    """Every part of a formula (not the sizes in eye(n), ones(m, n))."""
-    yield node, inside_size
-    for child in _children(node):
-        yield from _walk(child)
-
-
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, Call):
-        return [] if node.function in ("eye", "ones") else list(node.arguments)
-    if isinstance(node, Chain):
-        return [node.first, *(operand for _, _, operand in node.rest)]
-    if isinstance(node, (Signed, Transpose)):
-        return [node.operand]
-    if isinstance(node, Power):
-        return [node.base]
-    return []
-
-
 def _variants(node: Node, edit) -> Iterator[tuple[Node, Node, Node, str]]:
     """(the formula with one part replaced, the part, its replacement, edit's note), outermost first."""
     for new, note in edit(node):
         yield new, node, new, note
-    children = _children(node)
+    children = subformulas(node)
     for k, child in enumerate(children):
         for whole, old, new, note in _variants(child, edit):
-            yield _with_child(node, k, whole), old, new, note
+            yield with_child(node, k, whole), old, new, note
 
 
-def _with_child(node: Node, k: int, child: Node) -> Node:
-    if isinstance(node, Call):
-        return replace(node, arguments=node.arguments[:k] + (child,) + node.arguments[k + 1:])
-    if isinstance(node, Chain):
-        if k == 0:
-            return replace(node, first=child)
-        op, position, _ = node.rest[k - 1]
-        return replace(node, rest=node.rest[:k - 1] + ((op, position, child),) + node.rest[k:])
-    if isinstance(node, (Signed, Transpose)):
-        return replace(node, operand=child)
-    assert isinstance(node, Power)
-    return replace(node, base=child)
-
-
-def _operands(node: Node) -> list[Node]:
+def _hadamard_factors(node: Node) -> list[Node]:
     """The factors of an elementwise product (a single factor for anything else)."""
     if isinstance(node, Chain) and all(op == ".*" for op, _, _ in node.rest):
         return [node.first, *(operand for _, _, operand in node.rest)]
@@ -405,7 +373,7 @@ def _hadamard(operands: list[Node]) -> Node:
 def _product(operands: list[Node]) -> Node:
     """operands[0]*operands[1]*…, a product among them flattened in (2*(A*x) is 2*A*x)."""
     flat = [factor for operand in operands
-            for factor in (_children(operand) if _is_product(operand) else [operand])]
+            for factor in (subformulas(operand) if _is_product(operand) else [operand])]
     return _chain(flat, "*")
 
 
@@ -425,14 +393,14 @@ def _sign_flips(node: Node) -> Iterator[tuple[Node, str]]:
 def _doublings(node: Node) -> Iterator[tuple[Node, str]]:
     """A coefficient doubled or halved (2*A*x for A*x, x for 2*x), or one term of a sum doubled."""
     if _is_product(node):
-        for k, factor in enumerate(_children(node)):
+        for k, factor in enumerate(subformulas(node)):
             if isinstance(factor, Number):
                 for value in (2 * factor.value, factor.value / 2):
-                    yield _with_child(node, k, Number(0, 1, value, f"{value:g}")), ""
+                    yield with_child(node, k, Number(0, 1, value, f"{value:g}")), ""
     elif isinstance(node, Chain) and node.rest[0][0] in "+-":
         two = Number(0, 1, 2.0, "2")
-        for k, operand in enumerate(_children(node)):
-            yield _with_child(node, k, _product([two, operand])), ""
+        for k, operand in enumerate(subformulas(node)):
+            yield with_child(node, k, _product([two, operand])), ""
 
 
 # ----- the true derivative's Hadamard factors, named as the textbook names them ---------------------------
@@ -453,8 +421,8 @@ def _answer_factors(check: "Check") -> list[Node]:
             value = _inlined(statement.value, bodies)
             if statement.target is not None and statement.target not in check.names_in_scope:
                 bodies[statement.target] = value
-            for node, _ in _walk(value):
-                operands = _operands(node)
+            for node in parts(value):
+                operands = _hadamard_factors(node)
                 if len(operands) < 2:
                     continue
                 runs = [operands[k:k + 2] for k in range(len(operands) - 1)] + [[o] for o in operands]
@@ -468,11 +436,11 @@ def _answer_factors(check: "Check") -> list[Node]:
 def _inlined(node: Node, bodies: dict) -> Node:
     if isinstance(node, Name) and node.name in bodies:
         return bodies[node.name]
-    children = _children(node)
+    children = subformulas(node)
     for k, child in enumerate(children):
         new = _inlined(child, bodies)
         if new is not child:
-            node = _with_child(node, k, new)
+            node = with_child(node, k, new)
     return node
 
 
@@ -483,7 +451,7 @@ def _derivative_name(factor: Node, program: Program) -> str:
     """', the derivative of sigmoid at z2' when the factor is a.*(1 - a) for a = sigmoid(z2), named in
     the program or written out."""
     named = [(s.target, s.value) for s in program.statements if s.target]
-    written = [(unparse(node), node) for node, _ in _walk(factor)]
+    written = [(unparse(node), node) for node in parts(factor)]
     text = unparse(factor)
     for spelled, definition in named + written:
         if isinstance(definition, Call) and definition.function in _DERIVATIVES and definition.arguments:
