@@ -92,6 +92,7 @@ def other_layout(check: "Check") -> Finding | None:
 
 
 def transposed(check: "Check") -> Finding | None:
+    """The derivative's matrix transposed where no layout would (e.g. for a scalar variable)."""
     if all(expected.ndim == 2 and close(got.T, expected) for _, expected, got in check.points):
         return Finding("transpose", "the claim is the transpose of the derivative (in no layout is it arranged "
                        "that way)")
@@ -208,6 +209,7 @@ def derivative_kind(check: "Check") -> str:
 
 
 def sign(check: "Check") -> Finding | None:
+    """Minus the derivative; else one term's sign flipped, or a unary minus too many."""
     if all(close(-got, expected) for _, expected, got in check.points):
         return Finding("sign", "a sign error: the claim is minus the derivative (a difference taken the other "
                        "way round, such as y - a for a - y?)")
@@ -215,6 +217,7 @@ def sign(check: "Check") -> Finding | None:
 
 
 def factor_of_two(check: "Check") -> Finding | None:
+    """Twice or half the derivative; else one coefficient or one term of a sum off by 2."""
     for scale, what in ((2.0, "half the derivative: a factor of 2 is missing"),
                         (0.5, "twice the derivative: a factor of 2 too many (or a ½ left out)")):
         if all(close(scale * got, expected) for _, expected, got in check.points):
@@ -226,7 +229,7 @@ def missing_factor(check: "Check") -> Finding | None:
     """Put back one Hadamard factor of the true derivative, next to a part of the claim of its shape."""
     value = check.claim_value
     factors = _answer_factors(check)
-    shapes = check.surfaces([node for node in parts(value)] + factors)
+    shapes = check.surfaces(list(parts(value)) + factors)
     claimed = re.sub(r"\s", "", check.claim)
     missing = [f for f in factors if re.sub(r"\s", "", unparse(f)) not in claimed]
     for factor in missing + [f for f in factors if f not in missing]:
@@ -246,6 +249,7 @@ def missing_factor(check: "Check") -> Finding | None:
 
 
 def extra_factor(check: "Check") -> Finding | None:
+    """Take one factor (or two neighbours) out of an elementwise product of the claim."""
     def remove(node: Node) -> Iterator[tuple[Node, str]]:
         operands = _hadamard_factors(node)
         if len(operands) < 2:
@@ -260,6 +264,7 @@ def extra_factor(check: "Check") -> Finding | None:
 
 
 def missing_transpose(check: "Check") -> Finding | None:
+    """Transpose one part of the claim, or drop one of its transposes."""
     def toggle(node: Node) -> Iterator[tuple[Node, str]]:
         if isinstance(node, Transpose):
             yield node.operand, "a transpose too many"
@@ -270,6 +275,7 @@ def missing_transpose(check: "Check") -> Finding | None:
 
 
 def reversed_order(check: "Check") -> Finding | None:
+    """Reverse one product of the claim, or swap two neighbouring factors of it."""
     def reverse(node: Node) -> Iterator[tuple[Node, str]]:
         if not _is_product(node):
             return
@@ -282,6 +288,7 @@ def reversed_order(check: "Check") -> Finding | None:
 
 
 def wrong_shape(check: "Check") -> Finding | None:
+    """Last: what no repair explains, when the shapes already differ."""
     if check.points[0][1].shape == check.points[0][2].shape:
         return None
     return Finding("wrong_shape", f"the claim is {shape_text(check.claimed.surface)}, but ∂/∂{check.wrt_text} in the "
