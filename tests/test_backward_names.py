@@ -38,10 +38,13 @@ def test_numerator_layout_prints_the_gradient_transposed_over_its_deltas(express
 
 
 def test_a_derivative_without_deltas_prints_as_before_without_the_note():
+    def transposed(derivative):
+        return [note for note in derivative.notes if "gradient transposed" in note]
+
     quadratic = md.diff("x'*A*x", wrt="x")
-    assert quadratic.text == "x'*(A + A')" and quadratic.notes == []
-    assert not any("transposed" in note for note in md.diff(NETWORK, wrt="y", shapes=NETWORK_SHAPES).notes)
-    assert md.diff(NETWORK, wrt="W2", shapes=NETWORK_SHAPES, layout="denominator").notes == []
+    assert quadratic.text == "x'*(A + A')" and not transposed(quadratic)
+    assert not transposed(md.diff(NETWORK, wrt="y", shapes=NETWORK_SHAPES))
+    assert not transposed(md.diff(NETWORK, wrt="W2", shapes=NETWORK_SHAPES, layout="denominator"))
 
 
 def test_the_cli_prints_the_note(capsys):
