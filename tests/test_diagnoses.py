@@ -76,6 +76,10 @@ def test_the_students_forgotten_sigma_prime_is_named_and_repaired():
     assert verdict.diagnosis == "missing the factor a2.*(1 - a2), the derivative of sigmoid at z2"
     assert verdict.repair == f"((W3'*({DELTA3})).*a2.*(1 - a2))*x'"
     repaired_is_the_derivative(NETWORK, "W2", verdict.repair, NETWORK_SHAPES, "gradient", None)
+    row = md.check(NETWORK, "W2", f"x*({DELTA3})'*W3", shapes=NETWORK_SHAPES)  # the numerator layout's chain
+    assert row.kind == "missing_factor"
+    assert row.diagnosis == "missing the factor (a2.*(1 - a2))', the derivative of sigmoid at z2"
+    repaired_is_the_derivative(NETWORK, "W2", row.repair, NETWORK_SHAPES, "numerator", None)
     tanh = "z = W*x; a = tanh(z); 0.5*sum((a - y).^2)"
     forgotten = md.check(tanh, "W", "(a - y)*x'", shapes={"W": (2, 3)}, layout="gradient")
     assert forgotten.kind == "missing_factor" and "the derivative of tanh at z" in forgotten.diagnosis

@@ -226,26 +226,41 @@ def factor_of_two(check: "Check") -> Finding | None:
 
 
 def missing_factor(check: "Check") -> Finding | None:
-    """Put back one Hadamard factor of the true derivative, next to a part of the claim of its shape."""
+    """Put back one Hadamard factor of the true derivative (or its transpose, in a row), next to a part
+    of the claim of its shape: an operand, or a run of neighbouring factors of a product."""
     value = check.claim_value
-    factors = _answer_factors(check)
-    shapes = check.surfaces(list(parts(value)) + factors)
+    factors = [f for factor in _answer_factors(check) for f in (factor, Transpose(0, factor.depth + 1, factor))]
+    runs = {id(node): _runs(node) for node in parts(value) if _is_product(node)}
+    shapes = check.surfaces(list(parts(value)) + [run for found in runs.values() for _, _, run in found] + factors)
     claimed = re.sub(r"\s", "", check.claim)
     missing = [f for f in factors if re.sub(r"\s", "", unparse(f)) not in claimed]
     for factor in missing + [f for f in factors if f not in missing]:
         if shapes and not shapes.get(id(factor)):
             continue  # a scalar factor (or one whose shape is unknown) is no elementwise slip
 
+        def fits(node: Node, factor=factor) -> bool:
+            return not isinstance(node, Number) and (not shapes or shapes.get(id(node)) == shapes.get(id(factor)))
+
         def insert(node: Node, factor=factor) -> Iterator[tuple[Node, str]]:
-            if isinstance(node, Number) or (shapes and shapes.get(id(node)) != shapes.get(id(factor))):
-                return
-            yield _hadamard([*_hadamard_factors(node), *_hadamard_factors(factor)]), ""
+            if fits(node):
+                yield _hadamard([*_hadamard_factors(node), *_hadamard_factors(factor)]), ""
+            for start, end, run in runs.get(id(node), ()):
+                if fits(run):
+                    factors_of = subformulas(node)
+                    yield _product([*factors_of[:start], _hadamard([run, factor]), *factors_of[end:]]), ""
 
         found = _repaired(check, "missing_factor", insert,
                           f"missing the factor {unparse(factor)}{_derivative_name(factor, check.program)}")
         if found is not None or check.budget_spent():
             return found
     return None
+
+
+def _runs(product: Node) -> list[tuple[int, int, Node]]:
+    """(start, end, the sub-product) for each run of two or more neighbouring factors, short of all."""
+    factors = subformulas(product)
+    return [(start, end, _chain(factors[start:end], "*")) for start in range(len(factors))
+            for end in range(start + 2, len(factors) + 1) if end - start < len(factors)]
 
 
 def extra_factor(check: "Check") -> Finding | None:
@@ -457,6 +472,7 @@ _DERIVATIVES = {"sigmoid": "{a}.*(1 - {a})", "tanh": "1 - {a}.^2", "exp": "{a}"}
 def _derivative_name(factor: Node, program: Program) -> str:
     """', the derivative of sigmoid at z2' when the factor is a.*(1 - a) for a = sigmoid(z2), named in
     the program or written out."""
+    factor = factor.operand if isinstance(factor, Transpose) else factor
     named = [(s.target, s.value) for s in program.statements if s.target]
     written = [(unparse(node), node) for node in parts(factor)]
     text = unparse(factor)
