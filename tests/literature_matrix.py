@@ -145,12 +145,18 @@ ELEMENTWISE = [
       "diag(sigmoid(x).*(1 - sigmoid(x)))"),
     C(BV + ", log barrier", "-sum(log(b - A*x))", "x", {"A": (4, 2), "x": (2,), "b": (4,)}, "gradient",
       "A'*(1 ./ (b - A*x))", A="small", x="small", b="positive"),
-    C(BV + ", log-sum-exp", "log(sum(exp(x)))", "x", {"x": (3,)}, "gradient", "exp(x)/sum(exp(x))"),
+    C(BV + ", log-sum-exp", "log(sum(exp(x)))", "x", {"x": (3,)}, "gradient", "softmax(x)"),
     C(BV + ", quadratic", "0.5*x'*P*x + q'*x", "x", {"x": (3,), "P": (3, 3), "q": (3,)}, "gradient",
       "0.5*(P + P')*x + q"),
     C(BV + ", log-sum-exp", "logsumexp(x)", "x", {"x": (3,)}, "gradient", "softmax(x)"),
     C("Goodfellow 6.2.2.3, softmax Jacobian", "softmax(z)", "z", {"z": (3,)}, "numerator",
       "s = softmax(z); diag(s) - s*s'"),
+    C("Goodfellow 6.2.2.3, softmax Jacobian", "exp(z)./sum(exp(z))", "z", {"z": (3,)}, "numerator",
+      "s = softmax(z); diag(s) - s*s'"),
+    C("Goodfellow 6.2.2.3, softmax Jacobian", "exp(z)/sum(exp(z))", "z", {"z": (3,)}, "numerator",
+      "s = softmax(z); diag(s) - s*s'"),
+    C("Goodfellow 6.2.2.3, softmax Jacobian", "exp(W*x)/sum(exp(W*x))", "x", {"W": (3, 4), "x": (4,)}, "numerator",
+      "s = softmax(W*x); (diag(s) - s*s')*W"),
 ]
 
 GAUSSIAN = [
@@ -253,7 +259,9 @@ HESSIANS = [
     C(BV + ", log barrier", "-sum(log(b - A*x))", ("x", "x"), {"A": (4, 2), "x": (2,), "b": (4,)}, "gradient",
       "A'*diag(1 ./ (b - A*x).^2)*A", A="small", x="small", b="positive"),
     C(BV + ", log-sum-exp", "log(sum(exp(x)))", ("x", "x"), {"x": (3,)}, "gradient",
-      "s = exp(x)/sum(exp(x)); diag(s) - s*s'"),
+      "s = softmax(x); diag(s) - s*s'"),
+    C(BV + ", log-sum-exp", "log(sum(exp(A*x)))", ("x", "x"), {"A": (4, 3), "x": (3,)}, "gradient",
+      "s = softmax(A*x); A'*(diag(s) - s*s')*A"),
     C(CB + " (81)", "x'*A*x", ("x", "x"), VEC, "vec", "A + A'"),
     C(BV + ", log-sum-exp", "logsumexp(x)", ("x", "x"), {"x": (3,)}, "gradient", "s = softmax(x); diag(s) - s*s'"),
 ]

@@ -40,10 +40,7 @@ CASES = NETWORK_CASES + MATRIX_CASES
 BY_ID = {case.id: case for case in CASES}
 
 # Cases whose printed form is more than 1.5× the book's, and why (kept exact by the aggregate test).
-LONGER: dict[str, str] = {
-    "log(sum(exp(x))) /xx [gradient]":
-        "diag(s) - s*s' needs softmax(x) as the name of exp(x)/sum(exp(x))",
-}
+LONGER: dict[str, str] = {}
 
 RATIO = 1.5
 

@@ -23,6 +23,7 @@ from matdiff.engine import ir
 from matdiff.errors import LimitError, MatdiffError, ShapeError, UnknownNameError
 from matdiff.engine.ir import Tensor, const, einsum, eye, is_all_ones
 from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS, Function, substitute
+from matdiff.engine.spelled import recognised
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.shapes import Dims, as_mapping, default_shape, describe_shape, name_unknowns, normalize_shape, shape_text
 from matdiff.language.syntax import Call, Chain, Name, Number, Power, Program, Signed, Transpose
@@ -125,6 +126,8 @@ class _Lowering:
         return describe_shape(value.surface(), self.dims.show)
 
     def record(self, node: Tensor, position: int) -> Tensor:
+        """node, or the primitive it spells out (:mod:`matdiff.engine.spelled`), at ``position``."""
+        node = recognised(node)
         self.result.positions.setdefault(id(node), (node, position))
         return node
 
