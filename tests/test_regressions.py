@@ -113,3 +113,63 @@ def test_a_program_ending_in_an_assignment_is_the_value_of_that_name():
     assert md.diff(program, wrt="z", shapes=shapes, layout="gradient").shape == (3,)
     values = {"W": np.ones((3, 2)), "x": np.ones(2), "y": np.zeros(3)}
     assert md.evaluate(program, values, shapes=shapes) == pytest.approx(md.evaluate(bare, values, shapes=shapes))
+
+
+# ----- a vector beside a matrix of its own shape (issue 12 follow-up) ----------------------------
+# ones(5)'.*Y with Y 1×5 was refused as "cannot multiply elementwise 1×5 and 1×5": the row and the
+# matrix have one shape (SPEC §1), so every elementwise operator takes them. A row beside a taller
+# matrix is still refused, with the caret on the operator: nothing but a scalar is broadcast.
+
+ROW = {"x": (5,), "Y": (1, 5)}
+
+
+@pytest.mark.parametrize("expression, numpy_value", [
+    ("ones(5)'.*Y", lambda x, Y: np.ones(5) * Y),
+    ("x'.*Y", lambda x, Y: x * Y),
+    ("Y.*x'", lambda x, Y: Y * x),
+    ("x'+Y", lambda x, Y: x + Y),
+    ("Y - x'", lambda x, Y: Y - x),
+    ("x'./Y", lambda x, Y: x / Y),
+    ("Y.^x'", lambda x, Y: Y ** x),
+    ("x + Y'", lambda x, Y: x[:, None] + Y.T),
+    ("x'.*Y + x'", lambda x, Y: x * Y + x),
+])
+def test_a_vector_and_a_matrix_of_one_shape_are_elementwise_operands(expression, numpy_value):
+    rng = np.random.default_rng(5)
+    values = {"x": rng.uniform(0.5, 2.0, 5), "Y": rng.uniform(0.5, 2.0, (1, 5))}
+    used = {name: ROW[name] for name in ROW if name in expression}
+    got = md.evaluate(expression, {name: values[name] for name in used}, shapes=used)
+    want = numpy_value(values["x"], values["Y"])
+    np.testing.assert_allclose(np.reshape(got, want.shape), want, rtol=1e-12)
+    for wrt in used:
+        assert_derivative(expression, wrt, used, layouts=ALL_LAYOUTS, values={n: values[n] for n in used})
+
+
+@pytest.mark.parametrize("expression, shapes, caret", [
+    ("ones(5)'.*Y", {"Y": (5, 3)}, 8),
+    ("ones(5)'.*Y", {"Y": (5, 5)}, 8),
+    ("x'+Y", {"x": (5,), "Y": (5, 5)}, 2),
+    ("x.*Y", {"x": (5,), "Y": (1, 5)}, 1),
+    ("x + A", {"x": (3,), "A": (3, 3)}, 2),
+])
+def test_a_vector_does_not_broadcast_over_a_matrix(expression, shapes, caret):
+    with pytest.raises(md.ShapeError) as caught:
+        md.diff(expression, wrt=sorted(shapes)[0], shapes=shapes)
+    assert caught.value.position == caret
+    assert "only a scalar is broadcast" in str(caught.value)
+    assert "\n" not in caught.value.message
+
+
+def test_a_one_by_one_matrix_beside_a_vector_is_still_a_scalar():
+    """x + A with A 1×1 adds A's one entry to every entry; x's length is not inferred to be 1."""
+    d = md.diff("x + A", wrt="x", shapes={"A": (1, 1)})
+    assert d.text == "eye(n)"
+    assert md.evaluate("x + A", {"x": [1.0, 2.0], "A": [[3.0]]}, shapes={"A": (1, 1)}).tolist() == [4.0, 5.0]
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (3, 1)])
+def test_diag_of_a_one_row_or_one_column_matrix_is_its_diagonal_matrix(shape):
+    """As in MATLAB: the printed d(x'.*Y)/dx is diag(Y') for a 1×n Y, so diag takes the n×1 matrix."""
+    Y = np.array([1.0, -2.0, 3.0]).reshape(shape)
+    np.testing.assert_array_equal(md.evaluate("diag(Y)", {"Y": Y}, shapes={"Y": shape}), np.diag(Y.ravel()))
+    assert_derivative("diag(Y)", "Y", {"Y": shape}, layouts=ALL_LAYOUTS)

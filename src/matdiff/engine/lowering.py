@@ -257,6 +257,7 @@ class _Lowering:
         if exponent.node.op == "const" and exponent.node.rank == 0:
             return Value(self.record(ir.apply("constant_power", base.node, exponent.node.params[0]), position), base.row)
         # x .^ e with e not a number: no logarithm, so negative bases stay real where e is an integer
+        base, exponent = self.aligned(base, exponent)
         if base.node.rank and exponent.node.rank and not self.same_shape(base, exponent):
             raise self.error(f"cannot raise {self.show(base)} elementwise to the power {self.show(exponent)}",
                              position)
@@ -292,6 +293,32 @@ class _Lowering:
         labels = tuple(range(like.node.rank))
         return einsum(labels, (scalar, ()), sizes=dict(zip(labels, like.node.shape)))
 
+    def aligned(self, left: Value, right: Value) -> tuple[Value, Value]:
+        """A vector beside a matrix of its own shape (a row 1×n beside a 1×n matrix, a column beside
+        an n×1 one) reshaped to that matrix, so elementwise operations take both; anything else as it
+        is. Only a dimension known to be 1 matches a vector's implied one: nothing broadcasts but a
+        scalar (SPEC §1), and no matrix is inferred to be a vector."""
+        if {left.node.rank, right.node.rank} != {1, 2}:
+            return left, right
+        vector, matrix = (left, right) if left.node.rank == 1 else (right, left)
+        if is_all_ones(matrix.node.shape):
+            return left, right  # a 1×1 matrix is a scalar (add squeezes it); its 1 infers no vector's length
+        rows, columns = vector.as_matrix()
+        unit = 0 if vector.row else 1
+        if matrix.node.shape[unit] != 1 or not self.dims.unify((rows, columns)[1 - unit], matrix.node.shape[1 - unit]):
+            return left, right
+        reshaped = Value(ir.reshape(vector.node, matrix.node.shape))
+        return (reshaped, right) if vector is left else (left, reshaped)
+
+    @staticmethod
+    def no_broadcast(left: Value, right: Value) -> str:
+        """Why a vector beside a matrix fails, and what to write instead: nothing but a scalar is
+        broadcast (SPEC §1)."""
+        if {left.node.rank, right.node.rank} != {1, 2}:
+            return ""
+        return ("; only a scalar is broadcast: repeat a row r over m rows as ones(m)*r, "
+                "a column c over n columns as c*ones(n)'")
+
     def same_shape(self, left: Value, right: Value) -> bool:
         if left.node.rank != right.node.rank or (left.node.rank == 1 and left.row != right.row):
             return False
@@ -302,20 +329,25 @@ class _Lowering:
             left = Value(self.broadcast(left.node, right), right.row)
         elif right.node.rank == 0 and left.node.rank:
             right = Value(self.broadcast(right.node, left), left.row)
-        elif not self.same_shape(left, right):
+        else:
+            left, right = self.aligned(left, right)
+        if not self.same_shape(left, right):
             if is_all_ones(left.node.shape) and left.node.rank:
                 return self.add(Value(self.squeeze(left)), right, position, verb)
             if is_all_ones(right.node.shape) and right.node.rank:
                 return self.add(left, Value(self.squeeze(right)), position, verb)
-            raise self.error(f"cannot {verb} {self.show(left)} and {self.show(right)}", position)
+            raise self.error(f"cannot {verb} {self.show(left)} and {self.show(right)}{self.no_broadcast(left, right)}",
+                             position)
         return Value(self.record(ir.add(left.node, right.node), position), left.row)
 
     def elementwise_product(self, left: Value, right: Value, position: int, verb: str = "multiply") -> Value:
         if left.node.rank == 0 or right.node.rank == 0:
             scalar, other = (left, right) if left.node.rank == 0 else (right, left)
             return Value(self.record(ir.scale(scalar.node, other.node), position), other.row)
+        left, right = self.aligned(left, right)
         if not self.same_shape(left, right):
-            raise self.error(f"cannot {verb} elementwise {self.show(left)} and {self.show(right)}", position)
+            raise self.error(f"cannot {verb} elementwise {self.show(left)} and {self.show(right)}"
+                             f"{self.no_broadcast(left, right)}", position)
         return Value(self.record(ir.hadamard(left.node, right.node), position), left.row)
 
     def multiply(self, left: Value, right: Value, position: int) -> Value:
@@ -394,6 +426,8 @@ class _Lowering:
     def function_diag(self, x: Value, position: int) -> Value:
         if x.node.rank == 0:
             return x
+        if x.node.rank == 2 and x.node.shape.count(1) == 1:  # a 1×n or n×1 matrix is a vector here, as in MATLAB
+            x = Value(ir.reshape(x.node, tuple(d for d in x.node.shape if d != 1)))
         if x.node.rank == 1:
             n = x.node.shape[0]
             return Value(self.record(einsum(("i", "j"), (x.node, ("i",)), (eye(n), ("i", "j"))), position))
