@@ -1,6 +1,6 @@
 """5. Linear at scale: time and output size against input size, with fitted growth exponents.
 
-    python bench/scaling.py [--quick] [--plot bench/scaling_large.png]
+    python bench/scaling.py [--quick] [--only WORKLOAD]... [--plot bench/scaling_large.png]
 
 Each workload runs at four or five sizes; the exponent is the least-squares slope of
 log(time) (and log(output size)) against log(size) over them, so 1.0 is linear. Times are
@@ -13,7 +13,8 @@ Workloads (SPEC §5 "linear at scale"; issue 13):
 
 - chain: ``z1 = sin(a); z2 = sin(z1); …; zn``, ∂/∂a, then ``.text``, ``.latex``, ``.index``;
 - reuse: ``z_i = z_{i-1}*z_{i-1} + z_{i-1}`` (each value used three times), the same four;
-- sum: ``a + a + … + a`` (n terms), ∂/∂a and ``.text``;
+- sum: ``a + a + … + a`` (n terms), ∂/∂a and ``.text``; and its parse alone, matdiff's parser (a
+  fast path for flat chains) beside lark's parser with the same grammar;
 - nest: the third derivative of ``sum(sin(sin(…sin(a))))`` (depth n), then ``.text``;
 - mlp: a batched tanh network ``a_k = tanh(W_k·a_{k-1})`` over the columns of X, ∂loss/∂W1,
   then ``.text``, ``.index`` — against one numeric ``jax.grad`` of the same loss (width 64,
@@ -213,6 +214,21 @@ def jax_series(sizes) -> list[dict]:
     return rows
 
 
+def parse_series(sizes, repeat: int) -> list[dict]:
+    """The sum's parse alone: matdiff's parser (its fast path for flat chains) beside lark's LALR
+    parser with the same grammar and tree builder, the route every other program takes."""
+    from matdiff.language import syntax
+
+    rows = []
+    for n in sizes:
+        source = "+".join(["a"] * n)
+        for tool, parse in (("matdiff parse (fast path)", syntax.parse),
+                            ("lark parse (same grammar)", syntax._parser().parse)):
+            seconds, _ = cpu_best(lambda parse=parse: parse(source), repeat)
+            rows.append({"workload": "sum", "size": n, "tool": tool, "seconds": seconds, "output": ""})
+    return rows
+
+
 def compile_series(sizes) -> list[dict]:
     md.diff("x'*A*x", wrt="x", shapes={"x": (2,), "A": (2, 2)}).compile("numpy")  # imports first
     rows = []
@@ -227,20 +243,28 @@ def compile_series(sizes) -> list[dict]:
 # ----- the run -----------------------------------------------------------------------------------------
 
 
-def run_all(*, quick: bool = False) -> dict:
+WORKLOADS = ("chain", "reuse", "sum", "nest", "mlp", "evaluate")
+
+
+def run_all(*, quick: bool = False, only: tuple = WORKLOADS) -> dict:
     sizes = QUICK_SIZES if quick else SIZES
     repeat = 2 if quick else 3
     rows: list[dict] = []
     for workload in ("chain", "reuse", "sum", "nest", "mlp"):
-        rows += matdiff_series(workload, sizes[workload], repeat)
-    rows += compile_series(sizes["mlp"])
-    rows += evaluate_series(sizes["evaluate"])
+        if workload in only:
+            rows += matdiff_series(workload, sizes[workload], repeat)
+    if "sum" in only:
+        rows += parse_series(sizes["sum"], repeat)
+    if "mlp" in only:
+        rows += compile_series(sizes["mlp"])
+    if "evaluate" in only:
+        rows += evaluate_series(sizes["evaluate"])
     if have("sympy"):
-        rows += sympy_series("chain", (50, 100, 200, 400))
-        rows += sympy_series("reuse", (4, 6, 8, 10))
-        rows += sympy_series("sum", sizes["sum"])
-        rows += sympy_series("nest", sizes["nest"])
-    if have("jax"):
+        sympy_sizes = {"chain": (50, 100, 200, 400), "reuse": (4, 6, 8, 10), "sum": sizes["sum"], "nest": sizes["nest"]}
+        for workload, series in sympy_sizes.items():
+            if workload in only:
+                rows += sympy_series(workload, series)
+    if have("jax") and "mlp" in only:
         rows += jax_series(sizes["mlp"])
     return {"rows": rows, "fits": fits(rows)}
 
@@ -272,12 +296,14 @@ def targets(results: dict) -> list[dict]:
     checks = []
     for workload, (size, limit, largest_exponent) in TARGETS.items():
         seconds = at(workload, "matdiff (diff", size)
+        if seconds is None:
+            continue  # not run (--only)
         fit = next((f for f in results["fits"] if f["workload"] == workload and f["tool"].startswith("matdiff (diff +")
                     and "compile" not in f["tool"]), None)
-        met = seconds is not None and seconds < limit and (largest_exponent is None or fit["time exponent"] <= largest_exponent)
+        met = seconds < limit and (largest_exponent is None or fit["time exponent"] <= largest_exponent)
         growth = f", exponent {fit['time exponent']:.2f} (≤ {largest_exponent})" if largest_exponent and fit else ""
         checks.append({"target": f"{workload} at {size}: < {limit} s{', exponent ≤ ' + str(largest_exponent) if largest_exponent else ''}",
-                       "measured": f"{seconds:.3f} s{growth}" if seconds is not None else "not run", "met": met})
+                       "measured": f"{seconds:.3f} s{growth}", "met": met})
     for depth in SIZES["mlp"]:
         derive, grad = at("mlp", "matdiff (diff", depth), at("mlp", "jax.grad, one call", depth)
         if derive is not None and grad is not None:
@@ -335,7 +361,9 @@ def plot(results: dict, path: str) -> None:
 def _arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--plot", default=os.path.join(os.path.dirname(__file__), "scaling_large.png"))
+    parser.add_argument("--plot", default=None, help="where to draw the figure (default bench/scaling_large.png "
+                                                      "for a run of every workload, none for --only)")
+    parser.add_argument("--only", action="append", choices=WORKLOADS, help="run this workload only (repeatable)")
     return parser.parse_args(argv)
 
 
@@ -343,9 +371,10 @@ if __name__ == "__main__":
     from run import table
 
     arguments = _arguments()
-    results = run_all(quick=arguments.quick)
+    results = run_all(quick=arguments.quick, only=tuple(arguments.only or WORKLOADS))
     results["targets"] = targets(results)
     print(table(results["rows"], ["workload", "size", "tool", "seconds", "output"]))
     print(table(shown_fits(results["fits"]), ["workload", "tool", "sizes", "time exponent", "output exponent"]))
     print(table(results["targets"], ["target", "measured", "met"]))
-    plot(results, arguments.plot)
+    if arguments.plot or not arguments.only:
+        plot(results, arguments.plot or os.path.join(os.path.dirname(__file__), "scaling_large.png"))

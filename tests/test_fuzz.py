@@ -183,3 +183,51 @@ def test_atheris_harness_runs_clean_for_a_few_seconds(tmp_path):
                             env=dict(os.environ, MATDIFF_STRICT="1"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert time.perf_counter() - start < 100
+
+
+# ----- the parser's fast path (flat chains of names and numbers) against lark ----------------
+
+FLAT_FRAGMENTS = ["x", "A", "a_2", "W1", "2", "0.5", "1e-3", "1e999", ".5", "3.", "1.e5", "+", "-", "*", "/",
+                  ".*", "./", "'", " ", "\t", "(", ")", "^", ".^", "#", ";", "\n", "sum(", "1.", "..", "α"]
+
+
+def _lark_statements(source: str):
+    """What the grammar builds for source: its statements, or the MatdiffError it raises."""
+    from matdiff.language import syntax
+
+    try:
+        return repr(tuple(syntax._parser().parse(source)))
+    except Exception as error:  # lark's own exception or the transformer's, wrapped
+        inner = getattr(error, "orig_exc", error)
+        return type(inner).__name__
+
+
+_OPERAND = st.tuples(st.sampled_from(["x", "A", "a_2", "2", "0.5", "1e-3", "1e999", ".5", "3.", "1.e5"]),
+                     st.sampled_from(["", "'", "''", " '"])).map("".join)
+_FLAT_CHAIN = st.tuples(_OPERAND, st.lists(st.tuples(st.sampled_from(["+", " - ", "*", "/", " .* ", "./"]), _OPERAND)
+                                                .map("".join), max_size=8).map("".join)).map("".join)
+
+
+@FUZZ
+@given(text=st.one_of(st.lists(st.sampled_from(FLAT_FRAGMENTS), max_size=30).map("".join), _FLAT_CHAIN))
+def test_fast_path_builds_what_lark_builds(text):
+    """Whatever the fast path takes, lark takes too and builds the same tree (positions and depths
+    included); what it declines goes to lark, so errors are lark's."""
+    from matdiff.language import syntax
+
+    try:
+        fast = syntax._fast_parse(text)
+    except md.MatdiffError as error:  # a number too large: lark's transformer says the same
+        assert _lark_statements(text) in ("VisitError", type(error).__name__, "ParseError")
+        assert isinstance(_bounded(md.diff, text, wrt="x"), md.ParseError)
+        return
+    if fast is not None:
+        assert repr(fast) == _lark_statements(text)
+
+
+def test_a_hundred_thousand_term_sum_takes_the_fast_path():
+    from matdiff.language import syntax
+
+    source = " + ".join(["a", "x'*A*x", "2.5"] * 1000)
+    assert repr(syntax._fast_parse(source)) == _lark_statements(source)
+    assert syntax._fast_parse("+".join(["a"] * 100_000)) is not None

@@ -322,6 +322,8 @@ class _Lowering:
     def same_shape(self, left: Value, right: Value) -> bool:
         if left.node.rank != right.node.rank or (left.node.rank == 1 and left.row != right.row):
             return False
+        if left.node.shape == right.node.shape:  # the same dimensions (a DimVar equals only itself)
+            return True
         return all(self.dims.unify(a, b) for a, b in zip(left.node.shape, right.node.shape))
 
     def add(self, left: Value, right: Value, position: int, verb: str) -> Value:

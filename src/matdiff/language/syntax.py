@@ -147,13 +147,22 @@ def _depth(*children: Node) -> int:
     return depth
 
 
+def _number(text: str, position: int) -> Number:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ParseError(f"number {text} is too large", position)
+    return Number(position, 1, value, text)
+
+
+def _chain(first: Node, rest: tuple) -> Chain:
+    """first (op, position, operand)…: one precedence level's operands at once."""
+    return Chain(rest[0][1], _depth(first, *(operand for _, _, operand in rest)), first, rest)
+
+
 class _Build(Transformer):
     def number(self, children):
         (token,) = children
-        value = float(token)
-        if not math.isfinite(value):
-            raise ParseError(f"number {token} is too large", token.start_pos)
-        return Number(token.start_pos, 1, value, str(token))
+        return _number(str(token), token.start_pos)
 
     def name(self, children):
         (token,) = children
@@ -169,8 +178,7 @@ class _Build(Transformer):
         100,000-term sum is built in linear time, not by copying a growing tuple per term."""
         first, *pairs = children
         ops, operands = pairs[0::2], pairs[1::2]
-        rest = tuple((str(op), op.start_pos, operand) for op, operand in zip(ops, operands))
-        return Chain(ops[0].start_pos, _depth(first, *operands), first, rest)
+        return _chain(first, tuple((str(op), op.start_pos, operand) for op, operand in zip(ops, operands)))
 
     def signed(self, children):
         op, operand = children
@@ -194,6 +202,60 @@ class _Build(Transformer):
 
     def start(self, children):
         return tuple(children)
+
+
+# ----- the fast path: flat chains of names and numbers ---------------------------------------------
+# lark spends ~15 µs a token, 1.5 s on a 100,000-term sum. A one-line expression that is only
+# names and numbers (with transposes) joined by + - * / .* ./ needs no parser: its tree is the two
+# precedence levels of the grammar, built here by the same functions in one pass of a regular
+# expression. Anything else (a call, parentheses, a sign, a power, a comment, statements, an
+# error) goes to lark, so the language and every error message are lark's. tests/test_fuzz.py
+# holds the two to the same trees.
+
+_FAST_TOKEN = re.compile(r"[ \t\r\f]*(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<number>(\d+(\.(?![*\/^])\d*)?|\.\d+)"
+                         r"([eE][+-]?\d+)?)|(?P<add>[+-])|(?P<mul>\.\*|\./|\*|/)|(?P<quote>')|(?P<end>[ \t\r\f]*\Z))")
+
+
+def _fast_parse(source: str) -> tuple | None:
+    """The statements of ``source`` when it is a flat chain of names and numbers, else None."""
+    terms: list = []  # of (op, position, product) for the sum; the first op is None
+    factors: list = []  # of (op, position, operand) for the product being read
+    add_op: tuple = (None, 0)
+    mul_op: tuple = (None, 0)
+    operand: Node | None = None
+    position, expect_operand = 0, True
+    while True:
+        token = _FAST_TOKEN.match(source, position)
+        if token is None:
+            return None
+        kind, start, position = token.lastgroup, token.start(token.lastgroup), token.end()
+        if expect_operand:
+            if kind == "name":
+                operand = Name(start, 1, token.group(kind))
+            elif kind == "number":
+                operand = _number(token.group(kind), start)
+            else:
+                return None
+            expect_operand = False
+            continue
+        assert operand is not None
+        if kind == "quote":
+            operand = Transpose(start, _depth(operand), operand)
+            continue
+        factors.append((*mul_op, operand))
+        if kind == "mul":
+            mul_op, expect_operand = (token.group(kind), start), True
+            continue
+        product = factors[0][2] if len(factors) == 1 else _chain(factors[0][2], tuple(factors[1:]))
+        terms.append((*add_op, product))
+        factors, mul_op = [], (None, 0)
+        if kind == "add":
+            add_op, expect_operand = (token.group(kind), start), True
+            continue
+        if kind != "end":
+            return None
+        value = terms[0][2] if len(terms) == 1 else _chain(terms[0][2], tuple(terms[1:]))
+        return (Statement(None, value, value.position),)
 
 
 _PARSER = None
@@ -222,7 +284,7 @@ def parse(source: str) -> Program:
     if not source.strip():
         raise ParseError("empty expression: type something like x'*A*x", 0, source)
     try:
-        statements = cast(tuple, _parser().parse(source))  # the inline transformer builds the tuple
+        statements = _fast_parse(source) or cast(tuple, _parser().parse(source))  # lark's transformer builds it
     except VisitError as error:  # a callback refused something (too deep, bad number)
         inner = error.orig_exc
         if isinstance(inner, MatdiffError):
