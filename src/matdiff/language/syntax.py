@@ -228,7 +228,8 @@ def _fast_parse(source: str) -> tuple | None:
         token = _FAST_TOKEN.match(source, position)
         if token is None:
             return None
-        kind, start, position = token.lastgroup, token.start(token.lastgroup), token.end()
+        kind = token.lastgroup or "end"  # every alternative is a named group
+        start, position = token.start(kind), token.end()
         if expect_operand:
             if kind == "name":
                 operand = Name(start, 1, token.group(kind))
