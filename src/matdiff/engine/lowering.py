@@ -297,7 +297,8 @@ class _Lowering:
         """A vector beside a matrix of its own shape (a row 1×n beside a 1×n matrix, a column beside
         an n×1 one) reshaped to that matrix, so elementwise operations take both; anything else as it
         is. Only a dimension known to be 1 matches a vector's implied one: nothing broadcasts but a
-        scalar (SPEC §1), and no matrix is inferred to be a vector."""
+        scalar (the language's one broadcast: a scalar plus a vector or matrix is elementwise), and no
+        matrix is inferred to be a vector."""
         if {left.node.rank, right.node.rank} != {1, 2}:
             return left, right
         vector, matrix = (left, right) if left.node.rank == 1 else (right, left)
@@ -313,7 +314,7 @@ class _Lowering:
     @staticmethod
     def no_broadcast(left: Value, right: Value) -> str:
         """Why a vector beside a matrix fails, and what to write instead: nothing but a scalar is
-        broadcast (SPEC §1)."""
+        broadcast."""
         if {left.node.rank, right.node.rank} != {1, 2}:
             return ""
         return ("; only a scalar is broadcast: repeat a row r over m rows as ones(m)*r, "
