@@ -247,6 +247,33 @@ HESSIANS = [
       "kron(eye(2), a*b' + b*a')"),
     C("Goodfellow 6.5, last layer", "H = tanh(W1*X); 0.5*sum((W2*H - Y).^2)", ("W2", "W2"),
       {"W1": (4, 3), "X": (3, 5), "W2": (2, 4), "Y": (2, 5)}, "vec", "H = tanh(W1*X); kron(H*H', eye(2))"),
+    C(MN + " 10.3, f(W*X)", "sum(softplus(W*X))", ("W", "W"), {"W": (2, 3), "X": (3, 4)}, "vec",
+      "S = sigmoid(W*X); kron(X, eye(2))*diag(vec(S.*(1 - S)))*kron(X', eye(2))"),
+    C(MN + " 10.3, f(A*W*X)", "sum(softplus(A*W*X))", ("W", "W"), {"A": (4, 2), "W": (2, 3), "X": (3, 5)}, "vec",
+      "S = sigmoid(A*W*X); kron(X, A')*diag(vec(S.*(1 - S)))*kron(X', A)"),
+    C("Bishop 4.3.3, logistic on a batch", "-sum(Y.*log(sigmoid(W*X)) + (1 - Y).*log(1 - sigmoid(W*X)))", ("W", "W"),
+      {"W": (2, 3), "X": (3, 4), "Y": (2, 4)}, "vec",
+      "S = sigmoid(W*X); kron(X, eye(2))*diag(vec(S.*(1 - S)))*kron(X', eye(2))", Y="unit"),
+    C("Goodfellow 6.2.2.2, sigmoid output", "0.5*sum((sigmoid(W*X) - Y).^2)", ("W", "W"),
+      {"W": (2, 3), "X": (3, 4), "Y": (2, 4)}, "vec",
+      "S = sigmoid(W*X); kron(X, eye(2))*diag(vec(S.^2.*(1 - S).^2 + (S - Y).*S.*(1 - S).*(1 - 2*S)))*kron(X', eye(2))"),
+    C("Goodfellow 6.2.2.2, tanh output", "0.5*sum((tanh(W*X) - Y).^2)", ("W", "W"),
+      {"W": (2, 3), "X": (3, 4), "Y": (2, 4)}, "vec",
+      "T = tanh(W*X); kron(X, eye(2))*diag(vec((1 - T.^2).^2 - 2*(T - Y).*T.*(1 - T.^2)))*kron(X', eye(2))"),
+    C("Goodfellow 8.2, a hidden layer's Hessian", "0.5*sum((W2*tanh(W1*X) - Y).^2)", ("W1", "W1"),
+      {"W1": (4, 3), "X": (3, 5), "W2": (2, 4), "Y": (2, 5)}, "vec",
+      "H = tanh(W1*X); D = 1 - H.^2; kron(X, eye(4))*(diag(vec(D))*kron(eye(5), W2'*W2)*diag(vec(D)) "
+      "- 2*diag(vec(D.*H.*(W2'*(W2*H - Y)))))*kron(X', eye(4))"),
+    C("Goodfellow 8.2, a hidden layer's Hessian", "0.5*sum((sigmoid(W2*sigmoid(W1*X)) - Y).^2)", ("W1", "W1"),
+      {"W1": (4, 3), "X": (3, 5), "W2": (2, 4), "Y": (2, 5)}, "vec",
+      "A = sigmoid(W1*X); S = sigmoid(W2*A); G = W2'*((S - Y).*S.*(1 - S)); "
+      "kron(X, eye(4))*(diag(vec(A.*(1 - A).*(1 - 2*A).*G)) + diag(vec(A.*(1 - A)))*kron(eye(5), W2')"
+      "*diag(vec(S.^2.*(1 - S).^2 + (S - Y).*S.*(1 - S).*(1 - 2*S)))*kron(eye(5), W2)*diag(vec(A.*(1 - A))))"
+      "*kron(X', eye(4))"),
+    C("Goodfellow 6.5, last layer", "0.5*sum((sigmoid(W2*tanh(W1*X)) - Y).^2)", ("W2", "W2"),
+      {"W1": (4, 3), "X": (3, 5), "W2": (2, 4), "Y": (2, 5)}, "vec",
+      "H = tanh(W1*X); S = sigmoid(W2*H); "
+      "kron(H, eye(2))*diag(vec(S.^2.*(1 - S).^2 + (S - Y).*S.*(1 - S).*(1 - 2*S)))*kron(H', eye(2))"),
     C(CB + " (81)", "x'*A*x", ("x", "x"), VEC, "gradient", "A + A'"),
     C(BV + ", least squares", "0.5*norm2(A*x - b)^2", ("x", "x"), LS, "gradient", "A'*A"),
     C(BV + ", least squares", "norm2(A*x - b)^2", ("x", "x"), LS, "gradient", "2*A'*A"),

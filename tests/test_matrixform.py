@@ -118,6 +118,8 @@ RULE_CASES = [
     ("kron-scalar", "kron(-A, 2*B)", "-2*kron(A, B)"),
     ("kron-unit", "kron(A, eye(1))", "A"),
     ("kron-sum", "kron(A, B) + kron(A, C)", "kron(A, B + C)"),
+    ("kron-mixed-product", "kron(eye(3), A)*kron(eye(3), B)", "kron(eye(3), A*B)"),
+    ("kron-mixed-product", "kron(A, eye(2))*kron(B, eye(2))*kron(C, eye(2))", "kron(A*B, eye(2))*kron(C, eye(2))"),
     ("kron-sum", "kron(B, A) - 2*kron(C, A)", "kron(B - 2*C, A)"),
     ("scaled-reciprocal", "2*(1 ./ x)", "2 ./ x"),
     ("inverse-of-inverse", "inv(inv(X))", "X"),
@@ -157,6 +159,7 @@ def test_rules_leave_other_forms_alone():
     assert RULE_NAMES["factor-left"].apply(tree("A*B + C*B", S)) is None
     assert RULE_NAMES["diag-times-vector"].apply(tree("diag(v)*A", S)) is None
     assert RULE_NAMES["symmetric-transpose"].apply(tree("(A*B)'", S)) is None
+    assert RULE_NAMES["kron-mixed-product"].apply(tree("kron(eye(3), A)*kron(B, eye(3))", S)) is None
 
 
 def test_compact_reaches_the_cookbook_form_through_several_rules():

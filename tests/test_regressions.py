@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numerics import ALL_LAYOUTS, assert_derivative, md
+from numerics import ALL_LAYOUTS, assert_derivative, md, rng_for
 
 SHAPES = {"a": (), "b": (), "x": (3,), "y": (3,), "z": (2,), "w": (6,),
           "A": (3, 3), "B": (3, 2), "C": (2, 3), "D": (2, 2)}
@@ -135,7 +135,7 @@ ROW = {"x": (5,), "Y": (1, 5)}
     ("x'.*Y + x'", lambda x, Y: x * Y + x),
 ])
 def test_a_vector_and_a_matrix_of_one_shape_are_elementwise_operands(expression, numpy_value):
-    rng = np.random.default_rng(5)
+    rng = rng_for(expression)
     values = {"x": rng.uniform(0.5, 2.0, 5), "Y": rng.uniform(0.5, 2.0, (1, 5))}
     used = {name: ROW[name] for name in ROW if name in expression}
     got = md.evaluate(expression, {name: values[name] for name in used}, shapes=used)

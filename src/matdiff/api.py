@@ -152,7 +152,8 @@ class Derivative:
         """Matrix notation in the input language, re-parseable by ``md.evaluate`` (with the same
         shapes; possibly a program ``a2 = …; …; value``); None if none exists."""
         with _guarded(self.source):  # printing recurses as deep as the expression
-            return None if self.matrix_program is None else self.matrix_program.text
+            program = self.matrix_program
+            return None if program is None or not program.in_language else program.text
 
     @cached_property
     def vec_text(self) -> str | None:
@@ -161,12 +162,15 @@ class Derivative:
             return self.text
         with _guarded(self.source):
             program = self._forms.matrix_program(vec=True)
-            return None if program is None else program.text
+            return None if program is None or not program.in_language else program.text
 
     @property
     def reason(self) -> str | None:
         """Why there is no matrix form in this layout, in one line; None when there is one."""
-        return None if self.text is not None else self._forms.reason(self.vec_text)
+        if self.text is not None:
+            return None
+        with _guarded(self.source):
+            return self._forms.reason(self.vec_text)
 
     @cached_property
     def index(self) -> str:

@@ -96,6 +96,21 @@ def _neighbours(x: MatrixExpr, replace: Callable[[MatrixExpr, MatrixExpr], "list
     return None
 
 
+def kron_mixed_product(x: MatrixExpr) -> MatrixExpr | None:
+    """kron(I, B)·kron(I, D) = kron(I, B·D) and kron(A, I)·kron(C, I) = kron(A·C, I), for neighbours in
+    a chain of products with the same identity (the product being defined, so are B·D and A·C)."""
+    def merge(a: MatrixExpr, b: MatrixExpr) -> list[MatrixExpr] | None:
+        if not (is_call(a, "kron") and is_call(b, "kron")):
+            return None
+        for side in (0, 1):
+            if a.args[side] == b.args[side] and is_call(a.args[side], "eye"):
+                inner = product(a.args[1 - side], b.args[1 - side])
+                return [call("kron", (a.args[0], inner) if side == 0 else (inner, a.args[1]), "matrix")]
+        return None
+
+    return _neighbours(x, merge)
+
+
 def ones_outer(x: MatrixExpr) -> MatrixExpr | None:
     """ones(m)·ones(n)ᵀ = ones(m)·ones(1, n) = ones(m, n)."""
     if x.op != "product" or len(x.args) != 2:
@@ -183,6 +198,7 @@ RULES: tuple[tuple[str, Callable[[MatrixExpr], MatrixExpr | None]], ...] = (
     ("inverse-of-inverse",    inverse_of_inverse),     # inv(inv(X)) = X
     ("inverse-cancels",       inverse_cancels),        # inv(P)·P = I
     ("diag-product",          diag_product),           # diag(u)·diag(v) = diag(u ⊙ v)
+    ("kron-mixed-product",    kron_mixed_product),     # kron(I, B)·kron(I, D) = kron(I, B·D)
     ("ones-outer",            ones_outer),             # 1ₘ·1ₙᵀ = ones(m, n)
     ("ones-in-sum",           ones_in_sum),            # c·1 + A = c + A
     ("hadamard-scaled-ones",  hadamard_scaled_ones),   # (c·1) ⊙ A = c·A

@@ -26,7 +26,7 @@ from matdiff.engine.ir import Tensor, postorder
 from matdiff.engine.primitives import FUNCTIONS
 from matdiff.notation.identities import Normalizer
 from matdiff.notation.matrixform import Recovery
-from matdiff.notation.mtree import MatrixExpr, cost, latex, latex_name, leaf, negate_, number, text, total
+from matdiff.notation.mtree import MatrixExpr, cost, in_language, latex, latex_name, leaf, negate_, number, text, total
 from matdiff.notation.rewrite import compact, is_symmetric, rebuild, without_transposes
 from matdiff.notation.vecform import vec_form
 
@@ -42,6 +42,11 @@ class MatrixProgram:
     @property
     def text(self) -> str:
         return "; ".join([f"{name} = {text(body)}" for name, body in self.bindings] + [text(self.value)])
+
+    @property
+    def in_language(self) -> bool:
+        """Whether :attr:`text` is in the input language (it holds no commutation matrix K)."""
+        return all(in_language(x) for x in [body for _, body in self.bindings] + [self.value])
 
     def latex(self, result: str | None = None) -> str:
         """LaTeX; with assignments, an aligned block whose last line is ``result = value``."""

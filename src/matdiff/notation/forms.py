@@ -129,9 +129,13 @@ class DerivativeForms:
         return MatrixProgram(gradient.bindings, transpose(gradient.value), note)
 
     def reason(self, vec_text: str | None) -> str:
-        """Why there is no matrix form in this layout, in one line."""
+        """Why there is no matrix form in this layout, in one line (with the Kronecker form that needs
+        the commutation matrix, where that is the reason)."""
         d = self.d
-        return no_matrix_form(f"∂{self.y_name}/∂{''.join(d.wrt)}", d.shape, d.layout, vec_text, self.unplaced)
+        vec = self.matrix_program(vec=True) if vec_text is None and d.order == 1 or d.layout == "vec" else None
+        commuted = vec.text if vec is not None and not vec.in_language else None
+        return no_matrix_form(f"∂{self.y_name}/∂{''.join(d.wrt)}", d.shape, d.layout, vec_text, self.unplaced,
+                              commuted)
 
     def latex(self, matrix: MatrixProgram | None) -> str:
         """The matrix form's LaTeX; without one, index notation (and the vec form when it exists)."""

@@ -52,6 +52,28 @@ def call(function: str, arguments: tuple, shape_class: str) -> MatrixExpr:
     return MatrixExpr("call", tuple(arguments), function, shape_class)
 
 
+COMMUTATION = "K"
+"""The commutation matrix K(m, n): K(m, n)*vec(A) = vec(A') for A m×n (Magnus & Neudecker). Not a
+function of the input language: a form that needs it prints in LaTeX (K_{m,n}) and in the reason a
+layout has no matrix form, never as ``.text``."""
+
+
+def commutation(m: MatrixExpr, n: MatrixExpr) -> MatrixExpr:
+    """K(m, n), of sizes ``m`` and ``n`` (leaves): the pq×pq permutation with vec(A') = K·vec(A)."""
+    return call(COMMUTATION, (m, n), "matrix")
+
+
+def in_language(x: MatrixExpr) -> bool:
+    """Whether the input language can state x: it holds no commutation matrix."""
+    pending = [x]
+    while pending:
+        y = pending.pop()
+        if is_call(y, COMMUTATION):
+            return False
+        pending.extend(y.args)
+    return True
+
+
 def _product_shape_class(factors) -> str:
     shaped = [f.shape_class for f in factors if f.shape_class != "scalar"]
     if not shaped:
@@ -272,7 +294,8 @@ def function_latex(name: str, argument: str, atomic: str) -> str:
 def latex(x: MatrixExpr) -> str:
     def wrap(y: MatrixExpr, minimum: int) -> str:
         s = latex(y)
-        return f"\\left({s}\\right)" if _level(y) < minimum else s
+        level = 2 if is_call(y, "kron") else _level(y)  # A ⊗ B is infix here: (A ⊗ B) K, (A ⊗ B)^T
+        return f"\\left({s}\\right)" if level < minimum else s
 
     op = x.op
     if op == "leaf":
@@ -288,6 +311,8 @@ def latex(x: MatrixExpr) -> str:
             return r"\mathbf{1}_{" + r"\times ".join(latex(a) for a in x.args) + "}"
         if x.name == "kron":
             return f"{wrap(x.args[0], 3)} \\otimes {wrap(x.args[1], 3)}"
+        if x.name == COMMUTATION:
+            return f"K_{{{latex(x.args[0])},{latex(x.args[1])}}}"
         if x.name == "norm2":
             return r"\left\|" + latex(x.args[0]) + r"\right\|"
         name = _LATEX_FUNCTIONS.get(x.name, r"\operatorname{" + x.name + "}")

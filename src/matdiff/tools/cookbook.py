@@ -117,6 +117,12 @@ KRONECKER_JACOBIANS = (
              "kron(eye(2), A + A')"),
     Identity("Kronecker Jacobians", "0.5*sum((W*X - Y).^2)", ("W", "W"), {"W": (2, 3), "X": (3, 4), "Y": (2, 4)},
              "vec", "kron(X*X', eye(2))"),
+    Identity("Kronecker Jacobians", "sum(softplus(W*X))", ("W", "W"), {"W": (2, 3), "X": (3, 4)}, "vec",
+             "S = sigmoid(W*X); kron(X, eye(2))*diag(vec(S.*(1 - S)))*kron(X', eye(2))"),
+    Identity("Kronecker Jacobians", "0.5*sum((W2*tanh(W1*X) - Y).^2)", ("W1", "W1"),
+             {"W1": (4, 3), "X": (3, 5), "W2": (2, 4), "Y": (2, 5)}, "vec",
+             "H = tanh(W1*X); D = 1 - H.^2; kron(X, eye(4))*(diag(vec(D))*kron(eye(5), W2'*W2)*diag(vec(D)) "
+             "- 2*diag(vec(D.*H.*(W2'*(W2*H - Y)))))*kron(X', eye(4))"),
 )
 
 IDENTITIES: tuple[Identity, ...] = _BOOK + BATCH_NETWORKS + KRONECKER_JACOBIANS

@@ -249,10 +249,14 @@ def _explain(derivative: Derivative, expression: str, wrt: str, shapes, layout: 
     except MatdiffError:
         view = None
     vec = None
-    if derivative.text is None and layout != "vec":
-        in_vec = diff(expression, wrt=wrt, shapes=shapes, layout="vec", assume=derivative.assume)
-        if in_vec.text is not None:
-            vec = f"{in_vec.text}, {shape_text(in_vec.shape)}"
+    if derivative.text is None:
+        in_vec = derivative if layout == "vec" else diff(expression, wrt=wrt, shapes=shapes, layout="vec",
+                                                         assume=derivative.assume)
+        in_vec_form = in_vec.matrix_program  # with the commutation matrix K, which only the notation has
+        if in_vec_form is not None and (in_vec.text is not None or not in_vec_form.in_language):
+            commuted = "" if in_vec.text is not None else ", with K(m, n) the commutation matrix (vec(A') = " \
+                "K(m, n)*vec(A) for A m×n), which is not in the input language"
+            vec = f"{in_vec_form.text}, {shape_text(in_vec.shape)}{commuted}"
     printed = value_name(derivative)  # the name md.diff's index form gives the value
     index = derivative.index.replace(f"∂{printed}/", f"∂{output}/").replace(f"∂{printed}[", f"∂{output}[")
     program_text = derivative.matrix_program
