@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pytest
 
-from numerics import assert_close, md, random_values
+from numerics import assert_close, md, random_values, rng_for
 from test_explain import NETWORK, NETWORK_SHAPES, SEED1, SEED1_SHAPES, assignments
 
 NAMED_NETWORK = "z2 = W2*x; a2 = sigmoid(z2); z3 = W3*a2; a3 = sigmoid(z3); f = 0.5*sum((a3 - y).^2)"
@@ -98,7 +98,7 @@ def test_every_printed_shape_agrees_with_the_others_and_with_diff(expression, wr
         pytest.skip(f"no {layout} layout here")  # the gradient layout of a matrix
     e = md.explain(expression, wrt=wrt, shapes=shapes, layout=layout, verbose=verbose)
     lines = printed(e)
-    values = random_values(shapes, np.random.default_rng(5), expr=expression)
+    values = random_values(shapes, rng_for(f"{expression} {wrt}"), expr=expression)
     found = factor_shapes(lines)
     assert found, lines
     for label, shown in found.items():
@@ -166,7 +166,7 @@ def test_the_result_is_not_read_as_a_binding_and_its_bindings_follow_as_where():
     assert "∂f/∂W2 = a2" not in text and "∂f/∂W2 = d2*x'   (gradient layout, 3×2)" in text
     where = next(line.strip() for line in text.splitlines() if line.strip().startswith("where "))
     assert where.startswith("where a2 = sigmoid(W2*x); a3 = sigmoid(W3*a2)")
-    values = random_values(NETWORK_SHAPES, np.random.default_rng(2))
+    values = random_values(NETWORK_SHAPES, rng_for(NAMED_NETWORK))
     program = where[len("where "):] + "; " + e.result_value
     assert_close(md.evaluate(program, values, shapes=NETWORK_SHAPES),
                  md.diff(NAMED_NETWORK, wrt="W2", shapes=NETWORK_SHAPES, layout="gradient").evaluate(values))

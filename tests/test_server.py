@@ -267,6 +267,18 @@ def test_openapi_is_valid_and_replies_follow_it(client):
         jsonschema.Draft202012Validator(resolver).validate(reply)
 
 
+def test_explain_is_short_unless_asked_for_every_step(client):
+    if not features()["explain"]:
+        pytest.skip("the engine has no explain")
+    network = {"expression": SEED_3["expression"], "wrt": "W2", "shapes": SEED_3["shapes"]}
+    short = client.post("/api/explain", json=network).json()["lines"]
+    verbose = client.post("/api/explain", json={**network, "verbose": True}).json()["lines"]
+    assert len(short) <= 35 < len(verbose)
+    assert any("Σ_" in line["text"] for line in verbose) and not any("Σ_" in line["text"] for line in short)
+    refused = client.post("/api/explain", json={**network, "verbose": "yes"})
+    assert refused.status_code == 400 and "verbose" in refused.json()["error"]
+
+
 def test_capabilities_follow_the_engine(client):
     body = client.get("/api/capabilities").json()
     assert body["explain"] == (feature("explain") is not None)

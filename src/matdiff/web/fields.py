@@ -151,6 +151,14 @@ def check_of(body: dict) -> bool:
     return check
 
 
+def verbose_of(body: dict) -> bool:
+    """Whether /api/explain shows every operation, the contractions and the index forms (default no)."""
+    verbose = body.get("verbose", False)
+    if not isinstance(verbose, bool):
+        raise BadRequest("'verbose' must be true or false")
+    return verbose
+
+
 def shapes_of(body: dict) -> dict:
     """{"A": [3, 4], "x": [4], "s": [], "B": "m x n"}: each shape as a list of ints and names."""
     shapes = _names_object(body, "shapes", 'e.g. {"A": [3, 4]}')
@@ -255,6 +263,7 @@ PARSERS: dict[str, Callable[[dict], object]] = {
     "claim": claim_of,
     "values": values_of,
     "assume": assume_of,
+    "verbose": verbose_of,
 }
 DERIVATIVE = ("expression", "wrt", "shapes", "layout", "assume")  # the fields of every derivative request
 

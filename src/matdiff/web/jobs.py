@@ -203,9 +203,11 @@ def evaluate(expression: str, values: dict, shapes: dict, assume: dict | None = 
     return {"value": _finite_json(value), "shape": list(value.shape)}
 
 
-def explain(expression: str, wrt: list[str], shapes: dict, layout: str, assume: dict | None = None) -> dict:
+def explain(expression: str, wrt: list[str], shapes: dict, layout: str, assume: dict | None = None,
+            verbose: bool = False) -> dict:
     explain = _feature("explain")
-    return report(explain(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout, assume=assume))
+    return report(explain(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout, assume=assume,
+                          verbose=verbose))
 
 
 def check(expression: str, wrt: list[str], shapes: dict, layout: str, claim: str, assume: dict | None = None) -> dict:

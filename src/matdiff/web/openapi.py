@@ -118,7 +118,7 @@ def openapi() -> dict:
                                     "GradientsRequest", "Gradients"),
             "/api/evaluate": _post("the numeric value of an expression", "EvaluateRequest", "Value"),
             "/api/explain": _post("the chain rule step by step, with the shape of every factor",
-                                  "DerivativeRequest", "Any", optional_feature=True),
+                                  "ExplainRequest", "Any", optional_feature=True),
             "/api/check": _post("is a claimed derivative right? if not, why", "CheckRequest", "Any",
                                 optional_feature=True),
             "/api/entries": _post("the derivative componentwise, for small concrete shapes",
@@ -140,6 +140,10 @@ def openapi() -> dict:
                 "index": {"type": "boolean", "default": True,
                           "description": "false: no index form (\"index\": null), for a page that asks "
                                          "/api/diff/index only when it shows it"}}},
+            "ExplainRequest": {**derivative_request, "properties": {
+                **derivative_fields, "verbose": {"type": "boolean", "default": False,
+                                                 "description": "every operation, the contractions and the "
+                                                                "index forms, not only the user's statements"}}},
             "CheckRequest": {**derivative_request, "required": ["expression", "wrt", "claim"],
                              "properties": {**derivative_fields, "claim": expression}},
             "CodegenRequest": {**derivative_request, "properties": {

@@ -74,7 +74,7 @@ ENDPOINTS = {  # POST path: (job, the request fields it takes, the engine featur
     "/api/diff": ("diff", (*DERIVATIVE, "include", "index"), None),
     "/api/gradients": ("gradients", ("expression", "inputs", "shapes", "assume"), None),
     "/api/evaluate": ("evaluate", ("expression", "values", "shapes", "assume"), None),
-    "/api/explain": ("explain", DERIVATIVE, "explain"),
+    "/api/explain": ("explain", (*DERIVATIVE, "verbose"), "explain"),
     "/api/check": ("check", (*DERIVATIVE, "claim"), "check"),
     "/api/entries": ("entries", DERIVATIVE, "entries"),
     "/api/codegen": ("codegen", (*DERIVATIVE, "target", "check"), "codegen"),
