@@ -237,6 +237,12 @@ def test_a_step_derivative_reads_as_diff_prints_it(expression, wrt, shapes):
                 assert factor.matrix == alone.text, factor
 
 
+@pytest.mark.parametrize("shape,said", [((3, 2), "W is a 3×2 matrix."), ((8, 2), "W is an 8×2 matrix."),
+                                        (("n", "m"), "W is an n×m matrix."), (("p", 2), "W is a p×2 matrix.")])
+def test_the_variable_is_introduced_in_plain_english(shape, said):
+    assert said in str(md.explain("sum(W*x)", wrt="W", shapes={"W": shape, "x": (shape[1],)}))
+
+
 def test_f_names_only_the_output():
     text = str(md.explain(NETWORK, wrt="W2", shapes=NETWORK_SHAPES, verbose=True))
     assert "f(" not in text

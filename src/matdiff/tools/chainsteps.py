@@ -167,7 +167,9 @@ def kind_text(shape: tuple) -> str:
         return "1×1, a scalar for layout purposes"
     if len(shape) == 1:
         return f"a vector of length {shape[0]}"
-    return f"a {shape_text(shape)} matrix"
+    size = shape_text(shape)
+    spoken_vowel = size.startswith(("8", "11", "18")) or size[0] in "aefhilmnorsx"  # an 8×3, an n×m
+    return f"{'an' if spoken_vowel else 'a'} {size} matrix"
 
 
 def _is_view(node: ir.Tensor) -> bool:
