@@ -276,3 +276,17 @@ def test_an_undeclared_name_that_decides_the_order_gets_a_note(expression, wrt, 
 ])
 def test_no_note_where_the_convention_decides_nothing(expression, wrt, shapes):
     assert not [note for note in md.diff(expression, wrt=wrt, shapes=shapes).notes if "no declared shape" in note]
+
+
+def test_a_long_chain_prints_each_derivative_by_the_variable_only_when_shown(monkeypatch):
+    """Printing ∂u/∂X for every step of an n-step chain costs O(n²): the default explanation of a
+    chain shows none of them, so none may be printed (one local factor per step, plus the result)."""
+    from matdiff.tools import chainsteps
+
+    printed = []
+    real_factor = chainsteps.factor
+    monkeypatch.setattr(chainsteps, "factor", lambda *a, **k: printed.append(a[1]) or real_factor(*a, **k))
+    program = "\n".join(f"z{i} = sin(z{i - 1})" for i in range(1, 60)).replace("z0", "x", 1)
+    text = str(md.explain(program, wrt="x", shapes={"x": (3,)}))
+    assert "∂z59/∂x = diag(" in text
+    assert len(printed) <= 59 + 2, len(printed)

@@ -15,6 +15,8 @@ then y = W2*u. Transposes and scalings are folded into the step that uses them.
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from matdiff.engine import ir
@@ -78,9 +80,15 @@ class Step:
     shape: tuple  # the tensor's shape
     operands: tuple[str, ...]  # the operands that depend on the variable
     local: tuple[Factor, ...]  # ∂name/∂operand, one per operand
-    accumulated: Factor  # ∂name/∂variable
+    printed_accumulated: Callable[[], Factor]  # ∂name/∂variable, printed when first asked for
     contraction: str  # how the local factors meet the operands' derivatives
     function: str | None = None  # the elementwise function a diagonal local derivative comes from
+
+    @functools.cached_property
+    def accumulated(self) -> Factor:
+        """∂name/∂variable. Printed on demand: the default explanation shows it for a few steps
+        only, and printing it for every step of a long chain would cost time quadratic in its length."""
+        return self.printed_accumulated()
 
     def __repr__(self) -> str:
         return f"<Step {self.name} = {self.formula} ({shape_text(self.shape)})>"
@@ -340,8 +348,8 @@ class Walk:
             accumulated[id(node)] = total
             through = [o for o in self.operands(node) if o is not self.X]
             via = (self.names[id(through[0])], through[0].rank) if len(through) == 1 and through[0].rank else None
-            result = factor(total, name, self.wrt, self.surface(node), self.variable.surface(), x_rank,
-                             self.layout, via=via)
+            result = functools.partial(factor, total, name, self.wrt, self.surface(node), self.variable.surface(),
+                                       x_rank, self.layout, via=via)
             steps.append(Step(name, formula, node.shape, tuple(f.by for f in factors), tuple(factors), result,
                               " ".join(c for c in contractions if c), function))
         return steps
