@@ -290,3 +290,23 @@ def test_a_long_chain_prints_each_derivative_by_the_variable_only_when_shown(mon
     text = str(md.explain(program, wrt="x", shapes={"x": (3,)}))
     assert "∂z59/∂x = diag(" in text
     assert len(printed) <= 59 + 2, len(printed)
+
+
+@pytest.mark.parametrize("factor, operand", [
+    ("diag(cos(z4))", "diag(cos(z4))"), ("W3", "W3"), ("x*(a - b)", "x*(a - b)"), ("1e-3*A", "1e-3*A"),
+    ("a3' - y'", "(a3' - y')"), ("-W", "(-W)"), ("a.*b", "(a.*b)"), ("A/2", "(A/2)"),
+])
+def test_the_chain_as_matrices_has_parentheses_only_where_needed(factor, operand):
+    from matdiff.tools.explanation import _product_operand
+
+    assert _product_operand(factor) == operand
+    a_b = {"A": np.arange(4.0).reshape(2, 2), "x": np.ones(2), "a": np.ones(2), "b": 2 * np.ones(2)}
+    if not set(factor) & set("zWyx"):  # it still means the same
+        assert np.allclose(md.evaluate(operand, a_b), md.evaluate(factor, a_b))
+
+
+def test_the_chain_as_matrices_reads_without_redundant_parentheses():
+    program = "z1 = sin(x); z2 = sin(z1); z3 = sin(z2)"
+    line = next(line for line in str(md.explain(program, wrt="x", shapes={"x": (3,)})).splitlines()
+                if "as matrices" in line)
+    assert line.strip() == "as matrices: diag(cos(z2)) * diag(cos(z1)) * diag(cos(x))"

@@ -129,7 +129,7 @@ class Explanation(Printable):
                  Line(f"∂{self.output}/∂{self.wrt} = {labels}", "formula", 2),
                  Line(f"shapes: {shapes}", indent=2)]
         if self.chain_is_matrix_product:
-            lines.append(Line("as matrices: " + " * ".join(f"({f.matrix})" for f in self.chain), indent=2))
+            lines.append(Line("as matrices: " + " * ".join(_product_operand(f.matrix) for f in self.chain), indent=2))
             return lines
         tensors = [f.label for f in self.chain if f.matrix is None or f.order > 2]
         if tensors:
@@ -289,3 +289,17 @@ def _conventions(expression: str, wrt: str, shapes, layout: str, derivative: Der
         shown.append((name, f"{convention.formula} = {other.text or other.index}", convention.when))
     return tuple(shown)
 
+
+def _product_operand(text: str) -> str:
+    """``text`` as an operand of ``*``, in parentheses only where it needs them: a sign, a sum or an
+    elementwise/division operator at its top level would otherwise bind differently in the chain."""
+    depth = 0
+    for i, char in enumerate(text):
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif depth == 0 and (char in "/" or text.startswith((".*", "./"), i)
+                             or (char in "+-" and (i == 0 or text[i - 1] == " "))):
+            return f"({text})"
+    return text
