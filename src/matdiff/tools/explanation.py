@@ -129,7 +129,8 @@ class Explanation(Printable):
                  Line(f"∂{self.output}/∂{self.wrt} = {labels}", "formula", 2),
                  Line(f"shapes: {shapes}", indent=2)]
         if self.chain_is_matrix_product:
-            lines.append(Line("as matrices: " + " * ".join(_product_operand(f.matrix) for f in self.chain), indent=2))
+            matrices = [f.matrix for f in self.chain if f.matrix is not None]  # all of them, in a matrix product
+            lines.append(Line("as matrices: " + " * ".join(map(_product_operand, matrices)), indent=2))
             return lines
         tensors = [f.label for f in self.chain if f.matrix is None or f.order > 2]
         if tensors:
