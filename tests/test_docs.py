@@ -250,3 +250,28 @@ def test_the_contract_the_docs_cite_is_in_the_repository():
     assert (ROOT / "SPEC.md").is_file()
     for link in cited:
         assert (ROOT / link).is_file() or (ROOT / "docs" / link).is_file() or (ROOT / link.lstrip("./")).exists(), link
+
+
+def test_ci_runs_exactly_the_readmes_test_command():
+    """The quick start's second command is what CI runs, word for word (issue 19): a README that
+    promises one thing while CI checks another would let a fresh machine's setup rot unseen."""
+    quick_start = next(b for b in blocks(ROOT / "README.md") if b.info == "sh")
+    assert len(quick_start.lines) == 2, "the quick start is exactly two commands"
+    test_command = quick_start.lines[1]
+    assert "requirements/test.lock" in test_command and test_command.endswith("python -m pytest")
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert ci_lines[-1] == test_command
+
+
+def test_the_lock_pins_every_package_and_pyproject_ranges_only_runtime_requirements():
+    """Issue 19: `>=` ranges belong to the library's runtime requirements; what CI installs is exact."""
+    lock = (ROOT / "requirements" / "test.lock").read_text()
+    pins = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+) \\$", lock, flags=re.M)
+    assert len(pins) >= 60 and {"pytest", "schemathesis", "jax", "torch", "ruff", "mypy"} <= {n for n, _ in pins}
+    requirement_lines = [line for line in lock.splitlines() if line and not line.startswith((" ", "#"))]
+    assert len(requirement_lines) == len(pins), "every requirement in the lock is an exact pin"
+    assert lock.count("--hash=sha256:") >= len(pins)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    extras = pyproject.split("[project.optional-dependencies]", 1)[1].split("\n[", 1)[0]
+    assert re.findall(r"^(\w+) = ", extras, flags=re.M) == ["sympy", "jax", "torch"], (
+        "optional extras are the library's optional runtime requirements; test tools live in the lock")

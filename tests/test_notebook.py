@@ -1,7 +1,7 @@
 """The example notebook (examples/tour.ipynb) runs top to bottom, and matdiff renders as math.
 
 The kernel is a kernelspec written into a temporary JUPYTER_PATH for this very interpreter
-(ipykernel's own spec), so the test needs nothing installed beyond `pip install -e '.[test]'`
+(ipykernel's own spec), so the test needs nothing installed beyond the README's test command
 and cannot pick up another Python's "python3" kernel.
 """
 

@@ -409,10 +409,10 @@ def _docstring(text: str) -> str:
 
 
 def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], backend: str, *,
-                   name: str = "derivative", doc: str = "") -> str:
+                   name: str = "derivative", doc: str = "", fuse: bool = True) -> str:
     """Standalone source of ``def name(*, inputs...)`` returning the value of each root
     (one root: that array; several: a tuple), for ``backend``."""
-    writer = _Writer(backend_named(backend), factor_sums(roots), variables)
+    writer = _Writer(backend_named(backend), factor_sums(roots) if fuse else list(roots), variables)
     used = {n.params[0] for n in writer.order if n.op == "var"}
     unknown = sorted(used - set(variables))
     if unknown:
