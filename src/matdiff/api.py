@@ -363,6 +363,32 @@ class Gradients(dict):
             return r" \\ ".join(d.latex for d in self.values())
         return self._shared.latex({self.names[name]: d._forms.latex_result() for name, d in self.items()})
 
+    @property
+    def shared_program(self) -> SharedProgram | None:
+        """The backward pass's statements (None when a gradient has no matrix form)."""
+        return self._shared
+
+    def compile(self, backend: str = "numpy"):
+        """One function for numpy, jax or torch: ``f(**values) → (value, {name: gradient})``, the
+        loss and every gradient from one forward and one reverse pass (the statements of
+        :attr:`text`), each gradient in the gradient layout, keyed by input name in ``wrt`` order."""
+        from matdiff.codegen.writer import compile_gradients
+
+        with _guarded(None):
+            return compile_gradients(self, backend)
+
+    def code(self, backend: str = "numpy", *, check: bool = False) -> str:
+        """Standalone source of the function :meth:`compile` returns (``value_and_gradients``); with
+        ``check``, a runnable script that checks every gradient against finite differences."""
+        with _guarded(None):
+            if check:
+                from matdiff.codegen.script import gradients_check_script
+
+                return gradients_check_script(self, backend)
+            from matdiff.codegen.writer import gradients_source
+
+            return gradients_source(self, backend)
+
     def to_dict(self) -> dict:
         """JSON-ready: the whole pass, then each gradient as ``diff --format json`` gives it."""
         return {"text": self.text, "latex": self.latex, "layout": "gradient",

@@ -121,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     grads.add_argument("--format", default="text", choices=["text", "latex", "json"],
                        help="text: one statement a line, in the input language; latex; json "
                             "(default: %(default)s)")
+    grads.add_argument("--code", choices=["numpy", "jax", "torch"],
+                       help="print instead standalone code of one function returning the value and every "
+                            "gradient (one forward and one reverse pass)")
+    grads.add_argument("--check", action="store_true",
+                       help="with --code: a runnable script that also checks every gradient against finite "
+                            "differences at random values")
 
     explain = _subcommand(commands, "explain", "the chain rule step by step, with the shape of every factor")
     _add_common(explain)
@@ -200,7 +206,11 @@ def run_grads(arguments) -> int:
 
     found = gradients(arguments.expression, shapes=_shapes(arguments), wrt=arguments.wrt, assume=_assume(arguments),
                       convention=arguments.convention)
-    if arguments.format == "json":
+    if arguments.check and not arguments.code:
+        raise MatdiffError("--check goes with --code numpy|jax|torch")
+    if arguments.code:
+        print(found.code(arguments.code, check=arguments.check), end="")
+    elif arguments.format == "json":
         print(json.dumps(found.to_dict(), indent=2))
     elif arguments.format == "latex":
         print(found.latex)

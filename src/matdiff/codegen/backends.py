@@ -51,8 +51,10 @@ class NumpyBackend:
     module = "np"
     imports: tuple[str, ...] = ("import numpy as np",)
     decorator = ""
+    converter = "_array"  # the helper that turns an input into an array (dtype rule: README "Generated code")
+
     def convert(self, name: str) -> str:
-        return f"np.asarray({name}, dtype=np.float64)"
+        return f"_array({name}, {name!r})"
 
     def scalar(self, x: Code) -> Code:
         """A number as the backend's scalar, so that a function of it overflows to inf as an
@@ -106,6 +108,15 @@ class NumpyBackend:
                 f"np.einsum({view!r}, {out})[...] = {inner.expr}"]
 
     helpers = {
+        "_array": '''
+def _array(value, name):
+    """A floating-point array: a float array keeps its dtype (float32 stays float32), anything else
+    becomes float64, as matdiff computes; complex values are refused (the derivative is real)."""
+    array = np.asarray(value)
+    if array.dtype.kind == "c":
+        raise TypeError(f"{name} is complex: the derivative is of real inputs")
+    return array if array.dtype.kind == "f" else array.astype(np.float64)
+''',
         "_contract": '''
 _paths = {}
 
@@ -125,8 +136,9 @@ class JaxBackend(NumpyBackend):
     module = "jnp"
     imports = ("import jax", "import jax.numpy as jnp")
     decorator = "@jax.jit\n"
+
     def convert(self, name: str) -> str:
-        return f"jnp.asarray({name}, dtype=jnp.result_type(float))"
+        return f"_array({name}, {name!r})"
 
     def scalar(self, x: Code) -> Code:
         return Code(f"jnp.asarray({x.expr}, dtype=jnp.result_type(float))", ATOM, "scalar")
@@ -155,15 +167,41 @@ class JaxBackend(NumpyBackend):
             product = f"{wrap(inner, PRODUCT)} * {product}"
         return [f"{out} = {product}"]
 
-    helpers: dict[str, str] = {}
+    helpers: dict[str, str] = {
+        "_array": '''
+def _array(value, name):
+    """A floating-point array: a float array keeps its dtype, anything else becomes the default float
+    (float64: the caller runs under jax.enable_x64 unless every input is float32 or narrower)."""
+    if jnp.iscomplexobj(value):
+        raise TypeError(f"{name} is complex: the derivative is of real inputs")
+    array = jnp.asarray(value)
+    return array if jnp.issubdtype(array.dtype, jnp.floating) else array.astype(jnp.result_type(float))
+
+
+_x64 = jax.enable_x64 if hasattr(jax, "enable_x64") else __import__("jax.experimental", fromlist=["x"]).enable_x64
+
+
+def _wants_float64(values):
+    """Whether any input is float64 or not a float array (a list, an int array): then the function
+    runs with 64-bit floats, as NumPy would compute; float32 inputs alone keep float32."""
+    for value in values.values():
+        dtype = getattr(value, "dtype", None)
+        if dtype is None or not jnp.issubdtype(dtype, jnp.floating) or jnp.dtype(dtype).itemsize >= 8:
+            if value is not None:
+                return True
+    return False
+''',
+    }
 
 
 class TorchBackend(NumpyBackend):
     name = "torch"
     module = "torch"
     imports = ("import torch",)
+    converter = "_tensor"
+
     def convert(self, name: str) -> str:
-        return f"_tensor({name})"
+        return f"_tensor({name}, {name!r})"
 
     def scalar(self, x: Code) -> Code:  # torch functions take tensors only
         return Code(f"torch.as_tensor({x.expr}, dtype=dtype, device=device)", ATOM, "scalar")
@@ -210,11 +248,16 @@ class TorchBackend(NumpyBackend):
 
     helpers = {
         "_tensor": '''
-def _tensor(value):
-    """A floating-point tensor: a tensor's own dtype when floating, else float64 (as matdiff computes)."""
+def _tensor(value, name):
+    """A floating-point tensor: a tensor's own dtype when floating, else float64 (as matdiff computes);
+    complex values are refused (the derivative is of real inputs)."""
     if isinstance(value, torch.Tensor) and value.is_floating_point():
         return value
-    return torch.as_tensor(value, dtype=torch.float64)
+    tensor = torch.as_tensor(value)
+    if tensor.is_complex():
+        raise TypeError(f"{name} is complex: the derivative is of real inputs")
+    float_array = tensor.is_floating_point() and getattr(value, "dtype", None) is not None
+    return tensor if float_array else tensor.to(torch.float64)  # not torch's float32 for a list
 ''',
     }
 

@@ -32,6 +32,21 @@ class Contractions:
     array: Callable[[ir.Tensor], Code]
     _assign: Callable[[str], str]
     _temporary: Callable[[], str]
+    multiply_adds: int | None
+
+    def count(self, labels) -> None:
+        """Add one pairwise product's multiply-adds (the product of its labels' sizes) to the
+        plan's total: what the CI guards compare with hand-written backprop, whatever the clock."""
+        if self.multiply_adds is None:
+            return
+        total = 1
+        for label in labels:
+            size = self.sizes[label]
+            if not isinstance(size, int):
+                self.multiply_adds = None
+                return
+            total *= size
+        self.multiply_adds += total
 
     def einsum(self, node: ir.Tensor) -> Code:
         inputs, output = node.params
@@ -138,6 +153,7 @@ class Contractions:
             subscripts = ",".join("".join(letters[l] for l in labels) for _, labels, _ in tensors)
             subscripts += "->" + "".join(letters[l] for l in kept)
             code, labels = self.backend.contract(subscripts, [t[0] for t in tensors]), list(kept)
+            self.multiply_adds = None  # planned at the first call, when the sizes are known
             if self.backend.name == "numpy":
                 self.helpers.add("_contract")
         else:
@@ -185,6 +201,7 @@ class Contractions:
         (a, la), (b, lb) = first, second
         a, la = self._sum_alone(a, la, lb, needed)
         b, lb = self._sum_alone(b, lb, la, needed)
+        self.count(dict.fromkeys(la + lb))
         batch = [label for label in la if label in lb and label in needed]
         summed = [label for label in la if label in lb and label not in needed]
         if not batch and not summed:  # outer product

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 
-from matdiff.codegen.writer import derivative_source
+from matdiff.codegen.writer import derivative_source, gradients_source
 from matdiff.engine.sampling import structured_value
 from matdiff.errors import MatdiffError
 
@@ -26,7 +26,7 @@ _PRELUDE = {
     "torch": "",
 }
 
-_CHECK = '''
+_INPUTS = '''
 
 # ----- the check: central differences of the value, arranged in the layout ---------------------------
 
@@ -37,10 +37,6 @@ import numpy as np  # the name matdiff's own structured draw (below, copied) use
 
 SHAPES = {shapes}
 STRUCTURE = {structure}
-WRT = {wrt}
-Y_SHAPE = {y_shape}
-PERMUTATION = {permutation}
-LAYOUT_SHAPE = {layout_shape}
 TOLERANCE = {tolerance}
 
 
@@ -61,16 +57,23 @@ def random_inputs(rng, positive=False):
     return inputs
 
 
-def value_at(inputs):
-    value, _ = value_and_derivative(**inputs)
-    return numpy.reshape(numpy.asarray(value, dtype=numpy.float64), Y_SHAPE)
-
-
 def moved(inputs, name, index, step):
     changed = dict(inputs)
     changed[name] = numpy.array(inputs[name], dtype=numpy.float64)
     changed[name][index] += step
     return changed
+'''
+
+_DERIVATIVE_CHECK = '''
+WRT = {wrt}
+Y_SHAPE = {y_shape}
+PERMUTATION = {permutation}
+LAYOUT_SHAPE = {layout_shape}
+
+
+def value_at(inputs):
+    value, _ = value_and_derivative(**inputs)
+    return numpy.reshape(numpy.asarray(value, dtype=numpy.float64), Y_SHAPE)
 
 
 def central_differences(inputs):
@@ -118,21 +121,49 @@ if __name__ == "__main__":
 '''
 
 
-def check_script(derivative, backend: str = "numpy") -> str:
-    """The standalone script: ``value_and_derivative`` for ``backend``, then the check above."""
-    lowered = derivative.lowered
-    intermediates = [name for name in derivative.wrt if name not in lowered.variables]
-    if intermediates:
-        raise MatdiffError(f"{intermediates[0]} is an intermediate: a finite-difference check perturbs inputs; "
-                           "differentiate by an input to get a checked script")
-    if derivative.order > 2:
-        raise MatdiffError("the finite-difference script checks first and second derivatives only")
-    structure = derivative.assume.as_dict()
-    if derivative.convention != "unconstrained" and any(name in structure for name in derivative.wrt):
-        raise MatdiffError(f"the finite-difference script checks the unconstrained derivative; this one is in "
-                           f"the {derivative.convention} convention")
-    arrangement = derivative.arrangement
-    inputs = derivative.input_variables
+_GRADIENTS_CHECK = '''
+NAMES = {names}
+
+
+def value_at(inputs):
+    value, _ = value_and_gradients(**inputs)
+    return float(numpy.asarray(value, dtype=numpy.float64))
+
+
+def central_differences(inputs, name, step=1e-6):
+    """The gradient by ``name``, entry by entry: (f(x + h·e) − f(x − h·e)) / 2h."""
+    return numpy.array([(value_at(moved(inputs, name, j, step)) - value_at(moved(inputs, name, j, -step))) / (2 * step)
+                        for j in numpy.ndindex(*SHAPES[name])]).reshape(SHAPES[name])
+
+
+def main():
+    rng = numpy.random.default_rng(0)
+    inputs = random_inputs(rng)
+    if not numpy.isfinite(value_at(inputs)):
+        inputs = random_inputs(rng, positive=True)
+    value, gradients = value_and_gradients(**inputs)
+    numpy.set_printoptions(precision=4, suppress=True)
+    print(f"value = {{float(numpy.asarray(value)):.6g}}")
+    passed = True
+    for name in NAMES:
+        gradient = numpy.asarray(gradients[name], dtype=numpy.float64)
+        expected = central_differences(inputs, name).reshape(gradient.shape)
+        scale = max(1.0, float(numpy.max(numpy.abs(expected), initial=0.0)))
+        error = float(numpy.max(numpy.abs(gradient - expected), initial=0.0)) / scale
+        passed = passed and error < TOLERANCE
+        print(f"gradient by {{name}} ({{'×'.join(map(str, gradient.shape)) or 'scalar'}}): largest relative error "
+              f"{{error:.1e}}: {{'passed' if error < TOLERANCE else 'FAILED'}}")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+
+def _concrete_shapes(inputs: dict):
+    """Small, all-different sizes for the dimensions the user left symbolic: (shapes by input, a
+    function giving the size of any dimension, products such as "m*n" included)."""
     names = iter(SYMBOLIC_SIZES)
     sizes: dict = {}
     for variable in inputs.values():
@@ -151,16 +182,47 @@ def check_script(derivative, backend: str = "numpy") -> str:
     def concrete(shape) -> tuple:
         return tuple(size(d) for d in shape)
 
-    shapes = {name: concrete(variable.shape) for name, variable in inputs.items()}
+    return {name: concrete(variable.shape) for name, variable in inputs.items()}, concrete
+
+
+def _inputs_part(shapes: dict, structure: dict, order: int) -> str:
+    return _INPUTS.format(shapes=repr(shapes), structure=repr(structure), tolerance=repr(TOLERANCE[order]),
+                          draw=inspect.getsource(structured_value))
+
+
+def check_script(derivative, backend: str = "numpy") -> str:
+    """The standalone script: ``value_and_derivative`` for ``backend``, then the check above."""
+    lowered = derivative.lowered
+    intermediates = [name for name in derivative.wrt if name not in lowered.variables]
+    if intermediates:
+        raise MatdiffError(f"{intermediates[0]} is an intermediate: a finite-difference check perturbs inputs; "
+                           "differentiate by an input to get a checked script")
+    if derivative.order > 2:
+        raise MatdiffError("the finite-difference script checks first and second derivatives only")
+    structure = derivative.assume.as_dict()
+    if derivative.convention != "unconstrained" and any(name in structure for name in derivative.wrt):
+        raise MatdiffError(f"the finite-difference script checks the unconstrained derivative; this one is in "
+                           f"the {derivative.convention} convention")
+    arrangement = derivative.arrangement
+    shapes, concrete = _concrete_shapes(derivative.input_variables)
     source = derivative_source(derivative, backend, with_value=True)
-    return source + _PRELUDE[backend] + _CHECK.format(
-        shapes=repr(shapes),
-        structure=repr(structure),
+    return source + _PRELUDE[backend] + _inputs_part(shapes, structure, derivative.order) + _DERIVATIVE_CHECK.format(
         wrt=repr(tuple(derivative.wrt)),
         y_shape=repr(concrete(arrangement.y_shape)),
         permutation=repr(tuple(arrangement.permutation)),
         layout_shape=repr(concrete(arrangement.shape)),
-        tolerance=repr(TOLERANCE[derivative.order]),
         layout=derivative.layout,
-        draw=inspect.getsource(structured_value),
     )
+
+
+def gradients_check_script(gradients, backend: str = "numpy") -> str:
+    """``g.code(backend, check=True)``: ``value_and_gradients`` for ``backend``, then each gradient
+    checked against central differences of the value (exit status 1 when one disagrees)."""
+    first = next(iter(gradients.values()))
+    structure = first.assume.as_dict()
+    if any(d.convention != "unconstrained" for d in gradients.values()):
+        raise MatdiffError("the finite-difference script checks unconstrained gradients only")
+    shapes, _ = _concrete_shapes(first.input_variables)
+    source = gradients_source(gradients, backend)
+    return source + _PRELUDE[backend] + _inputs_part(shapes, structure, 1) + _GRADIENTS_CHECK.format(
+        names=repr(tuple(gradients)))

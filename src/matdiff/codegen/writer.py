@@ -39,6 +39,7 @@ from matdiff.language.shapes import shape_text
 from matdiff.language.syntax import is_name
 from matdiff.codegen.backends import ATOM, Code, NumpyBackend, POWER, PRODUCT, SUM, backend_named, helper_sources, is_atomic, number_code, tuple_text, wrap
 from matdiff.codegen.contraction import Contractions, SYMBOLIC_SIZE, is_number
+from matdiff.codegen.passes import statement_program
 
 
 _INLINE_LENGTH = 72  # single-use expressions longer than this get their own line
@@ -49,7 +50,8 @@ _INLINE_LENGTH = 72  # single-use expressions longer than this get their own lin
 
 
 _RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) | {
-    "np", "jnp", "jax", "torch", "dtype", "device", "sizes", "out", "values", "_check_shape", "_paths"}
+    "np", "jnp", "jax", "torch", "dtype", "device", "sizes", "out", "values", "_check_shape", "_paths", "_x64",
+    "_wants_float64", "_unused", "_derivative", "_value_and_derivative", "_value_and_gradients"}
 
 
 _CHECK_SHAPE = '''
@@ -73,8 +75,10 @@ def _check_shape(name, array, expected, sizes):
 class _Writer(Contractions):
     """Writes the body of one generated function, node by node in postorder."""
 
-    def __init__(self, backend: NumpyBackend, roots: list[ir.Tensor], variables: dict[str, ir.Tensor]):
+    def __init__(self, backend: NumpyBackend, roots: list[ir.Tensor], variables: dict[str, ir.Tensor],
+                 statements: tuple = ()):
         self.backend = backend
+        self.multiply_adds: int | None = 0  # of the pairwise products written; None once a size is unknown
         self.lines: list[str] = []
         self.helpers: set[str] = set()
         self.code: dict[int, Code] = {}
@@ -82,7 +86,7 @@ class _Writer(Contractions):
         self.temporaries = count(1)
         self.assigned: dict[str, str] = {}
         self.roots = roots
-        self.order = self._postorder(roots)
+        self.order = self._postorder([node for _, node in statements] + roots)
         self.uses: dict[int, int] = {}
         for node in self.order:
             for argument in node.args:
@@ -92,6 +96,15 @@ class _Writer(Contractions):
         self.variables = {name: node for name, node in variables.items()}
         self.names = {name: self._name(name) for name in variables}
         self.dimensions: dict[str, str] = {}
+        # Statements (the reverse pass's a1, d4, …) are bound to their printed names; a statement
+        # whose node another statement already computes reads that one's name.
+        self.bound: dict[int, str] = {}
+        self.freeable: set[str] = set()  # locals the function may drop after their last use
+        for name, node in statements:
+            local = self.bound.get(id(node)) or self._name(name, "value")
+            self.freeable.add(local)
+            self.bound.setdefault(id(node), local)
+            self.names[name] = local
 
     @staticmethod
     def _postorder(roots):
@@ -125,16 +138,36 @@ class _Writer(Contractions):
             name = f"t{next(self.temporaries)}"
             if name not in self.taken:
                 self.taken.add(name)
+                self.freeable.add(name)
                 return name
+
+    def free_after_last_use(self, returned: list[str]) -> None:
+        """``del`` each temporary and statement value after the last line that reads it, as
+        hand-written backprop lets each delta go: the peak stays that of the live values, not the
+        sum of every intermediate (the CI guard: within 1.5× of hand-written backprop)."""
+        last: dict[str, int] = {}
+        for k, line in enumerate(self.lines):
+            for token in re.findall(r"[A-Za-z_]\w*", line):
+                if token in self.freeable:
+                    last[token] = k
+        keep = set(re.findall(r"[A-Za-z_]\w*", " ".join(returned)))
+        freed: dict[int, list[str]] = {}
+        for name, k in last.items():
+            if name not in keep:
+                freed.setdefault(k, []).append(name)
+        lines: list[str] = []
+        for k, line in enumerate(self.lines):
+            lines.append(line)
+            if k in freed and not line.startswith(" "):
+                lines.append(f"del {', '.join(sorted(freed[k]))}")
+        self.lines = lines
 
     # -- dimensions --
 
     def bind_inputs(self, needed: list[str]) -> None:
         """Convert and check every needed input; name its symbolic dimensions."""
         backend = self.backend
-        self.helpers.add("_check_shape")
-        if backend.name == "torch":
-            self.helpers.add("_tensor")
+        self.helpers.update(("_check_shape", backend.converter))
         self.lines.append("sizes = {}")
         for name in needed:
             local, shape = self.names[name], self.variables[name].shape
@@ -152,6 +185,23 @@ class _Writer(Contractions):
                     self.dimensions[dimension] = self._name(dimension, "dim")
                     self.lines.append(f"{self.dimensions[dimension]} = sizes[{dimension!r}][0]")
         self.lines.extend(backend.dtype_line(self.names[needed[0]] if needed else None))
+
+    def check_unused(self, optional: list[str], unpacked: bool) -> None:
+        """An input the result does not read may be left out, but when given its shape is checked
+        as ``evaluate`` checks it: a wrong size is an error, not silently ignored."""
+        for name in optional:
+            local, shape = self.names[name], self.variables[name].shape
+            value = f"values.get({name!r})" if unpacked else local
+            self.lines.append(f"if {value} is not None:")
+            self.lines.append(f"    _unused = {self.backend.convert(value)}")
+            if len(shape) == 1:  # a column or row given as a matrix, as md.evaluate accepts
+                self.lines.append("    if _unused.ndim == 2 and 1 in _unused.shape:")
+                self.lines.append("        _unused = _unused.reshape(-1)")
+            elif not shape:
+                size = "numel()" if self.backend.name == "torch" else "size"
+                self.lines.append(f"    if _unused.ndim and _unused.{size} == 1:")
+                self.lines.append("        _unused = _unused.reshape(())")
+            self.lines.append(f"    _check_shape({name!r}, _unused, {tuple(shape)!r}, sizes)")
 
     def dim(self, dimension) -> str:
         if isinstance(dimension, int):
@@ -208,7 +258,12 @@ class _Writer(Contractions):
 
     def _place(self, node: ir.Tensor, code: Code) -> Code:
         """Inline a short single-use expression; name everything else."""
-        if code.holds in ("scalar", "eye") and node.op in ("const", "eye"):
+        if id(node) in self.bound:
+            local = self.bound[id(node)]
+            value = self.array(node, code) if node.rank else code
+            self.lines.append(f"{local} = {value.expr}")
+            return Code(local, ATOM, "array" if node.rank else code.holds)
+        if code.holds in ("scalar", "eye") and (node.op in ("const", "eye") or is_number(code.expr)):
             return code
         if code.precedence == ATOM and code.expr.isidentifier():
             return code
@@ -216,9 +271,9 @@ class _Writer(Contractions):
             return code
         return Code(self._assign(code.expr), ATOM, code.holds)
 
-    def array(self, node: ir.Tensor) -> Code:
+    def array(self, node: ir.Tensor, code: Code | None = None) -> Code:
         """The node as a real array of its shape (constants and identities built here)."""
-        code = self.code[id(node)]
+        code = self.code[id(node)] if code is None else code
         if code.holds == "eye":
             return code
         if code.holds == "scalar" and node.rank:
@@ -409,24 +464,38 @@ def _docstring(text: str) -> str:
 
 
 def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], backend: str, *,
-                   name: str = "derivative", doc: str = "", fuse: bool = True) -> str:
+                   name: str = "derivative", doc: str = "", statements: tuple = (),
+                   result_keys: tuple | None = None) -> str:
     """Standalone source of ``def name(*, inputs...)`` returning the value of each root
-    (one root: that array; several: a tuple), for ``backend``."""
-    writer = _Writer(backend_named(backend), factor_sums(roots) if fuse else list(roots), variables)
-    used = {n.params[0] for n in writer.order if n.op == "var"}
+    (one root: that array; several: a tuple), for ``backend``.
+
+    Without ``statements`` the roots are simplified and planned as one DAG. With them (name,
+    node) pairs computed in order, each reading the earlier names as ``var`` nodes, as
+    :mod:`matdiff.codegen.passes` makes them: every statement and root is simplified on its own
+    and bound to its name, so contractions are planned within one statement, never across them."""
+    if statements:
+        statements = tuple((s, factor_sums([node])[0]) for s, node in statements)
+        roots = [factor_sums([root])[0] for root in roots]
+    else:
+        roots = factor_sums(roots)
+    writer = _Writer(backend_named(backend), roots, variables, statements)
+    bound = {s for s, _ in statements}
+    used = {n.params[0] for n in writer.order if n.op == "var"} - bound
     unknown = sorted(used - set(variables))
     if unknown:
         raise MatdiffError(f"no input named {unknown[0]} to generate code for")
     # An input the result does not read is still needed when it alone fixes a dimension (x in 2·I_n).
     symbols = {f for n in writer.order for d in n.shape if isinstance(d, str) for f in d.split("*")}
-    bound = {d for v in used for d in variables[v].shape if isinstance(d, str)}
+    bound_dims = {d for v in used for d in variables[v].shape if isinstance(d, str)}
     for v, node in variables.items():
         dims = {d for d in node.shape if isinstance(d, str)}
-        if v not in used and dims & (symbols - bound):
+        if v not in used and dims & (symbols - bound_dims):
             used.add(v)
-            bound |= dims
+            bound_dims |= dims
     needed = [v for v in variables if v in used]
     writer.bind_inputs(needed)
+    ordinary = all(writer.names[v] == v for v in variables)
+    writer.check_unused([v for v in variables if v not in used], unpacked=not ordinary)
     for node in writer.order:
         writer.write(node)
     results = []
@@ -437,9 +506,11 @@ def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], back
         elif code.holds == "view":
             code = writer.backend.contiguous(code)
         results.append(code.expr)
+    writer.free_after_last_use(results)
+    if result_keys is not None:  # the value, then {name: result}
+        results = [results[0], "{" + ", ".join(f"{key!r}: {r}" for key, r in zip(result_keys, results[1:])) + "}"]
     writer.lines.append(f"return {', '.join(results)}")
 
-    ordinary = all(writer.names[v] == v for v in variables)
     if ordinary:
         parameters = ", ".join(v if v in used else f"{v}=None" for v in variables)
         signature = f"def {name}(*, {parameters}):" if parameters else f"def {name}():"
@@ -447,23 +518,73 @@ def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], back
     else:  # an input named like a keyword or a module: take the values as a dict
         signature = f"def {name}(**values):"
         unpack = [f"{writer.names[v]} = values[{v!r}]" for v in needed]
-    body = [re.sub(r"\n(?=.)", "\n    ", _docstring(doc))] if doc else []
-    body += unpack + writer.lines
+    docstring = [re.sub(r"\n(?=.)", "\n    ", _docstring(doc))] if doc else []
+    body = unpack + writer.lines
+    if writer.multiply_adds:  # what the plan costs, for a reader and for the CI guards (tests/test_codegen_scale.py)
+        body.insert(len(unpack), f"# products planned: {writer.multiply_adds:,} multiply-adds")
     backend_object = writer.backend
     sources = helper_sources(backend_object)
     helpers = [sources.get(h, _CHECK_SHAPE) for h in sorted(writer.helpers)]
     header = f'"""Generated by matdiff for {backend_object.name}; needs only {backend_object.imports[-1].split()[1]}."""'
     blocks = [header + "\n\n" + "\n".join(backend_object.imports)] + [h.strip() for h in helpers]
-    blocks.append(backend_object.decorator + signature + "\n" + "\n".join("    " + line for line in body))
+    if backend_object.name == "jax":  # jit the body; run it with 64-bit floats unless all inputs are narrower
+        core = signature.replace(f"def {name}(", f"def _{name}(", 1)
+        blocks.append(backend_object.decorator + core + "\n" + "\n".join("    " + line for line in body))
+        body = [*docstring, "# float64 unless every input is float32 or narrower (JAX's default is float32)",
+                "with _x64(_wants_float64(values)):", f"    return _{name}(**values)"]
+        blocks.append(f"def {name}(**values):\n" + "\n".join("    " + line for line in body))
+    else:
+        blocks.append(signature + "\n" + "\n".join("    " + line for line in docstring + body))
     return "\n\n\n".join(blocks) + "\n"
 
 
 def derivative_source(derivative, backend: str = "numpy", *, with_value: bool = False) -> str:
     """The source of the function ``compile_derivative`` returns (``d.code``)."""
-    roots = ([_value_node(derivative)] if with_value else []) + [derivative.tensor]
     name = "value_and_derivative" if with_value else "derivative"
-    return program_source(roots, derivative.input_variables, backend, name=name,
-                          doc=_describe(derivative, with_value=with_value))
+    doc = _describe(derivative, with_value=with_value)
+    program = derivative.matrix_program
+    planned = None
+    if program is not None and program.in_language:
+        planned = statement_program(list(program.bindings), [program.value], derivative.input_variables,
+                                    [derivative.shape], derivative.assume)
+    if planned is None:  # no matrix form: the whole IR, planned as one DAG
+        roots = ([_value_node(derivative)] if with_value else []) + [derivative.tensor]
+        return program_source(roots, derivative.input_variables, backend, name=name, doc=doc)
+    roots = ([planned.over_statements(_value_node(derivative))] if with_value else []) + list(planned.results)
+    return program_source(roots, derivative.input_variables, backend, name=name, doc=doc,
+                          statements=planned.statements)
+
+
+def gradients_source(gradients, backend: str = "numpy") -> str:
+    """The source of ``g.compile(backend)``: ``value_and_gradients(**inputs)`` returns the value and
+    {input name: gradient}, from one forward and one reverse pass (the statements ``g.text``
+    prints); without a matrix form for every gradient, the whole IR planned as one DAG."""
+    derivatives = list(gradients.values())
+    first = derivatives[0]
+    names = tuple(gradients)
+    value = _value_node(first)
+    program = "\n".join("    " + line.strip() for line in first.source.strip().splitlines() if line.strip())
+    doc = f"The value f and its gradients by {', '.join(names)} (gradient layout), where f is the value of\n\n{program}\n"
+    shared = gradients.shared_program
+    planned = None
+    if shared is not None and all(d.matrix_program is not None and d.matrix_program.in_language for d in derivatives):
+        targets = [gradients.names[name] for name in names]
+        planned = statement_program(shared.statements(targets), [], first.input_variables, [], first.assume)
+    if planned is None:
+        return program_source([value] + [d.tensor for d in derivatives], first.input_variables, backend,
+                              name="value_and_gradients", doc=doc, result_keys=names)
+    results = []
+    for name, derivative in zip(names, derivatives):
+        node = planned.names[gradients.names[name]]
+        results.append(node if node.shape == derivative.shape else ir.reshape(node, derivative.shape))
+    return program_source([planned.over_statements(value)] + results, first.input_variables, backend,
+                          name="value_and_gradients", doc=doc, statements=planned.statements, result_keys=names)
+
+
+def compile_gradients(gradients, backend: str = "numpy"):
+    """A callable(**inputs) → (value, {name: gradient}) running :func:`gradients_source`."""
+    backend_named(backend)
+    return compile_source(gradients_source(gradients, backend), "value_and_gradients", backend)
 
 
 def compile_derivative(derivative, backend: str = "numpy", *, with_value: bool = False):

@@ -36,7 +36,8 @@ from matdiff.api import Derivative, _guarded, diff, infer_shapes
 from matdiff.tools.backprop import backprop
 from matdiff.tools.claims import Claim, backward_pass_names, canonical, close, names_in
 from matdiff.tools.diagnoses import DIAGNOSES, SECONDS, derivative_kind, diagnose, trials, vjp
-from matdiff.errors import MatdiffError, ParseError, ShapeError
+from matdiff import limits
+from matdiff.errors import LimitError, MatdiffError, ParseError, ShapeError
 from matdiff.engine.sampling import draw_values
 from matdiff.tools.explanation import explain
 from matdiff.notation.forms import output_name
@@ -151,6 +152,22 @@ def _concrete(shape: tuple, sizes: dict) -> tuple:
     return tuple(d if isinstance(d, int) else sizes[d] for d in shape)
 
 
+def within_limits(shapes: dict, sizes: dict, derivative_shape: tuple) -> None:
+    """A check draws a value of every input and evaluates the derivative: refuse at once (a
+    LimitError, as ``evaluate`` gives) what would exceed the numeric limits, before any work."""
+    limit, total = limits.current.max_numeric_size, 0
+    for name, shape in [*shapes.items(), ("the derivative", derivative_shape)]:
+        entries = 1
+        for d in shape:  # 3, "n" or a vec layout's "m*n"
+            for factor in str(d).split("*"):
+                entries *= int(factor) if factor.strip().isdigit() else sizes.get(factor.strip(), 1)
+        total += entries
+        if entries > limit or total > limits.current.max_numeric_total:
+            shown = name if name == "the derivative" else f"a value of {name}"
+            raise LimitError(f"checking needs {shown} with {entries:,} entries, more than the limit of {limit:,} "
+                             "(see matdiff.limits)")
+
+
 def _values(shapes: dict, sizes: dict, rng, *, safe: bool, integers: bool,
             assume: Assumptions = Assumptions()) -> dict:
     concrete = {name: _concrete(shape, sizes) for name, shape in shapes.items()}
@@ -197,6 +214,7 @@ class Check:
         self.answer = derivative.text if derivative.text is not None else derivative.index
         self.y_shape = derivative.arrangement.y_shape
         self.sizes = _sizes({**self.inputs, "": self.y_shape})
+        within_limits(self.inputs, self.sizes, derivative.shape)
         self.safe = bool(DOMAIN.search(expression) or DOMAIN.search(claim))
         self.rng = np.random.default_rng(20240611)
         self.output = output_name(derivative.lowered)

@@ -1,0 +1,143 @@
+"""Generated code in the order of the reverse pass: the forward values, one delta per step, the
+gradients — the same statements ``d.text`` and ``matdiff grads`` print.
+
+A derivative's IR is one DAG over the inputs. Simplified as a whole, a network's gradient fuses into
+a single contraction of every weight, activation and derivative factor, and no contraction order of
+that is as cheap as backprop: a greedy order built a 64 GiB intermediate for a 4-layer MLP. The
+printed matrix program already has backprop's structure, so code is generated from it: each
+statement is lowered on its own, with the earlier statements' names as opaque inputs, simplified
+and planned within that statement only (a matrix product, a Hadamard product, a few operands), and
+bound to its printed name. No intermediate is larger than an input, an activation or a result, and
+the products are those a person would write, in that order.
+
+When there is no matrix program (a fourth-order Jacobian, a commutation matrix), the caller falls
+back to planning the whole IR (:mod:`matdiff.codegen.contraction`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from matdiff.engine import ir
+from matdiff.engine.lowering import lower
+from matdiff.engine.primitives import reapply
+from matdiff.errors import MatdiffError
+from matdiff.language.assumptions import Assumptions
+from matdiff.language.syntax import parse
+from matdiff.notation.mtree import text as matrix_text
+
+
+@dataclass(frozen=True)
+class StatementProgram:
+    """Statements (name, node) in order, each node reading the inputs and earlier names as ``var``
+    nodes; ``names`` maps each statement's name to its ``var`` node; ``results`` are the nodes of
+    the values asked for; ``inlined`` maps the id of each statement's node written over the inputs
+    alone to that statement's ``var`` node (to find the forward values inside the program's value)."""
+
+    statements: tuple[tuple[str, ir.Tensor], ...]
+    names: dict[str, ir.Tensor]
+    results: tuple[ir.Tensor, ...]
+    inlined: dict[int, ir.Tensor]
+
+    def over_statements(self, node: ir.Tensor) -> ir.Tensor:
+        """``node`` (over the inputs) with every subexpression a statement computes read from it."""
+        memo: dict[int, ir.Tensor] = {}
+        for part in ir.postorder(node):
+            if id(part) in self.inlined:
+                memo[id(part)] = self.inlined[id(part)]
+                continue
+            args = [memo[id(a)] for a in part.args]
+            memo[id(part)] = part if all(a is b for a, b in zip(args, part.args)) else reapply(part, args)
+        return memo[id(node)]
+
+
+def statement_program(statements: list, results: list, inputs: dict[str, ir.Tensor], shapes: list[tuple],
+                      assume: Assumptions) -> StatementProgram | None:
+    """Lower printed statements (name, MatrixExpr) and result expressions one at a time; None when
+    any of them does not read back to the shapes and inputs expected (then the whole IR is used)."""
+    declared: dict[str, tuple] = {name: node.shape for name, node in inputs.items()}
+    names: dict[str, ir.Tensor] = {}
+    lowered_statements: list[tuple[str, ir.Tensor]] = []
+    inlined_of: dict[str, ir.Tensor] = {}
+    inlined: dict[int, ir.Tensor] = {}
+    for name, body in statements:
+        node = _lowered(body, declared, inputs, names, assume, None)
+        if node is None or name in declared:
+            return None
+        node = elementwise_products_in_order(node)
+        declared[name] = node.shape
+        names[name] = ir.var(name, node.shape)
+        lowered_statements.append((name, node))
+        over_inputs = _inline(node, names, inlined_of)
+        inlined_of[name] = over_inputs
+        inlined.setdefault(id(over_inputs), names[name])
+    nodes = []
+    for body, shape in zip(results, shapes):
+        node = body if isinstance(body, ir.Tensor) else _lowered(body, declared, inputs, names, assume, shape)
+        if node is None:
+            return None
+        nodes.append(node)
+    return StatementProgram(tuple(lowered_statements), names, tuple(nodes), inlined)
+
+
+def _lowered(body, declared: dict, inputs: dict, names: dict, assume: Assumptions, shape) -> ir.Tensor | None:
+    """One printed expression as IR over the inputs and the earlier statements' names."""
+    try:
+        lowered = lower(parse(matrix_text(body)), dict(declared), assume=assume)
+    except MatdiffError:
+        return None
+    for name, value in lowered.variables.items():
+        expected = inputs.get(name, names.get(name))
+        if expected is None or value.node is not expected:
+            return None
+    value = lowered.value
+    node = value.node
+    if shape is None:  # a statement: a row is kept as the 1×n matrix later statements read
+        return ir.reshape(node, value.surface()) if value.row else node
+    if tuple(node.shape) == tuple(shape):
+        return node
+    if ir.dim_product(node.shape or (1,)) == ir.dim_product(tuple(shape) or (1,)):
+        return ir.reshape(node, tuple(shape))
+    return None
+
+
+def _inline(node: ir.Tensor, names: dict, inlined_of: dict) -> ir.Tensor:
+    """``node`` with the earlier statements' names replaced by what they compute over the inputs."""
+    replacements = {id(names[name]): inlined for name, inlined in inlined_of.items()}
+    memo: dict[int, ir.Tensor] = {}
+    for part in ir.postorder(node):
+        if id(part) in replacements:
+            memo[id(part)] = replacements[id(part)]
+            continue
+        args = [memo[id(a)] for a in part.args]
+        memo[id(part)] = part if all(a is b for a, b in zip(args, part.args)) else reapply(part, args)
+    return memo[id(node)]
+
+
+def elementwise_products_in_order(node: ir.Tensor) -> ir.Tensor:
+    """``node`` with the factors of each elementwise product in one order (by their structure), so a
+    delta printed twice with its factors swapped (``(1 - a7.^2).*(W8'*d8)`` and
+    ``(W8'*d8).*(1 - a7.^2)``) becomes one node and is computed once."""
+    keys: dict[int, str] = {}
+    memo: dict[int, ir.Tensor] = {}
+    for part in ir.postorder(node):
+        args = [memo[id(a)] for a in part.args]
+        if part.op == "einsum":
+            inputs, output = part.params
+            if all(labels == output or not labels for labels in inputs) and len(set(output)) == len(output):
+                pairs = sorted(zip(args, inputs), key=lambda pair: keys[id(pair[0])])
+                args, inputs = [a for a, _ in pairs], tuple(labels for _, labels in pairs)
+                rebuilt = ir.einsum(output, *zip(args, inputs))
+            else:
+                rebuilt = reapply(part, args)
+        else:
+            rebuilt = part if all(a is b for a, b in zip(args, part.args)) else reapply(part, args)
+        memo[id(part)] = rebuilt
+        keys[id(part)] = keys.get(id(rebuilt)) or _structure_key(rebuilt, keys)
+        keys[id(rebuilt)] = keys[id(part)]
+    return memo[id(node)]
+
+
+def _structure_key(node: ir.Tensor, keys: dict[int, str]) -> str:
+    """A deterministic text of a node's structure from its operands' keys (a statement is small)."""
+    return f"{node.op}{node.params!r}{node.shape!r}(" + ",".join(keys[id(a)] for a in node.args) + ")"
