@@ -91,7 +91,7 @@ def candidates_for(depth: int, every: bool, rng, jax, torch):
     wanted = weights if every else ["W1"]
     reference = "hand-written backprop (NumPy)"
     want = backprop(values, depth, every)[1]
-    functions = {reference: lambda: backprop(values, depth, every)}
+    functions = {reference: lambda: backprop(values, depth, every)[1]}
     if every:
         g = md.gradients(expression, shapes=shapes, wrt=weights)
         for backend in ("numpy", "jax", "torch"):

@@ -104,3 +104,25 @@ def test_entries_seed2_vec_layout():
     assert result.returncode == 0, result.stderr
     assert "(vec layout, 2×6)" in result.stdout
     assert "[ a1  a2  a3  0   0   0  ]" in result.stdout
+
+
+def test_serve_refuses_a_bad_port_a_port_in_use_and_a_foreign_host_in_one_line():
+    """Issue 26: these were tracebacks (exit 1, which `check` means as a wrong claim)."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for arguments, said in ((["--port", "99999"], "is not a port"),
+                                (["--port", str(port)], "cannot listen on 127.0.0.1"),
+                                (["--host", "203.0.113.99", "--port", "0"], "cannot listen on 203.0.113.99")):
+            result = matdiff("serve", *arguments)
+            assert result.returncode == 2 and said in result.stderr, result.stderr
+            assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_dimension_of_thousands_of_digits_is_a_bad_shape_not_a_traceback():
+    result = matdiff("diff", "x'*x", "--wrt", "x", "--shape", "x=" + "9" * 5000)
+    assert result.returncode == 2 and "larger than any array" in result.stderr
+    assert len(result.stderr) < 400

@@ -131,6 +131,10 @@ RULE_CASES = [
     ("hadamard-scaled-ones", "(2*ones(3)).*v", "2*v"),
     ("sum-of-negation", "sum(-v)", "-sum(v)"),
     ("diag-distributes", "(eye(3) - v*ones(3)')*diag(v)", "diag(v) - v*v'"),
+    ("row-sums", "2*A*B*ones(3)", "2*sum(A*B, 2)"),
+    ("column-sums", "v*ones(3)'*A", "v*sum(A, 1)"),
+    ("expansion", "A - v*ones(3)'", "A - v"),
+    ("expansion", "A.*(ones(3)*v')", "A.*v'"),
 ]
 
 
@@ -344,7 +348,7 @@ def test_a_network_on_a_batch_has_its_textbook_form():
 def test_a_bias_on_a_batch_broadcasts_and_sums():
     shapes = {"W": (2, 3), "X": (3, 5), "b": (2,), "Y": (2, 5)}
     d = md.diff("0.5*sum((W*X + b*ones(1,5) - Y).^2)", wrt="b", shapes=shapes, layout="gradient")
-    assert d.text == "(W*X + b*ones(1, 5) - Y)*ones(5)"
+    assert d.text == "sum(W*X + b - Y, 2)"  # the row sums, and b repeated by implicit expansion
 
 
 def _chain(n: int):

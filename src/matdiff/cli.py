@@ -34,12 +34,15 @@ def parse_shape(spec: str) -> tuple[str, tuple]:
     """'A=3x4' → ('A', (3, 4)); 'x=n' → ('x', ('n',)); 's=scalar' → ('s', ()); 'B=m,n' too."""
     name, separator, dims = spec.partition("=")
     name, dims = name.strip(), dims.strip()
+    shown = repr(spec) if len(spec) <= 60 else repr(spec[:60]) + "…"
     if not separator or not name.isidentifier() or not dims:
-        raise MatdiffError(f"bad --shape {spec!r}: write NAME=3x4, NAME=n, NAME=mxn or NAME=scalar")
+        raise MatdiffError(f"bad --shape {shown}: write NAME=3x4, NAME=n, NAME=mxn or NAME=scalar")
     try:
         return name, normalize_shape(name, shape_from_text(dims))
-    except MatdiffError:
-        raise MatdiffError(f"bad --shape {spec!r}: write NAME=3x4, NAME=n, NAME=mxn or NAME=scalar") from None
+    except MatdiffError as error:
+        reason = error.message.split(": ", 1)[1] if "larger than any array" in error.message else \
+            "write NAME=3x4, NAME=n, NAME=mxn or NAME=scalar"
+        raise MatdiffError(f"bad --shape {shown}: {reason}") from None
 
 
 def _shapes(arguments) -> dict:
@@ -241,8 +244,26 @@ def emit(result) -> None:
 def run_serve(arguments) -> int:
     from matdiff.web.server import serve
 
+    _can_listen(arguments.host, arguments.port)
     serve(host=arguments.host, port=arguments.port)
     return EXIT_OK
+
+
+def _can_listen(host: str, port: int) -> None:
+    """Refuse a port out of range, one in use or a host that is not this machine's with one line,
+    before the server starts (it would print its traceback)."""
+    import socket
+
+    if not 0 <= port <= 65535:
+        raise MatdiffError(f"--port {port} is not a port: give 0-65535")
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except (OSError, UnicodeError) as error:  # in use, not this machine's, not a host name
+        reason = getattr(error, "strerror", None) or str(error)
+        raise MatdiffError(f"cannot listen on {host}:{port}: {reason}") from None
 
 
 def run_explain(arguments) -> int:

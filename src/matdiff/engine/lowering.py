@@ -24,6 +24,7 @@ from matdiff.errors import LimitError, MatdiffError, ShapeError, UnknownNameErro
 from matdiff.engine.ir import Tensor, const, einsum, eye, is_all_ones
 from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS, Function, substitute
 from matdiff.engine.spelled import recognised
+from matdiff.engine.along import columnwise_along, expand, mean_along, sum_along
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.shapes import Dims, as_mapping, default_shape, describe_shape, name_unknowns, normalize_shape, shape_text
 from matdiff.language.syntax import Call, Chain, Name, Number, Power, Program, Signed, Transpose
@@ -313,12 +314,11 @@ class _Lowering:
 
     @staticmethod
     def no_broadcast(left: Value, right: Value) -> str:
-        """Why a vector beside a matrix fails, and what to write instead: nothing but a scalar is
-        broadcast."""
-        if {left.node.rank, right.node.rank} != {1, 2}:
+        """Why two shapes fail an elementwise operation: implicit expansion repeats only a
+        dimension of size 1."""
+        if not left.node.rank or not right.node.rank:
             return ""
-        return ("; only a scalar is broadcast: repeat a row r over m rows as ones(m)*r, "
-                "a column c over n columns as c*ones(n)'")
+        return "; implicit expansion repeats only a dimension of size 1 (an m×1 column or a 1×n row)"
 
     def same_shape(self, left: Value, right: Value) -> bool:
         if left.node.rank != right.node.rank or (left.node.rank == 1 and left.row != right.row):
@@ -339,6 +339,9 @@ class _Lowering:
                 return self.add(Value(self.squeeze(left)), right, position, verb)
             if is_all_ones(right.node.shape) and right.node.rank:
                 return self.add(left, Value(self.squeeze(right)), position, verb)
+            expanded = expand(self.dims.unify, left, right)
+            if expanded is not None:
+                return Value(self.record(ir.add(*expanded), position))
             raise self.error(f"cannot {verb} {self.show(left)} and {self.show(right)}{self.no_broadcast(left, right)}",
                              position)
         return Value(self.record(ir.add(left.node, right.node), position), left.row)
@@ -349,6 +352,9 @@ class _Lowering:
             return Value(self.record(ir.scale(scalar.node, other.node), position), other.row)
         left, right = self.aligned(left, right)
         if not self.same_shape(left, right):
+            expanded = expand(self.dims.unify, left, right)
+            if expanded is not None:
+                return Value(self.record(ir.hadamard(*expanded), position))
             raise self.error(f"cannot {verb} elementwise {self.show(left)} and {self.show(right)}"
                              f"{self.no_broadcast(left, right)}", position)
         return Value(self.record(ir.hadamard(left.node, right.node), position), left.row)
@@ -390,6 +396,8 @@ class _Lowering:
         if name not in FUNCTION_NAMES:
             raise self.error(f"unknown function {name}(); known: {', '.join(sorted(FUNCTION_NAMES))}",
                              position, UnknownNameError)
+        if name in _ALONG_A_DIMENSION and (len(node.arguments) != 1 or name == "mean"):
+            return self.along(node)
         arity = 2 if name == "kron" else 1
         if len(node.arguments) != arity:
             raise self.error(f"{name}() takes {arity} argument{'s' if arity > 1 else ''}, "
@@ -398,6 +406,31 @@ class _Lowering:
         if name in FUNCTIONS:
             return self.primitive(FUNCTIONS[name], arguments[0], position)
         return _SUGAR[name](self, *arguments, position=position)
+
+    def along(self, node: Call) -> Value:
+        """``sum(X, d)``, ``mean(X[, d])``, ``softmax(Z, d)``, ``logsumexp(Z, d)``: d is 1 (down the
+        columns) or 2 (along the rows), written as a number (engine/along.py)."""
+        name, position = node.function, node.position
+        if len(node.arguments) not in (1, 2):
+            raise self.error(f"{name}() takes 1 or 2 arguments (X, or X and a dimension 1 or 2), "
+                             f"not {len(node.arguments)}", position, MatdiffError)
+        dimension = None
+        if len(node.arguments) == 2:
+            given = node.arguments[1]
+            if not (isinstance(given, Number) and given.value in (1.0, 2.0)):
+                raise self.error(f"the dimension of {name}(X, dimension) is 1 (down each column) or 2 (along "
+                                 "each row)", getattr(given, "position", position), MatdiffError)
+            dimension = int(given.value)
+        x = self.expression(node.arguments[0])
+        if name == "mean":
+            result, row = mean_along(x, dimension)
+        elif name == "sum":
+            result, row = sum_along(x, dimension or 1)
+        else:
+            if not x.node.rank:
+                raise self.error(f"{name}() takes a vector or a matrix, not a scalar", position)
+            result, row = columnwise_along(name, x, dimension or 1)
+        return Value(self.record(result, position), row)
 
     def primitive(self, function: Function, x: Value, position: int) -> Value:
         """A function of the table, its shape rule checked here: entries keep the shape; a column
@@ -512,5 +545,6 @@ _SUGAR: dict[str, Callable[..., Value]] = {
     "kron": _Lowering.function_kron,
 }
 
-FUNCTION_NAMES = tuple(FUNCTIONS) + tuple(_SUGAR) + ("eye", "ones")
+_ALONG_A_DIMENSION = ("sum", "mean", "softmax", "logsumexp")  # take an optional dimension, 1 or 2
+FUNCTION_NAMES = tuple(FUNCTIONS) + tuple(_SUGAR) + ("mean", "eye", "ones")
 """Every function name of the language."""

@@ -43,6 +43,10 @@ def shape_from_text(text: str) -> tuple:
     parts = [part.strip() for part in re.split(r"[,x×*]" if "," not in text else ",", text)]
     if any(not part for part in parts):
         raise MatdiffError(f"bad shape {text!r}: write 3x4, n, mxn or scalar")
+    for part in parts:
+        if _is_number(part) and len(part.lstrip("0")) > 18:
+            raise MatdiffError(f"bad shape {text[:40]!r}{'…' if len(text) > 40 else ''}: a dimension of "
+                               f"{len(part.lstrip('0'))} digits is larger than any array")
     return tuple(int(part) if _is_number(part) else part for part in parts)
 
 

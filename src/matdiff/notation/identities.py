@@ -18,6 +18,8 @@ docstring and tests/test_literature.py checks each one numerically.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -388,7 +390,10 @@ def _common_factored(node: Tensor) -> Tensor | None:
         if products is None:
             return None
         terms.extend(products)
-    common = [f for f in terms[0] if all(f in other for other in terms[1:]) and f[0].rank]
+    shared = Counter(f for f in terms[0] if f[0].rank)  # a factor twice in every term is common twice
+    for other in terms[1:]:
+        shared &= Counter(other)
+    common = list(shared.elements())
     if not common or len(terms) < 2:
         return None
     rests = []

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from matdiff.engine.ir import folds
 from matdiff.notation.algebra import RULES as ALGEBRA
+from matdiff.notation.layers import RULES as LAYERS
 from matdiff.notation.mtree import (MatrixExpr, Summand, call, cost, is_call, hadamard, negate_, number, product, summand_of, text, text_cost,
                                     tokens, total, transpose)
 
@@ -309,6 +310,7 @@ RULES: tuple[Rule, ...] = (
     Rule("kron-scalar",           kron_scalar),            # (cA) ⊗ B = c(A ⊗ B)
     Rule("kron-unit",             kron_unit),              # A ⊗ I₁ = A
     *(Rule(name, rule) for name, rule in ALGEBRA),         # matdiff.notation.algebra
+    *(Rule(name, rule) for name, rule in LAYERS),          # matdiff.notation.layers: sum(X, 2), W*X + b
 )
 
 RULE_NAMES = {rule.name: rule for rule in RULES}

@@ -109,7 +109,7 @@ def _pivot(term: Tensor, y_rank: int, recover: Recover, depth: int) -> tuple[Mat
     Y's other index go to L (b read as H's), those over X's other index to R (a read as H's)."""
     if term.op != "einsum":
         return None
-    operands, labels, sizes = _inline_tensors(term), list(term.params[1]), dict(_sizes(term))
+    (operands, sizes), labels = _inlined_with_sizes(term), list(term.params[1])
     y_side, x_side = set(labels[:y_rank]), set(labels[y_rank:])
     copy_a, copy_b = ("a", depth), ("b", depth)
     for pivot, ls in operands:
@@ -187,7 +187,7 @@ def _sandwich(term: Tensor, y_rank: int, recover: Recover, depth: int) -> tuple[
     not so shaped."""
     if term.op != "einsum":
         return None
-    operands, labels, sizes = _inline_tensors(term), list(term.params[1]), dict(_sizes(term))
+    (operands, sizes), labels = _inlined_with_sizes(term), list(term.params[1])
     y_side, x_side = set(labels[:y_rank]), set(labels[y_rank:])
     deltas = [(node, ls) for node, ls in operands if node.op == "eye" and set(ls) & y_side and set(ls) & x_side]
     if len(deltas) > 1:
@@ -241,8 +241,19 @@ def _labelled(node: Tensor):
                 return None
         if position != inner.rank:
             return None
-        return _inline_tensors(inner), labels, dict(_sizes(inner))
+        operands, sizes = _inlined_with_sizes(inner)
+        return operands, labels, sizes
     return None
+
+
+def _inlined_with_sizes(node: Tensor) -> tuple[list, dict]:
+    """:func:`_inline_tensors` and the size of every label, those of opened einsums included."""
+    operands = _inline_tensors(node)
+    sizes = dict(_sizes(node))
+    for operand, labels in operands:
+        for label, size in zip(labels, operand.shape):
+            sizes.setdefault(label, size)
+    return operands, sizes
 
 
 def _inline_tensors(node: Tensor) -> list:

@@ -96,8 +96,8 @@ BATCH_NETWORKS = (
     Identity("networks on a batch", "0.5*sum((W3*sigmoid(W2*sigmoid(W1*X)) - Y).^2)", "W1", _DEEP, "gradient",
              "H1 = sigmoid(W1*X); H2 = sigmoid(W2*H1); D2 = (W3'*(W3*H2 - Y)).*H2.*(1 - H2); "
              "((W2'*D2).*H1.*(1 - H1))*X'"),
-    Identity("networks on a batch", "0.5*sum((W*X + b*ones(1,5) - Y).^2)", "b", _BIASED, "gradient",
-             "(W*X + b*ones(1,5) - Y)*ones(5)"),
+    Identity("networks on a batch", "0.5*sum((W*X + b - Y).^2)", "b", _BIASED, "gradient",
+             "sum(W*X + b - Y, 2)"),
     Identity("networks on a batch", "-sum(Y.*log(sigmoid(W*X)) + (1 - Y).*log(1 - sigmoid(W*X)))", "W",
              {"W": (1, 3), "X": (3, 5), "Y": (1, 5)}, "gradient", "(sigmoid(W*X) - Y)*X'"),
     Identity("networks on a batch", "0.5*sum((W'*relu(W*X) - X).^2)", "W", {"W": (4, 3), "X": (3, 5)}, "gradient",

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 OPERATORS = [  # syntax, meaning, example
     ("A*B", "matrix product; scaling when one side is a scalar", "W2*W1*h"),
-    ("A + B, A - B", "sum and difference; a scalar plus a vector or matrix adds to every entry", "1 - a"),
+    ("A + B, A - B", "sum and difference; a scalar adds to every entry, and a column (m×1) or row (1×n) "
+                     "is repeated along the other dimension (implicit expansion)", "W*X + b"),
     ("A/s", "division by a scalar", "x/norm2(x)"),
     ("A'", "transpose", "x'*A*x"),
     ("A.*B, A./B", "elementwise product and quotient", "a.*(1 - a)"),
@@ -43,16 +44,20 @@ FUNCTIONS = {  # name: (syntax, meaning, example)
     "logdet": ("logdet(A)", "log of the determinant (positive)", "logdet(S)"),
     "inv": ("inv(A)", "inverse of a square matrix", "x'*inv(S)*x"),
     "diag": ("diag(v), diag(A)", "a vector as a diagonal matrix; a matrix's diagonal as a vector", "diag(x)*y"),
-    "sum": ("sum(X)", "the sum of all entries", "0.5*sum((a - y).^2)"),
+    "sum": ("sum(X), sum(X, 1), sum(X, 2)", "the sum of all entries; of each column (a row); of each row "
+            "(a column)", "sum(W*X + b - Y, 2)"),
+    "mean": ("mean(X), mean(X, 1), mean(X, 2)", "the mean of all entries; of each column; of each row",
+             "mean((W*X - Y).^2)"),
     "norm2": ("norm2(X)", "Euclidean norm of a vector, Frobenius norm of a matrix", "norm2(A*x - y)^2"),
     "norm1": ("norm1(X)", "sum of absolute values", "norm1(w)"),
     "kron": ("kron(A, B)", "Kronecker product", "kron(eye(2), A)"),
     "vec": ("vec(A)", "the columns of A stacked into one vector", "vec(X)'*vec(X)"),
     "eye": ("eye(n)", "the n×n identity", "x'*(A + eye(3))*x"),
     "ones": ("ones(n), ones(m, n)", "a vector or matrix of ones (shown 𝟏)", "ones(3)'*x"),
-    "softmax": ("softmax(z)", "exp(z)/sum(exp(z)); of a matrix, column by column", "-y'*log(softmax(W*x))"),
-    "logsumexp": ("logsumexp(z)", "log(sum(exp(z))), computed stably; of a matrix, a row (per column)",
-                  "logsumexp(W*x) - y'*W*x"),
+    "softmax": ("softmax(Z), softmax(Z, 2)", "exp(z)/sum(exp(z)); of a matrix, column by column (1, the "
+                "default) or row by row (2)", "softmax(Q*K'/sqrt(8), 2)*V"),
+    "logsumexp": ("logsumexp(Z), logsumexp(Z, 2)", "log(sum(exp(z))), computed stably; of a matrix, a row "
+                  "(per column) or, with 2, a column (per row)", "logsumexp(W*x) - y'*W*x"),
 }
 
 

@@ -85,4 +85,19 @@ export const EXAMPLES = [
     title: "The bias trap: is b in W·x + b a scalar or a vector?",
     expr: "sum(sigmoid(W*x + b))", wrt: ["b"], layout: "gradient", shapes: {W: "3x2", x: "2"},
   },
+  {
+    title: "A bias on a batch: W·X + b, the bias's gradient sums the batch",
+    expr: "0.5*sum((W*X + b - Y).^2)", wrt: ["W", "b"], layout: "gradient",
+    shapes: {W: "3x4", X: "4x6", b: "3", Y: "3x6"},
+  },
+  {
+    title: "Layer norm of each column (features down the columns)",
+    expr: "M = Z - mean(Z, 1)\nS = sqrt(mean(M.^2, 1) + 0.00001)\nsum(sum((M./S).*G))", wrt: ["Z"], layout: "gradient",
+    shapes: {Z: "4x6", G: "4x6"},
+  },
+  {
+    title: "Attention: softmax(Q·Kᵀ/√d, by rows)·V",
+    expr: "P = softmax(Q*K'/sqrt(8), 2)\nsum(sum((P*V).*G))", wrt: ["Q", "V"], layout: "gradient",
+    shapes: {Q: "5x8", K: "5x8", V: "5x8", G: "5x8"},
+  },
 ];

@@ -1,0 +1,101 @@
+"""Rewrite rules for the layers' printed forms: products with a vector of ones read as sums by row
+or column, and a vector repeated by ones beside a matrix reads as implicit expansion.
+
+The IR has no reductions or broadcasts of its own (engine/along.py writes them as einsums with
+ones), so matrix forms recovered from it hold ``X*ones(n)`` and ``b*ones(1, N)``. What the
+literature writes is ``sum(X, 2)`` and ``W*X + b``; these identities, in the language's own terms,
+take the printed form there wherever it is no longer (the rule table's cost decides):
+
+    X*1ₙ = sum(X, 2)      1ₘᵀ*X = sum(X, 1)      A + v*1ₙᵀ = A + v      A + 1ₘ*r = A + r
+
+The last two hold where the sum keeps A's full shape: at least one term is neither a repeated
+column nor a repeated row.
+"""
+
+from __future__ import annotations
+
+from matdiff.notation.mtree import MatrixExpr, call, hadamard, number, product, total
+
+
+def _ones_call(x: MatrixExpr) -> str | None:
+    """'column' for ones(n) or ones(1, n)', 'row' for ones(n)' or ones(1, n); None otherwise."""
+    transposed = x.op == "transpose"
+    inner = x.args[0] if transposed else x
+    if inner.op != "call" or inner.name != "ones" or inner.shape_class not in ("column", "row"):
+        return None
+    if transposed:
+        return "row" if inner.shape_class == "column" else "column"
+    return inner.shape_class
+
+
+def _split(x: MatrixExpr) -> tuple[list, list]:
+    scalars = [f for f in x.args if f.shape_class == "scalar"]
+    return scalars, [f for f in x.args if f.shape_class != "scalar"]
+
+
+def row_sums(x: MatrixExpr) -> MatrixExpr | None:
+    """X·1ₙ = sum(X, 2): the sums of X's rows (a column)."""
+    if x.op != "product":
+        return None
+    scalars, matrices = _split(x)
+    if len(matrices) < 2 or _ones_call(matrices[-1]) != "column":
+        return None
+    summed = product(*matrices[:-1])
+    if summed.shape_class != "matrix":
+        return None
+    return product(*scalars, call("sum", (summed, number(2)), "column"))
+
+
+def column_sums(x: MatrixExpr) -> MatrixExpr | None:
+    """1ₘᵀ·X = sum(X, 1): the sums of X's columns (a row), wherever the ones row stands in a chain."""
+    if x.op != "product":
+        return None
+    scalars, matrices = _split(x)
+    for k, factor in enumerate(matrices[:-1]):
+        if _ones_call(factor) == "row":
+            summed = product(*matrices[k + 1:])
+            if summed.shape_class != "matrix":
+                return None
+            return product(*scalars, *matrices[:k], call("sum", (summed, number(1)), "row"))
+    return None
+
+
+def _repeated(term: MatrixExpr) -> MatrixExpr | None:
+    """A term that repeats a column or a row with ones (c·v·1ᵀ or c·1·r), as that vector alone."""
+    negated = term.op == "negate"
+    inner = term.args[0] if negated else term
+    if inner.op != "product":
+        return None
+    scalars, matrices = _split(inner)
+    if len(matrices) != 2:
+        return None
+    first, second = matrices
+    if _ones_call(second) == "row" and first.shape_class == "column":
+        kept = first
+    elif _ones_call(first) == "column" and second.shape_class == "row":
+        kept = second
+    else:
+        return None
+    vector = product(*scalars, kept)
+    return MatrixExpr("negate", (vector,), "", vector.shape_class) if negated else vector
+
+
+def expansion(x: MatrixExpr) -> MatrixExpr | None:
+    """A + v·1ₙᵀ = A + v and A ⊙ (1ₘ·r) = A ⊙ r: implicit expansion repeats the vector, as long as
+    a term or factor keeps A's full shape."""
+    if x.op not in ("sum", "hadamard") or x.shape_class != "matrix":
+        return None
+    shortened = [_repeated(t) for t in x.args]
+    if all(s is None for s in shortened) or all(s is not None for s in shortened):
+        return None
+    args = [s if s is not None else t for s, t in zip(shortened, x.args)]
+    if not any(a.shape_class == "matrix" for a in args):
+        return None
+    return total(*args) if x.op == "sum" else hadamard(*args)
+
+
+RULES = (
+    ("row-sums", row_sums),            # X·1 = sum(X, 2)
+    ("column-sums", column_sums),      # 1ᵀ·X = sum(X, 1)
+    ("expansion", expansion),          # A + v·1ᵀ = A + v
+)
