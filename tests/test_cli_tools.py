@@ -126,3 +126,14 @@ def test_a_dimension_of_thousands_of_digits_is_a_bad_shape_not_a_traceback():
     result = matdiff("diff", "x'*x", "--wrt", "x", "--shape", "x=" + "9" * 5000)
     assert result.returncode == 2 and "larger than any array" in result.stderr
     assert len(result.stderr) < 400
+
+
+def test_python_dash_m_matdiff_is_the_same_command():
+    result = subprocess.run([sys.executable, "-m", "matdiff", "diff", "x'*x", "--wrt", "x", "--format", "json"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    import matdiff as md
+
+    assert json.loads(result.stdout) == md.diff("x'*x", wrt="x").to_dict()

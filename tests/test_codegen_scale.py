@@ -144,3 +144,39 @@ def test_the_gradients_script_checks_every_gradient():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("passed") == 4  # W1, W2, X, Y
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
+def test_compiled_code_checks_the_structure_it_relies_on(backend):
+    """Issue 26: with S assumed symmetric the code computes 2*S*x, wrong for any other S; evaluate
+    refused such an S and compiled code silently answered. Now each call checks, unless told not to."""
+    d = md.diff("x'*S*x", wrt="x", shapes={"S": (3, 3), "x": (3,)}, assume={"S": "symmetric"}, layout="gradient")
+    lopsided, x = np.arange(9.0).reshape(3, 3), np.ones(3)
+    with pytest.raises(ValueError, match="S is assumed symmetric"):
+        d.compile(backend)(S=lopsided, x=x)
+    symmetric = lopsided + lopsided.T
+    np.testing.assert_allclose(np.asarray(d.compile(backend)(S=symmetric, x=x)), 2 * symmetric @ x)
+    unchecked = np.asarray(d.compile(backend, check_assumptions=False)(S=lopsided, x=x))
+    np.testing.assert_allclose(unchecked, 2 * lopsided @ x)  # what it relies on, applied as told
+    g = md.gradients("x'*S*x", shapes={"S": (3, 3), "x": (3,)}, assume={"S": "positive"}, wrt=["x"])
+    with pytest.raises(ValueError, match="S is assumed positive"):
+        g.compile(backend)(S=-np.ones((3, 3)), x=x)
+
+
+@pytest.mark.parametrize("expression, order, n", [("softmax(x)", 2, 60), ("exp(x'*x)", 3, 40)])
+def test_deltas_are_never_built_as_dense_arrays(expression, order, n):
+    """Issue 26: the softmax Hessian at n=150 built np.zeros((150,)*4), 7.8 GB for a 27 MB result.
+    A product of deltas is merged into the contractions that read it; the peak stays a small multiple
+    of the result."""
+    d = md.diff(expression, wrt=("x",) * order, shapes={"x": (n,)}, layout="jacobian")
+    compiled = d.compile("numpy")
+    x = np.random.default_rng(2).standard_normal(n) * 0.1
+    tracemalloc.start()
+    try:
+        result = compiled(x=x)
+        top = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert top <= 8 * result.nbytes
+    small = md.diff(expression, wrt=("x",) * order, shapes={"x": (6,)}, layout="jacobian")
+    np.testing.assert_allclose(small.compile("numpy")(x=x[:6]), small.evaluate({"x": x[:6]}), rtol=1e-9, atol=1e-12)

@@ -58,3 +58,52 @@ def test_the_skip_connections_delta_has_its_identity_path():
     text = str(md.explain(RESIDUAL, wrt="W1", shapes={"x": (3,)}))
     delta = next(line for line in text.splitlines() if "dh1 = ∂y/∂h1" in line)
     assert "dh2" in delta and ("eye(3)" in delta or "dh2 +" in delta or "+ dh2" in delta), delta
+
+
+def _residual(blocks: int) -> str:
+    steps = " ".join(f"h{i} = h{i - 1} + tanh(W{i}*h{i - 1});" for i in range(1, blocks + 1))
+    return f"h0 = x; {steps} 0.5*sum((h{blocks} - y).^2)"
+
+
+def test_explaining_a_residual_network_does_work_linear_in_its_depth(monkeypatch):
+    """Issue 26: explain took 13.7 s at 12 blocks and doubled with each block (the chain distributed
+    over every path through the skips; a named sum was flattened into the next). Counted, not timed:
+    the simplifier's calls and the IR nodes it is handed, at 8 and 16 blocks."""
+    from matdiff.tools import chainsteps
+
+    real = chainsteps.simplify
+    work = {"calls": 0, "nodes": 0}
+
+    def counted(node, *rest, **options):
+        work["calls"] += 1
+        work["nodes"] += len(chainsteps.ir.postorder(node))
+        return real(node, *rest, **options)
+
+    monkeypatch.setattr(chainsteps, "simplify", counted)
+    measured = []
+    for blocks in (8, 16):
+        work.update(calls=0, nodes=0)
+        str(md.explain(_residual(blocks), wrt="W1", shapes={"x": (3,), "y": (3,)}))
+        measured.append(dict(work))
+    assert measured[1]["calls"] <= 2.2 * measured[0]["calls"], measured
+    assert measured[1]["nodes"] <= 4.5 * measured[0]["nodes"], measured  # each step's node grows with depth
+
+
+def test_a_residual_statement_is_shown_as_written():
+    text = str(md.explain(_residual(6), wrt="W1", shapes={"x": (3,), "y": (3,)}))
+    assert "h3 = h2 + tanh(W3*h2)" in text and "h0 + tanh(W1*h0) + tanh(W2*h1)" not in text
+
+
+def test_a_dimension_name_stands_for_its_size():
+    shapes = {"Q": ("n", "d"), "K": ("n", "d"), "V": ("n", "d")}
+    program = "P = softmax(Q*K'/sqrt(d), 2); sum(sum(P*V))"
+    rng = np.random.default_rng(9)
+    values = {name: rng.standard_normal((5, 8)) for name in "QKV"}
+    scores = values["Q"] @ values["K"].T / np.sqrt(8)
+    weights = np.exp(scores - scores.max(axis=1, keepdims=True))
+    weights /= weights.sum(axis=1, keepdims=True)
+    assert float(md.evaluate(program, values, shapes=shapes)) == pytest.approx((weights @ values["V"]).sum(), rel=1e-12)
+    assert md.diff("mean((W*X - Y).^2)", wrt="W", shapes={"W": (3, 4), "X": (4, "N"), "Y": (3, "N")},
+                   layout="gradient").text == "2*(W*X - Y)*X'/(3*N)"
+    with pytest.raises(md.MatdiffError, match="both a scalar variable and a dimension"):
+        md.diff("n*sum(x)", wrt="x", shapes={"x": ("n",), "n": ()})

@@ -189,3 +189,43 @@ def test_once_an_internal_error_now_a_right_derivative(expression, shapes):
     for layout in ALL_LAYOUTS if expression.startswith("sum") else ("numerator", "jacobian", "vec"):
         d = md.diff(expression, wrt="x", shapes=shapes, layout=layout)
         assert d.text is not None or d.reason
+
+
+def test_sympy_bridge_failures_are_matdiff_errors():
+    """Issue 26: a TypeError, a NonInvertibleMatrixError and a ValueError escaped the bridge."""
+    sympy = pytest.importorskip("sympy")
+    from matdiff.interop.sympy_bridge import from_sympy
+
+    with pytest.raises(md.MatdiffError, match="SymPy cannot hold"):
+        md.diff("norm2(x)*(x*x')", wrt="x", shapes={"x": (3,)}, layout="vec").to_sympy()
+    with pytest.raises(md.MatdiffError, match="SymPy cannot hold"):
+        md.diff("tr(inv(ones(3,3)))*x", wrt="x", shapes={"x": (3,)}).to_sympy()
+    with pytest.raises(md.MatdiffError, match="cannot read"):
+        from_sympy(sympy.Integer(10 ** 5000) * sympy.MatrixSymbol("A", 3, 3))
+
+
+def test_entries_of_a_large_determinant_are_refused_at_once():
+    """Issue 26: det of a 6×6 matrix of letters ran for minutes (720 terms an entry)."""
+    pytest.importorskip("sympy")
+    with pytest.raises(md.LimitError, match="720 terms"):
+        md.entries("det(X)", wrt="X", shapes={"X": (6, 6)})
+    assert md.entries("det(X)", wrt="X", shapes={"X": (3, 3)}).shape == (3, 3)
+
+
+def test_the_web_api_refuses_a_reply_too_large_to_send_with_a_4xx():
+    """Issue 26: ones(1700,1700)/3 came back as a 500 "the engine gave no usable reply" (32 MB)."""
+    from matdiff.web import jobs
+
+    status, body = jobs.run("evaluate", {"expression": "ones(1700,1700)/3", "values": {}, "shapes": {}})
+    assert status == 400 and "more than the web API returns" in body["error"]
+    status, body = jobs.run("evaluate", {"expression": "ones(3,3)/3", "values": {}, "shapes": {}})
+    assert status == 200 and body["shape"] == [3, 3]
+
+
+def test_a_reply_over_the_size_limit_is_a_400(monkeypatch):
+    from matdiff.web import jobs
+
+    monkeypatch.setattr(jobs, "MAX_REPLY_CHARACTERS", 200)
+    status, body = jobs.run("explain", {"expression": "sum(tanh(W*x))", "wrt": ["W"], "shapes": {"W": [2, 2]},
+                                        "layout": "gradient", "verbose": True})
+    assert status == 400 and "ask for less" in body["error"]

@@ -198,14 +198,17 @@ class Derivative:
 
     # -- code --
 
-    def compile(self, backend: str = "numpy", *, with_value: bool = False):
+    def compile(self, backend: str = "numpy", *, with_value: bool = False, check_assumptions: bool = True):
         """A fast callable(**values) → the same array as ``evaluate``, for numpy, jax or torch
-        (``with_value``: a pair (value, derivative) sharing their common work)."""
-        from matdiff.codegen.writer import compile_derivative
+        (``with_value``: a pair (value, derivative) sharing their common work). With ``assume``, each
+        call checks that the values have the structure the derivative relies on (a ValueError if
+        not), unless ``check_assumptions=False``."""
+        from matdiff.codegen.sources import compile_derivative
 
-        return compile_derivative(self, backend, with_value=with_value)
+        return compile_derivative(self, backend, with_value=with_value, check_assumptions=check_assumptions)
 
-    def code(self, backend: str = "numpy", *, with_value: bool = False, check: bool = False) -> str:
+    def code(self, backend: str = "numpy", *, with_value: bool = False, check: bool = False,
+             check_assumptions: bool = True) -> str:
         """Standalone source (no matdiff import) of the function ``compile`` returns; with ``check``,
         a runnable script that prints the value and the derivative at random values and checks the
         derivative against finite differences (exit status 1 if they disagree)."""
@@ -213,9 +216,14 @@ class Derivative:
             from matdiff.codegen.script import check_script
 
             return check_script(self, backend)
-        from matdiff.codegen.writer import derivative_source
+        from matdiff.codegen.sources import derivative_source
 
-        return derivative_source(self, backend, with_value=with_value)
+        return derivative_source(self, backend, with_value=with_value, check_assumptions=check_assumptions)
+
+    def to_dict(self) -> dict:
+        """JSON-ready: every printed form, the shape and layout, the notes (``diff --format json``)."""
+        return {"text": self.text, "latex": self.latex, "index": self.index, "shape": list(self.shape),
+                "layout": self.layout, "reason": self.reason, "vec_text": self.vec_text, "notes": self.notes}
 
     # -- interop --
 
@@ -368,16 +376,17 @@ class Gradients(dict):
         """The backward pass's statements (None when a gradient has no matrix form)."""
         return self._shared
 
-    def compile(self, backend: str = "numpy"):
+    def compile(self, backend: str = "numpy", *, check_assumptions: bool = True):
         """One function for numpy, jax or torch: ``f(**values) → (value, {name: gradient})``, the
         loss and every gradient from one forward and one reverse pass (the statements of
-        :attr:`text`), each gradient in the gradient layout, keyed by input name in ``wrt`` order."""
-        from matdiff.codegen.writer import compile_gradients
+        :attr:`text`), each gradient in the gradient layout, keyed by input name in ``wrt`` order;
+        ``check_assumptions`` as for :meth:`Derivative.compile`."""
+        from matdiff.codegen.sources import compile_gradients
 
         with _guarded(None):
-            return compile_gradients(self, backend)
+            return compile_gradients(self, backend, check_assumptions=check_assumptions)
 
-    def code(self, backend: str = "numpy", *, check: bool = False) -> str:
+    def code(self, backend: str = "numpy", *, check: bool = False, check_assumptions: bool = True) -> str:
         """Standalone source of the function :meth:`compile` returns (``value_and_gradients``); with
         ``check``, a runnable script that checks every gradient against finite differences."""
         with _guarded(None):
@@ -385,9 +394,9 @@ class Gradients(dict):
                 from matdiff.codegen.script import gradients_check_script
 
                 return gradients_check_script(self, backend)
-            from matdiff.codegen.writer import gradients_source
+            from matdiff.codegen.sources import gradients_source
 
-            return gradients_source(self, backend)
+            return gradients_source(self, backend, check_assumptions=check_assumptions)
 
     def to_dict(self) -> dict:
         """JSON-ready: the whole pass, then each gradient as ``diff --format json`` gives it."""

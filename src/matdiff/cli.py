@@ -181,10 +181,7 @@ def run_diff(arguments) -> int:
                       layout=arguments.layout, assume=_assume(arguments), convention=arguments.convention)
     shape = shape_text(derivative.shape)
     if arguments.format == "json":
-        print(json.dumps({"text": derivative.text, "latex": derivative.latex, "index": derivative.index,
-                          "shape": list(derivative.shape), "layout": derivative.layout,
-                          "reason": derivative.reason, "vec_text": derivative.vec_text,
-                          "notes": derivative.notes}, indent=2))
+        print(json.dumps(derivative.to_dict(), indent=2))
     elif arguments.format == "latex":
         print(derivative.latex)
         print(f"% {derivative.layout} layout, shape {shape}")

@@ -117,6 +117,24 @@ def _array(value, name):
         raise TypeError(f"{name} is complex: the derivative is of real inputs")
     return array if array.dtype.kind == "f" else array.astype(np.float64)
 ''',
+        "_check_structure": '''
+def _check_structure(name, array, structure):
+    """The assumption this code relies on (assume=...), checked once per call, with a tolerance; spd
+    is checked as symmetric with a positive diagonal (cheap, and necessary)."""
+    scale = 1e-9 * max(1.0, float(np.abs(array).max(initial=0.0)))
+    broken = None
+    if structure in ("symmetric", "spd", "diagonal") and not np.allclose(array, array.T, rtol=0.0, atol=scale):
+        broken = "is not symmetric"
+    elif structure == "spd" and np.any(np.diag(array) <= 0):
+        broken = "is not positive definite (a diagonal entry is not positive)"
+    elif structure == "diagonal" and np.any(np.abs(array - np.diag(np.diag(array))) > scale):
+        broken = "has nonzero entries off the diagonal"
+    elif structure == "positive" and np.any(array <= 0):
+        broken = "has entries that are not positive"
+    if broken:
+        raise ValueError(f"{name} is assumed {structure}, but its value {broken} (the derivative relies on it; "
+                         "compile with check_assumptions=False to skip this check)")
+''',
         "_contract": '''
 _paths = {}
 
@@ -179,6 +197,25 @@ def _array(value, name):
 
 
 _x64 = jax.enable_x64 if hasattr(jax, "enable_x64") else __import__("jax.experimental", fromlist=["x"]).enable_x64
+
+
+def _check_structure(name, value, structure):
+    """The assumption this code relies on (assume=...), checked once per call outside jit (a traced
+    value cannot raise), with a tolerance; spd is checked as symmetric with a positive diagonal."""
+    array = jnp.asarray(value)
+    scale = 1e-9 * max(1.0, float(jnp.abs(array).max())) if array.size else 1e-9
+    broken = None
+    if structure in ("symmetric", "spd", "diagonal") and not bool(jnp.allclose(array, array.T, rtol=0.0, atol=scale)):
+        broken = "is not symmetric"
+    elif structure == "spd" and bool((jnp.diag(array) <= 0).any()):
+        broken = "is not positive definite (a diagonal entry is not positive)"
+    elif structure == "diagonal" and bool((jnp.abs(array - jnp.diag(jnp.diag(array))) > scale).any()):
+        broken = "has nonzero entries off the diagonal"
+    elif structure == "positive" and bool((array <= 0).any()):
+        broken = "has entries that are not positive"
+    if broken:
+        raise ValueError(f"{name} is assumed {structure}, but its value {broken} (the derivative relies on it; "
+                         "compile with check_assumptions=False to skip this check)")
 
 
 def _wants_float64(values):
@@ -247,6 +284,24 @@ class TorchBackend(NumpyBackend):
                 f"{out}.as_strided({reduced}, {tuple_text(strides)}).{fill}"]
 
     helpers = {
+        "_check_structure": '''
+def _check_structure(name, array, structure):
+    """The assumption this code relies on (assume=...), checked once per call, with a tolerance; spd
+    is checked as symmetric with a positive diagonal (cheap, and necessary)."""
+    scale = 1e-9 * max(1.0, float(array.abs().max())) if array.numel() else 1e-9
+    broken = None
+    if structure in ("symmetric", "spd", "diagonal") and not torch.allclose(array, array.T, rtol=0.0, atol=scale):
+        broken = "is not symmetric"
+    elif structure == "spd" and bool((torch.diagonal(array) <= 0).any()):
+        broken = "is not positive definite (a diagonal entry is not positive)"
+    elif structure == "diagonal" and bool(((array - torch.diag(torch.diagonal(array))).abs() > scale).any()):
+        broken = "has nonzero entries off the diagonal"
+    elif structure == "positive" and bool((array <= 0).any()):
+        broken = "has entries that are not positive"
+    if broken:
+        raise ValueError(f"{name} is assumed {structure}, but its value {broken} (the derivative relies on it; "
+                         "compile with check_assumptions=False to skip this check)")
+''',
         "_tensor": '''
 def _tensor(value, name):
     """A floating-point tensor: a tensor's own dtype when floating, else float64 (as matdiff computes);
@@ -280,9 +335,28 @@ def is_atomic(template: str) -> bool:
     return "(" in template and all(c.isalnum() or c in "_." for c in outside.replace(")", ""))
 
 
+CHECK_SHAPE = '''
+def _check_shape(name, array, expected, sizes):
+    """Bind the symbolic dimensions of ``expected`` (into ``sizes``: name → (size, input))
+    from ``array``'s shape; ValueError on a mismatch."""
+    shape = tuple(array.shape)
+    if len(shape) != len(expected):
+        wanted = "a scalar" if not expected else "×".join(map(str, expected))
+        raise ValueError(f"{name} must be {wanted}, but its value has shape {shape}")
+    for dimension, size in zip(expected, shape):
+        if isinstance(dimension, int) and dimension != size:
+            raise ValueError(f"{name} must be {'×'.join(map(str, expected))}, but its value has shape {shape}")
+        if isinstance(dimension, str):
+            known, source = sizes.setdefault(dimension, (size, name))
+            if known != size:
+                raise ValueError(f"dimension {dimension} is {known} in {source} but {size} in {name}")
+'''
+
+
 def helper_sources(backend: NumpyBackend) -> dict[str, str]:
-    """The helper functions generated code may define: the backend's and the functions' own."""
-    sources = dict(backend.helpers)
+    """The helper functions generated code may define: the backend's, the functions' own, and the
+    shape check every backend shares."""
+    sources = {"_check_shape": CHECK_SHAPE, **backend.helpers}
     for function in FUNCTIONS.values():
         sources.update(function.helpers.get(backend.name, {}))
     return sources

@@ -66,7 +66,13 @@ class Contractions:
             for label, size in zip(labels, argument.shape):
                 sizes.setdefault(label, size)
             code = self.code[id(argument)]
-            if code.holds == "eye":
+            if code.holds == "delta":  # a product of deltas: each of its deltas merges two of these labels
+                inner_inputs, inner_output = argument.params
+                rename = dict(zip(inner_output, labels))
+                for inner_labels in inner_inputs:
+                    a, b = (rename[x] for x in inner_labels)
+                    parent[find(b)] = find(a)
+            elif code.holds == "eye":
                 a, b = labels
                 parent[find(b)] = find(a)
             elif code.holds == "scalar":

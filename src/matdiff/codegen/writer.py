@@ -28,18 +28,16 @@ from __future__ import annotations
 
 import builtins
 import keyword
-import linecache
 import re
 from itertools import count
 
 from matdiff.engine import ir
 from matdiff.errors import MatdiffError
-from matdiff.engine.primitives import ENTRIES, FUNCTIONS, reapply
-from matdiff.language.shapes import shape_text
+from matdiff.engine.primitives import ENTRIES, FUNCTIONS
 from matdiff.language.syntax import is_name
 from matdiff.codegen.backends import ATOM, Code, NumpyBackend, POWER, PRODUCT, SUM, backend_named, helper_sources, is_atomic, number_code, tuple_text, wrap
 from matdiff.codegen.contraction import Contractions, SYMBOLIC_SIZE, is_number
-from matdiff.codegen.passes import statement_program
+from matdiff.codegen.factoring import factor_sums
 
 
 _INLINE_LENGTH = 72  # single-use expressions longer than this get their own line
@@ -52,24 +50,6 @@ _INLINE_LENGTH = 72  # single-use expressions longer than this get their own lin
 _RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) | {
     "np", "jnp", "jax", "torch", "dtype", "device", "sizes", "out", "values", "_check_shape", "_paths", "_x64",
     "_wants_float64", "_unused", "_derivative", "_value_and_derivative", "_value_and_gradients"}
-
-
-_CHECK_SHAPE = '''
-def _check_shape(name, array, expected, sizes):
-    """Bind the symbolic dimensions of ``expected`` (into ``sizes``: name → (size, input))
-    from ``array``'s shape; ValueError on a mismatch."""
-    shape = tuple(array.shape)
-    if len(shape) != len(expected):
-        wanted = "a scalar" if not expected else "×".join(map(str, expected))
-        raise ValueError(f"{name} must be {wanted}, but its value has shape {shape}")
-    for dimension, size in zip(expected, shape):
-        if isinstance(dimension, int) and dimension != size:
-            raise ValueError(f"{name} must be {'×'.join(map(str, expected))}, but its value has shape {shape}")
-        if isinstance(dimension, str):
-            known, source = sizes.setdefault(dimension, (size, name))
-            if known != size:
-                raise ValueError(f"dimension {dimension} is {known} in {source} but {size} in {name}")
-'''
 
 
 class _Writer(Contractions):
@@ -100,6 +80,7 @@ class _Writer(Contractions):
         # whose node another statement already computes reads that one's name.
         self.bound: dict[int, str] = {}
         self.freeable: set[str] = set()  # locals the function may drop after their last use
+        self.structures: dict[str, str] = {}  # input -> the assumed structure the code checks ("symmetric")
         for name, node in statements:
             local = self.bound.get(id(node)) or self._name(name, "value")
             self.freeable.add(local)
@@ -180,6 +161,9 @@ class _Writer(Contractions):
                                   else f"if {local}.ndim and {local}.size == 1:")
                 self.lines.append(f"    {local} = {local}.reshape(())")
             self.lines.append(f"_check_shape({name!r}, {local}, {tuple(shape)!r}, sizes)")
+            if name in self.structures and backend.name != "jax":  # jax checks outside jit, in its wrapper
+                self.helpers.add("_check_structure")
+                self.lines.append(f"_check_structure({name!r}, {local}, {self.structures[name]!r})")
             for dimension in shape:
                 if isinstance(dimension, str) and dimension not in self.dimensions:
                     self.dimensions[dimension] = self._name(dimension, "dim")
@@ -237,6 +221,8 @@ class _Writer(Contractions):
             code = number_code(node.params[0])
         elif op == "eye":
             code = Code(self.backend.eye(self.dim(node.shape[0])).expr, holds="eye")
+        elif op == "einsum" and is_pure_delta(node):
+            code = Code("δ", ATOM, "delta")  # merged into the contractions that read it; built only if read otherwise
         elif op == "einsum":
             code = self.einsum(node)
         elif op == "add":
@@ -258,6 +244,8 @@ class _Writer(Contractions):
 
     def _place(self, node: ir.Tensor, code: Code) -> Code:
         """Inline a short single-use expression; name everything else."""
+        if code.holds == "delta" and id(node) not in self.bound:
+            return code
         if id(node) in self.bound:
             local = self.bound[id(node)]
             value = self.array(node, code) if node.rank else code
@@ -274,6 +262,12 @@ class _Writer(Contractions):
     def array(self, node: ir.Tensor, code: Code | None = None) -> Code:
         """The node as a real array of its shape (constants and identities built here)."""
         code = self.code[id(node)] if code is None else code
+        if code.holds == "delta":  # a product of deltas read other than by a contraction: built now, once
+            built = self.einsum(node)
+            if not built.expr.isidentifier():
+                built = Code(self._assign(built.expr), ATOM)
+            self.code[id(node)] = built
+            return built
         if code.holds == "eye":
             return code
         if code.holds == "scalar" and node.rank:
@@ -288,7 +282,7 @@ class _Writer(Contractions):
                 folded = _apply_number(node, float(x.expr))
             if folded is not None:
                 return number_code(folded)
-        if x.holds == "eye":
+        if x.holds in ("eye", "delta"):
             x = self.array(argument)
         elif x.holds == "scalar" and (self.backend.name == "torch" or node.op == "constant_power"):
             x = self.backend.scalar(x)  # x ** k of a Python float may raise instead of giving inf
@@ -313,7 +307,8 @@ class _Writer(Contractions):
         return Code(expression, ATOM if is_atomic(template) else SUM)
 
     def add(self, node: ir.Tensor) -> Code:
-        terms = [self.code[id(a)] if self.code[id(a)].holds != "eye" else self.array(a) for a in node.args]
+        terms = [self.code[id(a)] if self.code[id(a)].holds not in ("eye", "delta") else self.array(a)
+                 for a in node.args]
         constants = [t for t in terms if t.holds == "scalar"]
         arrays = [t for t in terms if t.holds != "scalar"]
         ordered = constants + arrays
@@ -341,6 +336,14 @@ class _Writer(Contractions):
     # -- contractions --
 
 
+def is_pure_delta(node: ir.Tensor) -> bool:
+    """An einsum of Kronecker deltas alone, every index free (δ[a,c]·δ[b,d]): never built as an array
+    where a contraction reads it, only merged into that contraction's indices."""
+    inputs, output = node.params
+    return len(node.args) > 1 and all(a.op == "eye" for a in node.args) \
+        and {x for labels in inputs for x in labels} <= set(output)
+
+
 def _quiet():
     import numpy as np
 
@@ -359,101 +362,6 @@ def _apply_number(node: ir.Tensor, value: float) -> float | None:
     return result if np.isfinite(result) else None
 
 
-def factor_sums(roots: list[ir.Tensor]) -> list[ir.Tensor]:
-    """Σ_t F·R_t = F·(Σ_t R_t) for a factor F every term of a sum shares, indexed the same way.
-
-    Reverse mode leaves sums such as X'·diag(a) + X'·diag(b) (a logistic Hessian); computing
-    X'·diag(a + b) instead saves a pass over X per term. Only factors whose indices are all
-    free are moved, so no summation is reordered.
-    """
-    from matdiff.engine.simplify import simplify
-
-    memo: dict[int, ir.Tensor] = {}
-    order = _Writer._postorder(roots)
-    for node in order:
-        args = [memo[id(a)] for a in node.args]
-        new = node if all(a is b for a, b in zip(args, node.args)) else reapply(node, args)
-        if new.op == "add":
-            new = _factor_sum(new)
-        memo[id(node)] = new
-    return [simplify(memo[id(root)]) for root in roots]
-
-
-def _factor_sum(node: ir.Tensor) -> ir.Tensor:
-    from matdiff.engine.simplify import simplify_einsum
-
-    if len(node.args) < 2 or any(t.op != "einsum" for t in node.args):
-        return node
-    # a term that scales or transposes a shared product is looked at as that product
-    terms = [simplify_einsum(t.params[1], list(zip(t.args, t.params[0])), [True] * len(t.args))
-             for t in node.args]
-    if any(t.op != "einsum" for t in terms):
-        return node
-    rank = node.rank
-
-    def free_factors(term):
-        """(id, operand, output positions) of each operand whose every index is free."""
-        inputs, output = term.params
-        position = {label: k for k, label in enumerate(output)}
-        found = {}
-        for operand, labels in zip(term.args, inputs):
-            if operand.rank and all(label in position for label in labels):
-                key = (id(operand), tuple(position[label] for label in labels))
-                found[key] = operand
-        return found
-
-    common = free_factors(terms[0])
-    for term in terms[1:]:
-        others = free_factors(term)
-        common = {key: operand for key, operand in common.items() if key in others}
-    if not common:
-        return node
-    (key, factor), *_ = sorted(common.items(), key=lambda item: -_Writer.cost(item[1].shape))
-    positions = key[1]
-    rests, kept = [], set()
-    for term in terms:
-        inputs, output = term.params
-        operands = list(zip(term.args, inputs))
-        for k, (operand, labels) in enumerate(operands):
-            if id(operand) == key[0] and all(label in output for label in labels) \
-                    and tuple(output.index(label) for label in labels) == positions:
-                del operands[k]
-                break
-        rests.append((operands, output))
-        kept |= {output.index(label) for _, labels in operands for label in labels if label in output}
-    kept_positions = sorted(kept)
-    sizes = {("out", k): d for k, d in enumerate(node.shape)}
-    summands = []
-    for operands, output in rests:
-        rename = {label: ("out", k) for k, label in enumerate(output)}
-        relabelled = [(operand, tuple(rename.get(label, label) for label in labels)) for operand, labels in operands]
-        summands.append(ir.einsum([("out", k) for k in kept_positions], *relabelled, sizes=sizes))
-    inner = ir.add(*summands)
-    return ir.einsum([("out", k) for k in range(rank)], (factor, [("out", k) for k in positions]),
-                     (inner, [("out", k) for k in kept_positions]), sizes=sizes)
-
-
-def _value_node(derivative) -> ir.Tensor:
-    """The program's value as ``md.evaluate`` shapes it, in terms of the inputs only."""
-    lowered = derivative.lowered
-    node = lowered.value.node
-    node = lowered.filled_in(node) if lowered.intermediate in derivative.wrt else node
-    surface = lowered.value.surface()
-    if ir.is_all_ones(surface):
-        return ir.reshape(node, ())
-    return ir.reshape(node, surface) if lowered.value.row else node
-
-
-def _describe(derivative, *, with_value: bool) -> str:
-    order = len(derivative.wrt)
-    partial = "∂" + (str(order).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")) if order > 1 else "")
-    by = "".join(f"∂{name}" for name in derivative.wrt)
-    shown = shape_text(derivative.shape)
-    lead = "The value f and " if with_value else ""
-    program = "\n".join("    " + line.strip() for line in derivative.source.strip().splitlines() if line.strip())
-    return f"{lead}{partial}f/{by}, {derivative.layout} layout, {shown}, where f is the value of\n\n{program}\n"
-
-
 def _docstring(text: str) -> str:
     """``text`` as a triple-quoted literal that shows it as written: backslashes and quotes are
     escaped, so no user text can end the string early, and unprintable characters become escapes."""
@@ -465,7 +373,7 @@ def _docstring(text: str) -> str:
 
 def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], backend: str, *,
                    name: str = "derivative", doc: str = "", statements: tuple = (),
-                   result_keys: tuple | None = None) -> str:
+                   result_keys: tuple | None = None, structures: dict | None = None) -> str:
     """Standalone source of ``def name(*, inputs...)`` returning the value of each root
     (one root: that array; several: a tuple), for ``backend``.
 
@@ -493,6 +401,7 @@ def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], back
             used.add(v)
             bound_dims |= dims
     needed = [v for v in variables if v in used]
+    writer.structures = {v: kind for v, kind in (structures or {}).items() if v in used}
     writer.bind_inputs(needed)
     ordinary = all(writer.names[v] == v for v in variables)
     writer.check_unused([v for v in variables if v not in used], unpacked=not ordinary)
@@ -501,7 +410,7 @@ def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], back
     results = []
     for root in writer.roots:
         code = writer.code[id(root)]
-        if code.holds in ("scalar", "eye"):
+        if code.holds in ("scalar", "eye", "delta"):
             code = writer.array(root) if root.rank else Code(f"{writer.backend.module}.asarray({code.expr})")
         elif code.holds == "view":
             code = writer.backend.contiguous(code)
@@ -524,93 +433,17 @@ def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], back
         body.insert(len(unpack), f"# products planned: {writer.multiply_adds:,} multiply-adds")
     backend_object = writer.backend
     sources = helper_sources(backend_object)
-    helpers = [sources.get(h, _CHECK_SHAPE) for h in sorted(writer.helpers)]
+    helpers = [sources[h] for h in sorted(writer.helpers)]
     header = f'"""Generated by matdiff for {backend_object.name}; needs only {backend_object.imports[-1].split()[1]}."""'
     blocks = [header + "\n\n" + "\n".join(backend_object.imports)] + [h.strip() for h in helpers]
     if backend_object.name == "jax":  # jit the body; run it with 64-bit floats unless all inputs are narrower
         core = signature.replace(f"def {name}(", f"def _{name}(", 1)
         blocks.append(backend_object.decorator + core + "\n" + "\n".join("    " + line for line in body))
-        body = [*docstring, "# float64 unless every input is float32 or narrower (JAX's default is float32)",
+        checks = [f"if values.get({v!r}) is not None:\n        _check_structure({v!r}, values[{v!r}], {kind!r})"
+                  for v, kind in writer.structures.items()]
+        body = [*docstring, *checks, "# float64 unless every input is float32 or narrower (JAX's default is float32)",
                 "with _x64(_wants_float64(values)):", f"    return _{name}(**values)"]
         blocks.append(f"def {name}(**values):\n" + "\n".join("    " + line for line in body))
     else:
         blocks.append(signature + "\n" + "\n".join("    " + line for line in docstring + body))
     return "\n\n\n".join(blocks) + "\n"
-
-
-def derivative_source(derivative, backend: str = "numpy", *, with_value: bool = False) -> str:
-    """The source of the function ``compile_derivative`` returns (``d.code``)."""
-    name = "value_and_derivative" if with_value else "derivative"
-    doc = _describe(derivative, with_value=with_value)
-    program = derivative.matrix_program
-    planned = None
-    if program is not None and program.in_language:
-        planned = statement_program(list(program.bindings), [program.value], derivative.input_variables,
-                                    [derivative.shape], derivative.assume)
-    if planned is None:  # no matrix form: the whole IR, planned as one DAG
-        roots = ([_value_node(derivative)] if with_value else []) + [derivative.tensor]
-        return program_source(roots, derivative.input_variables, backend, name=name, doc=doc)
-    roots = ([planned.over_statements(_value_node(derivative))] if with_value else []) + list(planned.results)
-    return program_source(roots, derivative.input_variables, backend, name=name, doc=doc,
-                          statements=planned.statements)
-
-
-def gradients_source(gradients, backend: str = "numpy") -> str:
-    """The source of ``g.compile(backend)``: ``value_and_gradients(**inputs)`` returns the value and
-    {input name: gradient}, from one forward and one reverse pass (the statements ``g.text``
-    prints); without a matrix form for every gradient, the whole IR planned as one DAG."""
-    derivatives = list(gradients.values())
-    first = derivatives[0]
-    names = tuple(gradients)
-    value = _value_node(first)
-    program = "\n".join("    " + line.strip() for line in first.source.strip().splitlines() if line.strip())
-    doc = f"The value f and its gradients by {', '.join(names)} (gradient layout), where f is the value of\n\n{program}\n"
-    shared = gradients.shared_program
-    planned = None
-    if shared is not None and all(d.matrix_program is not None and d.matrix_program.in_language for d in derivatives):
-        targets = [gradients.names[name] for name in names]
-        planned = statement_program(shared.statements(targets), [], first.input_variables, [], first.assume)
-    if planned is None:
-        return program_source([value] + [d.tensor for d in derivatives], first.input_variables, backend,
-                              name="value_and_gradients", doc=doc, result_keys=names)
-    results = []
-    for name, derivative in zip(names, derivatives):
-        node = planned.names[gradients.names[name]]
-        results.append(node if node.shape == derivative.shape else ir.reshape(node, derivative.shape))
-    return program_source([planned.over_statements(value)] + results, first.input_variables, backend,
-                          name="value_and_gradients", doc=doc, statements=planned.statements, result_keys=names)
-
-
-def compile_gradients(gradients, backend: str = "numpy"):
-    """A callable(**inputs) → (value, {name: gradient}) running :func:`gradients_source`."""
-    backend_named(backend)
-    return compile_source(gradients_source(gradients, backend), "value_and_gradients", backend)
-
-
-def compile_derivative(derivative, backend: str = "numpy", *, with_value: bool = False):
-    """A callable(**inputs) → the derivative in its layout (``with_value``: (value, derivative)),
-    running the generated source for ``backend``."""
-    backend_named(backend)
-    source = derivative_source(derivative, backend, with_value=with_value)
-    name = "value_and_derivative" if with_value else "derivative"
-    return compile_source(source, name, backend)
-
-
-def compile_source(source: str, name: str, backend: str):
-    """Execute generated source and return its function; the source stays readable in tracebacks."""
-    requirement = {"jax": "jax", "torch": "torch"}.get(backend)
-    if requirement:
-        from importlib.util import find_spec
-
-        if find_spec(requirement) is None:
-            raise MatdiffError(f"the {backend} backend needs {requirement}: pip install 'matdiff[{backend}]'")
-    filename = f"<matdiff-{backend}-{abs(hash(source)):x}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict = {"__name__": f"matdiff_generated_{backend}"}
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code
-    function = namespace[name]
-    try:
-        function.source = source
-    except AttributeError:  # some jit wrappers take no attributes
-        pass
-    return function

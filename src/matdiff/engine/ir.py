@@ -263,14 +263,15 @@ def hadamard(left: Tensor, right: Tensor) -> Tensor:
 MAX_FLATTENED_TERMS = 4
 
 
-def add(*terms: Tensor) -> Tensor:
-    """The sum of same-shaped terms; zeros dropped, short nested sums flattened,
-    repeated terms merged into a multiple, constants folded."""
+def add(*terms: Tensor, named: frozenset | set = frozenset()) -> Tensor:
+    """The sum of same-shaped terms; zeros dropped, short nested sums flattened (not those whose id
+    is in ``named``: a program's named values, which must stay nodes of their own for the
+    statement-by-statement views), repeated terms merged into a multiple, constants folded."""
     flat: list[Tensor] = []
     shape = None
     for term in terms:
         shape = term.shape
-        if term.op == "add" and len(term.args) <= MAX_FLATTENED_TERMS:
+        if term.op == "add" and len(term.args) <= MAX_FLATTENED_TERMS and id(term) not in named:
             flat.extend(term.args)
         elif not is_const(term, 0.0):
             flat.append(term)

@@ -24,7 +24,7 @@ from matdiff.errors import LimitError, MatdiffError, ShapeError, UnknownNameErro
 from matdiff.engine.ir import Tensor, const, einsum, eye, is_all_ones
 from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS, Function, substitute
 from matdiff.engine.spelled import recognised
-from matdiff.engine.along import columnwise_along, expand, mean_along, sum_along
+from matdiff.engine.along import columnwise_along, count, expand, mean_along, sum_along
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.shapes import Dims, as_mapping, default_shape, describe_shape, name_unknowns, normalize_shape, shape_text
 from matdiff.language.syntax import Call, Chain, Name, Number, Power, Program, Signed, Transpose
@@ -86,8 +86,8 @@ def lower(program: Program, shapes: dict | None = None, intermediate: str | None
           assume: Assumptions | None = None) -> Lowered:
     """Check shapes and build the IR of ``program``; ``intermediate`` names an intermediate to treat
     as an independent variable (to differentiate by it); ``assume`` may make an input square."""
-    _, solved = _solve_shapes(program, shapes, intermediate, assume)
-    second = _Lowering(program, solved, Dims(), intermediate, assume)
+    first, solved = _solve_shapes(program, shapes, intermediate, assume)
+    second = _Lowering(program, solved, Dims(), intermediate, assume, declared=first.shapes)
     second.run()
     return second.result
 
@@ -111,13 +111,16 @@ def _solve_shapes(program: Program, shapes: dict | None, intermediate: str | Non
 
 
 class _Lowering:
-    def __init__(self, program: Program, shapes: dict, dims: Dims, intermediate: str | None, assume: Assumptions | None):
+    def __init__(self, program: Program, shapes: dict, dims: Dims, intermediate: str | None, assume: Assumptions | None,
+                 declared: dict | None = None):
         self.program = program
+        self.declared = shapes if declared is None else declared  # the caller's shapes: their dimension names
         self.assume = assume or Assumptions()
         self.shapes = shapes
         self.dims = dims
         self.intermediate = intermediate
         self.environment: dict[str, Value] = {}
+        self.named: set[int] = set()  # ids of the assigned values' nodes: never flattened into a sum
         self.result = Lowered(Value(const(0.0)), {}, {}, None, intermediate=intermediate)
 
     def error(self, message: str, position: int, kind=ShapeError) -> MatdiffError:
@@ -148,6 +151,7 @@ class _Lowering:
                 self.result.intermediate_value = value
                 value = Value(ir.var(statement.target, value.node.shape), value.row)
             self.environment[statement.target] = value
+            self.named.add(id(value.node))
         if self.intermediate is not None and not intermediate_seen and self.intermediate not in self.result.variables:
             names = sorted(set(self.result.variables) | set(self.result.assigned))
             raise self.error(f"cannot differentiate with respect to {self.intermediate}: it does not occur "
@@ -172,6 +176,14 @@ class _Lowering:
         if name in self.result.variables:
             return self.result.variables[name]
         shape = self.shapes.get(name)
+        dimension = self.dimension_named(name)
+        if dimension is not None and shape is not None and not normalize_shape(name, shape):
+            raise self.error(f"{name} is both a scalar variable and a dimension of a shape, so it could mean "
+                             "either: rename one", node.position, MatdiffError)
+        if shape is not None:
+            dimension = None  # a vector or matrix by that name is that variable
+        if dimension is not None:  # Q*K'/sqrt(d) with Q n×d: the size d
+            return Value(count(dimension))
         if shape is None:
             shape = default_shape(name)
         value = Value(ir.var(name, shape))
@@ -179,6 +191,14 @@ class _Lowering:
             self.check_square(name, value, node.position)
         self.result.variables[name] = value
         return value
+
+    def dimension_named(self, name: str) -> str | None:
+        """``name`` when it names a symbolic dimension of a declared shape (it then stands for that
+        size in an expression, SPEC "Layers"), else None."""
+        for shape in self.declared.values():
+            if name in shape:
+                return name
+        return None
 
     def check_square(self, name: str, value: Value, position: int) -> None:
         """A symmetric, SPD or diagonal input is a square matrix: its two dimensions are one."""
@@ -226,7 +246,7 @@ class _Lowering:
     def summed(self, terms: list, position: int) -> Value:
         if len(terms) == 1:
             return terms[0]
-        return Value(self.record(ir.add(*(t.node for t in terms)), position), terms[0].row)
+        return Value(self.record(ir.add(*(t.node for t in terms), named=self.named), position), terms[0].row)
 
     def lower_Power(self, node: Power) -> Value:
         base = self.expression(node.base)
@@ -344,7 +364,7 @@ class _Lowering:
                 return Value(self.record(ir.add(*expanded), position))
             raise self.error(f"cannot {verb} {self.show(left)} and {self.show(right)}{self.no_broadcast(left, right)}",
                              position)
-        return Value(self.record(ir.add(left.node, right.node), position), left.row)
+        return Value(self.record(ir.add(left.node, right.node, named=self.named), position), left.row)
 
     def elementwise_product(self, left: Value, right: Value, position: int, verb: str = "multiply") -> Value:
         if left.node.rank == 0 or right.node.rank == 0:

@@ -50,12 +50,14 @@ def from_sympy(expression: Any) -> SympyExpression:
     symbols become dimension names. Raises :class:`MatdiffError` for a construct the language
     has no counterpart for (an explicit matrix, an entry ``X[i, j]``, a sum over an index).
     """
-    import sympy
-
+    sympy = _sympy()
     if not isinstance(expression, sympy.Basic):
         raise MatdiffError(f"from_sympy takes a SymPy expression, not {type(expression).__name__}")
     printer = _ToText(sympy)
-    text = printer.text(expression)
+    try:
+        text = printer.text(expression)
+    except (ValueError, OverflowError, RecursionError) as error:  # a 5,000-digit integer, a huge nesting
+        raise MatdiffError(f"from_sympy cannot read this expression: {str(error)[:120]}") from None
     return SympyExpression(text, printer.shapes)
 
 
@@ -219,7 +221,25 @@ def to_sympy(derivative: "Derivative") -> Any:
         raise MatdiffError(f"this derivative has no matrix form in the {derivative.layout} layout; "
                            "layout='vec' arranges any derivative as a matrix")
     shapes = {name: node.shape for name, node in derivative.input_variables.items()}
-    return text_to_sympy(derivative.text, shapes)
+    _sympy()
+    try:
+        return text_to_sympy(derivative.text, shapes)
+    except MatdiffError:
+        raise
+    except (TypeError, ValueError) as error:  # SymPy's NonInvertibleMatrixError is a ValueError
+        # SymPy's matrix expressions cannot state every form: a scalar times an outer product in a
+        # vec layout ("Mix of Matrix and Scalar symbols"), the inverse of a singular constant
+        raise MatdiffError(f"SymPy cannot hold this derivative's matrix form ({type(error).__name__}: "
+                           f"{str(error)[:100]}); its text is {derivative.text}") from None
+
+
+def _sympy():
+    """SymPy, or a MatdiffError that says how to install it (as ``entries`` does)."""
+    try:
+        import sympy
+    except ModuleNotFoundError:
+        raise MatdiffError("to_sympy needs SymPy: pip install 'matdiff[sympy]'") from None
+    return sympy
 
 
 _EXACT_BITS = 10_000  # a power of numbers bigger than this many bits stays unevaluated

@@ -133,6 +133,14 @@ class Recovery:
         if any(a.rank > 2 for a, _ in operands):
             return None
         carried = {x for _, labels in operands for x in labels}
+        vectors = [a for a, _ in operands if a.rank == 1]
+        if node.rank == 0 and all(a.op == "const" for a, _ in operands) and len(vectors) == 1 \
+                and isinstance(vectors[0].shape[0], str):  # c·Σ of n ones: c times the dimension n, by its name
+            coefficient = 1.0
+            for a, _ in operands:
+                coefficient *= a.params[0]
+            size = leaf(vectors[0].shape[0], "scalar")
+            return size if coefficient == 1.0 else product(number(coefficient), size)
         if all(a.op == "const" for a, _ in operands) and carried == set(node.params[1]):
             value = 1.0  # c·1[i]·1[j]: a constant matrix, c*ones(m, n)
             for a, _ in operands:

@@ -229,6 +229,11 @@ def factor(node: ir.Tensor, of: str, by: str, of_surface: tuple, x_shape: tuple,
                   diagonal is not None, node, arranged)
 
 
+# The chain distributes a contraction over the terms of sums (so deltas inside can cancel) up to this
+# many products; where a value is reused (a residual network) the terms would double at every step.
+MAX_DISTRIBUTED_TERMS = 8
+
+
 def _terms(node: ir.Tensor) -> tuple:
     """The terms of a sum (a contraction distributes over them, so deltas inside can cancel)."""
     return node.args if node.op == "add" else (node,)
@@ -340,9 +345,12 @@ class Walk:
                 r, t = node.rank, operand.rank
                 s_labels, t_labels = list(range(r)), list(range(r, r + t))
                 x_labels = list(range(r + t, r + t + x_rank))
+                lefts, rights = _terms(derivative), _terms(accumulated[id(operand)])
+                if len(lefts) * len(rights) > MAX_DISTRIBUTED_TERMS:  # a reused value: keep the sums whole
+                    lefts, rights = (derivative,), (accumulated[id(operand)],)
                 parts.extend(simplify(ir.einsum(s_labels + x_labels, (left, s_labels + t_labels),
                                                 (right, t_labels + x_labels)))
-                             for left in _terms(derivative) for right in _terms(accumulated[id(operand)]))
+                             for left in lefts for right in rights)
                 contractions.append(self._contraction(name, by, node, operand))
             total = simplify(ir.add(*parts)) if parts else ir.const(0.0, node.shape + self.X.shape)
             accumulated[id(node)] = total

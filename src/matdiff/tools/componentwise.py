@@ -13,6 +13,8 @@ itself loaded only when ``md.entries`` is called. The IR is evaluated by the eng
 
 from __future__ import annotations
 
+import math
+
 import re
 from dataclasses import dataclass
 
@@ -325,12 +327,23 @@ def entries(expression: str, wrt, shapes: dict | None = None, names: dict | None
         return _entries(derivative, expression, wrt, layout, letters, inferred)
 
 
+# det, inv and logdet of a larger matrix of letters expand into n! terms an entry (5×5: 120 terms, seconds)
+MAX_SYMBOLIC_MATRIX = 4
+
+
 def _entries(derivative: Derivative, expression: str, wrt, layout: str, letters: dict, inputs: dict) -> Entries:
     sympy = _sympy()
     size = int(np.prod([int(d) for d in derivative.shape], dtype=float)) if derivative.shape else 1
     if size > MAX_ENTRIES:
         raise LimitError(f"the derivative has {size} entries; entries are for small shapes "
                          f"(at most {MAX_ENTRIES})")
+    for node in ir.postorder(derivative.tensor):  # det, inv, logdet of a symbolic matrix: n! terms an entry
+        if node.op in ("det", "inv", "logdet") and node.rank >= 0 and node.args and node.args[0].rank == 2 \
+                and int(node.args[0].shape[0]) > MAX_SYMBOLIC_MATRIX:
+            n = int(node.args[0].shape[0])
+            raise LimitError(f"entries of {node.op} of a {n}×{n} matrix of letters have {math.factorial(n):,} terms "
+                             f"each; entries are for matrices up to {MAX_SYMBOLIC_MATRIX}×{MAX_SYMBOLIC_MATRIX} "
+                             "(the matrix form says it whole)")
     symbols, shown = {}, {}
     for name, shape in inputs.items():
         rows = letters.get(name) or _default_letters(name, shape)

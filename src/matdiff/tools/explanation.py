@@ -18,6 +18,9 @@ Nothing here changes the engine; the final answer is exactly ``md.diff``'s.
 
 from __future__ import annotations
 
+import functools
+
+from typing import Callable
 from dataclasses import dataclass, field
 
 from matdiff.api import Derivative, _guarded, diff
@@ -49,7 +52,7 @@ class Explanation(Printable):
     chain: tuple[Factor, ...]  # the local factors in the layout's order, when the steps form one chain
     chain_is_matrix_product: bool
     result: str | None  # md.diff(...).text
-    result_named: str | None  # the same, over the step names
+    named_result: Callable[[], str | None] = field(compare=False, metadata=INTERNAL)  # see result_named
     vec: str | None  # the vec layout's matrix when the result has no matrix form ('kron(eye(2), A), 2×6')
     result_index: str
     result_shape: tuple
@@ -61,6 +64,12 @@ class Explanation(Printable):
     verbose: bool = False  # every operation, the contractions and the index forms
     result_value: str | None = None  # the result's value, its bindings apart (shown as "where …")
     result_where: tuple[str, ...] = ()  # "a2 = sigmoid(W2*x)": the names the value uses
+
+    @property
+    def result_named(self) -> str | None:
+        """The result over the step names, from the chain accumulated step by step: computed when
+        asked for (verbose shows it), as over every path through reused values it can be long."""
+        return self.named_result()
 
     def __repr__(self) -> str:
         return f"<Explanation ∂{self.output}/∂{self.wrt} ({self.layout}): {len(self.steps)} steps>"
@@ -229,14 +238,16 @@ def _explain(derivative: Derivative, expression: str, wrt: str, shapes, layout: 
     walk = Walk(lowered, variable, wrt, layout, output, every_operation)
     steps = walk.run() if walk.depends.get(id(lowered.value.node)) else []
     chain, is_product = chain_of_steps(steps, layout, wrt)
-    result_named = None
-    if steps:
+    @functools.lru_cache(maxsize=1)
+    def result_named() -> str | None:
+        if not steps:
+            return None
         last = steps[-1].accumulated
         assert last.node is not None  # _factor always sets it
         arranged = simplify(apply_arrangement(ir.reshape(last.node, derivative.arrangement.y_shape +
                                                          derivative.arrangement.x_shapes[0]),
                                               derivative.arrangement), derivative.assume)
-        result_named = matrix_form(arranged, derivative.assume)
+        return matrix_form(arranged, derivative.assume)
     notes = list(derivative.notes)
     if layout == "numerator" and not derivative.arrangement.y_shape and len(variable.surface()) == 2:
         notes.append(f"numerator layout puts ∂{output}/∂{wrt}[i,j] at row j, column i: the transpose of "

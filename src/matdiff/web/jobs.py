@@ -13,6 +13,7 @@ page grows new sections as the engine grows, with no change here.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import sys
 import traceback
@@ -53,12 +54,22 @@ class NotAvailable(Exception):
     """A feature this version of the engine does not provide (HTTP 501)."""
 
 
+MAX_REPLY_CHARACTERS = 8 << 20  # JSON characters in one reply
+MAX_VALUE_ENTRIES = 1_000_000  # entries of an evaluated value the API returns
+
+
 def run(kind: str, payload: dict) -> tuple[int, dict]:
     job = JOBS.get(kind)
     if job is None:
         return 404, {"error": f"no job {kind!r}"}
     try:
-        return 200, job(**payload)
+        body = job(**payload)
+        size = len(json.dumps(body, separators=(",", ":")))
+        if size > MAX_REPLY_CHARACTERS:  # the pool's pipe takes 32 MB; a page could not show this anyway
+            return 400, {"error": f"the answer is {size / 2**20:.1f} MB, more than the web API returns "
+                                  f"({MAX_REPLY_CHARACTERS / 2**20:.0f} MB): ask for less (fewer sections, no "
+                                  "verbose) or use the Python API", "position": None}
+        return 200, body
     except md.MatdiffError as error:
         return 400, error_body(error)
     except NotAvailable as missing:
@@ -200,6 +211,9 @@ def evaluate(expression: str, values: dict, shapes: dict, assume: dict | None = 
     arrays = {name: as_float_array(name, value) for name, value in values.items()}
     arguments = {name: float(a) if a.ndim == 0 else a for name, a in arrays.items()}
     value = np.asarray(md.evaluate(expression, arguments, shapes=_shapes(shapes), assume=assume), dtype=float)
+    if value.size > MAX_VALUE_ENTRIES:
+        raise md.LimitError(f"the value has {value.size:,} entries, more than the web API returns "
+                            f"({MAX_VALUE_ENTRIES:,}); use the Python API for it")
     return {"value": _finite_json(value), "shape": list(value.shape)}
 
 
