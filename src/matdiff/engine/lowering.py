@@ -16,47 +16,19 @@ the operation and both shapes in the user's terms.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
 
 from matdiff import limits
 from matdiff.engine import ir
 from matdiff.errors import LimitError, MatdiffError, ShapeError, UnknownNameError
 from matdiff.engine.ir import Tensor, const, einsum, eye, is_all_ones
-from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS, Function, substitute
+from matdiff.engine.primitives import FUNCTIONS, substitute
 from matdiff.engine.spelled import recognised
-from matdiff.engine.along import columnwise_along, count, expand, mean_along, sum_along
+from matdiff.engine.along import count, expand
+from matdiff.engine.calls import FUNCTION_NAMES, Calls  # noqa: F401 - FUNCTION_NAMES: this module's API
+from matdiff.engine.values import Value
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.shapes import Dims, as_mapping, default_shape, describe_shape, name_unknowns, normalize_shape, shape_text
-from matdiff.language.syntax import Call, Chain, Name, Number, Power, Program, Signed, Transpose
-
-
-# ----- values in the surface language --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Value:
-    """An IR tensor plus how the language sees it: a rank-1 tensor is a column unless ``row``."""
-
-    node: Tensor
-    row: bool = False
-
-    @property
-    def kind(self) -> str:
-        return ("scalar", "row" if self.row else "column", "matrix")[min(self.node.rank, 2)]
-
-    def surface(self) -> tuple:
-        """The MATLAB-view shape: () for a scalar, (n,) column, (1, n) row, (a, b) matrix."""
-        shape = self.node.shape
-        return (1,) + shape if self.row else shape
-
-    def as_matrix(self) -> tuple:
-        """The 2-D view used by products: a column is n×1, a row 1×n, a scalar 1×1."""
-        shape = self.node.shape
-        if not shape:
-            return (1, 1)
-        if len(shape) == 1:
-            return (1, shape[0]) if self.row else (shape[0], 1)
-        return shape
+from matdiff.language.syntax import Chain, Name, Number, Power, Program, Signed, Transpose
 
 
 @dataclass
@@ -110,7 +82,7 @@ def _solve_shapes(program: Program, shapes: dict | None, intermediate: str | Non
     return first, name_unknowns(unknown, declared, solver)
 
 
-class _Lowering:
+class _Lowering(Calls):
     def __init__(self, program: Program, shapes: dict, dims: Dims, intermediate: str | None, assume: Assumptions | None,
                  declared: dict | None = None):
         self.program = program
@@ -408,163 +380,3 @@ class _Lowering:
         return Value(node, is_row)
 
     # -- functions --
-
-    def lower_Call(self, node: Call) -> Value:
-        name, position = node.function, node.position
-        if name in ("eye", "ones"):
-            return self.constant_matrix(node)
-        if name not in FUNCTION_NAMES:
-            raise self.error(f"unknown function {name}(); known: {', '.join(sorted(FUNCTION_NAMES))}",
-                             position, UnknownNameError)
-        if name in _ALONG_A_DIMENSION and (len(node.arguments) != 1 or name == "mean"):
-            return self.along(node)
-        arity = 2 if name == "kron" else 1
-        if len(node.arguments) != arity:
-            raise self.error(f"{name}() takes {arity} argument{'s' if arity > 1 else ''}, "
-                             f"not {len(node.arguments)}", position, MatdiffError)
-        arguments = [self.expression(a) for a in node.arguments]
-        if name in FUNCTIONS:
-            return self.primitive(FUNCTIONS[name], arguments[0], position)
-        return _SUGAR[name](self, *arguments, position=position)
-
-    def along(self, node: Call) -> Value:
-        """``sum(X, d)``, ``mean(X[, d])``, ``softmax(Z, d)``, ``logsumexp(Z, d)``: d is 1 (down the
-        columns) or 2 (along the rows), written as a number (engine/along.py)."""
-        name, position = node.function, node.position
-        if len(node.arguments) not in (1, 2):
-            raise self.error(f"{name}() takes 1 or 2 arguments (X, or X and a dimension 1 or 2), "
-                             f"not {len(node.arguments)}", position, MatdiffError)
-        dimension = None
-        if len(node.arguments) == 2:
-            given = node.arguments[1]
-            if not (isinstance(given, Number) and given.value in (1.0, 2.0)):
-                raise self.error(f"the dimension of {name}(X, dimension) is 1 (down each column) or 2 (along "
-                                 "each row)", getattr(given, "position", position), MatdiffError)
-            dimension = int(given.value)
-        x = self.expression(node.arguments[0])
-        if name == "mean":
-            result, row = mean_along(x, dimension)
-        elif name == "sum":
-            result, row = sum_along(x, dimension or 1)
-        else:
-            if not x.node.rank:
-                raise self.error(f"{name}() takes a vector or a matrix, not a scalar", position)
-            result, row = columnwise_along(name, x, dimension or 1)
-        return Value(self.record(result, position), row)
-
-    def primitive(self, function: Function, x: Value, position: int) -> Value:
-        """A function of the table, its shape rule checked here: entries keep the shape; a column
-        function takes a vector or a matrix (reducing: a number per column, a row); the matrix
-        functions take a square matrix and of a scalar are what they mean for numbers."""
-        if function.acts == ENTRIES:
-            return Value(self.record(function(x.node), position), x.row)
-        if function.acts == COLUMNS:
-            if x.node.rank == 0:
-                raise self.error(f"{function.name}() takes a vector or a matrix, not a scalar", position)
-            row = x.node.rank == 2 if function.reduces else x.row
-            return Value(self.record(function(x.node), position), row)
-        if x.node.rank == 0:
-            return Value(self.record(_OF_A_NUMBER[function.name](x.node), position))
-        return Value(self.record(function(self.square(x, function.name, position)), position))
-
-    def square(self, value: Value, name: str, position: int) -> Tensor:
-        if value.node.rank != 2 or not self.dims.unify(*value.node.shape):
-            if value.node.rank == 1 and is_all_ones(value.node.shape):
-                return self.squeeze(value)
-            raise self.error(f"{name}() needs a square matrix, not {self.show(value)}", position)
-        return value.node
-
-    def function_tr(self, x: Value, position: int) -> Value:
-        if x.node.rank == 0:
-            return x
-        return Value(self.record(einsum((), (self.square(x, "tr", position), ("i", "i"))), position))
-
-    def function_diag(self, x: Value, position: int) -> Value:
-        if x.node.rank == 0:
-            return x
-        if x.node.rank == 2 and x.node.shape.count(1) == 1:  # a 1×n or n×1 matrix is a vector here, as in MATLAB
-            x = Value(ir.reshape(x.node, tuple(d for d in x.node.shape if d != 1)))
-        if x.node.rank == 1:
-            n = x.node.shape[0]
-            return Value(self.record(einsum(("i", "j"), (x.node, ("i",)), (eye(n), ("i", "j"))), position))
-        return Value(self.record(einsum(("i",), (self.square(x, "diag", position), ("i", "i"))), position))
-
-    def function_sum(self, x: Value, position: int) -> Value:
-        labels = tuple(range(x.node.rank))
-        return Value(self.record(einsum((), (x.node, labels)), position))
-
-    def function_norm2(self, x: Value, position: int) -> Value:
-        labels = tuple(range(x.node.rank))
-        squares = self.record(einsum((), (x.node, labels), (x.node, labels)), position)
-        return Value(self.record(ir.apply("sqrt", squares), position))
-
-    def function_norm1(self, x: Value, position: int) -> Value:
-        return self.function_sum(Value(self.record(ir.apply("abs", x.node), position), x.row), position)
-
-    def function_vec(self, x: Value, position: int) -> Value:
-        if x.node.rank < 2:
-            return Value(x.node)
-        rows, columns = x.node.shape
-        stacked = ir.reshape(ir.transpose(x.node), (ir.dim_product((rows, columns)),))
-        return Value(self.record(stacked, position))
-
-    def function_kron(self, a: Value, b: Value, position: int) -> Value:
-        """kron(A, B)[(i,k), (j,l)] = A_ij·B_kl, on the 2-D views (a column is n×1)."""
-        def axes(value: Value, tag: str):
-            kind = value.kind
-            row = (tag + "r") if kind in ("matrix", "column") else None
-            column = (tag + "c") if kind in ("matrix", "row") else None
-            return row, column
-
-        (ar, ac), (br, bc) = axes(a, "a"), axes(b, "b")
-        sizes: dict = {}
-        for value, labels in ((a, [x for x in (ar, ac) if x]), (b, [x for x in (br, bc) if x])):
-            sizes.update(zip(labels, value.node.shape))
-        output = [x for x in (ar, br, ac, bc) if x]
-        product = einsum(output, (a.node, [x for x in (ar, ac) if x]), (b.node, [x for x in (br, bc) if x]))
-        row_dims = [sizes[x] for x in (ar, br) if x]
-        column_dims = [sizes[x] for x in (ac, bc) if x]
-        shape = tuple(ir.dim_product(ds) for ds in (row_dims, column_dims) if ds)
-        is_row = not row_dims and bool(column_dims)
-        return Value(self.record(ir.reshape(product, shape), position), is_row)
-
-    def dimension(self, argument, position: int):
-        if isinstance(argument, Number) and argument.value.is_integer() and argument.value >= 1:
-            return int(argument.value)
-        if isinstance(argument, Name):
-            return argument.name
-        raise self.error("eye() and ones() take sizes: positive integers or dimension names", position,
-                         MatdiffError)
-
-    def constant_matrix(self, node: Call) -> Value:
-        count_ok = (1,) if node.function == "eye" else (1, 2)
-        if len(node.arguments) not in count_ok:
-            raise self.error(f"{node.function}() takes {' or '.join(map(str, count_ok))} size argument(s)",
-                             node.position, MatdiffError)
-        dims = tuple(self.dimension(a, node.position) for a in node.arguments)
-        if node.function == "eye":
-            return Value(eye(dims[0]))
-        return Value(const(1.0, dims))
-
-
-# What the matrix functions of the table mean for a number: det(a) = a, logdet(a) = log(a), inv(a) = 1/a.
-_OF_A_NUMBER = {
-    "det": lambda x: x,
-    "logdet": lambda x: ir.apply("log", x),
-    "inv": lambda x: ir.apply("constant_power", x, -1.0),
-}
-
-# The functions that are notation for contractions and reshapes, not ops of their own.
-_SUGAR: dict[str, Callable[..., Value]] = {
-    "tr": _Lowering.function_tr,
-    "diag": _Lowering.function_diag,
-    "sum": _Lowering.function_sum,
-    "norm2": _Lowering.function_norm2,
-    "norm1": _Lowering.function_norm1,
-    "vec": _Lowering.function_vec,
-    "kron": _Lowering.function_kron,
-}
-
-_ALONG_A_DIMENSION = ("sum", "mean", "softmax", "logsumexp")  # take an optional dimension, 1 or 2
-FUNCTION_NAMES = tuple(FUNCTIONS) + tuple(_SUGAR) + ("mean", "eye", "ones")
-"""Every function name of the language."""
