@@ -31,7 +31,7 @@ def seconds(work) -> float:
 def rows():
     shapes = {"x": (3,), "y": (3,)}
     for label, make, sizes, wrt, claim in (("residual blocks", residual, (8, 16, 32, 64), "W1", "x*d1'"),
-                                           ("u_i = u_(i-1).*u_(i-2)", products, (8, 12, 25), "x", "ones(3)'")):
+                                           ("u_i = u_(i-1).*u_(i-2)", products, (8, 12, 16), "x", "ones(3)'")):
         found = []
         for n in sizes:
             program = make(n)

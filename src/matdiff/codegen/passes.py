@@ -24,6 +24,7 @@ from matdiff.engine.primitives import reapply
 from matdiff.errors import MatdiffError
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.syntax import parse
+from matdiff.notation.bindings import fresh
 from matdiff.notation.mtree import text as matrix_text
 
 
@@ -53,65 +54,63 @@ class StatementProgram:
 
 def statement_program(statements: list, results: list, inputs: dict[str, ir.Tensor], shapes: list[tuple],
                       assume: Assumptions) -> StatementProgram | None:
-    """Lower printed statements (name, MatrixExpr) and result expressions one at a time; None when
-    any of them does not read back to the shapes and inputs expected (then the whole IR is used)."""
-    declared: dict[str, tuple] = {name: node.shape for name, node in inputs.items()}
+    """Lower printed statements (name, MatrixExpr) and result expressions (MatrixExpr or IR) as one
+    program, then read each statement over the earlier statements' names; None when the printed
+    program does not read back to the inputs and shapes expected (then the whole IR is used)."""
+    order = [name for name, _ in statements]
+    taken = set(order) | set(inputs)
+    if len(set(order)) < len(order) or set(order) & set(inputs):
+        return None
+    result_names = [fresh("result", taken) for _ in results]
+    lines = [f"{name} = {matrix_text(body)}" for name, body in statements]
+    lines += [f"{name} = {matrix_text(body)}" for name, body in zip(result_names, results) if not isinstance(body, ir.Tensor)]
+    if not lines:
+        return None
+    try:
+        lowered = lower(parse("; ".join(lines) + "; " + lines[-1].split(" = ", 1)[0]),
+                        {name: node.shape for name, node in inputs.items()}, assume=assume)
+    except MatdiffError:
+        return None
+    if any(value.node is not inputs.get(name) for name, value in lowered.variables.items()):
+        return None
     names: dict[str, ir.Tensor] = {}
+    inlined: dict[int, ir.Tensor] = {}  # id of a statement's node over the inputs -> its name's var
+    memo: dict[int, ir.Tensor] = {}
     lowered_statements: list[tuple[str, ir.Tensor]] = []
-    inlined_of: dict[str, ir.Tensor] = {}
-    inlined: dict[int, ir.Tensor] = {}
-    for name, body in statements:
-        node = _lowered(body, declared, inputs, names, assume, None)
-        if node is None or name in declared:
-            return None
-        node = elementwise_products_in_order(node)
-        declared[name] = node.shape
-        names[name] = ir.var(name, node.shape)
+    for name in order:
+        over_inputs = lowered.assigned[name].node
+        node = elementwise_products_in_order(_over_names(over_inputs, inlined, memo))
+        names[name] = ir.var(name, over_inputs.shape)
         lowered_statements.append((name, node))
-        over_inputs = _inline(node, names, inlined_of)
-        inlined_of[name] = over_inputs
         inlined.setdefault(id(over_inputs), names[name])
     nodes = []
-    for body, shape in zip(results, shapes):
-        node = body if isinstance(body, ir.Tensor) else _lowered(body, declared, inputs, names, assume, shape)
-        if node is None:
-            return None
+    for body, result_name, shape in zip(results, result_names, shapes):
+        node = body if isinstance(body, ir.Tensor) else _over_names(lowered.assigned[result_name].node, inlined, memo)
+        if tuple(node.shape) != tuple(shape):
+            if ir.dim_product(node.shape or (1,)) != ir.dim_product(tuple(shape) or (1,)):
+                return None
+            node = ir.reshape(node, tuple(shape))
         nodes.append(node)
     return StatementProgram(tuple(lowered_statements), names, tuple(nodes), inlined)
 
 
-def _lowered(body, declared: dict, inputs: dict, names: dict, assume: Assumptions, shape) -> ir.Tensor | None:
-    """One printed expression as IR over the inputs and the earlier statements' names."""
-    try:
-        lowered = lower(parse(matrix_text(body)), dict(declared), assume=assume)
-    except MatdiffError:
-        return None
-    for name, value in lowered.variables.items():
-        expected = inputs.get(name, names.get(name))
-        if expected is None or value.node is not expected:
-            return None
-    value = lowered.value
-    node = value.node
-    if shape is None:  # a statement: a row is kept as the 1×n matrix later statements read
-        return ir.reshape(node, value.surface()) if value.row else node
-    if tuple(node.shape) == tuple(shape):
-        return node
-    if ir.dim_product(node.shape or (1,)) == ir.dim_product(tuple(shape) or (1,)):
-        return ir.reshape(node, tuple(shape))
-    return None
-
-
-def _inline(node: ir.Tensor, names: dict, inlined_of: dict) -> ir.Tensor:
-    """``node`` with the earlier statements' names replaced by what they compute over the inputs."""
-    replacements = {id(names[name]): inlined for name, inlined in inlined_of.items()}
-    memo: dict[int, ir.Tensor] = {}
-    for part in ir.postorder(node):
-        if id(part) in replacements:
-            memo[id(part)] = replacements[id(part)]
+def _over_names(root: ir.Tensor, inlined: dict[int, ir.Tensor], memo: dict[int, ir.Tensor]) -> ir.Tensor:
+    """``root`` with each earlier statement's node replaced by its name's var; ``memo`` is shared by
+    the statements, so the program is walked once in all, not once per statement."""
+    if id(root) in inlined:  # a statement that repeats an earlier one reads it
+        return inlined[id(root)]
+    pending = [(root, False)]
+    while pending:
+        node, ready = pending.pop()
+        if id(node) in memo:
             continue
-        args = [memo[id(a)] for a in part.args]
-        memo[id(part)] = part if all(a is b for a, b in zip(args, part.args)) else reapply(part, args)
-    return memo[id(node)]
+        if ready:
+            args = [inlined.get(id(a)) or memo[id(a)] for a in node.args]
+            memo[id(node)] = node if all(a is b for a, b in zip(args, node.args)) else reapply(node, args)
+            continue
+        pending.append((node, True))
+        pending.extend((a, False) for a in node.args if id(a) not in inlined and id(a) not in memo)
+    return memo[id(root)]
 
 
 def elementwise_products_in_order(node: ir.Tensor) -> ir.Tensor:
