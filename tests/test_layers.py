@@ -133,3 +133,35 @@ def test_a_bias_prints_as_the_literature_writes_it(expression, wrt, printed):
     shapes = {"W": (3, 4), "X": (4, "N"), "Y": (3, "N"), "b": (3,), "c": (3,)}
     used = {name: shape for name, shape in shapes.items() if name in md.infer_shapes(expression, shapes)}
     assert md.diff(expression, wrt=wrt, shapes=used, layout="gradient").text == printed
+
+
+CROSS_ENTROPY = "-sum(sum(Y.*log(softmax(W*X))))"
+CE_SHAPES = {"W": (3, 4), "X": (4, 5), "Y": (3, 5)}
+
+
+def test_softmax_cross_entropy_with_one_hot_targets_is_checked_as_the_textbook_writes_it():
+    """assume={"Y": "onehot"}: every column of Y sums to 1, so ∂/∂W is (softmax(W*X) - Y)*X'
+    (Bishop §4.3.4); without the assumption that claim is wrong for general Y."""
+    claim = "(softmax(W*X) - Y)*X'"
+    assert md.check(CROSS_ENTROPY, wrt="W", claim=claim, shapes=CE_SHAPES, layout="gradient",
+                    assume={"Y": "onehot"}).correct
+    assert not md.check(CROSS_ENTROPY, wrt="W", claim=claim, shapes=CE_SHAPES, layout="gradient").correct
+    rows = "-sum(sum(Y.*log(softmax(X'*W', 2))))"
+    assert md.check(rows, wrt="W", claim="(softmax(X'*W', 2) - Y)'*X'", shapes={"W": (3, 4), "X": (4, 5), "Y": (5, 3)},
+                    layout="gradient", assume={"Y": "rows_onehot"}).correct
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
+def test_a_target_that_is_not_one_hot_is_refused_where_it_is_assumed(backend):
+    rng = rng_for("onehot")
+    values = {"W": rng.standard_normal((3, 4)), "X": rng.standard_normal((4, 5)), "Y": rng.uniform(0, 1, (3, 5))}
+    with pytest.raises(md.ValueMismatchError, match="do not sum to 1"):
+        md.evaluate(CROSS_ENTROPY, values, shapes=CE_SHAPES, assume={"Y": "onehot"})
+    d = md.diff(CROSS_ENTROPY, wrt="W", shapes=CE_SHAPES, layout="gradient", assume={"Y": "onehot"})
+    with pytest.raises(ValueError, match="do not sum to 1"):
+        d.compile(backend)(**values)
+    one_hot = np.eye(3)[:, [0, 2, 1, 1, 0]]
+    got = np.asarray(d.compile(backend)(**{**values, "Y": one_hot}))
+    Z = values["W"] @ values["X"]
+    S = np.exp(Z - Z.max(axis=0)) / np.exp(Z - Z.max(axis=0)).sum(axis=0)
+    np.testing.assert_allclose(got, (S - one_hot) @ values["X"].T, rtol=1e-9)

@@ -131,6 +131,9 @@ def _check_structure(name, array, structure):
         broken = "has nonzero entries off the diagonal"
     elif structure == "positive" and np.any(array <= 0):
         broken = "has entries that are not positive"
+    elif structure in ("onehot", "rows_onehot") and array.ndim and not np.allclose(
+            array.sum(axis=-1 if structure == "rows_onehot" and array.ndim == 2 else 0), 1.0, atol=1e-9):
+        broken = f"has {'rows' if structure == 'rows_onehot' else 'columns'} that do not sum to 1"
     if broken:
         raise ValueError(f"{name} is assumed {structure}, but its value {broken} (the derivative relies on it; "
                          "compile with check_assumptions=False to skip this check)")
@@ -213,6 +216,9 @@ def _check_structure(name, value, structure):
         broken = "has nonzero entries off the diagonal"
     elif structure == "positive" and bool((array <= 0).any()):
         broken = "has entries that are not positive"
+    elif structure in ("onehot", "rows_onehot") and array.ndim and not bool(jnp.allclose(
+            array.sum(axis=-1 if structure == "rows_onehot" and array.ndim == 2 else 0), 1.0, atol=1e-6)):
+        broken = f"has {'rows' if structure == 'rows_onehot' else 'columns'} that do not sum to 1"
     if broken:
         raise ValueError(f"{name} is assumed {structure}, but its value {broken} (the derivative relies on it; "
                          "compile with check_assumptions=False to skip this check)")
@@ -298,6 +304,10 @@ def _check_structure(name, array, structure):
         broken = "has nonzero entries off the diagonal"
     elif structure == "positive" and bool((array <= 0).any()):
         broken = "has entries that are not positive"
+    elif structure in ("onehot", "rows_onehot") and array.ndim and not torch.allclose(
+            array.sum(dim=-1 if structure == "rows_onehot" and array.ndim == 2 else 0),
+            torch.ones((), dtype=array.dtype, device=array.device), atol=1e-9):
+        broken = f"has {'rows' if structure == 'rows_onehot' else 'columns'} that do not sum to 1"
     if broken:
         raise ValueError(f"{name} is assumed {structure}, but its value {broken} (the derivative relies on it; "
                          "compile with check_assumptions=False to skip this check)")

@@ -110,6 +110,9 @@ def check_assumptions(arrays: dict[str, np.ndarray], assume: Assumptions) -> Non
             broken = "is not positive definite"
         elif structure.positive and np.any(array <= 0):
             broken = "has entries that are not positive"
+        elif structure.sums_to_one and array.ndim and not np.allclose(
+                array.sum(axis=0 if structure.sums_to_one == "columns" or array.ndim == 1 else -1), 1.0, atol=1e-9):
+            broken = f"has {structure.sums_to_one} that do not sum to 1"
         if broken:
             raise ValueMismatchError(f"{name} is assumed {assume.as_dict()[name]}, but the value of {name} {broken}")
 

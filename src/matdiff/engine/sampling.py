@@ -35,6 +35,13 @@ def structured_value(structure: str, shape: tuple, rng, *, integers: bool = Fals
     nothing but ``np``: its source is copied into the generated scripts."""
     if structure == "positive":
         return rng.integers(1, 4, shape).astype(float) if integers else rng.uniform(0.5, 2.0, shape)
+    if structure in ("onehot", "rows_onehot"):  # a one in each column (row), at random
+        matrix = np.reshape(np.zeros(shape), (shape[0], -1) if structure == "onehot" else (-1, shape[-1]))
+        if structure == "onehot":
+            matrix[rng.integers(0, matrix.shape[0], matrix.shape[1]), np.arange(matrix.shape[1])] = 1.0
+        else:
+            matrix[np.arange(matrix.shape[0]), rng.integers(0, matrix.shape[1], matrix.shape[0])] = 1.0
+        return matrix.reshape(shape)
     n = shape[0]
     if structure == "diagonal":
         entries = rng.integers(1, 4, n).astype(float) if integers else rng.uniform(0.5, 2.0, n)

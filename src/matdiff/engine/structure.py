@@ -66,6 +66,10 @@ class Structured:
                        for a, labels in zip(node.args, node.params[0]))
         return False
 
+    def sums_to_one(self, node: Tensor) -> str:
+        """"columns" or "rows" for an input assumed one-hot that way, else ""."""
+        return self.assume.sums_to_one(node.params[0]) if node.op == "var" else ""
+
     def positive(self, node: Tensor) -> bool:
         """Every entry > 0: assumed-positive inputs, positive constants, exp, sigmoid, softplus,
         cosh and softmax of anything, and sums, products, powers, roots of positive values."""
@@ -118,6 +122,24 @@ def diagonal_operand(output: tuple, operands: list, facts: Structured) -> list:
     return kept
 
 
+def summed_to_one(output: tuple, operands: list, facts: Structured) -> list:
+    """Σ_i Y_ij = 1 for Y whose columns sum to 1 (``onehot``), Σ_j Y_ij = 1 for rows: where Y's
+    index down the columns is summed and nothing else carries it, Y is a vector of ones along the
+    other. So the softmax cross-entropy's gradient ``(S.*sum(Y, 1) - Y)*X'`` is ``(S - Y)*X'``."""
+    kept = []
+    for k, (node, labels) in enumerate(operands):
+        along = facts.sums_to_one(node)
+        if along and len(labels) == len(node.shape):
+            summed = labels[0] if along == "columns" else labels[-1]
+            others = {x for j, (_, ls) in enumerate(operands) if j != k for x in ls}
+            if summed not in output and summed not in others and labels.count(summed) == 1:
+                rest = [(label, size) for label, size in zip(labels, node.shape) if label != summed]
+                kept.append((const(1.0, tuple(size for _, size in rest)), tuple(label for label, _ in rest)))
+                continue
+        kept.append((node, labels))
+    return kept
+
+
 def positive_abs(node: Tensor, facts: Structured) -> Tensor | None:
     """|x| = x and relu(x) = x for x > 0."""
     return node.args[0] if node.op in ("abs", "relu") and facts.positive(node.args[0]) else None
@@ -158,6 +180,7 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule("diagonal-operand",       "D diagonal",         contraction=diagonal_operand),     # D_ij = D_ii δ_ij
     Rule("symmetric-operand",      "S symmetric",        contraction=symmetric_operand),    # S_ji = S_ij
+    Rule("summed-to-one",          "Y one-hot",          contraction=summed_to_one),        # Σ_i Y_ij = 1
     Rule("positive-abs",           "x > 0",              node=positive_abs),                # |x| = x
     Rule("positive-sign",          "x > 0",              node=positive_sign),               # sign(x) = 1
     Rule("positive-root-of-power", "x > 0",              node=positive_root_of_power),      # sqrt(x.^2) = x

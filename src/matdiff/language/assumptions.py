@@ -28,6 +28,7 @@ class Structure:
     definite: bool = False
     diagonal: bool = False
     positive: bool = False
+    sums_to_one: str = ""  # "columns" (every column sums to 1: one-hot or probability targets) or "rows"
 
 
 # name:          Structure(meaning,                                   promises)
@@ -36,6 +37,8 @@ STRUCTURES: dict[str, Structure] = {
     "spd":       Structure("a symmetric positive definite matrix",      square=True, symmetric=True, definite=True),
     "diagonal":  Structure("a diagonal matrix (zero off the diagonal)", square=True, symmetric=True, diagonal=True),
     "positive":  Structure("every entry positive",                      positive=True),
+    "onehot":    Structure("every column sums to 1 (one-hot or probability targets)", sums_to_one="columns"),
+    "rows_onehot": Structure("every row sums to 1 (one-hot or probability targets)", sums_to_one="rows"),
 }
 
 _NONE = Structure("no assumption")
@@ -94,6 +97,10 @@ class Assumptions:
 
     def positive(self, name: str) -> bool:
         return self.structure_of(name).positive
+
+    def sums_to_one(self, name: str) -> str:
+        """"columns" or "rows" when the entries of each column (row) of ``name`` sum to 1, else ""."""
+        return self.structure_of(name).sums_to_one
 
     def without(self, names: Iterable[str]) -> "Assumptions":
         """These assumptions less those on ``names`` (e.g. the variables still to differentiate by)."""

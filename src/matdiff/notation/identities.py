@@ -136,9 +136,19 @@ def _monomial(factors) -> Monomial:
     return tuple(sorted(((a, e) for a, e in merged.values() if e != 0), key=lambda f: id(f[0])))
 
 
+class TooManyTerms(ArithmeticError):
+    """A product multiplied out past :data:`MAX_PRODUCT_TERMS`: the expansion is abandoned (it would
+    not print shorter), before it costs time exponential in the program (a value reused 3× a step)."""
+
+
+MAX_PRODUCT_TERMS = 16 * MAX_TERMS
+
+
 def _times(*polynomials: Polynomial) -> Polynomial:
     result: Polynomial = {(): 1.0}
     for p in polynomials:
+        if len(result) * len(p) > MAX_PRODUCT_TERMS:
+            raise TooManyTerms
         product: Polynomial = {}
         for m1, c1 in result.items():
             for m2, c2 in p.items():
@@ -173,8 +183,18 @@ def _is_hadamard(node: Tensor) -> bool:
     return len(set(output)) == len(output) and all(labels == output or not labels for labels in node.params[0])
 
 
-def _read(node: Tensor, shape: tuple) -> Polynomial:
-    """node as a polynomial in atoms of ``shape`` (sums of this shape stay atoms, to be expanded)."""
+def _read(node: Tensor, shape: tuple, memo: dict | None = None) -> Polynomial:
+    """node as a polynomial in atoms of ``shape`` (sums of this shape stay atoms, to be expanded);
+    ``memo`` (id → polynomial, for nodes kept alive by the caller) reads a shared node once."""
+    if memo is None:
+        return _read_uncached(node, shape, {})
+    key = (id(node), shape)
+    if key not in memo:  # the node is kept with its reading, so its id stays its own
+        memo[key] = (node, _read_uncached(node, shape, memo))
+    return memo[key][1]
+
+
+def _read_uncached(node: Tensor, shape: tuple, memo: dict) -> Polynomial:
     if node.op == "const" and (node.rank == 0 or node.shape == shape):
         return {(): node.params[0]} if node.params[0] else {}
     if node.shape != shape and node.rank:
@@ -186,9 +206,9 @@ def _read(node: Tensor, shape: tuple) -> Polynomial:
             value *= a.params[0]
         return {(): value} if value else {}
     if _is_hadamard(node):
-        return _times(*(_read(a, shape) for a in node.args))
+        return _times(*(_read(a, shape, memo) for a in node.args))
     if node.op == "constant_power" and float(node.params[0]).is_integer() and abs(node.params[0]) <= 4:
-        inner = _read(node.args[0], shape)
+        inner = _read(node.args[0], shape, memo)
         if len(inner) == 1:  # a monomial's power: exponents multiply
             ((m, c),) = inner.items()
             return {_monomial((a, e * int(node.params[0])) for a, e in m): c ** node.params[0]}
@@ -196,48 +216,55 @@ def _read(node: Tensor, shape: tuple) -> Polynomial:
     return _power_of(node, 1)
 
 
-def _expand(p: Polynomial, shape: tuple, *, multiply_out: bool) -> Polynomial | None:
+def _expand(p: Polynomial, shape: tuple, *, multiply_out: bool, memo: dict | None = None) -> Polynomial | None:
     """The rules applied and, with ``multiply_out``, every sum with a positive exponent multiplied
     out, sums that carry inverses first (so that x⁻¹ meets x before x is expanded); None past
     MAX_TERMS."""
+    settled: set = set()
     for _ in range(4 * MAX_TERMS):
         if len(p) > MAX_TERMS:
             return None
-        ruled = _apply_rules(p)
+        ruled = _apply_rules(p, settled)
         if ruled is not None:
             p = ruled
             continue
         sums = [(a, e) for m in p for a, e in m if a.op == "add" and e > 0 and a.shape == shape]
         if not sums or not multiply_out:
             return p
-        atom, _ = max(sums, key=lambda f: _has_inverse(f[0], shape))
-        p = _substitute(p, atom, _plus(*(_read(t, shape) for t in atom.args)))
+        memo = {} if memo is None else memo
+        atom, _ = max(sums, key=lambda f: _has_inverse(f[0], shape, memo))
+        p = _substitute(p, atom, _plus(*(_read(t, shape, memo) for t in atom.args)))
     return None
 
 
-def _has_inverse(atom: Tensor, shape: tuple) -> bool:
-    return any(e < 0 for t in atom.args for m in _read(t, shape) for _, e in m)
+def _has_inverse(atom: Tensor, shape: tuple, memo: dict) -> bool:
+    return any(e < 0 for t in atom.args for m in _read(t, shape, memo) for _, e in m)
 
 
 def _substitute(p: Polynomial, atom: Tensor, value: Polynomial) -> Polynomial:
     result: Polynomial = {}
     for m, c in p.items():
         exponent = next((e for a, e in m if a is atom), 0)
-        if exponent <= 0:
-            result = _plus(result, {m: c})
-            continue
-        rest = _monomial((a, e) for a, e in m if a is not atom)
-        result = _plus(result, _times({rest: c}, *([value] * exponent)))
-    return result
+        expanded = {m: c} if exponent <= 0 else \
+            _times({_monomial((a, e) for a, e in m if a is not atom): c}, *([value] * exponent))
+        for k, v in expanded.items():  # summed in place: one pass, not a copy of the sum per term
+            result[k] = result.get(k, 0.0) + v
+    return {m: c for m, c in result.items() if c != 0.0}
 
 
-def _apply_rules(p: Polynomial) -> Polynomial | None:
+def _apply_rules(p: Polynomial, settled: set | None = None) -> Polynomial | None:
+    """The first rule that applies to a monomial of ``p``, applied; ``settled`` holds the monomials
+    no rule applies to (a rule reads its monomial alone), which are not tried again."""
     for m, c in p.items():
+        if settled is not None and m in settled:
+            continue
         for rule in RULES:
             replaced = rule.apply(m)
             if replaced is not None:
                 rest = {k: v for k, v in p.items() if k != m}
                 return _plus(rest, {k: v * c for k, v in replaced.items()})
+        if settled is not None:
+            settled.add(m)
     return None
 
 
@@ -255,18 +282,21 @@ def _build(p: Polynomial, shape: tuple) -> Tensor:
 
 def _size(node: Tensor, shape: tuple, memo: dict) -> tuple:
     """How big the elementwise expression at node prints: occurrences of atoms (x.^3 counting
-    three), then operators and constants."""
-    if memo.get(id(node)) is None:
+    three), then operators and constants. ``memo`` maps (id, shape) to (node, size): the node is
+    kept with its size, so a memo may outlive the expression it was made for."""
+    key = (id(node), shape)
+    if key not in memo:
         if node.op == "const":
-            memo[id(node)] = (0, 1)
+            size = (0, 1)
         elif node.shape != shape and node.rank or node.op not in ("add", "constant_power", "einsum") or \
                 (node.op == "einsum" and not _is_hadamard(node)):
-            memo[id(node)] = (1, 1)
+            size = (1, 1)
         else:
             parts = [_size(a, shape, memo) for a in node.args]
             weight = abs(int(node.params[0])) if node.op == "constant_power" and float(node.params[0]).is_integer() else 1
-            memo[id(node)] = (weight * sum(p[0] for p in parts), 1 + sum(p[1] for p in parts))
-    return memo[id(node)]
+            size = (weight * sum(p[0] for p in parts), 1 + sum(p[1] for p in parts))
+        memo[key] = (node, size)
+    return memo[key][1]
 
 
 class Normalizer:
@@ -277,6 +307,7 @@ class Normalizer:
 
     def __init__(self):
         self.memo: dict[int, tuple[Tensor, Tensor, bool]] = {}  # id → (node, normal form, holds inv/det)
+        self.readings: dict = {}  # (id, shape) → (node, polynomial): what _simplest read, for every root
 
     def __call__(self, root: Tensor) -> Tensor:
         simpler, splittable = self._normal(root)
@@ -296,7 +327,7 @@ class Normalizer:
             if new.op == "add":
                 new = _common_factored(new) or new
             if new.op in ("add", "constant_power") or _is_hadamard(new):
-                new = _simplest(new)
+                new = _simplest(new, self.readings)
             elif new.op == "einsum":
                 new = _simplest_groups(new)
             self.memo[id(node)] = (node, new, splittable)
@@ -334,18 +365,21 @@ def _estimate(p: Polynomial) -> tuple:
     return atoms, nodes
 
 
-def _simplest(node: Tensor) -> Tensor:
+def _simplest(node: Tensor, memo: dict | None = None) -> Tensor:
     """The smallest of node, its form with the rules applied, and that form multiplied out (never one
-    whose constants do not fold: 1e300·1e300 stays as written)."""
+    whose constants do not fold: 1e300·1e300 stays as written); ``memo`` keeps the readings of
+    parts shared with other calls (a Normalizer's)."""
+    memo = {} if memo is None else memo
     try:
-        read = _read(node, node.shape)
-    except OverflowError:
+        read = _read(node, node.shape, memo)
+    except (OverflowError, TooManyTerms):
         return node
-    best, best_size = node, _size(node, node.shape, {})
+    sizes = memo.setdefault("sizes", {})  # _size's memo, shared like the readings
+    best, best_size = node, _size(node, node.shape, sizes)
     for multiply_out in (False, True):
         try:
-            p = _expand(read, node.shape, multiply_out=multiply_out)
-        except OverflowError:
+            p = _expand(read, node.shape, multiply_out=multiply_out, memo=memo)
+        except (OverflowError, TooManyTerms):
             p = None
         if p is None or not all(map(folds, p.values())) or _estimate(p) >= best_size:
             continue
