@@ -199,3 +199,13 @@ def test_gradients_take_assumptions_as_diff_does():
     assert found["x"].text == alone.text == "2*S*x"
     with pytest.raises(md.MatdiffError, match="convention"):
         md.gradients("x'*A*x", shapes={"x": (3,), "A": (3, 3)}, convention="symmetric")
+
+
+def test_gradients_is_an_immutable_mapping_in_wrt_order():
+    """Issue 23: a mutable dict subclass let a caller put anything in; a Mapping says what it is."""
+    from collections.abc import Mapping
+
+    g = md.gradients("sum(tanh(W*x + b))", shapes={"W": (2, 3), "x": (3,), "b": (2,)}, wrt=["b", "W"])
+    assert isinstance(g, Mapping) and list(g) == ["b", "W"] and len(g) == 2
+    with pytest.raises(TypeError):
+        g["W"] = None  # type: ignore[index]

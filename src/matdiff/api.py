@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Mapping
 from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -343,7 +344,7 @@ def _in_convention(jacobian: ir.Tensor, names: tuple, x_shapes: tuple, axis: int
     return jacobian
 
 
-class Gradients(dict):
+class Gradients(Mapping):
     """{name: Derivative}: a scalar's gradient by each input, in the gradient layout, from one
     reverse pass. ``text`` is the whole backward pass as one program, each gradient assigned to
     ``d<name>`` right after the last activation or delta it needs::
@@ -353,7 +354,7 @@ class Gradients(dict):
     Each Derivative's own ``text`` holds the assignments it needs, under the same names."""
 
     def __init__(self, derivatives: dict, shared: SharedProgram | None, names: dict):
-        super().__init__(derivatives)
+        self._derivatives = dict(derivatives)  # an immutable mapping: {name: Derivative}, in wrt order
         self._shared = shared
         self.names = names  # input -> the name of its gradient in ``text`` ("W2" -> "dW2")
 
@@ -370,6 +371,15 @@ class Gradients(dict):
         if self._shared is None:
             return r" \\ ".join(d.latex for d in self.values())
         return self._shared.latex({self.names[name]: d._forms.latex_result() for name, d in self.items()})
+
+    def __getitem__(self, name: str) -> "Derivative":
+        return self._derivatives[name]
+
+    def __iter__(self):
+        return iter(self._derivatives)
+
+    def __len__(self) -> int:
+        return len(self._derivatives)
 
     @property
     def shared_program(self) -> SharedProgram | None:
