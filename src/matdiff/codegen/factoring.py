@@ -7,7 +7,8 @@ from matdiff.engine.primitives import reapply
 from matdiff.codegen.contraction import SYMBOLIC_SIZE
 
 
-def _postorder(roots: list[ir.Tensor]) -> list[ir.Tensor]:
+def postorder_of(roots: list[ir.Tensor]) -> list[ir.Tensor]:
+    """Every node under ``roots`` once, operands before the nodes that read them."""
     seen: set[int] = set()
     order: list[ir.Tensor] = []
     for root in roots:
@@ -35,7 +36,7 @@ def factor_sums(roots: list[ir.Tensor]) -> list[ir.Tensor]:
     from matdiff.engine.simplify import simplify
 
     memo: dict[int, ir.Tensor] = {}
-    order = _postorder(roots)
+    order = postorder_of(roots)
     for node in order:
         args = [memo[id(a)] for a in node.args]
         new = node if all(a is b for a, b in zip(args, node.args)) else reapply(node, args)

@@ -37,7 +37,7 @@ from matdiff.engine.primitives import ENTRIES, FUNCTIONS
 from matdiff.language.syntax import is_name
 from matdiff.codegen.backends import ATOM, Code, NumpyBackend, POWER, PRODUCT, SUM, backend_named, helper_sources, is_atomic, number_code, tuple_text, wrap
 from matdiff.codegen.contraction import Contractions, SYMBOLIC_SIZE, is_number
-from matdiff.codegen.factoring import factor_sums
+from matdiff.codegen.factoring import factor_sums, postorder_of
 
 
 _INLINE_LENGTH = 72  # single-use expressions longer than this get their own line
@@ -66,7 +66,7 @@ class _Writer(Contractions):
         self.temporaries = count(1)
         self.assigned: dict[str, str] = {}
         self.roots = roots
-        self.order = self._postorder([node for _, node in statements] + roots)
+        self.order = postorder_of([node for _, node in statements] + roots)
         self.uses: dict[int, int] = {}
         for node in self.order:
             for argument in node.args:
@@ -86,16 +86,6 @@ class _Writer(Contractions):
             self.freeable.add(local)
             self.bound.setdefault(id(node), local)
             self.names[name] = local
-
-    @staticmethod
-    def _postorder(roots):
-        seen, order = set(), []
-        for root in roots:
-            for node in ir.postorder(root):
-                if id(node) not in seen:
-                    seen.add(id(node))
-                    order.append(node)
-        return order
 
     def _name(self, preferred: str, fallback: str = "input") -> str:
         """A fresh local name, ``preferred`` when it is a plain ASCII name nothing else uses."""
