@@ -137,3 +137,12 @@ def test_python_dash_m_matdiff_is_the_same_command():
     import matdiff as md
 
     assert json.loads(result.stdout) == md.diff("x'*x", wrt="x").to_dict()
+
+
+def test_an_expression_that_starts_with_a_minus_sign_is_not_an_option():
+    result = matdiff("diff", "-x'*x", "--wrt", "x")
+    assert result.returncode == 0 and result.stdout.startswith("-2*x'"), result.stderr
+    result = matdiff("check", "-sum(sum(Y.*log(softmax(W*X))))", "--wrt", "W", "--shape", "W=3x4",
+                     "--shape", "X=4x5", "--shape", "Y=3x5", "--layout", "gradient", "--assume", "Y=onehot",
+                     "--claim", "(softmax(W*X) - Y)*X'")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -310,10 +310,18 @@ def _printable_everywhere() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
+def _expressions_kept(argv: list[str]) -> list[str]:
+    """An expression that starts with a minus sign (``-sum(y.*log(p))``) is not an option: argparse
+    would take it for one, so it gets a leading space (which the grammar ignores). No option of
+    matdiff holds a bracket, an operator or a quote."""
+    return [" " + a if a.startswith("-") and not a.startswith("--") and any(c in a for c in "()*'+/^. ") else a
+            for a in argv]
+
+
 def main(argv: list[str] | None = None) -> int:
     _printable_everywhere()
     parser = build_parser()
-    arguments = parser.parse_args(argv)
+    arguments = parser.parse_args(_expressions_kept(sys.argv[1:] if argv is None else argv))
     try:
         return COMMANDS[arguments.command](arguments)
     except MatdiffError as error:
