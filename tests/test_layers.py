@@ -146,6 +146,8 @@ def test_softmax_cross_entropy_with_one_hot_targets_is_checked_as_the_textbook_w
     assert md.check(CROSS_ENTROPY, wrt="W", claim=claim, shapes=CE_SHAPES, layout="gradient",
                     assume={"Y": "onehot"}).correct
     assert not md.check(CROSS_ENTROPY, wrt="W", claim=claim, shapes=CE_SHAPES, layout="gradient").correct
+    assert md.diff(CROSS_ENTROPY, wrt="W", shapes=CE_SHAPES, layout="gradient", assume={"Y": "onehot"}).text == claim
+    assert md.gradients(CROSS_ENTROPY, shapes=CE_SHAPES, wrt=["W"], assume={"Y": "onehot"}).text == f"dW = {claim}"
     rows = "-sum(sum(Y.*log(softmax(X'*W', 2))))"
     assert md.check(rows, wrt="W", claim="(softmax(X'*W', 2) - Y)'*X'", shapes={"W": (3, 4), "X": (4, 5), "Y": (5, 3)},
                     layout="gradient", assume={"Y": "rows_onehot"}).correct

@@ -456,7 +456,8 @@ def gradients(program: str, shapes: dict | None = None, wrt=None, *, assume=None
         assigned, reserved = plain[0]._forms.names_in_use()  # one lowering, no intermediate: the same for all
         symmetric = frozenset(name for name in assumptions.names if assumptions.symmetric(name))
         builder = ProgramBuilder([d.tensor for d in plain], assigned=assigned,
-                                 reserved=reserved | set(gradient_names.values()), symmetric=symmetric)
+                                 reserved=reserved | set(gradient_names.values()), symmetric=symmetric,
+                                 summed_to_one=assumptions)
         values = [builder(d.tensor) for d in plain]
         recovered = [value for value in values if value is not None]
         if len(recovered) < len(values):

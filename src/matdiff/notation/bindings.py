@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass
 
 from matdiff.engine.ir import Tensor, postorder
+from matdiff.engine.simplify import simplify
+from matdiff.language.assumptions import Assumptions
 from matdiff.engine.primitives import FUNCTIONS
 from matdiff.notation.identities import Normalizer
 from matdiff.notation.matrixform import Recovery
@@ -258,13 +260,16 @@ class ProgramBuilder:
     """Recover matrix notation with shared nodes named, then compact and bind deltas."""
 
     def __init__(self, roots: list[Tensor], *, assigned: dict | None = None, reserved: set | None = None,
-                 symmetric: frozenset = frozenset()):
+                 symmetric: frozenset = frozenset(), summed_to_one: Assumptions | None = None):
         """With several roots (the gradients of a backward pass), each root's repeats are named as if
         it were printed alone: what the roots share is the program's own intermediates and the
         deltas, bound in :meth:`finish_all`, not every common part of their formulas."""
         self.taken = set(reserved or ()) | set(assigned or ())
         self.simplified: dict[int, tuple[Tensor, Tensor]] = {}  # id → (node, its printing form)
         self.normalizer = Normalizer()
+        # one-hot inputs (columns summing to 1): a sum of Y the algebra uncovers (S⊙Y/S) is ones
+        self.summed_to_one = summed_to_one if summed_to_one and any(
+            summed_to_one.sums_to_one(name) for name in summed_to_one.names) else None
         roots = [self.simplify(root) for root in roots]
         assigned = {name: (self.simplify(node), row) for name, (node, row) in (assigned or {}).items()}
         names: dict[int, str] = {}
@@ -281,7 +286,10 @@ class ProgramBuilder:
     def simplify(self, node: Tensor) -> Tensor:
         """The node as printed: elementwise algebra done (matdiff.notation.identities)."""
         if id(node) not in self.simplified:
-            self.simplified[id(node)] = (node, self.normalizer(node))
+            printed = self.normalizer(node)
+            if self.summed_to_one is not None:
+                printed = self.normalizer(simplify(printed, self.summed_to_one))
+            self.simplified[id(node)] = (node, printed)
         return self.simplified[id(node)][1]
 
     def __call__(self, node: Tensor) -> MatrixExpr | None:

@@ -96,7 +96,8 @@ class DerivativeForms:
         if not vec and root.rank > 2 and len(squeezed) <= 2:  # 1×2×1×3 is the 2×3 matrix it is
             root = simplify(ir.reshape(root, squeezed))
         symmetric = frozenset(name for name in d.assume.names if d.assume.symmetric(name))
-        builder = ProgramBuilder([root], assigned=assigned, reserved=reserved, symmetric=symmetric)
+        builder = ProgramBuilder([root], assigned=assigned, reserved=reserved, symmetric=symmetric,
+                                 summed_to_one=d.assume)
         if vec and d.order == 1:
             value = vec_form(root, a.y_shape, a.x_shapes[0], builder)
         elif hessian and not vector_like:
@@ -115,7 +116,8 @@ class DerivativeForms:
         d = self.d
         assigned, reserved = self.names_in_use()
         symmetric = frozenset(name for name in d.assume.names if d.assume.symmetric(name))
-        builder = ProgramBuilder([d.jacobian], assigned=assigned, reserved=reserved, symmetric=symmetric)
+        builder = ProgramBuilder([d.jacobian], assigned=assigned, reserved=reserved, symmetric=symmetric,
+                                 summed_to_one=d.assume)
         value = builder(d.jacobian)
         if value is None:
             return None
