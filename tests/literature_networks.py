@@ -24,6 +24,7 @@ class Case:
     closed: str  # the closed form, in the input language
     hint: dict = field(default_factory=dict)  # value kinds for tests/numerics.random_values
     cut: tuple = ()  # for an intermediate wrt: (its definition, the program with it as an input)
+    assume: dict = field(default_factory=dict)  # structures the closed form relies on ({"Y": "onehot"})
 
     @property
     def id(self) -> str:

@@ -1,8 +1,9 @@
 """The literature suite: derivatives with known closed forms, as matdiff prints them.
 
-The cases (tests/literature_networks.py, tests/literature_matrix.py) come from the Matrix
-Cookbook, Magnus & Neudecker, Parr & Howard, Goodfellow et al. ch. 6, Bishop's PRML and Boyd &
-Vandenberghe; each states the book's closed form in the input language. For every case:
+The cases (tests/literature_networks.py, tests/literature_matrix.py, and the layers of current
+networks in tests/literature_layers.py) come from the Matrix Cookbook, Magnus & Neudecker, Parr &
+Howard, Goodfellow et al. ch. 6, Bishop's PRML, Boyd & Vandenberghe and the normalisation and
+attention papers; each states the source's closed form in the input language. For every case:
 
 - the derivative's numbers agree with central finite differences (tests/numerics.py), and so do
   the closed form's, so a wrong entry in the table fails too;
@@ -12,7 +13,7 @@ Vandenberghe; each states the book's closed form in the input language. For ever
   case, within 1.5× for at least 95%) and keeps ``LONGER`` exact.
 
 Hessians (a tuple ``wrt``) are checked against finite differences of the gradient's own text,
-which the suite checks first.
+which the suite checks first. The layers' cases are also checked against JAX's autodiff of the value.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from literature_matrix import CASES as MATRIX_CASES
+from literature_layers import CASES as LAYER_CASES
 from literature_networks import CASES as NETWORK_CASES
 from literature_networks import Case
 from numerics import (
@@ -36,11 +38,22 @@ from numerics import (
 
 from matdiff.notation.rewrite import tokens
 
-CASES = NETWORK_CASES + MATRIX_CASES
+CASES = NETWORK_CASES + MATRIX_CASES + LAYER_CASES
 BY_ID = {case.id: case for case in CASES}
 
 # Cases whose printed form is more than 1.5× the book's, and why (kept exact by the aggregate test).
-LONGER: dict[str, str] = {}
+_NORM = "the normalisation's backward pass is found, but printed over sums of ones (0.25*sum(Z, 1)), not as means"
+_SOFTMAX_ROWS = "with rows one-hot the softmax by rows is printed transposed, its P.*S not cancelled to Y"
+LONGER: dict[str, str] = {
+    "M = Z - mean(Z, 1); S = sqrt(mean(M.^2, 1) + 0.001); N = M./S; sum(sum(N.*G)) /Z [gradient]": _NORM,
+    "M = Z - mean(Z, 1); S = sqrt(mean(M.^2, 1) + 0.001); N = M./S; sum(sum((g.*N + h).*G)) /Z [gradient]": _NORM,
+    "M = Z - mean(Z, 2); S = sqrt(mean(M.^2, 2) + 0.001); N = M./S; sum(sum(N.*G)) /Z [gradient]": _NORM,
+    "-sum(sum(Y.*log(softmax(X*W + c', 2)))) /W [gradient]": _SOFTMAX_ROWS,
+    "-sum(sum(Y.*log(softmax(X*W + c', 2)))) /c [gradient]": _SOFTMAX_ROWS,
+    "-sum(log(diag(softmax(Z*C', 2)))) /Z [gradient]": "the diagonal's 1/S is not cancelled against S (P.*S' is -I)",
+    "sum(log(1 + exp(-y.*(X*w)))) /ww [gradient]": "exp(-t)·σ(t)·(1 - σ(t)) is not merged back into σ(t)·(1 - σ(t))²... "
+                                                   "(issue 24's first row)",
+}
 
 RATIO = 1.5
 
@@ -90,7 +103,7 @@ def test_literature_case(case: Case):
     closed = evaluate_value(case.closed, values, case.shapes)
     assert closed.size == got.size, f"{case.id}: the closed form {case.closed} has shape {closed.shape}"
     assert_close(closed.reshape(got.shape), got, rtol=1e-4, atol=1e-5, what=f"{case.id}: the book's closed form")
-    d = md.diff(case.expr, wrt=case.wrt, shapes=case.shapes, layout=case.layout)
+    d = md.diff(case.expr, wrt=case.wrt, shapes=case.shapes, layout=case.layout, assume=case.assume or None)
     assert d.text is not None, f"{case.id}: no matrix form ({d.reason}); the book has {case.closed}"
     printed = evaluate_value(d.text, values, case.shapes)
     assert_close(printed.reshape(got.shape), got, rtol=1e-4, atol=1e-5, what=f"{case.id}: md.evaluate(d.text)")
@@ -105,7 +118,7 @@ def test_literature_targets():
     assert len(BY_ID) == len(CASES), "two cases with the same expression, variable and layout"
     longer = set()
     for case in CASES:
-        d = md.diff(case.expr, wrt=case.wrt, shapes=case.shapes, layout=case.layout)
+        d = md.diff(case.expr, wrt=case.wrt, shapes=case.shapes, layout=case.layout, assume=case.assume or None)
         assert d.text is not None, f"{case.id}: no matrix form"
         if _ratio(d.text, case.closed) > RATIO:
             longer.add(case.id)
@@ -117,3 +130,26 @@ def test_literature_shapes_bind():
     """Every case's shapes are concrete, so closed forms can use ones(5) and eye(3)."""
     for case in CASES:
         assert bind_dimensions(case.shapes) == {}, case.id
+
+
+@pytest.mark.parametrize("case", LAYER_CASES, ids=[case.id for case in LAYER_CASES])
+def test_layer_case_against_jax(case: Case):
+    """The layers' cases (issue 21) also against JAX's autodiff: jax.grad (jax.hessian for a
+    tuple wrt) of the value as matdiff's JAX backend computes it, against md.diff's numbers."""
+    jax = pytest.importorskip("jax")
+    values = _values(case)
+    first = case.wrt if isinstance(case.wrt, str) else case.wrt[0]
+    gradient = md.diff(case.expr, wrt=first, shapes=case.shapes, layout="gradient")
+    compiled = gradient.compile("jax", with_value=True, check_assumptions=False)
+    core = compiled.__globals__["_value_and_derivative"]  # the jitted body, float64 under enable_x64
+    with jax.enable_x64(True):
+        arrays = {name: jax.numpy.asarray(values[name]) for name in gradient.input_variables}
+
+        def value_of(x):
+            return core(**{**arrays, first: x})[0]
+
+        autodiff = jax.hessian(value_of) if not isinstance(case.wrt, str) else jax.grad(value_of)
+        want = np.asarray(autodiff(arrays[first]))
+    got = np.asarray(md.diff(case.expr, wrt=case.wrt, shapes=case.shapes, layout=case.layout,
+                             assume=case.assume or None).evaluate(values))
+    assert_close(got.reshape(want.shape), want, rtol=1e-7, atol=1e-9, what=f"{case.id}: against jax")

@@ -113,6 +113,7 @@ RULE_CASES = [
     ("collect-terms", "A*x + 2*A*x", "3*A*x"),
     ("norm2", "sqrt(sum(x.^2))", "norm2(x)"),
     ("divide-by-scalar", "c^-1*x", "x/c"),
+    ("reciprocal", "sqrt(c)^-1", "1/sqrt(c)"),
     ("diag-linear", "diag(u) - 2*diag(v)", "diag(u - 2*v)"),
     ("kron-identities", "kron(eye(2), eye(3))", "eye(6)"),
     ("kron-scalar", "kron(-A, 2*B)", "-2*kron(A, B)"),

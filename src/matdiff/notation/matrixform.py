@@ -134,17 +134,24 @@ class Recovery:
             return None
         carried = {x for _, labels in operands for x in labels}
         vectors = [a for a, _ in operands if a.rank == 1]
-        if node.rank == 0 and all(a.op == "const" for a, _ in operands) and len(vectors) == 1 \
-                and isinstance(vectors[0].shape[0], str):  # c·Σ of n ones: c times the dimension n, by its name
-            coefficient = 1.0
+        if node.rank == 0 and all(a.op == "const" for a, _ in operands) and len(vectors) == 1:
+            coefficient = 1.0  # c·Σ of n ones: c·n, the dimension by its name when it has one
             for a, _ in operands:
                 coefficient *= a.params[0]
-            size = leaf(vectors[0].shape[0], "scalar")
+            n = vectors[0].shape[0]
+            if not isinstance(n, str):
+                return number(coefficient * n)
+            size = leaf(n, "scalar")
             return size if coefficient == 1.0 else product(number(coefficient), size)
-        if all(a.op == "const" for a, _ in operands) and carried == set(node.params[1]):
-            value = 1.0  # c·1[i]·1[j]: a constant matrix, c*ones(m, n)
+        sizes_of = {x: size for a, labels in operands for x, size in zip(labels, a.shape)}
+        summed = carried - set(node.params[1])
+        if all(a.op == "const" for a, _ in operands) and set(node.params[1]) <= carried \
+                and all(isinstance(sizes_of[x], int) for x in summed):
+            value = 1.0  # c·1[i]·1[j], each summed index counting its size: a constant matrix, c*ones(m, n)
             for a, _ in operands:
                 value *= a.params[0]
+            for x in summed:
+                value *= sizes_of[x]
             return self._constant(const(value, node.shape))
         pieces = []
         sizes = dict(zip(node.params[1], node.shape))

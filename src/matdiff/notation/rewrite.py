@@ -233,14 +233,22 @@ def divide_by_scalar(x: MatrixExpr) -> MatrixExpr | None:
         return None
     t = summand_of(x)
     factors = list(t.scalars) + (list(t.chain) if x.shape_class == "scalar" else [])
-    divisor = next((f for f in factors if f.op == "power" and f.shape_class == "scalar" and f.args[1] == number(-1.0)),
-                   None)
+    divisor = next((f for f in factors if f.shape_class == "scalar" and (
+        (f.op == "power" and f.args[1] == number(-1.0)) or (f.op == "quotient" and f.args[0] == number(1.0)))), None)
     if divisor is None:
         return None
     scalars = list(t.scalars)
     chain = list(t.chain)
     (scalars if divisor in scalars else chain).remove(divisor)
-    return MatrixExpr("quotient", (Summand(t.coefficient, tuple(scalars), tuple(chain)).build(), divisor.args[0]), "", x.shape_class)
+    by = divisor.args[1] if divisor.op == "quotient" else divisor.args[0]
+    return MatrixExpr("quotient", (Summand(t.coefficient, tuple(scalars), tuple(chain)).build(), by), "", x.shape_class)
+
+
+def reciprocal(x: MatrixExpr) -> MatrixExpr | None:
+    """s⁻¹ = 1/s for a scalar standing alone (a bound constant such as 1/sqrt(d))."""
+    if x.op == "power" and x.shape_class == "scalar" and x.args[1] == number(-1.0):
+        return MatrixExpr("quotient", (number(1.0), x.args[0]), "", "scalar")
+    return None
 
 
 def kron_identities(x: MatrixExpr) -> MatrixExpr | None:
@@ -306,6 +314,7 @@ RULES: tuple[Rule, ...] = (
     Rule("collect-terms",         collect_terms),          # aT + bT = (a + b)T
     Rule("norm2",                 norm2_form),             # sqrt(sum(x.^2)) = norm2(x)
     Rule("divide-by-scalar",      divide_by_scalar),       # s⁻¹A = A/s
+    Rule("reciprocal",            reciprocal),             # s⁻¹ = 1/s
     Rule("kron-identities",       kron_identities),        # I ⊗ I = I
     Rule("kron-scalar",           kron_scalar),            # (cA) ⊗ B = c(A ⊗ B)
     Rule("kron-unit",             kron_unit),              # A ⊗ I₁ = A
