@@ -1,6 +1,7 @@
 """Contraction planning for generated code: an einsum node as pairwise products in the order
-opt_einsum chooses (``A @ B``, ``tensordot``, broadcasting), or one einsum whose path is chosen at
-the first call when sizes are symbolic; Kronecker deltas never built."""
+opt_einsum chooses (``A @ B``, ``tensordot``, broadcasting), a symbolic size taken as
+SYMBOLIC_SIZE (for JAX, one einsum XLA orders when sizes are symbolic); Kronecker deltas never
+built."""
 
 from __future__ import annotations
 
@@ -150,8 +151,12 @@ class Contractions:
             if summed:
                 code = self.backend.sum(code, summed, len(labels))
                 labels = [label for label in labels if label in kept]
-        elif len(tensors) >= 3 and not all(isinstance(sizes[l], int) for _, ls, _ in tensors for l in ls) \
+        elif self.backend.name == "jax" and len(tensors) >= 3 \
+                and not all(isinstance(sizes[l], int) for _, ls, _ in tensors for l in ls) \
                 and len({label for _, labels, _ in tensors for label in labels}) <= EINSUM_LETTERS:
+            # JAX traces once per shape and XLA orders the einsum itself. NumPy's einsum with a path
+            # runs its pairs through bmm_einsum, 30× slower than BLAS here (attention at 256×64), so
+            # NumPy and PyTorch plan pairwise now, a symbolic dimension taken as SYMBOLIC_SIZE.
             letters: dict[Hashable, str] = {}
             for _, labels, _ in tensors:
                 for label in labels:

@@ -12,8 +12,8 @@ How the IR becomes code:
   A node used once is written inline when its expression is short;
 - an einsum becomes pairwise contractions in the order opt_einsum chooses when the code
   is generated: ``A @ B``, ``tensordot``, broadcasting products (``X * v[:, None]``).
-  With a symbolic dimension the sizes are unknown until the call, so a contraction of
-  three or more operands becomes one einsum whose path is chosen at the first call;
+  With a symbolic dimension the sizes are unknown until the call: the order is planned with
+  each symbolic size taken as SYMBOLIC_SIZE (for JAX, one einsum that XLA orders);
 - Kronecker deltas and constant tensors are never built: a delta with a summed index
   was already eliminated by the simplifier, one whose indices are both free becomes a
   write into a diagonal view of the zero output (``np.einsum("ijil->ijl", out)[...] =
