@@ -167,3 +167,12 @@ def test_a_target_that_is_not_one_hot_is_refused_where_it_is_assumed(backend):
     Z = values["W"] @ values["X"]
     S = np.exp(Z - Z.max(axis=0)) / np.exp(Z - Z.max(axis=0)).sum(axis=0)
     np.testing.assert_allclose(got, (S - one_hot) @ values["X"].T, rtol=1e-9)
+
+
+def test_row_and_column_sums_print_as_sums_in_latex():
+    """No 𝟏 vector in the page's math: the bias's gradient is the sum over the batch's columns."""
+    shapes = {"W": (2, 3), "X": (3, 4), "b": (2,), "Y": (2, 4), "c": (4,)}
+    latex = md.diff("0.5*sum((W*X + b - Y).^2)", wrt="b", shapes=shapes, layout="gradient").latex
+    assert latex == r"\sum_{j} \left(W X + b - Y\right)_{:,j}"
+    rows = md.diff("0.5*sum((X'*W' + b' - Y').^2)", wrt="W", shapes=shapes, layout="gradient").latex
+    assert r"\mathbf{1}" not in rows

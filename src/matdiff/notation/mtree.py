@@ -315,6 +315,9 @@ def latex(x: MatrixExpr) -> str:
             return f"K_{{{latex(x.args[0])},{latex(x.args[1])}}}"
         if x.name == "norm2":
             return r"\left\|" + latex(x.args[0]) + r"\right\|"
+        if x.name == "sum" and len(x.args) == 2 and x.args[1].op == "number":  # row sums, column sums
+            return (r"\sum_{j} " if x.args[1].value == 2 else r"\sum_{i} ") + \
+                f"\\left({latex(x.args[0])}\\right)" + ("_{:,j}" if x.args[1].value == 2 else "_{i,:}")
         name = _LATEX_FUNCTIONS.get(x.name, r"\operatorname{" + x.name + "}")
         return f"{name}\\left({', '.join(latex(a) for a in x.args)}\\right)"
     if op == "transpose":
