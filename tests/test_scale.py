@@ -148,16 +148,16 @@ def test_the_elementwise_algebra_does_work_near_linear_in_the_program(program, w
     timed: the monomials it builds, at a size and at twice it (the nest is still ×3.7 from 12 to 24,
     ×2.5 from 24 to 48: issue 22's exponent of 1.3 is not reached there), and a ceiling the old
     algebra passed twentyfold."""
-    from matdiff.notation import identities
+    from matdiff.notation import polynomials
 
     built = {"monomials": 0}
-    real = identities._monomial
+    real = polynomials.monomial_of
 
     def counted(factors):
         built["monomials"] += 1
         return real(factors)
 
-    monkeypatch.setattr(identities, "_monomial", counted)
+    monkeypatch.setattr(polynomials, "monomial_of", counted)
     measured = []
     for size in (small, 2 * small):
         built["monomials"] = 0

@@ -28,13 +28,11 @@ from matdiff.engine.ir import Tensor, add, apply, const, einsum, folds
 from matdiff.engine.primitives import reapply
 from matdiff.engine.simplify import simplify
 from matdiff.notation.factors import SPLIT, shorter, split_all
+from matdiff.notation.polynomials import (MAX_TERMS, Monomial, Polynomial, TooManyTerms, monomial_of, plus, power_of,
+                                          substitute, times)
 from matdiff.notation.unflatten import unflattened
 
 # A monomial: ((atom, exponent), ...) sorted by id(atom); a polynomial: monomial → coefficient.
-Monomial = tuple
-Polynomial = dict
-
-MAX_TERMS = 64  # expansions past this many terms are not simpler: leave the expression as it is
 MAX_FACTORS = 32  # a longer elementwise product (a chain rule through a thousand layers) is left as it is
 
 
@@ -91,10 +89,10 @@ def sigmoid_of_exp(monomial: Monomial) -> Polynomial | None:
         k = -int(exponent)
         if u is not None:  # e = exp(-u) = (1 - σ)/σ, 1 + e = 1/σ, σ = sigmoid(u)
             s = apply("sigmoid", u)
-            return _times({_monomial(rest): 1.0}, _power_of(s, k - m), _power_of(_one_minus(s), m))
+            return times({monomial_of(rest): 1.0}, power_of(s, k - m), power_of(_one_minus(s), m))
         if m >= 0:  # e = exp(t) = σ/(1 - σ), 1 + e = 1/(1 - σ), σ = sigmoid(t)
             s = apply("sigmoid", t)
-            return _times({_monomial(rest): 1.0}, _power_of(s, m), _power_of(_one_minus(s), k - m))
+            return times({monomial_of(rest): 1.0}, power_of(s, m), power_of(_one_minus(s), k - m))
     return None
 
 
@@ -114,8 +112,8 @@ def exp_beside_sigmoid(monomial: Monomial) -> Polynomial | None:
             sign = 1 if u is t else -1 if negated is not None and _canonical(negated) is t else 0
             if sign:
                 rest = [(a, e) for a, e in monomial if a is not atom and a is not other]
-                return _times({_monomial(rest): 1.0}, _power_of(atom, k + sign * m),
-                              _power_of(_one_minus(atom), -sign * m))
+                return times({monomial_of(rest): 1.0}, power_of(atom, k + sign * m),
+                              power_of(_one_minus(atom), -sign * m))
     return None
 
 
@@ -123,51 +121,6 @@ RULES: tuple[Rule, ...] = (
     Rule("sigmoid-of-exp", sigmoid_of_exp),  # 1/(1 + exp(-t)) = e/(1 + e) = sigmoid(t), e = exp(t)
     Rule("exp-beside-sigmoid", exp_beside_sigmoid),  # exp(-t) = (1 - σ)/σ, exp(t) = σ/(1 - σ), σ = sigmoid(t)
 )
-
-
-# ----- the polynomial algebra -----------------------------------------------------------------
-
-
-def _monomial(factors) -> Monomial:
-    merged: dict[int, list] = {}
-    for atom, exponent in factors:
-        entry = merged.setdefault(id(atom), [atom, 0])
-        entry[1] += exponent
-    return tuple(sorted(((a, e) for a, e in merged.values() if e != 0), key=lambda f: id(f[0])))
-
-
-class TooManyTerms(ArithmeticError):
-    """A product multiplied out past :data:`MAX_PRODUCT_TERMS`: the expansion is abandoned (it would
-    not print shorter), before it costs time exponential in the program (a value reused 3× a step)."""
-
-
-MAX_PRODUCT_TERMS = 16 * MAX_TERMS
-
-
-def _times(*polynomials: Polynomial) -> Polynomial:
-    result: Polynomial = {(): 1.0}
-    for p in polynomials:
-        if len(result) * len(p) > MAX_PRODUCT_TERMS:
-            raise TooManyTerms
-        product: Polynomial = {}
-        for m1, c1 in result.items():
-            for m2, c2 in p.items():
-                key = _monomial(m1 + m2)
-                product[key] = product.get(key, 0.0) + c1 * c2
-        result = {m: c for m, c in product.items() if c != 0.0}
-    return result
-
-
-def _plus(*polynomials: Polynomial) -> Polynomial:
-    result: Polynomial = {}
-    for p in polynomials:
-        for m, c in p.items():
-            result[m] = result.get(m, 0.0) + c
-    return {m: c for m, c in result.items() if c != 0.0}
-
-
-def _power_of(atom: Tensor, exponent: int) -> Polynomial:
-    return {_monomial(((atom, exponent),)): 1.0} if exponent else {(): 1.0}
 
 
 def _one_minus(x: Tensor) -> Tensor:
@@ -198,7 +151,7 @@ def _read_uncached(node: Tensor, shape: tuple, memo: dict) -> Polynomial:
     if node.op == "const" and (node.rank == 0 or node.shape == shape):
         return {(): node.params[0]} if node.params[0] else {}
     if node.shape != shape and node.rank:
-        return _power_of(node, 1)  # not elementwise here: an atom
+        return power_of(node, 1)  # not elementwise here: an atom
     if node.op == "einsum" and all(a.op == "const" for a in node.args) and \
             {x for labels in node.params[0] for x in labels} == set(node.params[1]):
         value = 1.0  # 1[i]·1[j]: the constant matrix of ones
@@ -206,14 +159,14 @@ def _read_uncached(node: Tensor, shape: tuple, memo: dict) -> Polynomial:
             value *= a.params[0]
         return {(): value} if value else {}
     if _is_hadamard(node):
-        return _times(*(_read(a, shape, memo) for a in node.args))
+        return times(*(_read(a, shape, memo) for a in node.args))
     if node.op == "constant_power" and float(node.params[0]).is_integer() and abs(node.params[0]) <= 4:
         inner = _read(node.args[0], shape, memo)
         if len(inner) == 1:  # a monomial's power: exponents multiply
             ((m, c),) = inner.items()
-            return {_monomial((a, e * int(node.params[0])) for a, e in m): c ** node.params[0]}
-        return _power_of(node.args[0], int(node.params[0]))
-    return _power_of(node, 1)
+            return {monomial_of((a, e * int(node.params[0])) for a, e in m): c ** node.params[0]}
+        return power_of(node.args[0], int(node.params[0]))
+    return power_of(node, 1)
 
 
 def _expand(p: Polynomial, shape: tuple, *, multiply_out: bool, memo: dict | None = None) -> Polynomial | None:
@@ -233,23 +186,12 @@ def _expand(p: Polynomial, shape: tuple, *, multiply_out: bool, memo: dict | Non
             return p
         memo = {} if memo is None else memo
         atom, _ = max(sums, key=lambda f: _has_inverse(f[0], shape, memo))
-        p = _substitute(p, atom, _plus(*(_read(t, shape, memo) for t in atom.args)))
+        p = substitute(p, atom, plus(*(_read(t, shape, memo) for t in atom.args)))
     return None
 
 
 def _has_inverse(atom: Tensor, shape: tuple, memo: dict) -> bool:
     return any(e < 0 for t in atom.args for m in _read(t, shape, memo) for _, e in m)
-
-
-def _substitute(p: Polynomial, atom: Tensor, value: Polynomial) -> Polynomial:
-    result: Polynomial = {}
-    for m, c in p.items():
-        exponent = next((e for a, e in m if a is atom), 0)
-        expanded = {m: c} if exponent <= 0 else \
-            _times({_monomial((a, e) for a, e in m if a is not atom): c}, *([value] * exponent))
-        for k, v in expanded.items():  # summed in place: one pass, not a copy of the sum per term
-            result[k] = result.get(k, 0.0) + v
-    return {m: c for m, c in result.items() if c != 0.0}
 
 
 def _apply_rules(p: Polynomial, settled: set | None = None) -> Polynomial | None:
@@ -262,7 +204,7 @@ def _apply_rules(p: Polynomial, settled: set | None = None) -> Polynomial | None
             replaced = rule.apply(m)
             if replaced is not None:
                 rest = {k: v for k, v in p.items() if k != m}
-                return _plus(rest, {k: v * c for k, v in replaced.items()})
+                return plus(rest, {k: v * c for k, v in replaced.items()})
         if settled is not None:
             settled.add(m)
     return None
