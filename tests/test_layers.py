@@ -145,7 +145,9 @@ def test_softmax_cross_entropy_with_one_hot_targets_is_checked_as_the_textbook_w
     claim = "(softmax(W*X) - Y)*X'"
     assert md.check(CROSS_ENTROPY, wrt="W", claim=claim, shapes=CE_SHAPES, layout="gradient",
                     assume={"Y": "onehot"}).correct
-    assert not md.check(CROSS_ENTROPY, wrt="W", claim=claim, shapes=CE_SHAPES, layout="gradient").correct
+    verdict = md.check(CROSS_ENTROPY, wrt="W", claim=claim, shapes=CE_SHAPES, layout="gradient")
+    assert not verdict.correct and verdict.kind == "needs_assumption"
+    assert "if Y is onehot" in verdict.diagnosis and "--assume Y=onehot" in verdict.diagnosis
     assert md.diff(CROSS_ENTROPY, wrt="W", shapes=CE_SHAPES, layout="gradient", assume={"Y": "onehot"}).text == claim
     assert md.gradients(CROSS_ENTROPY, shapes=CE_SHAPES, wrt=["W"], assume={"Y": "onehot"}).text == f"dW = {claim}"
     rows = "-sum(sum(Y.*log(softmax(X'*W', 2))))"

@@ -126,15 +126,22 @@ def _structured(check: "Check", assumptions: list, conventions: list) -> Finding
 
 
 def _stronger_assumptions(check: "Check") -> list[Assumptions]:
-    """The stated assumptions plus one more: a square matrix input symmetric, or (where the
-    expression has a kink such as abs or relu) an input positive."""
+    """The stated assumptions plus one more: a square matrix input symmetric, (where the
+    expression has a kink such as abs or relu) an input positive, or (beside a softmax, a
+    cross-entropy's targets) an input one-hot by columns or rows."""
     stated = check.assume.as_dict()
     kinked = KINKS.search(check.expression) is not None
+    softmax = SOFTMAX.search(check.expression) is not None
     return [Assumptions.of({**stated, name: structure}) for name, shape in check.inputs.items()
             if name not in stated
-            for structure in ("symmetric", "positive")
+            for structure in ("symmetric", "positive", "onehot", "rows_onehot")
             if (structure == "symmetric" and len(shape) == 2 and shape[0] == shape[1])
-            or (structure == "positive" and kinked)]
+            or (structure == "positive" and kinked)
+            or (structure == "onehot" and softmax and len(shape) >= 1)
+            or (structure == "rows_onehot" and softmax and len(shape) == 2)]
+
+
+SOFTMAX = re.compile(r"\b(softmax|logsumexp)\s*\(")  # a cross-entropy's targets may be one-hot
 
 
 def _structure_text(check: "Check", assume: Assumptions, convention: str) -> Finding:
