@@ -178,3 +178,18 @@ def test_row_and_column_sums_print_as_sums_in_latex():
     assert latex == r"\sum_{j} \left(W X + b - Y\right)_{:,j}"
     rows = md.diff("0.5*sum((X'*W' + b' - Y').^2)", wrt="W", shapes=shapes, layout="gradient").latex
     assert r"\mathbf{1}" not in rows
+
+
+def test_the_sympy_bridge_reads_expansion_and_row_sums():
+    """sum(W*X + b - Y, 2) as SymPy matrix expressions: b·1ᵀ for the expansion, ·1 for the row sums."""
+    sympy = pytest.importorskip("sympy")
+    shapes = {"W": (2, 3), "X": (3, 4), "b": (2,), "Y": (2, 4)}
+    d = md.diff("0.5*sum((W*X + b - Y).^2)", wrt="b", shapes=shapes, layout="gradient")
+    rng = rng_for("sympy bias")
+    values = {name: rng.standard_normal(shape) for name, shape in shapes.items()}
+    symbols = {sympy.MatrixSymbol(name, shape[0], shape[1] if len(shape) == 2 else 1): sympy.Matrix(values[name])
+               for name, shape in shapes.items()}
+    got = np.array(d.to_sympy().subs(symbols).doit(), dtype=float).ravel()
+    np.testing.assert_allclose(got, d.evaluate(values), rtol=1e-10)
+    column_means = md.diff("sum(sum(mean(Z, 1).*C))", wrt="Z", shapes={"Z": (3, 4), "C": (1, 4)}, layout="gradient")
+    assert column_means.to_sympy() is not None

@@ -354,6 +354,8 @@ class _ToSympy:
                 right = right * sp.OneMatrix(*left.shape)
             elif matrices == (False, True):
                 left = left * sp.OneMatrix(*right.shape)
+            elif all(matrices):
+                left, right = self.expanded(left, right)
             return left + right
         if op == "*":
             if all(matrices) and left.shape[1] != right.shape[0]:
@@ -365,9 +367,27 @@ class _ToSympy:
             if op == "./":
                 right = sp.HadamardPower(right, -1) if self.is_matrix(right) else right ** -1
             if all(matrices):
-                return sp.HadamardProduct(left, right)
+                return sp.HadamardProduct(*self.expanded(left, right))
             return left * right
         raise MatdiffError(f"cannot convert the operator {op} to SymPy")
+
+    def expanded(self, left: Any, right: Any) -> tuple[Any, Any]:
+        """Implicit expansion as products with ones: an m×1 beside m×n is v·1ᵀ, a 1×n is 1·r."""
+        sp = self.sp
+        (lr, lc), (rr, rc) = left.shape, right.shape
+        if (lr, lc) == (rr, rc):
+            return left, right
+
+        def spread(x: Any, rows: Any, columns: Any) -> Any:
+            if x.shape[1] == 1 and columns != 1:
+                x = x * sp.OneMatrix(1, columns)
+            if x.shape[0] == 1 and rows != 1:
+                x = sp.OneMatrix(rows, 1) * x
+            return x
+
+        rows = lr if lr != 1 else rr
+        columns = lc if lc != 1 else rc
+        return spread(left, rows, columns), spread(right, rows, columns)
 
     def call(self, node: Call) -> Any:
         sp = self.sp
@@ -377,6 +397,13 @@ class _ToSympy:
             if name == "eye":
                 return sp.Identity(dims[0])
             return sp.OneMatrix(dims[0], dims[1] if len(dims) == 2 else 1)
+        if name in ("sum", "mean") and len(node.arguments) == 2 and isinstance(node.arguments[1], Number):
+            x = self.value(node.arguments[0])  # sums of columns (1) or of rows (2), as products with ones
+            if not self.is_matrix(x):
+                return x
+            rows, columns = x.shape
+            summed = sp.OneMatrix(1, rows) * x if node.arguments[1].value == 1 else x * sp.OneMatrix(columns, 1)
+            return summed if name == "sum" else summed / (rows if node.arguments[1].value == 1 else columns)
         args = [self.value(a) for a in node.arguments]
         x = args[0]
         matrix = self.is_matrix(x)
