@@ -18,7 +18,8 @@ with warnings.catch_warnings():  # starlette 1.x would rather have httpx2, which
 import matdiff
 from matdiff.engine.lowering import FUNCTION_NAMES
 from matdiff.web.server import MAX_BODY_BYTES, MAX_EXPRESSION_CHARS, create_app, features
-from matdiff.web.jobs import feature, mathml
+from matdiff.web.jobs import feature
+from matdiff.web.mathml import mathml
 from matdiff.web.numcheck import arrange
 from matdiff.web.pool import WorkerPool
 from stand_in import STAND_IN_COMMAND

@@ -21,7 +21,8 @@ from matdiff.errors import (
     UnknownNameError,
     ValueMismatchError,
 )
-from matdiff.api import Derivative, Gradients, diff, evaluate, gradients, infer_shapes
+from matdiff.api import Derivative, diff, evaluate, infer_shapes
+from matdiff.backward import Gradients, gradients
 
 
 # The understanding tools and interop load on first use, so `import matdiff` and the CLI stay fast.

@@ -1,4 +1,5 @@
-"""The public Python API: ``diff``, ``evaluate`` and the ``Derivative`` they return.
+"""The public Python API: ``diff``, ``evaluate`` and the ``Derivative`` they return (``gradients``,
+the backward pass, is in :mod:`matdiff.backward`).
 
 This module only wires the pipeline together — parse, lower, differentiate,
 simplify, arrange, print — and guarantees the error contract: whatever the
@@ -9,21 +10,17 @@ from __future__ import annotations
 
 # NumPy and the evaluator load when numbers are first asked for: `matdiff diff` needs neither.
 
-import os
-import sys
-import threading
-from collections.abc import Mapping
-from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 
 from matdiff.engine import ir
-from matdiff.engine.differentiate import jacobian, jacobians
-from matdiff.errors import InternalError, LayoutError, LimitError, MatdiffError, UnknownNameError
+from matdiff.engine.differentiate import jacobian
+from matdiff.guarded import guarded
+from matdiff.errors import LayoutError, MatdiffError, UnknownNameError
 from matdiff.engine.layout import LAYOUTS, Arrangement, apply_arrangement, arrange, layout_y_shape
 from matdiff.engine.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower
-from matdiff.notation.bindings import MatrixProgram, ProgramBuilder, SharedProgram, fresh
+from matdiff.notation.bindings import MatrixProgram
 from matdiff.notation.forms import DerivativeForms
 from matdiff.engine.undeclared import undeclared_notes
 from matdiff.language.shapes import as_mapping, normalize_shape, shape_text
@@ -34,55 +31,6 @@ from matdiff.language.syntax import Program, is_name, parse
 
 if TYPE_CHECKING:  # numpy is imported on first use (start-up time)
     import numpy as np
-
-
-_DEEP_RECURSION = 20_000  # frames the printers and the simplifier may need at the maximum nesting
-_recursion_lock = threading.Lock()
-_recursion_users = 0  # guarded calls running now, in any thread
-_recursion_before = 0  # the limit before the first of them
-
-
-@contextmanager
-def _room_to_recurse():
-    """Room on the stack for deep inputs while any guarded call runs.
-
-    The recursion limit is one number for the whole process: saved and raised by the first
-    guarded call in, restored by the last one out (a count under a lock), so that threads
-    whose calls overlap can never leave it raised — nor lower it under one another.
-    """
-    global _recursion_users, _recursion_before
-    with _recursion_lock:
-        if _recursion_users == 0:
-            _recursion_before = sys.getrecursionlimit()
-            sys.setrecursionlimit(max(_recursion_before, _DEEP_RECURSION))
-        _recursion_users += 1
-    try:
-        yield
-    finally:
-        with _recursion_lock:
-            _recursion_users -= 1
-            if _recursion_users == 0:
-                sys.setrecursionlimit(_recursion_before)
-
-
-@contextmanager
-def _guarded(source: str | None = None):
-    """Deep inputs may recurse in the printers; out-of-bounds work is a LimitError, and with
-    MATDIFF_STRICT=1 (the test suite) internal bugs surface as themselves."""
-    try:
-        with _room_to_recurse():
-            yield
-    except MatdiffError as error:
-        raise error.located(None, source) from None
-    except RecursionError:
-        raise LimitError("the expression is too deeply nested to process", None, source) from None
-    except MemoryError:
-        raise LimitError("the expression needs more memory than is available", None, source) from None
-    except Exception as error:  # noqa: BLE001 - the contract: never a bare exception
-        if os.environ.get("MATDIFF_STRICT"):
-            raise
-        raise InternalError(f"internal error ({type(error).__name__}: {error}); please report this input",
-                            None, source) from error
 
 
 def _wrt_names(wrt) -> tuple[str, ...]:
@@ -145,14 +93,14 @@ class Derivative:
         None when no matrix form exists in this layout."""
         if self._shared is not None:
             return self._shared
-        with _guarded(self.source):
+        with guarded(self.source):
             return self._forms.matrix_program(vec=self.layout == "vec")
 
     @cached_property
     def text(self) -> str | None:
         """Matrix notation in the input language, re-parseable by ``md.evaluate`` (with the same
         shapes; possibly a program ``a2 = …; …; value``); None if none exists."""
-        with _guarded(self.source):  # printing recurses as deep as the expression
+        with guarded(self.source):  # printing recurses as deep as the expression
             program = self.matrix_program
             return None if program is None or not program.in_language else program.text
 
@@ -161,7 +109,7 @@ class Derivative:
         """∂vec(Y)/∂vec(X) as matrix notation (Kronecker products), when one exists."""
         if self.layout == "vec":
             return self.text
-        with _guarded(self.source):
+        with guarded(self.source):
             program = self._forms.matrix_program(vec=True)
             return None if program is None or not program.in_language else program.text
 
@@ -170,25 +118,25 @@ class Derivative:
         """Why there is no matrix form in this layout, in one line; None when there is one."""
         if self.text is not None:
             return None
-        with _guarded(self.source):
+        with guarded(self.source):
             return self._forms.reason(self.vec_text)
 
     @cached_property
     def index(self) -> str:
         """Index notation, always available: the arranged entry, then the Jacobian entry's formula."""
-        with _guarded(self.source):
+        with guarded(self.source):
             return self._forms.index(latex=False)
 
     @cached_property
     def latex(self) -> str:
-        with _guarded(self.source):
+        with guarded(self.source):
             return self._forms.latex(self.matrix_program)
 
     # -- numbers --
 
     def evaluate(self, values: dict) -> "np.ndarray":
         """The derivative's numbers at ``values`` (name → array), in this layout's shape."""
-        with _guarded(self.source):
+        with guarded(self.source):
             values = as_mapping("values", values)
             needed = ir.variables(self.tensor)
             known = {name: node for name, node in self.input_variables.items() if name in values or name in needed}
@@ -299,7 +247,7 @@ def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numera
     ``assume`` maps inputs to structures (``{"S": "symmetric"}``); ``convention`` says what the
     derivative by a structured matrix means (see :data:`matdiff.engine.structure.CONVENTIONS`)."""
     source = expression if isinstance(expression, str) else None
-    with _guarded(source):
+    with guarded(source):
         program = parse(expression)
         names = _wrt_names(wrt)
         assumptions = Assumptions.of(assume)
@@ -344,130 +292,6 @@ def _in_convention(jacobian: ir.Tensor, names: tuple, x_shapes: tuple, axis: int
     return jacobian
 
 
-class Gradients(Mapping):
-    """{name: Derivative}: a scalar's gradient by each input, in the gradient layout, from one
-    reverse pass. ``text`` is the whole backward pass as one program, each gradient assigned to
-    ``d<name>`` right after the last activation or delta it needs::
-
-        a2 = sigmoid(W2*x); …; d3 = (a3 - y).*a3.*(1 - a3); dW3 = d3*a2'; d2 = …; dW2 = d2*x'
-
-    Each Derivative's own ``text`` holds the assignments it needs, under the same names."""
-
-    def __init__(self, derivatives: dict, shared: SharedProgram | None, names: dict):
-        self._derivatives = dict(derivatives)  # an immutable mapping: {name: Derivative}, in wrt order
-        self._shared = shared
-        self.names = names  # input -> the name of its gradient in ``text`` ("W2" -> "dW2")
-
-    @property
-    def text(self) -> str | None:
-        """The backward pass in matrix notation; followed by ``; dW2`` it is a program whose value
-        ``md.evaluate`` gives. None when a gradient has no matrix form."""
-        if self._shared is None:
-            return None
-        return self._shared.text([self.names[name] for name in self])
-
-    @property
-    def latex(self) -> str:
-        if self._shared is None:
-            return r" \\ ".join(d.latex for d in self.values())
-        return self._shared.latex({self.names[name]: d._forms.latex_result() for name, d in self.items()})
-
-    def __getitem__(self, name: str) -> "Derivative":
-        return self._derivatives[name]
-
-    def __iter__(self):
-        return iter(self._derivatives)
-
-    def __len__(self) -> int:
-        return len(self._derivatives)
-
-    @property
-    def shared_program(self) -> SharedProgram | None:
-        """The backward pass's statements (None when a gradient has no matrix form)."""
-        return self._shared
-
-    def compile(self, backend: str = "numpy", *, check_assumptions: bool = True):
-        """One function for numpy, jax or torch: ``f(**values) → (value, {name: gradient})``, the
-        loss and every gradient from one forward and one reverse pass (the statements of
-        :attr:`text`), each gradient in the gradient layout, keyed by input name in ``wrt`` order;
-        ``check_assumptions`` as for :meth:`Derivative.compile`."""
-        from matdiff.codegen.sources import compile_gradients
-
-        with _guarded(None):
-            return compile_gradients(self, backend, check_assumptions=check_assumptions)
-
-    def code(self, backend: str = "numpy", *, check: bool = False, check_assumptions: bool = True) -> str:
-        """Standalone source of the function :meth:`compile` returns (``value_and_gradients``); with
-        ``check``, a runnable script that checks every gradient against finite differences."""
-        with _guarded(None):
-            if check:
-                from matdiff.codegen.script import gradients_check_script
-
-                return gradients_check_script(self, backend)
-            from matdiff.codegen.sources import gradients_source
-
-            return gradients_source(self, backend, check_assumptions=check_assumptions)
-
-    def to_dict(self) -> dict:
-        """JSON-ready: the whole pass, then each gradient as ``diff --format json`` gives it."""
-        return {"text": self.text, "latex": self.latex, "layout": "gradient",
-                "gradients": {name: {"name": self.names[name], "text": d.text, "latex": d.latex, "index": d.index,
-                                     "shape": list(d.shape), "notes": list(d.notes)} for name, d in self.items()}}
-
-    def __repr__(self) -> str:
-        return f"<Gradients {', '.join(self)}: {self.text or '…'}>"
-
-
-def gradients(program: str, shapes: dict | None = None, wrt=None, *, assume=None,
-              convention: str = "unconstrained") -> Gradients:
-    """The gradient of a scalar program by every input (or those in ``wrt``), from one reverse pass:
-    {name: Derivative} in the gradient layout, printed over one set of bindings.
-    ``assume`` and ``convention`` mean what they mean for :func:`diff`."""
-    source = program if isinstance(program, str) else None
-    with _guarded(source):
-        parsed = parse(program)
-        assumptions = Assumptions.of(assume)
-        _check_options("gradient", convention)
-        lowered = lower(parsed, shapes, assume=assumptions)
-        surface = lowered.value.surface()
-        if layout_y_shape(surface):
-            shown = f"{surface[0]}×1" if len(surface) == 1 else shape_text(surface)
-            raise MatdiffError(f"gradients are of a scalar, and this program's value is {shown}: "
-                               "use diff for its Jacobian")
-        names = tuple(lowered.variables) if wrt is None else _wrt_names(wrt)
-        if not names:
-            raise MatdiffError("the program has no inputs, so no gradients: it is a constant")
-        intermediates = {s.target for s in parsed.statements if s.target}
-        for name in names:
-            if name in intermediates:
-                raise MatdiffError(f"{name} is an intermediate, not an input: its delta is "
-                                   f"diff(…, wrt={name!r}, layout='gradient')")
-        names = tuple(dict.fromkeys(names))
-        variables = _variables(names, lowered, parsed, shapes, None, source)
-        found = jacobians(lowered.value.node, tuple(v.node for v in variables))
-        structured = {name for name in names if assumptions.structure_of(name).square}
-        if convention != "unconstrained" and not structured:
-            _in_convention(lowered.value.node, names, (), 0, assumptions, convention, [])  # says why not
-        plain = [_derivative(parsed, lowered, (name,), [variable], simplify(j, assumptions.without((name,))),
-                             "gradient", shapes, assumptions, convention if name in structured else "unconstrained")
-                 for name, variable, j in zip(names, variables, found)]
-        taken = set(lowered.variables) | set(lowered.assigned) | set(shapes or ())
-        gradient_names = {name: fresh("d" + name, taken) for name in names}
-        assigned, reserved = plain[0]._forms.names_in_use()  # one lowering, no intermediate: the same for all
-        symmetric = frozenset(name for name in assumptions.names if assumptions.symmetric(name))
-        builder = ProgramBuilder([d.tensor for d in plain], assigned=assigned,
-                                 reserved=reserved | set(gradient_names.values()), symmetric=symmetric,
-                                 summed_to_one=assumptions)
-        values = [builder(d.tensor) for d in plain]
-        recovered = [value for value in values if value is not None]
-        if len(recovered) < len(values):
-            return Gradients(dict(zip(names, plain)), None, gradient_names)
-        shared = builder.finish_all(recovered)
-        for k, derivative in enumerate(plain):
-            derivative._shared = shared.program(k)  # the same names in every gradient's text
-        return Gradients(dict(zip(names, plain)), shared, gradient_names)
-
-
 def _shapes_from_values(values: dict, shapes: dict | None) -> dict:
     from matdiff.engine.numeric import as_float_array
 
@@ -489,7 +313,7 @@ def evaluate(program: str, values: dict | None = None, shapes: dict | None = Non
     from matdiff.engine.numeric import evaluate as evaluate_ir
 
     source = program if isinstance(program, str) else None
-    with _guarded(source):
+    with guarded(source):
         values = as_mapping("values", values)
         parsed = parse(program)
         assumptions = Assumptions.of(assume)
@@ -521,5 +345,5 @@ def _declared_sizes(values: dict, shapes: dict | None) -> dict:
 def infer_shapes(expression: str, shapes: dict | None = None, *, assume=None) -> dict:
     """The shape of each input of ``expression``: declared, or inferred (a–g scalar, h–z vector,
     A–Z matrix, dimensions by unification; a symmetric, SPD or diagonal input is square)."""
-    with _guarded(expression if isinstance(expression, str) else None):
+    with guarded(expression if isinstance(expression, str) else None):
         return _infer_shapes(parse(expression), shapes, Assumptions.of(assume))

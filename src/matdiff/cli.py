@@ -202,7 +202,7 @@ def run_diff(arguments) -> int:
 
 
 def run_grads(arguments) -> int:
-    from matdiff.api import gradients
+    from matdiff.backward import gradients
 
     found = gradients(arguments.expression, shapes=_shapes(arguments), wrt=arguments.wrt, assume=_assume(arguments),
                       convention=arguments.convention)

@@ -24,7 +24,7 @@ from matdiff.engine.primitives import reapply
 from matdiff.errors import MatdiffError
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.syntax import parse
-from matdiff.notation.bindings import fresh
+from matdiff.notation.naming import fresh
 from matdiff.notation.mtree import text as matrix_text
 
 

@@ -16,7 +16,8 @@ from matdiff.engine.lowering import Lowered
 from matdiff.engine.simplify import simplify
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.syntax import Program
-from matdiff.notation.bindings import MatrixProgram, ProgramBuilder, fresh
+from matdiff.notation.bindings import MatrixProgram, ProgramBuilder
+from matdiff.notation.naming import fresh
 from matdiff.notation.indexform import index_program, indexed
 from matdiff.notation.matrixform import latex_name
 from matdiff.notation.mtree import text, transpose

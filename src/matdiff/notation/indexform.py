@@ -7,7 +7,7 @@ with no index form of their own (inv, det) are printed in matrix notation and
 then indexed: inv(X)[l,k].
 
 A subexpression printed more than once is bound by name first, as the matrix form
-binds it (the same choice, :func:`~matdiff.notation.bindings.choose_names`):
+binds it (the same choice, :func:`~matdiff.notation.naming.choose_names`):
 ``t[i,l] = tanh(Σ_k W1[i,k]·X[k,l])``, then every use reads ``t[m,l]``. Inlined, a
 program that reuses a value doubles its printed size with each statement.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from matdiff.engine.ir import Tensor, postorder
 from matdiff.engine.primitives import ENTRIES, FUNCTIONS
-from matdiff.notation.bindings import choose_names
+from matdiff.notation.naming import choose_names
 from matdiff.notation.matrixform import Recovery, format_number, function_latex, latex_name, text as matrix_text
 
 _LETTERS = "ijklmnpqrstuvwabcdefgh"
@@ -164,7 +164,7 @@ def index_program(node: Tensor, indices: list, *, latex: bool = False, assigned:
     """node[indices] with each subexpression printed twice or more bound once, by name.
 
     ``assigned`` (the user's intermediates: name → (node, is_row)) and ``reserved`` (names in
-    use) are those of :func:`~matdiff.notation.bindings.choose_names`. Its size is linear in
+    use) are those of :func:`~matdiff.notation.naming.choose_names`. Its size is linear in
     the DAG's: each binding's body prints the bound nodes inside it as names.
     """
     names = choose_names([node], assigned=assigned or {}, reserved=set(reserved or ()), max_rank=None)

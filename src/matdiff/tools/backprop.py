@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from matdiff.engine import ir
-from matdiff.notation.bindings import fresh, matrix_text
+from matdiff.notation.bindings import matrix_text
+from matdiff.notation.naming import fresh
 from matdiff.notation.forms import output_name
 from matdiff.engine.differentiate import jacobian
 from matdiff.notation.indexform import index_notation

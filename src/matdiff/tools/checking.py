@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from matdiff.api import Derivative, _guarded, diff, infer_shapes
+from matdiff.api import Derivative, diff, infer_shapes
+from matdiff.guarded import guarded
 from matdiff.tools.backprop import backprop
 from matdiff.tools.claims import Claim, backward_pass_names, canonical, close, names_in
 from matdiff.tools.diagnoses import DIAGNOSES, SECONDS, derivative_kind, diagnose, trials, vjp
@@ -194,7 +195,7 @@ def check(expression: str, wrt, claim: str, shapes: dict | None = None, layout: 
     derivative = diff(expression, wrt=wrt, shapes=shapes, layout=layout, assume=assume, convention=convention)
     if not isinstance(claim, str) or not claim.strip():
         raise MatdiffError("the claim is empty: give the derivative you computed, e.g. --claim \"h*W2\"")
-    with _guarded(expression):
+    with guarded(expression):
         return Check(derivative, expression, wrt, claim, shapes, layout).run()
 
 

@@ -15,7 +15,8 @@ from typing import Iterator
 
 import numpy as np
 
-from matdiff.api import _declared_sizes, gradients
+from matdiff.api import _declared_sizes
+from matdiff.backward import gradients
 from matdiff.engine.lowering import lower
 from matdiff.engine.numeric import evaluate as evaluate_ir
 from matdiff.errors import MatdiffError

@@ -23,7 +23,8 @@ import numpy as np
 from matdiff.engine import ir
 from matdiff.engine.interpret import Algebra, interpret
 from matdiff.engine.primitives import ENTRIES, FUNCTIONS
-from matdiff.api import Derivative, _guarded, diff, infer_shapes
+from matdiff.api import Derivative, diff, infer_shapes
+from matdiff.guarded import guarded
 from matdiff.errors import LimitError, MatdiffError
 from matdiff.interop.sympy_bridge import exact_power, holds_huge_power
 from matdiff.notation.report import Line, Printable
@@ -305,7 +306,7 @@ def entries(expression: str, wrt, shapes: dict | None = None, names: dict | None
     """Every entry of ∂expression/∂wrt in ``layout``, in the letters ``names`` gives (name → 'a b; c d');
     ``assume`` gives inputs a structure."""
     source = expression if isinstance(expression, str) else None
-    with _guarded(source):
+    with guarded(source):
         assume = Assumptions.of(assume)
         letters = {name: parse_names(spec) for name, spec in (names or {}).items()}
         declared = infer_shapes(expression, shapes, assume=assume)

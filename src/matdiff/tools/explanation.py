@@ -23,7 +23,8 @@ import functools
 from typing import Callable
 from dataclasses import dataclass, field
 
-from matdiff.api import Derivative, _guarded, diff
+from matdiff.api import Derivative, diff
+from matdiff.guarded import guarded
 from matdiff.engine import ir
 from matdiff.engine.layout import apply_arrangement
 from matdiff.engine.lowering import Value, lower
@@ -211,7 +212,7 @@ def explain(expression: str, wrt: str, shapes: dict | None = None, layout: str =
         else:
             raise MatdiffError("explain takes one variable (--wrt once); for higher orders use diff")
     derivative = diff(expression, wrt=wrt, shapes=shapes, layout=layout, assume=assume)
-    with _guarded(expression):
+    with guarded(expression):
         return _explain(derivative, expression, wrt, shapes, layout, verbose)
 
 

@@ -19,7 +19,7 @@ Safety, in one place:
 - static files come from a fixed list read at start-up, so no path reaches the disk;
 - errors are JSON ``{"error", "position"}``, never a traceback;
 - the page builds its DOM with ``textContent`` and admits MathML only after the
-  server has checked latex2mathml's output (see :func:`matdiff.web.jobs.mathml`),
+  server has checked latex2mathml's output (see :func:`matdiff.web.mathml.mathml`),
   and a strict Content-Security-Policy forbids inline scripts and other origins.
 
 The CLI imports this module only for ``matdiff serve``, so starlette and hypercorn

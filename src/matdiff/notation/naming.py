@@ -1,0 +1,126 @@
+"""Which nodes of a derivative get a name, and which name: the user's own (``a2``) for their
+intermediates, else one after the node's function (``s`` for a sigmoid, ``H`` for a hidden layer),
+fresh beside every name in use. Shared by the matrix form's bindings and the index form."""
+
+from __future__ import annotations
+
+import re
+
+from matdiff.engine.ir import Tensor, postorder
+from matdiff.engine.primitives import FUNCTIONS
+
+
+_LEAVES = ("var", "const", "eye")
+_INVENTED = {"add": "r", **{f.name: f.short for f in FUNCTIONS.values() if f.short}}
+# A matrix is named in capitals, as books name a layer on a batch: H = tanh(W*X), R = W'*H - X.
+_INVENTED_MATRIX = {"tanh": "H", "relu": "H", "softplus": "H", "add": "R"}
+_ACTIVATIONS = ("sigmoid", "tanh", "relu", "softplus", "softmax", "exp")
+NUMBERED = re.compile(r"[A-Za-z]+_?(\d+)")
+
+
+def invented_name(node: Tensor) -> str:
+    """A name that reads forwards: a layer's activation after its weight's number, as the user
+    numbers layers (a1 = tanh(W1*X), a2 = sigmoid(W2*a1 + b2)); else after the function (s for a
+    sigmoid of a vector, S of a matrix); else P for a matrix, u for a vector."""
+    if node.op in _ACTIVATIONS:
+        layer = _layer_number(node.args[0])
+        if layer is not None:
+            return "a" + layer
+    if node.rank == 2:
+        return _INVENTED_MATRIX.get(node.op) or _INVENTED.get(node.op, "P").upper()
+    return _INVENTED.get(node.op, "u")
+
+
+def _layer_number(preactivation: Tensor) -> str | None:
+    """The number of the weight matrix in W*x or W*x + b (W2 → "2"), if it has one."""
+    terms = preactivation.args if preactivation.op == "add" else (preactivation,)
+    for term in terms:
+        for operand in term.args if term.op == "einsum" else ():
+            candidates = (operand,) + (operand.args if _is_view(operand) else ())
+            for candidate in candidates:
+                match = NUMBERED.fullmatch(candidate.params[0]) if candidate.op == "var" else None
+                if match and candidate.rank == 2:
+                    return match.group(1)
+    return None
+
+
+def _is_view(node: Tensor) -> bool:
+    """A transpose or scaling of one tensor: printed as that tensor with a mark."""
+    return node.op == "einsum" and sum(1 for a in node.args if not (a.op == "const" and a.rank == 0)) <= 1
+
+
+def _is_small(node: Tensor) -> bool:
+    """Built from leaves (or views of leaves) alone, as W*x or inv(X): cheaper to repeat than to name."""
+    def simple(a: Tensor) -> bool:
+        return a.op in _LEAVES or (_is_view(a) and all(b.op in _LEAVES for b in a.args))
+    return all(simple(a) for a in node.args)
+
+
+MAX_NESTING = 32  # levels of unnamed operands a printer may recurse through
+
+
+def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set, max_rank: int | None = 2) -> dict[int, str]:
+    """id(node) → name for each node that would otherwise be printed twice or more.
+
+    Parents are decided before children: a node is printed once per print of each
+    parent, or once in all if the parent is itself named. ``assigned`` maps the user's
+    intermediate names to (node, is_row); ``reserved`` holds names already taken;
+    nodes of rank above ``max_rank`` (the matrix form's 2; None for the index form,
+    which names tensors of any rank) stay unnamed.
+    """
+    user_names: dict[int, str] = {}
+    for name, (node, row) in assigned.items():
+        if not row and name not in reserved:
+            user_names.setdefault(id(node), name)
+    taken = set(reserved) | set(assigned)
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    for root in roots:
+        for node in postorder(root):
+            if id(node) not in seen:
+                seen.add(id(node))
+                order.append(node)
+    prints: dict[int, int] = {id(root): 0 for root in roots}
+    for root in roots:
+        prints[id(root)] += 1
+    names: dict[int, str] = {}
+    numbers: dict[str, int] = {}
+
+    def nameable(node: Tensor) -> bool:
+        return (max_rank is None or node.rank <= max_rank) and node.op not in _LEAVES and not _is_view(node)
+
+    def name_of(node: Tensor) -> str:
+        return user_names.get(id(node)) or fresh(invented_name(node), taken, numbers=numbers)
+
+    for node in reversed(order):  # parents before children
+        count = prints.get(id(node), 0)
+        bound = False
+        if count >= 2 and nameable(node) and (id(node) in user_names or not _is_small(node)):
+            names[id(node)] = name_of(node)
+            bound = True
+        for arg in node.args:
+            prints[id(arg)] = prints.get(id(arg), 0) + (1 if bound else count)
+    # The printers recurse through unnamed operands: a name every MAX_NESTING levels of a long
+    # unnamed nesting (a 10,000-factor product, a chain of single-use values) bounds their
+    # depth, however long the program.
+    height: dict[int, int] = {}
+    for node in order:  # children first
+        levels = 1 + max((height[id(a)] for a in node.args), default=-1)
+        if id(node) not in names and levels >= MAX_NESTING and nameable(node) and prints.get(id(node), 0):
+            names[id(node)] = name_of(node)
+        height[id(node)] = 0 if id(node) in names else levels
+    return names
+
+
+def fresh(base: str, taken: set, separator: str = "", numbers: dict | None = None) -> str:
+    """base, or base2, base3, … (base_2, … with ``separator="_"``) — the first not taken (and now taken).
+
+    ``numbers`` (base → the next number to try), kept by a caller that asks for many names,
+    makes the thousandth ``u`` one lookup rather than a thousand."""
+    name, number_ = base, (numbers or {}).get(base, 2)
+    while name in taken:
+        name, number_ = f"{base}{separator}{number_}", number_ + 1
+    if numbers is not None:
+        numbers[base] = number_
+    taken.add(name)
+    return name
