@@ -42,14 +42,7 @@ class StatementProgram:
 
     def over_statements(self, node: ir.Tensor) -> ir.Tensor:
         """``node`` (over the inputs) with every subexpression a statement computes read from it."""
-        memo: dict[int, ir.Tensor] = {}
-        for part in ir.postorder(node):
-            if id(part) in self.inlined:
-                memo[id(part)] = self.inlined[id(part)]
-                continue
-            args = [memo[id(a)] for a in part.args]
-            memo[id(part)] = part if all(a is b for a, b in zip(args, part.args)) else reapply(part, args)
-        return memo[id(node)]
+        return _over_names(node, self.inlined, {})
 
 
 def statement_program(statements: list, results: list, inputs: dict[str, ir.Tensor], shapes: list[tuple],

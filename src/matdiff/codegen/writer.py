@@ -143,13 +143,7 @@ class _Writer(Contractions):
         for name in needed:
             local, shape = self.names[name], self.variables[name].shape
             self.lines.append(f"{local} = {backend.convert(local)}")
-            if len(shape) == 1:  # a column or row given as a matrix, as md.evaluate accepts
-                self.lines.append(f"if {local}.ndim == 2 and 1 in {local}.shape:")
-                self.lines.append(f"    {local} = {local}.reshape(-1)")
-            elif not shape:
-                self.lines.append(f"if {local}.ndim and {local}.numel() == 1:" if backend.name == "torch"
-                                  else f"if {local}.ndim and {local}.size == 1:")
-                self.lines.append(f"    {local} = {local}.reshape(())")
+            self.lines.extend(self._as_declared(local, shape))
             self.lines.append(f"_check_shape({name!r}, {local}, {tuple(shape)!r}, sizes)")
             if name in self.structures and backend.name != "jax":  # jax checks outside jit, in its wrapper
                 self.helpers.add("_check_structure")
@@ -168,14 +162,18 @@ class _Writer(Contractions):
             value = f"values.get({name!r})" if unpacked else local
             self.lines.append(f"if {value} is not None:")
             self.lines.append(f"    _unused = {self.backend.convert(value)}")
-            if len(shape) == 1:  # a column or row given as a matrix, as md.evaluate accepts
-                self.lines.append("    if _unused.ndim == 2 and 1 in _unused.shape:")
-                self.lines.append("        _unused = _unused.reshape(-1)")
-            elif not shape:
-                size = "numel()" if self.backend.name == "torch" else "size"
-                self.lines.append(f"    if _unused.ndim and _unused.{size} == 1:")
-                self.lines.append("        _unused = _unused.reshape(())")
+            self.lines.extend("    " + line for line in self._as_declared("_unused", shape))
             self.lines.append(f"    _check_shape({name!r}, _unused, {tuple(shape)!r}, sizes)")
+
+    def _as_declared(self, local: str, shape: tuple) -> list[str]:
+        """Lines that read a value as ``md.evaluate`` does: a column or row given as a 1×n or n×1
+        matrix is the vector, a value of one entry the scalar."""
+        if len(shape) == 1:
+            return [f"if {local}.ndim == 2 and 1 in {local}.shape:", f"    {local} = {local}.reshape(-1)"]
+        if not shape:
+            size = "numel()" if self.backend.name == "torch" else "size"
+            return [f"if {local}.ndim and {local}.{size} == 1:", f"    {local} = {local}.reshape(())"]
+        return []
 
     def dim(self, dimension) -> str:
         if isinstance(dimension, int):

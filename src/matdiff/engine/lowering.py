@@ -333,7 +333,7 @@ class _Lowering(Calls):
                 return self.add(left, Value(self.squeeze(right)), position, verb)
             expanded = expand(self.dims.unify, left, right)
             if expanded is not None:
-                return Value(self.record(ir.add(*expanded), position))
+                return Value(self.record(ir.add(*expanded, named=self.named), position))
             raise self.error(f"cannot {verb} {self.show(left)} and {self.show(right)}{self.no_broadcast(left, right)}",
                              position)
         return Value(self.record(ir.add(left.node, right.node, named=self.named), position), left.row)

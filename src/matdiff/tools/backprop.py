@@ -27,7 +27,7 @@ from matdiff.notation.forms import output_name
 from matdiff.engine.differentiate import jacobian
 from matdiff.notation.indexform import index_notation
 from matdiff.engine.lowering import Lowered, Value
-from matdiff.engine.primitives import FUNCTIONS, is_elementwise, reapply, substitute
+from matdiff.engine.primitives import FUNCTIONS, is_elementwise, substitute
 from matdiff.notation.report import INTERNAL, Line, Printable
 from matdiff.language.shapes import shape_text
 from matdiff.engine.simplify import simplify
@@ -75,60 +75,18 @@ def name_program(lowered: Lowered, output: str | None = None) -> NamedProgram:
     scalar = ir.is_all_ones(lowered.value.node.shape)
     output = output or output_name(lowered, "L" if scalar else None)
     replacements: dict[int, ir.Tensor] = {}
-    sums: list[tuple[ir.Tensor, ir.Tensor]] = []  # named sums, which a later sum may have absorbed
     local, values = {}, {}
     for name, value in lowered.assigned.items():
         if name == output and value.node is lowered.value.node:
             continue  # the program's last statement names its value: that name is the output's
         if id(value.node) in replacements or value.node.op == "var":
             continue  # an alias (z = x) or a repeat: the earlier name stands for it
-        local[name] = over_names(value.node, replacements, sums)
+        local[name] = substitute(value.node, replacements) if replacements else value.node
         values[name] = value
         replacements[id(value.node)] = ir.var(name, value.node.shape)
-        if value.node.op == "add":
-            sums.insert(0, (value.node, replacements[id(value.node)]))  # the latest (largest) first
-    local[output] = over_names(lowered.value.node, replacements, sums)
+    local[output] = substitute(lowered.value.node, replacements) if replacements else lowered.value.node
     values[output] = lowered.value
     return NamedProgram(tuple(local), local, values, dict(lowered.variables), output)
-
-
-def over_names(node: ir.Tensor, replacements: dict[int, ir.Tensor], sums: list) -> ir.Tensor:
-    """``node`` with each earlier statement's IR replaced by the variable of its name.
-
-    A short sum is flattened into the sum that uses it (``h1 = x + t1; h2 = h1 + t2`` lowers h2 to
-    ``x + t1 + t2``), so a named sum is also found as a part of a larger sum's terms: without
-    that, h2 would not read h1 and the skip connection's identity path (``dh1 = dh2 + …``) would
-    be lost from the backward pass."""
-    memo: dict[int, ir.Tensor] = {}
-    for part in ir.postorder(node):
-        if id(part) in replacements:
-            memo[id(part)] = replacements[id(part)]
-            continue
-        args = [memo[id(a)] for a in part.args]
-        if part.op == "add" and sums:
-            args = _named_terms(list(part.args), args, sums)
-        unchanged = len(args) == len(part.args) and all(a is b for a, b in zip(args, part.args))
-        memo[id(part)] = part if unchanged else reapply(part, args)
-    return memo[id(node)]
-
-
-def _named_terms(originals: list, mapped: list, sums: list) -> list:
-    """The terms of a sum with the terms of each named sum among them replaced by its name."""
-    for named, variable in sums:
-        if not originals or named.shape != originals[0].shape:
-            continue
-        positions: list[int] = []
-        for term in named.args:
-            found = next((k for k, t in enumerate(originals) if t is term and k not in positions), None)
-            if found is None:
-                break
-            positions.append(found)
-        else:
-            if len(positions) < len(originals):
-                kept = [k for k in range(len(originals)) if k not in positions]
-                originals = [originals[k] for k in kept] + [named]
-                mapped = [mapped[k] for k in kept] + [variable]
-    return mapped
 
 
 @dataclass(frozen=True)

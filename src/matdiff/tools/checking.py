@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,7 @@ from matdiff.errors import LimitError, MatdiffError, ParseError, ShapeError
 from matdiff.engine.sampling import draw_values
 from matdiff.tools.explanation import explain
 from matdiff.notation.forms import output_name
+from matdiff.engine.ir import dim_value
 from matdiff.engine.lowering import lower
 from matdiff.language.shapes import shape_text
 from matdiff.language.assumptions import Assumptions
@@ -73,11 +75,11 @@ def within_limits(shapes: dict, sizes: dict, derivative_shape: tuple) -> None:
     """A check draws a value of every input and evaluates the derivative: refuse at once (a
     LimitError, as ``evaluate`` gives) what would exceed the numeric limits, before any work."""
     limit, total = limits.current.max_numeric_size, 0
+    known = defaultdict(lambda: 1, sizes)  # every size the check draws; none other counts
     for name, shape in [*shapes.items(), ("the derivative", derivative_shape)]:
         entries = 1
         for d in shape:  # 3, "n" or a vec layout's "m*n"
-            for factor in str(d).split("*"):
-                entries *= int(factor) if factor.strip().isdigit() else sizes.get(factor.strip(), 1)
+            entries *= dim_value(d, known)
         total += entries
         if entries > limit or total > limits.current.max_numeric_total:
             shown = name if name == "the derivative" else f"a value of {name}"
