@@ -105,5 +105,7 @@ def test_a_dimension_name_stands_for_its_size():
     assert float(md.evaluate(program, values, shapes=shapes)) == pytest.approx((weights @ values["V"]).sum(), rel=1e-12)
     assert md.diff("mean((W*X - Y).^2)", wrt="W", shapes={"W": (3, 4), "X": (4, "N"), "Y": (3, "N")},
                    layout="gradient").text == "2*(W*X - Y)*X'/(3*N)"
-    with pytest.raises(md.MatdiffError, match="both a scalar variable and a dimension"):
+    with pytest.raises(md.MatdiffError, match="both a variable and a dimension"):
         md.diff("n*sum(x)", wrt="x", shapes={"x": ("n",), "n": ()})
+    with pytest.raises(md.MatdiffError, match="both a variable and a dimension"):
+        md.diff("d'*Q'*Q*d", wrt="Q", shapes={"Q": ("n", "d"), "d": ("d",)})

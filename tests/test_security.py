@@ -142,14 +142,17 @@ def test_the_issue_reproducer_values_and_lambda():
 
 @pytest.mark.parametrize("name", INTERNAL)
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_an_input_may_be_named_like_anything_the_code_uses(name, backend):
-    """As a vector input, a matrix input and a symbolic dimension; through the 3-operand path too."""
+@pytest.mark.parametrize("role", ["input", "dimension"])
+def test_an_input_may_be_named_like_anything_the_code_uses(name, backend, role):
+    """As a vector input, or as a symbolic dimension (not both at once: SPEC "Layers" makes a name that
+    is both an error); through the 3-operand path too."""
     other = "u" if name != "u" else "w"
-    source = f"sum(exp({name}).*{other}) + {name}'*M*N*K*{other}"
-    shapes = {name: (name,), other: (name,), "M": (name, "k"), "N": ("k", "k"), "K": ("k", name)}
-    d = md.diff(source, wrt=name, shapes=shapes)
+    x, n = (name, "p") if role == "input" else ("v" if name != "v" else "z", name)
+    source = f"sum(exp({x}).*{other}) + {x}'*M*N*K*{other}"
+    shapes = {x: (n,), other: (n,), "M": (n, "k"), "N": ("k", "k"), "K": ("k", n)}
+    d = md.diff(source, wrt=x, shapes=shapes)
     rng = np.random.default_rng(0)
-    values = {name: rng.normal(size=3), other: rng.normal(size=3), "M": rng.normal(size=(3, 2)),
+    values = {x: rng.normal(size=3), other: rng.normal(size=3), "M": rng.normal(size=(3, 2)),
               "N": rng.normal(size=(2, 2)), "K": rng.normal(size=(2, 3))}
     value, derivative = run(d, backend, values, with_value=True)
     assert_same(derivative, d.evaluate(values), f"{name} on {backend}")

@@ -149,11 +149,9 @@ class _Lowering(Calls):
             return self.result.variables[name]
         shape = self.shapes.get(name)
         dimension = self.dimension_named(name)
-        if dimension is not None and shape is not None and not normalize_shape(name, shape):
-            raise self.error(f"{name} is both a scalar variable and a dimension of a shape, so it could mean "
-                             "either: rename one", node.position, MatdiffError)
-        if shape is not None:
-            dimension = None  # a vector or matrix by that name is that variable
+        if dimension is not None and shape is not None:  # SPEC "Layers": a name that is both is an error
+            raise self.error(f"{name} is both a variable and a dimension of a shape, so it could mean either: "
+                             "rename one", node.position, MatdiffError)
         if dimension is not None:  # Q*K'/sqrt(d) with Q n×d: the size d
             return Value(count(dimension))
         if shape is None:
