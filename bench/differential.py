@@ -128,6 +128,7 @@ class Generator:
             rules += ["inv", "matrix_power", "diag_of_vector"]
         if shape == (6,):
             rules += ["vec", "kron_vector"]
+        rules += self.layer_rules(shape)
         rule = self.pick(sorted(set(rules)))
         return getattr(self, "rule_" + rule)(shape, d)
 
@@ -228,6 +229,41 @@ class Generator:
         return f"sum(kron({self.expr(first, d)}, {self.expr(second, d)}))"
 
     def rule_vec(self, s, d): return f"vec({self.expr(self.pick([(3, 2), (2, 3)]), d)})"
+
+    # the layers (SPEC "Layers"): implicit expansion, reductions and softmax along a dimension
+    def layer_rules(self, shape: tuple) -> list[str]:
+        if shape == ():
+            return ["mean_all", "logsumexp_vector"]
+        if len(shape) == 1:
+            return ["reduce_rows", "softmax_vector"] if shape[0] in (2, 3) else []
+        if is_row(shape):
+            return ["reduce_columns"] if shape[1] in (2, 3) else []
+        return ["expand_column", "expand_row", "expand_outer", "softmax_along"]
+
+    def rule_mean_all(self, s, d): return f"mean({self.expr(self.pick([x for x in SHAPES if x]), d)})"
+    def rule_logsumexp_vector(self, s, d): return f"logsumexp({self.expr(self.pick([(2,), (3,)]), d)})"
+    def rule_softmax_vector(self, s, d): return f"softmax({self.expr(s, d)})"
+
+    def rule_reduce_rows(self, s, d):  # a column of m from an m×n matrix
+        m = self.expr((s[0], self.pick([2, 3])), d)
+        return f"{self.pick(['sum', 'mean', 'logsumexp'])}({m}, 2)"
+
+    def rule_reduce_columns(self, s, d):  # a row of n from an m×n matrix
+        m = self.expr((self.pick([2, 3]), s[1]), d)
+        return f"{self.pick(['sum', 'mean', 'logsumexp'])}({m}, 1)"
+
+    def rule_expand_column(self, s, d):
+        m, column = self.expr(s, d), self.expr((s[0],), d)
+        return f"({m} {self.pick(['+', '-', '.*'])} {column})" if self.rng.random() < 0.5 else f"({column} + {m})"
+
+    def rule_expand_row(self, s, d):
+        m, row = self.expr(s, d), self.expr((1, s[1]), d)
+        return f"({m} {self.pick(['+', '-', '.*'])} {row})" if self.rng.random() < 0.5 else f"({m} ./ exp({row}))"
+
+    def rule_expand_outer(self, s, d):  # an m×1 beside a 1×n: m×n
+        return f"({self.expr((s[0],), d)} {self.pick(['+', '.*'])} {self.expr((1, s[1]), d)})"
+
+    def rule_softmax_along(self, s, d): return f"softmax({self.expr(s, d)}, {self.pick(['1', '2'])})"
     def rule_kron_vector(self, s, d): return f"kron({self.expr((3,), d)}, {self.expr((2,), d)})"
 
 
@@ -352,8 +388,9 @@ class Interpreter:
         raise TypeError(node)
 
     def binary(self, op, left, right):
+        if op in ("+", "-", ".*", "./"):  # MATLAB's implicit expansion: each axis equal, or 1 on one side
+            assert all(a == b or 1 in (a, b) for a, b in zip(left.shape, right.shape)), (op, left.shape, right.shape)
         if op in "+-":
-            assert left.shape == right.shape or (1, 1) in (left.shape, right.shape), (op, left.shape, right.shape)
             return left + right if op == "+" else left - right
         if op == "*":
             if left.shape[1] == right.shape[0]:
@@ -395,8 +432,20 @@ class Interpreter:
             return xp.linalg.slogdet(x)[1].reshape(1, 1)
         if name == "inv":
             return xp.linalg.inv(x)
+        if len(args) == 2 and name in ("sum", "mean", "softmax", "logsumexp"):
+            axis = int(_constant(node.arguments[1])) - 1  # MATLAB's dimension 1 (down columns) or 2
+            return {"sum": lambda: xp.sum(x, axis=axis, keepdims=True),
+                    "mean": lambda: xp.mean(x, axis=axis, keepdims=True),
+                    "softmax": lambda: _softmax(xp, x, axis),
+                    "logsumexp": lambda: _logsumexp(xp, x, axis)}[name]()
         if name == "sum":
             return xp.sum(x).reshape(1, 1)
+        if name == "mean":
+            return xp.mean(x).reshape(1, 1)
+        if name == "softmax":  # a vector's, or a matrix's by columns (SPEC)
+            return _softmax(xp, x, 0)
+        if name == "logsumexp":
+            return _logsumexp(xp, x, None).reshape(1, 1)
         if name == "norm2":
             return xp.sqrt(xp.sum(x * x)).reshape(1, 1)
         if name == "norm1":
@@ -412,6 +461,15 @@ class Interpreter:
         if name == "kron":
             return xp.kron(x, args[1])
         raise ValueError(name)
+
+
+def _logsumexp(xp, x, axis):
+    top = xp.max(x, axis=axis, keepdims=True)
+    return top + xp.log(xp.sum(xp.exp(x - top), axis=axis, keepdims=True))
+
+
+def _softmax(xp, x, axis):
+    return xp.exp(x - _logsumexp(xp, x, axis))
 
 
 def _constant(node) -> float:

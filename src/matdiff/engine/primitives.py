@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from matdiff.errors import DomainError
 from matdiff.engine.ir import (
     Tensor,
     add,
@@ -137,6 +138,16 @@ def _matrix_of(sympy, array):
 
 def _object_array(value):
     return np.array(value, dtype=object)
+
+
+def _symbolic_inverse(sympy, array):
+    """adj(A)/det(A), unsimplified: SymPy's own inv() simplifies as it eliminates, minutes on a 3×3
+    of long entries; entries simplifies each result entry afterwards, where it is small enough."""
+    matrix = _matrix_of(sympy, array)
+    determinant = matrix.det(method="berkowitz")
+    if determinant == 0:
+        raise DomainError("inv() of a matrix whose determinant is 0 for every value of its letters")
+    return _object_array((matrix.adjugate(method="berkowitz") / determinant).tolist())
 
 
 def _vjp_softmax(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
@@ -261,7 +272,7 @@ _OTHERS = [
               "torch": "torch.logsumexp({x}, dim=0)"},
              vjp=_vjp_logsumexp, reduces=True, helpers={"numpy": {"_logsumexp": _NUMPY_LOGSUMEXP}}),
     Function("inv", MATRIX, lambda x: np.linalg.inv(x), r"{x!}^{-1}",
-             lambda sp, a: _object_array(_matrix_of(sp, a).inv().tolist()),
+             _symbolic_inverse,
              {"numpy": "np.linalg.inv({x})", "jax": "jnp.linalg.inv({x})", "torch": "torch.linalg.inv({x})"},
              vjp=_vjp_inv, domain="an invertible matrix", short="Y"),
     Function("det", MATRIX, lambda x: np.asarray(np.linalg.det(x)), r"\det\left({x}\right)",

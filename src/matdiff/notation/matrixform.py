@@ -85,7 +85,8 @@ class Recovery:
         if op in FUNCTIONS and FUNCTIONS[op].acts != ENTRIES:
             if FUNCTIONS[op].acts == COLUMNS and FUNCTIONS[op].reduces and node.rank == 1:
                 return transpose(call(op, (argument,), "row"))  # a number per column: a row, here stood up
-            return call(op, (argument,), argument.shape_class if FUNCTIONS[op].acts == COLUMNS else _shape_class(node))
+            keeps_shape = FUNCTIONS[op].acts == COLUMNS and not FUNCTIONS[op].reduces
+            return call(op, (argument,), argument.shape_class if keeps_shape else _shape_class(node))
         if op == "power":
             exponent = self(node.args[1])
             shape_class = argument.shape_class if argument.shape_class != "scalar" else exponent.shape_class if exponent else "scalar"

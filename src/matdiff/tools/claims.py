@@ -51,8 +51,11 @@ class Claim:
 
 
 def canonical(array) -> np.ndarray:
-    """Scalars as 1×1, vectors as columns: how the language shows values."""
+    """Scalars as 1×1, vectors as columns: how the language shows values. A tensor with axes of
+    length 1 (∂x'/∂x in numerator layout is 1×3×3) loses them, as its printed matrix form does."""
     array = np.asarray(array, dtype=float)
+    if array.ndim > 2 and 1 in array.shape:
+        array = array.reshape([n for n in array.shape if n != 1])
     if array.ndim == 0:
         return array.reshape(1, 1)
     if array.ndim == 1:

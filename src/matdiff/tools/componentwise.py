@@ -34,6 +34,7 @@ from matdiff.language.assumptions import Assumptions, Structure
 
 MAX_ENTRIES = 2_000  # of the derivative: beyond this, a by-hand comparison is not the point
 SIMPLIFY_BELOW = 80  # operations in an entry: simplify() is slow on big expressions
+SIMPLIFY_IN_ALL = 600  # operations in all the entries together: past this, no entry is simplified
 
 
 def _sympy():
@@ -183,12 +184,21 @@ def evaluate_symbolic(root: ir.Tensor, symbols: dict) -> np.ndarray:
     return interpret(root, compute, lambda node: tuple(int(d) for d in node.shape))
 
 
-def _tidy(expression):
+def _tidied(value: np.ndarray) -> np.ndarray:
+    """Each entry simplified when it is small and so are all of them together: simplify() takes a
+    second on a 60-operation trigonometric entry, so 81 of them (cos(A^3) by a 3×3 A) would take
+    minutes. The budget counts operations, not seconds, so the same input prints the same way
+    on every machine."""
+    if not value.size:
+        return value
     sympy = _sympy()
-    expression = sympy.sympify(expression)
-    if sympy.count_ops(expression) < SIMPLIFY_BELOW and not holds_huge_power(sympy, expression):
-        return sympy.factor_terms(sympy.simplify(expression))
-    return expression
+    flat = [sympy.sympify(entry) for entry in value.reshape(-1)]
+    sizes = [sympy.count_ops(entry) for entry in flat]
+    budget = sum(size for size in sizes if size < SIMPLIFY_BELOW) <= SIMPLIFY_IN_ALL
+    tidy = np.empty(len(flat), dtype=object)
+    tidy[:] = [sympy.factor_terms(sympy.simplify(entry)) if budget and size < SIMPLIFY_BELOW
+               and not holds_huge_power(sympy, entry) else entry for entry, size in zip(flat, sizes)]
+    return tidy.reshape(value.shape)
 
 
 # ----- the result ------------------------------------------------------------------------------------
@@ -362,7 +372,7 @@ def _entries(derivative: Derivative, expression: str, wrt, layout: str, letters:
                                       _default_letters(name, node.shape)], dtype=object).reshape(node.shape)
     try:
         value = evaluate_symbolic(derivative.tensor, symbols)
-        tidy = np.vectorize(_tidy, otypes=[object])(value) if value.size else value
+        tidy = _tidied(value)
     except OverflowError:  # SymPy's exact arithmetic met a number with more digits than it can write
         raise LimitError("the entries hold a number too large to write out exactly") from None
     return Entries(expression, wrt, layout, tuple(int(d) for d in derivative.shape),

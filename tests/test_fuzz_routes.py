@@ -1,0 +1,134 @@
+"""Every route on random well-shaped inputs (bench/fuzz_routes.py), CI size, and what it found.
+
+The long command (README, "Random exploration") runs 100,000 cases; here 300 cases from a fixed
+seed run every route (printers, check of matdiff's own answer, explain, compiled code, gradients,
+second derivatives, entries) and must find nothing. Each finding of the long runs is a test below,
+checked by numbers where it was a wrong number.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import matdiff as md
+
+_BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
+
+
+def _load(name: str):
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, os.path.join(_BENCH, f"{name}.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_load("differential")
+fuzz_routes = _load("fuzz_routes")
+
+
+def test_every_route_survives_and_agrees_on_random_inputs():
+    found = fuzz_routes.run(300, 2026, entries_every=25, second_every=3)
+    assert not found, "\n".join(f.repro() for f in found)
+
+
+def test_the_fuzzer_reports_a_crash_and_a_disagreement(monkeypatch):
+    """The fuzzer can fail: a route that raises, or a check that rejects matdiff's own answer."""
+    case = _load("differential").Case(0, "x'*A*x", "x", "gradient", 1)
+
+    def broken(*args, **kwargs):
+        raise KeyError("inlined")
+
+    monkeypatch.setattr(md, "explain", broken)
+    found = fuzz_routes.run_case(case, entries_every=0, second_every=0)
+    assert [f.route for f in found] == ["explain"] and "KeyError" in found[0].detail
+
+    class Wrong:
+        correct, kind, diagnosis = False, "wrong", "the claim is off"
+
+    monkeypatch.setattr(md, "check", lambda *args, **kwargs: Wrong())
+    assert "check" in [f.route for f in fuzz_routes.run_case(case, entries_every=0, second_every=0)]
+
+
+# ----- what the long runs found --------------------------------------------------------------------
+
+
+def test_a_reduction_of_a_vector_is_printed_as_a_scalar():
+    """logsumexp(z) was taken for a column in the matrix form: logsumexp(z)*y by y printed
+    'logsumexp(z)' (the eye(3) dropped), and kron(logsumexp(y), M) in a vec form."""
+    shapes = {"z": (2,), "y": (3,), "C": (2, 3), "M": (2, 2)}
+    values = {"z": np.array([0.3, -1.2]), "y": np.array([1.0, 2.0, -0.5]),
+              "C": np.arange(6.0).reshape(2, 3) / 7, "M": np.array([[1.0, 2.0], [0.5, -1.0]])}
+    for expression, wrt, layout in [("logsumexp(z)*y", "y", "denominator"),
+                                    ("logsumexp(y)*(M*C)", "C", "vec")]:
+        d = md.diff(expression, wrt=wrt, shapes=shapes, layout=layout)
+        printed = md.evaluate(d.text, values, shapes=shapes)
+        np.testing.assert_allclose(printed, d.evaluate(values), rtol=1e-12)
+    assert md.diff("logsumexp(z)*y", wrt="y", shapes=shapes, layout="denominator").text == "logsumexp(z)*eye(3)"
+
+
+@pytest.mark.parametrize("layout", ["numerator", "jacobian"])
+def test_check_accepts_the_printed_answer_of_a_row_by_a_vector(layout):
+    """∂x'/∂x is 1×3×3 in these layouts and prints as eye(3); check called that answer 'the vec
+    layout', rejecting matdiff's own words."""
+    d = md.diff("x'", wrt="x", shapes={"x": (3,)}, layout=layout)
+    assert d.shape == (1, 3, 3) and d.text == "eye(3)"
+    assert md.check("x'", "x", d.text, shapes={"x": (3,)}, layout=layout).correct
+    wrong = md.check("x'", "x", "2*eye(3)", shapes={"x": (3,)}, layout=layout)
+    assert not wrong.correct
+
+
+def test_entries_of_an_inverse_of_long_entries_take_no_simplifying_elimination():
+    """SymPy's Matrix.inv() simplifies as it eliminates: minutes for inv(E*E' + I) of a 3×2 E of
+    nonlinear entries. The inverse is adj/det now, each entry checked against the numbers."""
+    pytest.importorskip("sympy")
+    expression = "sum(inv((B .* exp(B))*(B .* exp(B))' + eye(3)))"
+    result = md.entries(expression, "B", shapes={"B": (3, 2)}, names={"B": "a b; c d; e f"}, layout="gradient")
+    import sympy
+
+    point = {"a": 0.1, "b": -0.2, "c": 0.3, "d": 0.05, "e": -0.4, "f": 0.25}
+    B = np.array([[0.1, -0.2], [0.3, 0.05], [-0.4, 0.25]])
+    want = md.diff(expression, wrt="B", shapes={"B": (3, 2)}, layout="gradient").evaluate({"B": B})
+    got = np.array([[float(sympy.sympify(entry).subs(point)) for entry in row] for row in result.values])
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_entries_of_an_inverse_singular_for_every_value_is_a_domain_error():
+    pytest.importorskip("sympy")
+    with pytest.raises(md.DomainError, match="determinant is 0"):
+        md.entries("sum(inv(ones(2,2)*X))", "X", shapes={"X": (2, 2)})
+
+
+def test_entries_simplify_within_a_budget_of_operations(monkeypatch):
+    """cos(A^3) by a 3×3 A: 81 trigonometric entries took minutes in simplify(). Past a budget of
+    operations over all entries none is simplified (a count, not a clock: the same on every
+    machine); below it, each is."""
+    pytest.importorskip("sympy")
+    from matdiff.tools import componentwise
+
+    calls = []
+    original = componentwise._sympy
+
+    def counting():
+        sympy = original()
+
+        class Counting:
+            def __getattr__(self, name):
+                if name == "simplify":
+                    return lambda e: calls.append(e) or sympy.simplify(e)
+                return getattr(sympy, name)
+        return Counting()
+
+    monkeypatch.setattr(componentwise, "_sympy", counting)
+    big = md.entries("cos(A^3)", "A", shapes={"A": (3, 3)}, layout="jacobian")
+    assert big.shape == (3, 3, 3, 3) and calls == []
+    small = md.entries("cos(a*x)", "x", shapes={"x": (2,)}, layout="jacobian")
+    assert len(calls) == 4 and small.shape == (2, 2)
