@@ -187,9 +187,10 @@ def run(count: int, seed: int, *, jobs: int = 1, entries_every: int = 50, second
     if jobs <= 1:
         found = []
         for done, case in enumerate(todo, 1):
-            found += run_case(case, entries_every=entries_every, second_every=second_every)
-            if progress and done % 1000 == 0:
-                progress(done, len(found))
+            new = run_case(case, entries_every=entries_every, second_every=second_every)
+            found += new
+            if progress and (new or done % 1000 == 0):
+                progress(done, found[-len(new):] if new else [])
         return found
     from concurrent.futures import ProcessPoolExecutor
 
@@ -198,9 +199,10 @@ def run(count: int, seed: int, *, jobs: int = 1, entries_every: int = 50, second
     found = []
     with ProcessPoolExecutor(jobs) as pool:
         for done, part in enumerate(pool.map(_run_chunk, [(c, entries_every, second_every) for c in chunks]), 1):
-            found += [Finding(**row) for row in part]
-            if progress and (done * size) % 1000 == 0:
-                progress(min(done * size, count), len(found))
+            new = [Finding(**row) for row in part]
+            found += new
+            if progress and (new or (done * size) % 1000 == 0):
+                progress(min(done * size, count), new)
     return found
 
 
@@ -217,8 +219,15 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     started = time.perf_counter()
 
-    def progress(done: int, found: int) -> None:
-        print(f"{done} cases, {found} findings, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    total = []
+
+    def progress(done: int, new: list) -> None:
+        """Findings as they come (a long run is read while it runs), and a count every 1,000 cases."""
+        total.extend(new)
+        for finding in new:
+            print(finding.repro(), file=sys.stderr, flush=True)
+        print(f"{done} cases, {len(total)} findings, {time.perf_counter() - started:.0f} s", file=sys.stderr,
+              flush=True)
 
     found = run(arguments.count, arguments.seed, jobs=arguments.jobs, entries_every=arguments.entries_every,
                 second_every=arguments.second_every, progress=progress)

@@ -90,13 +90,13 @@ def test_entries_of_an_inverse_of_long_entries_take_no_simplifying_elimination()
     """SymPy's Matrix.inv() simplifies as it eliminates: minutes for inv(E*E' + I) of a 3×2 E of
     nonlinear entries. The inverse is adj/det now, each entry checked against the numbers."""
     pytest.importorskip("sympy")
-    expression = "sum(inv((B .* exp(B))*(B .* exp(B))' + eye(3)))"
-    result = md.entries(expression, "B", shapes={"B": (3, 2)}, names={"B": "a b; c d; e f"}, layout="gradient")
+    expression = "sum(inv((B .* exp(B))*(B .* exp(B))' + eye(2)))"
+    result = md.entries(expression, "B", shapes={"B": (2, 2)}, names={"B": "a b; c d"}, layout="gradient")
     import sympy
 
-    point = {"a": 0.1, "b": -0.2, "c": 0.3, "d": 0.05, "e": -0.4, "f": 0.25}
-    B = np.array([[0.1, -0.2], [0.3, 0.05], [-0.4, 0.25]])
-    want = md.diff(expression, wrt="B", shapes={"B": (3, 2)}, layout="gradient").evaluate({"B": B})
+    point = {"a": 0.1, "b": -0.2, "c": 0.3, "d": 0.05}
+    B = np.array([[0.1, -0.2], [0.3, 0.05]])
+    want = md.diff(expression, wrt="B", shapes={"B": (2, 2)}, layout="gradient").evaluate({"B": B})
     got = np.array([[float(sympy.sympify(entry).subs(point)) for entry in row] for row in result.values])
     np.testing.assert_allclose(got, want, rtol=1e-10)
 
@@ -132,3 +132,63 @@ def test_entries_simplify_within_a_budget_of_operations(monkeypatch):
     assert big.shape == (3, 3, 3, 3) and calls == []
     small = md.entries("cos(a*x)", "x", shapes={"x": (2,)}, layout="jacobian")
     assert len(calls) == 4 and small.shape == (2, 2)
+
+
+def _printed_agrees(expression: str, wrt: str, shapes: dict, layout: str = "numerator") -> str:
+    """d.text evaluates to d.evaluate's numbers, entry for entry and in the same number of entries."""
+    rng = np.random.default_rng(7)
+    values = {name: (float(rng.standard_normal()) if shape == () else rng.standard_normal(shape))
+              for name, shape in shapes.items()}
+    d = md.diff(expression, wrt=wrt, shapes=shapes, layout=layout)
+    printed = np.asarray(md.evaluate(d.text, values, shapes=shapes))
+    want = np.asarray(d.evaluate(values))
+    assert printed.size == want.size, (d.text, printed.shape, want.shape)
+    np.testing.assert_allclose(printed.reshape(want.shape), want, rtol=1e-10, atol=1e-12)
+    return d.text
+
+
+def test_an_expanded_term_beside_a_matrix_keeps_the_matrix_shape_class():
+    """(2*b + A).*A printed with the scalar repeated as a row, and the Hadamard product took the
+    row's class: the product with x became a 'scalar' that the transposes skipped, so the text was
+    a row minus a column (3×3 under implicit expansion, for a 1×3 derivative)."""
+    shapes = {"x": (3,), "A": (3, 3), "b": ()}
+    text = _printed_agrees("(x'/(b^2 + 0.5)) * ((2*b + A) .* A)", "b", shapes)
+    assert "(2*b + A).*A" in text  # the scalar beside a matrix, as the user wrote it
+    assert _printed_agrees("sum((a + z).^2)", "a", {"a": (), "z": (2,)}) == "2*sum(a + z)"
+
+
+def test_a_vec_form_whose_terms_cancel_keeps_its_shape():
+    """L*kron(-1, D) + L*kron(1, D) collected to 0*L, a 9×9 in place of the 9×3 zero."""
+    text = _printed_agrees("diag((x - (y - (y + x))) .* x)", "y", {"x": (3,), "y": (3,)}, layout="vec")
+    assert text.startswith("0*")
+
+
+def test_compiled_code_when_no_contraction_order_fits_the_largest_input():
+    """opt_einsum's dp found no order within memory_limit='max_input' (the result is larger than
+    every input) and raised a RuntimeError from compile."""
+    shapes = {"z": (2,), "C": (2, 3), "b": (), "B": (3, 2), "D": (2, 2)}
+    expression = "cos(z - z.*exp(z)) + abs((-(C*b))*((B*D) ./ (sigmoid(B.*B) + 0.5)))"
+    d = md.diff(expression, wrt="D", shapes=shapes, layout="denominator")
+    rng = np.random.default_rng(3)
+    values = {name: (float(rng.standard_normal()) if s == () else rng.standard_normal(s)) for name, s in shapes.items()}
+    np.testing.assert_allclose(d.compile("numpy")(**values), d.evaluate(values), rtol=1e-10)
+
+
+def test_entries_of_a_determinant_of_long_entries_are_computed_without_simplifying_products():
+    """SymPy's default det simplifies each product (dotprodsimp): 19 s for logdet of a 2×2 of nested
+    logarithms. Berkowitz without it is immediate; entries far too long to read are a LimitError."""
+    pytest.importorskip("sympy")
+    expression = "logdet(inv(L*L' + eye(2))*inv(L*L' + eye(2))' + eye(2))"
+    program = "L = log(sigmoid(t) + 0.5); " + expression
+    with pytest.raises(md.LimitError, match="operations, too long to compare by hand"):
+        md.entries(program, "t", shapes={"t": (2, 2)})
+    small = md.entries("logdet(exp(t)*exp(t)' + eye(2))", "t", shapes={"t": (2, 2)}, names={"t": "a b; c d"},
+                       layout="gradient")
+    import sympy
+
+    t = np.array([[0.2, -0.1], [0.4, 0.3]])
+    point = {"a": 0.2, "b": -0.1, "c": 0.4, "d": 0.3}
+    want = md.diff("logdet(exp(t)*exp(t)' + eye(2))", wrt="t", shapes={"t": (2, 2)}, layout="gradient").evaluate(
+        {"t": t})
+    got = np.array([[float(sympy.sympify(entry).subs(point)) for entry in row] for row in small.values])
+    np.testing.assert_allclose(got, want, rtol=1e-10)

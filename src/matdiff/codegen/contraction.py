@@ -374,5 +374,8 @@ def contraction_path(equation: str, shapes: tuple) -> tuple:
     import opt_einsum
 
     search = _PATH_SEARCH if len(shapes) <= _DP_OPERANDS else "greedy"
-    path, _ = opt_einsum.contract_path(equation, *shapes, shapes=True, optimize=search, memory_limit="max_input")
+    try:
+        path, _ = opt_einsum.contract_path(equation, *shapes, shapes=True, optimize=search, memory_limit="max_input")
+    except RuntimeError:  # dp finds no order whose intermediates stay within the largest input: any will do
+        path, _ = opt_einsum.contract_path(equation, *shapes, shapes=True, optimize="greedy")
     return tuple(path)

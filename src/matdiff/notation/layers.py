@@ -7,6 +7,7 @@ literature writes is ``sum(X, 2)`` and ``W*X + b``; these identities, in the lan
 take the printed form there wherever it is no longer (the rule table's cost decides):
 
     X*1ₙ = sum(X, 2)      1ₘᵀ*X = sum(X, 1)      A + v*1ₙᵀ = A + v      A + 1ₘ*r = A + r
+    A + c*1ₘ*1ₙᵀ = A + c      v + c*1ₙ = v + c
 
 The last two hold where the sum keeps A's full shape: at least one term is neither a repeated
 column nor a repeated row.
@@ -61,35 +62,38 @@ def column_sums(x: MatrixExpr) -> MatrixExpr | None:
 
 
 def _repeated(term: MatrixExpr) -> MatrixExpr | None:
-    """A term that repeats a column or a row with ones (c·v·1ᵀ or c·1·r), as that vector alone."""
+    """A term that repeats a column or a row with ones (c·v·1ᵀ or c·1·r), as that vector alone; a
+    number repeated both ways (c·1·1ᵀ), as the number."""
     negated = term.op == "negate"
     inner = term.args[0] if negated else term
     if inner.op != "product":
         return None
     scalars, matrices = _split(inner)
-    if len(matrices) != 2:
-        return None
-    first, second = matrices
-    if _ones_call(second) == "row" and first.shape_class == "column":
-        kept = first
-    elif _ones_call(first) == "column" and second.shape_class == "row":
-        kept = second
+    if len(matrices) == 1 and _ones_call(matrices[0]) is not None:  # c·1: the number c, repeated
+        kept = matrices[0]
+    elif len(matrices) == 2 and _ones_call(matrices[1]) == "row" and matrices[0].shape_class == "column":
+        kept = matrices[0]
+    elif len(matrices) == 2 and _ones_call(matrices[0]) == "column" and matrices[1].shape_class == "row":
+        kept = matrices[1]
     else:
         return None
-    vector = product(*scalars, kept)
+    if _ones_call(kept) is not None:  # c·1ₘ·1ₙᵀ repeats the number c: a scalar beside a matrix is one
+        vector = product(*scalars) if scalars else number(1.0)
+    else:
+        vector = product(*scalars, kept)
     return MatrixExpr("negate", (vector,), "", vector.shape_class) if negated else vector
 
 
 def expansion(x: MatrixExpr) -> MatrixExpr | None:
     """A + v·1ₙᵀ = A + v and A ⊙ (1ₘ·r) = A ⊙ r: implicit expansion repeats the vector, as long as
     a term or factor keeps A's full shape."""
-    if x.op not in ("sum", "hadamard") or x.shape_class != "matrix":
+    if x.op not in ("sum", "hadamard") or x.shape_class == "scalar":
         return None
     shortened = [_repeated(t) for t in x.args]
     if all(s is None for s in shortened) or all(s is not None for s in shortened):
         return None
     args = [s if s is not None else t for s, t in zip(shortened, x.args)]
-    if not any(a.shape_class == "matrix" for a in args):
+    if not any(a.shape_class == x.shape_class for a in args):
         return None
     return total(*args) if x.op == "sum" else hadamard(*args)
 

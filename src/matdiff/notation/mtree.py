@@ -141,7 +141,7 @@ def hadamard(*factors: MatrixExpr) -> MatrixExpr:
         flat.extend(f.args if f.op == "hadamard" else (f,))
     if len(flat) == 1:
         return flat[0]
-    return MatrixExpr("hadamard", tuple(flat), "", flat[0].shape_class)
+    return MatrixExpr("hadamard", tuple(flat), "", broadcast_class(flat))
 
 
 def negate_(x: MatrixExpr) -> MatrixExpr:
@@ -159,8 +159,14 @@ def total(*terms: MatrixExpr) -> MatrixExpr:
     if len(flat) == 1:
         return flat[0]
     flat.sort(key=lambda t: t.op == "negate")  # positive terms first reads better
-    shape_class = next((t.shape_class for t in flat if t.shape_class != "scalar"), "scalar")
-    return MatrixExpr("sum", tuple(flat), "", shape_class)
+    return MatrixExpr("sum", tuple(flat), "", broadcast_class(flat))
+
+
+def broadcast_class(operands) -> str:
+    """The shape class of an entrywise combination (a sum, a Hadamard product) under implicit
+    expansion: a column beside a row, or either beside a matrix, is a matrix (SPEC "Layers")."""
+    shaped = {x.shape_class for x in operands} - {"scalar"}
+    return shaped.pop() if len(shaped) == 1 else "matrix" if shaped else "scalar"
 
 
 _FLIP = {"column": "row", "row": "column", "matrix": "matrix", "scalar": "scalar"}

@@ -214,7 +214,10 @@ def collect_terms(x: MatrixExpr) -> MatrixExpr | None:
     if len(collected) == len(x.args) or not all(map(folds, collected.values())):
         return None
     kept = [Summand(c, b.scalars, b.chain).build() for b, c in collected.items() if c != 0.0]
-    return total(*kept) if kept else number(0.0)
+    if kept:
+        return total(*kept)
+    # all cancel: a matrix of zeros keeps its shape (0*T), lest A*(T - T) print as the scalar 0*A
+    return number(0.0) if x.shape_class == "scalar" else Summand(0.0, (), next(iter(collected)).chain).build()
 
 
 def norm2_form(x: MatrixExpr) -> MatrixExpr | None:

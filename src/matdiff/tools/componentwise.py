@@ -35,6 +35,7 @@ from matdiff.language.assumptions import Assumptions, Structure
 MAX_ENTRIES = 2_000  # of the derivative: beyond this, a by-hand comparison is not the point
 SIMPLIFY_BELOW = 80  # operations in an entry: simplify() is slow on big expressions
 SIMPLIFY_IN_ALL = 600  # operations in all the entries together: past this, no entry is simplified
+MAX_OPERATIONS = 20_000  # in all the entries: past this they are pages long, no help by hand (and slow to print)
 
 
 def _sympy():
@@ -194,6 +195,9 @@ def _tidied(value: np.ndarray) -> np.ndarray:
     sympy = _sympy()
     flat = [sympy.sympify(entry) for entry in value.reshape(-1)]
     sizes = [sympy.count_ops(entry) for entry in flat]
+    if sum(sizes) > MAX_OPERATIONS:
+        raise LimitError(f"the entries hold {sum(sizes):,} operations, too long to compare by hand "
+                         f"(at most {MAX_OPERATIONS:,}); the matrix form or the index form says it whole")
     budget = sum(size for size in sizes if size < SIMPLIFY_BELOW) <= SIMPLIFY_IN_ALL
     tidy = np.empty(len(flat), dtype=object)
     tidy[:] = [sympy.factor_terms(sympy.simplify(entry)) if budget and size < SIMPLIFY_BELOW
