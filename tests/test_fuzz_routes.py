@@ -192,3 +192,22 @@ def test_entries_of_a_determinant_of_long_entries_are_computed_without_simplifyi
         {"t": t})
     got = np.array([[float(sympy.sympify(entry).subs(point)) for entry in row] for row in small.values])
     np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_a_vector_times_a_row_of_ones_prints_the_row_as_a_row():
+    """u·1ᵀ printed as u*ones(1, n): a 1×n matrix, and l'*y*ones(1, 3)*v is then a vector of
+    length 1, which ^ refuses, where the derivative's entry is a number."""
+    shapes = {"y": (3,), "x": (3,), "B": (3, 2), "z": (2,), "a": ()}
+    expression = "tanh(((4 ./ (sigmoid(a) + 0.5))^2 + 1) .^ (log(y.*y + 1)' * (y .* x') * (B * z)))"
+    text = _printed_agrees(expression, "x", shapes, layout="jacobian")
+    assert "ones(1, 3)" not in text and "ones(3)'" in text
+
+
+@pytest.mark.parametrize("expression, wrt, shape", [("C - C", "C", (6, 6)), ("(y*(z' - z')).^2", "z", (6, 2))])
+def test_a_zero_derivative_in_the_vec_layout_prints_as_a_matrix_of_its_shape(expression, wrt, shape):
+    """A derivative that cancels to a constant had no vec form (None), or printed as the number 0,
+    which check then read as another shape."""
+    shapes = {"C": (2, 3), "y": (3,), "z": (2,)}
+    d = md.diff(expression, wrt=wrt, shapes=shapes, layout="vec")
+    assert d.text == f"0*ones({shape[0]}, {shape[1]})" and d.shape == shape
+    assert md.check(expression, wrt, d.text, shapes=shapes, layout="vec").correct

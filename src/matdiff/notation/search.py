@@ -272,15 +272,12 @@ def _grouped(pieces: list[Piece]) -> list[Piece]:
 
 
 def _outer(p: Piece, q: Piece) -> Piece | None:
-    """No shared index: a scaling, or u·vᵀ for two vectors (u·ones(1,n) when v is all ones)."""
+    """No shared index: a scaling, or u·vᵀ for two vectors (u·ones(n)' when v is all ones: not
+    ones(1, n), a 1×n matrix, which times a column is a vector of length 1, not a number)."""
     if not p.labels or not q.labels:
         return Piece(product(p.expression, q.expression), p.labels + q.labels)
     if len(p.labels) == 1 and len(q.labels) == 1:
-        right = q.expression
-        if right.op == "call" and right.name == "ones":
-            row = call("ones", (_dim(1), right.args[0]), "row")
-            return Piece(product(p.expression, row), p.labels + q.labels)
-        return Piece(product(p.expression, transpose(right)), p.labels + q.labels)
+        return Piece(product(p.expression, transpose(q.expression)), p.labels + q.labels)
     return None
 
 

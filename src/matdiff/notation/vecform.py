@@ -23,12 +23,13 @@ given (a :class:`matdiff.notation.matrixform.Recovery` or a binding-aware builde
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from matdiff.engine.ir import Tensor, add, einsum, einsum_operands, eye
 from matdiff.engine.simplify import simplify
 from matdiff.language.shapes import shape_text
-from matdiff.notation.mtree import (MatrixExpr, call, cost, in_language, product, text,
+from matdiff.notation.mtree import (MatrixExpr, call, cost, in_language, leaf, number, product, text,
                                     total, transpose)
 
 from matdiff.notation.kronecker import inlined_with_sizes, kron_term, label_sizes
@@ -40,6 +41,10 @@ def vec_form(jacobian: Tensor, y_shape: tuple, x_shape: tuple, recover: Recover)
     """∂vec(Y)/∂vec(X) for J = ``jacobian`` of shape y_shape + x_shape (each of rank ≤ 2)."""
     if len(y_shape) > 2 or len(x_shape) > 2 or jacobian.rank != len(y_shape) + len(x_shape):
         return None
+    if jacobian.op == "const" and all(isinstance(d, int) for d in y_shape + x_shape):  # Y - Y: c*ones
+        rows, columns = math.prod(y_shape), math.prod(x_shape)
+        ones = call("ones", (leaf(str(rows), "scalar"), leaf(str(columns), "scalar")), "matrix")
+        return ones if jacobian.params[0] == 1.0 else product(number(jacobian.params[0]), ones)
     if not y_shape:  # a scalar: the gradient, vectorised, as a row
         gradient = recover(jacobian)
         if gradient is None or not x_shape:
