@@ -132,6 +132,13 @@ class Derivative:
         with guarded(self.source):
             return self._forms.latex(self.matrix_program)
 
+    @cached_property
+    def equation_latex(self) -> str:
+        """:attr:`latex` with its left-hand side always written (∂y/∂W_{1} = h W_{2}): what the web
+        page shows."""
+        with guarded(self.source):
+            return self._forms.equation(self.matrix_program)
+
     # -- numbers --
 
     def evaluate(self, values: dict) -> "np.ndarray":

@@ -15,7 +15,7 @@ from matdiff.engine.layout import Arrangement, layout_y_shape
 from matdiff.engine.lowering import Lowered
 from matdiff.engine.simplify import simplify
 from matdiff.language.assumptions import Assumptions
-from matdiff.language.syntax import Program
+from matdiff.language.syntax import Name, Program
 from matdiff.notation.bindings import MatrixProgram, ProgramBuilder
 from matdiff.notation.naming import fresh
 from matdiff.notation.indexform import index_program, indexed
@@ -36,9 +36,13 @@ def output_name(lowered: Lowered, preferred: str | None = None) -> str:
 
 
 def value_name(derivative: "PrintedDerivative") -> str:
-    """What a derivative calls its value: f for a program of several statements, else y or Y."""
-    several = len(derivative.program.statements) > 1
-    return output_name(derivative.lowered, "f" if several else None)
+    """What a derivative calls its value: the program's own name when it ends with one
+    (``L = 0.5*sum(r.^2)``: ∂L/∂W), f for another program of several statements, else y or Y."""
+    statements = derivative.program.statements
+    if len(statements) > 1 and isinstance(statements[-1].value, Name) \
+            and statements[-2].target == statements[-1].value.name:
+        return statements[-1].value.name
+    return output_name(derivative.lowered, "f" if len(statements) > 1 else None)
 
 
 class PrintedDerivative(Protocol):
@@ -151,6 +155,13 @@ class DerivativeForms:
             return index
         return rf"{index},\quad \frac{{\partial \operatorname{{vec}} {self.y_name}}}" \
                rf"{{\partial \operatorname{{vec}} {latex_name(d.wrt[0])}}} = {vec.latex()}"
+
+    def equation(self, matrix: MatrixProgram | None) -> str:
+        """The derivative as an equation, its left-hand side always written: ∂y/∂W_{1} = h W_{2}
+        (the index form names its entry already)."""
+        if matrix is None:
+            return self.latex(None)
+        return matrix.latex(self.latex_result())
 
     def latex_result(self) -> str:
         """∂f/∂W_{2} (∂²f/∂x∂x for a Hessian): the left-hand side of the last line of a program."""

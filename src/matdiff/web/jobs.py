@@ -155,6 +155,8 @@ def diff(expression: str, wrt: list[str], shapes: dict, layout: str, include: li
         "text": derivative.text,
         "latex": derivative.latex,
         "mathml": mathml(derivative.latex),
+        "equation": {"latex": derivative.equation_latex, "mathml": mathml(derivative.equation_latex)},
+        "question": _question(derivative),
         "index": derivative.index if index else None,
         "notes": list(derivative.notes),
         "assume": derivative.assume.as_dict(),
@@ -168,6 +170,14 @@ def diff(expression: str, wrt: list[str], shapes: dict, layout: str, include: li
         if part is not None:
             body[name] = part
     return body
+
+
+def _question(derivative) -> dict:
+    """The user's program as math, in the user's own operators (notation/source.py)."""
+    from matdiff.notation.source import program_latex
+
+    latex = program_latex(derivative.program)
+    return {"latex": latex, "mathml": mathml(latex)}
 
 
 def section(expression: str, wrt: list[str], shapes: dict, layout: str, name: str,

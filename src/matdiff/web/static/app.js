@@ -18,6 +18,7 @@ const ID_ATTRIBUTES = ["for", "aria-controls", "aria-labelledby", "aria-describe
 
 const state = {
   capabilities: {},
+  shown: null,        // the link of the answer on screen: the form differs from it, the answer is stale
   query: null,        // {controller, generation} of the query in flight or on screen
   generation: 0,
 };
@@ -160,11 +161,25 @@ function busy(on) {
   }, 1000);
 }
 
-function markStale(stale) {
+const STALE_WORDS = {
+  computing: "This result is for the previous query; the new one is being computed.",
+  edited: "This result is for the inputs you had before: press Differentiate (or Ctrl+Enter) for these.",
+};
+
+function markStale(stale, why = "computing") {
   const shown = !$("result").hidden;
+  $("stale").textContent = STALE_WORDS[why];
   show($("stale"), stale && shown);
   $("result").classList.toggle("stale", stale && shown);
   $("result").setAttribute("aria-busy", String(stale && shown));
+}
+
+// Any edit of the form: the answer on screen belongs to other inputs from that moment (and to these
+// again when the edit is undone). The query in flight, if any, is for the old inputs too.
+function formChanged() {
+  if ($("result").hidden || state.shown === null || document.body.classList.contains("busy")) return;
+  const query = readForm();
+  markStale(query.problem !== undefined || permalink(query) !== state.shown, "edited");
 }
 
 function stopped() {
@@ -220,8 +235,12 @@ function drawResult(query, answers, link, signal) {
   for (const old of [...$("answers").children].slice(1)) old.remove();
   answers.forEach((data, k) => drawAnswer(answerBlock(k), data, query.requests[k], query, signal));
   markStale(false);
+  state.shown = link;
   show($("result"), true);
+  drawMath($("question-math"), answers[0].question?.mathml, answers[0].question?.latex);
+  show($("question"), Boolean(answers[0].question));
   for (const box of $("result").querySelectorAll(".math")) watchOverflow(box);
+  formChanged();   // edited while it was computed: it is already the old answer
   $("permalink").href = link;
   $("permalink").textContent = location.origin + link;
   copyButtons($("result"));
@@ -233,7 +252,7 @@ function drawAnswer(suffix, data, request, query, signal) {
   id("result-title").textContent = query.order === 2
     ? `Second derivative by ${by.join(" and ")}` + (by[0] === by[1] ? " (Hessian)" : " (mixed)")
     : `Derivative with respect to ${by[0]}`;
-  drawMath(id("math"), data.mathml, data.latex);
+  drawMath(id("math"), data.equation?.mathml || data.mathml, data.equation?.latex || data.latex);
   id("shape").textContent = shapeWords(data.shape);
   id("layout-name").textContent = LAYOUT_WORDS[data.layout] || data.layout;
   const notes = clear(id("notes"));
@@ -380,6 +399,7 @@ async function start() {
   $("form").addEventListener("submit", (event) => { event.preventDefault(); differentiate({reveal: true}); });
   $("cancel").addEventListener("click", () => { stop(); stopped(); });
   $("expression").addEventListener("input", expressionEdited);
+  for (const event of ["input", "change"]) $("form").addEventListener(event, () => setTimeout(formChanged));
   $("expression").addEventListener("keydown", (event) => {   // Ctrl/Cmd+Enter differentiates
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); differentiate({reveal: true}); }
   });

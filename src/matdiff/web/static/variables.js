@@ -20,6 +20,7 @@ export const table = {
   shapes: new Map(),   // name -> {spec, origin}: the declared shapes
   types: new Map(),    // name -> {type, origin}: the declared types (general is not stored)
   wrt: [],             // the ticked names, in the order ticked
+  wanted: [],          // every name the user ticked: a name deleted and typed again is ticked again
   loaded: null,        // the expression an example or link gave shapes for
   inputs: [],          // the server's last rows: {name, shape, given, could_be}
 };
@@ -43,6 +44,7 @@ export function load({expr, shapes = {}, assume = {}, wrt = []}, origin) {
   table.types = new Map(Object.entries(assume).filter(([, type]) => type !== "general")
     .map(([name, type]) => [name, {type, origin}]));
   table.wrt = [...wrt];
+  table.wanted = [...wrt];
   table.loaded = Object.keys(shapes).length || Object.keys(assume).length ? expr : null;
   table.inputs = [];
 }
@@ -57,8 +59,8 @@ export function reconcile(expression) {
       if (!present.has(name) || (entry.origin !== "typed" && table.loaded === null)) dropped = map.delete(name);
     }
   }
-  const ticked = table.wrt.filter((name) => present.has(name));
-  dropped ||= ticked.length !== table.wrt.length;
+  const ticked = table.wanted.filter((name) => present.has(name));
+  dropped ||= ticked.join(",") !== table.wrt.join(",");
   table.wrt = ticked;
   if (dropped) showDeclared();
   return dropped;
@@ -127,6 +129,11 @@ function draw(expression, rows, problem) {
   problemBox.textContent = problem ? problem.error : "";
   problemBox.hidden = !problem || sameAsError;   // an error is shown once
   if (!rows) { showDeclared(); return; }  // keep the table while the expression is mid-edit
+  if (!table.wrt.length && rows.length === 1) {   // one input: the choice is obvious, tick it
+    table.wrt = [rows[0].name];
+    table.wanted = [...table.wanted.filter((name) => name !== rows[0].name), rows[0].name];
+    $("variables").dataset.names = "";
+  }
   const names = [...rows.map((row) => row.name), ...intermediatesIn(expression).map((name) => "=" + name)];
   const body = $("variables");
   if (body.dataset.names === names.join(",")) {
@@ -152,6 +159,7 @@ function tick(name) {
   box.setAttribute("aria-label", `differentiate with respect to ${name}`);
   box.addEventListener("change", () => {
     table.wrt = box.checked ? [...table.wrt.filter((n) => n !== name), name] : table.wrt.filter((n) => n !== name);
+    table.wanted = [...table.wanted.filter((n) => n !== name), ...(box.checked ? [name] : [])];
   });
   return box;
 }

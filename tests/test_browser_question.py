@@ -1,0 +1,79 @@
+"""Issue 25, items 1 and 2 in the browser: an answer on screen always belongs to the inputs on
+screen, a new expression with one input ticks it, and the answer is shown as an equation under the
+question itself, rendered as math."""
+
+import re
+
+import pytest
+
+from browser_fixtures import PERMALINK, expect, needs_chromium, wait_for_result
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+
+EDITED = "inputs you had before"
+
+
+def test_an_edit_marks_the_answer_stale_at_once_and_undoing_it_unmarks_it(server, page):
+    base, _ = server
+    page.goto(base + PERMALINK)
+    wait_for_result(page)
+    expect(page.locator("#stale")).to_be_hidden()
+
+    page.fill("#expression", "2*W2*W1*h")   # not differentiated: the old answer is no longer this one's
+    expect(page.locator("#stale")).to_be_visible()
+    expect(page.locator("#stale")).to_contain_text(EDITED)
+    expect(page.locator("#result")).to_have_class(re.compile("stale"))
+
+    page.fill("#expression", "W2*W1*h")   # back to what the answer is for (the link's shapes kept)
+    expect(page.locator("#stale")).to_be_hidden()
+
+    page.select_option("#layout", "denominator")   # a layout, a shape, a tick: each one counts
+    expect(page.locator("#stale")).to_contain_text(EDITED)
+    page.select_option("#layout", "numerator")
+    expect(page.locator("#stale")).to_be_hidden()
+    page.fill("#variables input[data-name='h']", "3")
+    expect(page.locator("#stale")).to_be_visible()
+    page.fill("#variables input[data-name='h']", "2")
+    expect(page.locator("#stale")).to_be_hidden()
+    page.locator("#variables input.wrt[data-wrt='W2']").check()
+    expect(page.locator("#stale")).to_be_visible()
+
+    page.click("#go")   # differentiated: the answer is current again
+    wait_for_result(page)
+    expect(page.locator("#stale")).to_be_hidden()
+
+
+def test_a_fresh_expression_with_one_input_is_ticked_and_differentiates(server, page):
+    base, _ = server
+    page.goto(base + PERMALINK)
+    wait_for_result(page)
+    page.fill("#expression", "sum(exp(x))")
+    expect(page.locator("#variables input.wrt[data-wrt='x']")).to_be_checked()
+    page.click("#go")
+    expect(page).to_have_url(re.compile(r"wrt=x"))
+    wait_for_result(page)
+    assert page.locator("#error").is_hidden()
+
+
+def test_a_name_deleted_and_typed_again_is_ticked_again(server, page):
+    base, _ = server
+    page.goto(base + PERMALINK)
+    wait_for_result(page)
+    page.fill("#expression", "W2*h")   # W1 gone: unticked
+    expect(page.locator("#variables tr[data-name='W1']")).to_have_count(0)
+    page.fill("#expression", "W2*W1*h")
+    expect(page.locator("#variables input.wrt[data-wrt='W1']")).to_be_checked()
+
+
+def test_the_answer_is_an_equation_under_the_question(server, page):
+    base, _ = server
+    page.goto(base + "/?expr=" + "z1%20%3D%20W1*x%3B%20L%20%3D%200.5*sum((W2*tanh(z1)%20-%20y).%5E2)"
+              + "&wrt=W1&layout=gradient&shapes=W1:3x2;W2:2x3")
+    wait_for_result(page)
+    question = page.locator("#question-math math")
+    expect(question).to_have_count(1)
+    expect(question).to_contain_text("z")   # the user's own statements, as math
+    equation = page.locator("#math math")
+    expect(equation).to_contain_text("∂")
+    expect(equation).to_contain_text("L")   # the program's own name for its value, not f
+    expect(page.locator("#text")).not_to_contain_text("∂")   # the copyable text stays the formula
