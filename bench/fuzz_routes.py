@@ -62,7 +62,9 @@ class _Disagrees(Exception):
     pass
 
 
-def _agree(got, want, what: str) -> None:
+def _agree(got, want, what: str, spread=None) -> None:
+    """``got`` is ``want``, to rounding; ``spread()`` (how far ``want`` moves when the values move
+    by one part in 10¹⁰) widens that where the point is ill-conditioned (inv of a near-singular)."""
     got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
     if not np.all(np.isfinite(want)):  # 0·∞ past an overflow: evaluate's nan, compiled code's 0
         return
@@ -70,8 +72,15 @@ def _agree(got, want, what: str) -> None:
         raise _Disagrees(f"{what}: {got.shape} entries, evaluate gives {want.shape}")
     got = got.reshape(want.shape)
     scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
-    if not np.allclose(got, want, rtol=1e-7, atol=1e-9 * scale):
+    if np.allclose(got, want, rtol=1e-7, atol=1e-9 * scale):
+        return
+    if spread is None or not np.max(np.abs(got - want)) <= 100 * spread():
         raise _Disagrees(f"{what} differs from evaluate")
+
+
+def _spread(d, values: dict, want) -> float:
+    moved = {name: np.asarray(value, dtype=float) * (1 + 1e-10) for name, value in values.items()}
+    return float(np.max(np.abs(np.asarray(d.evaluate(moved), dtype=float) - want), initial=0.0))
 
 
 def _routes(case, values: dict, *, entries: bool, second: bool) -> list[tuple[str, object]]:
@@ -102,7 +111,8 @@ def _routes(case, values: dict, *, entries: bool, second: bool) -> list[tuple[st
         if d is None or "value" not in state:
             return
         with np.errstate(all="ignore"):
-            _agree(d.compile("numpy")(**_inputs(d, values)), state["value"], "compiled numpy")
+            _agree(d.compile("numpy")(**_inputs(d, values)), state["value"], "compiled numpy",
+                   lambda: _spread(d, values, state["value"]))
 
     def backward():
         d = state.get("d")
@@ -113,7 +123,7 @@ def _routes(case, values: dict, *, entries: bool, second: bool) -> list[tuple[st
         if grads.text is not None and "value" in state:
             with np.errstate(all="ignore"):
                 _, gradient = grads.compile("numpy")(**_inputs(grads[wrt], values))
-            _agree(gradient[wrt], state["value"], "compiled gradients")
+            _agree(gradient[wrt], state["value"], "compiled gradients", lambda: _spread(d, values, state["value"]))
 
     def twice():
         d2 = md.diff(program, wrt=(wrt, wrt), shapes=shapes, layout="jacobian")

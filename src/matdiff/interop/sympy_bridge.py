@@ -250,6 +250,10 @@ def exact_power(sp: Any, base: Any, exponent: Any) -> Any:
     be huge: SymPy computes every digit, and 2^(2^(2^65536)) has more than any machine can hold."""
     if _huge(base, exponent):
         return sp.Pow(base, exponent, evaluate=False)
+    if not getattr(exponent, "is_Number", True) and not getattr(base, "is_Number", True):
+        # a symbolic power of a symbolic base: SymPy's evaluation of exp(E)^F expands E into real
+        # and imaginary parts, minutes on long entries, to rewrite what is already right
+        return sp.Pow(base, exponent, evaluate=False)
     return base ** exponent
 
 

@@ -170,6 +170,8 @@ def diag_distributes(x: MatrixExpr) -> MatrixExpr | None:
     def distribute(left: MatrixExpr, right: MatrixExpr) -> list[MatrixExpr] | None:
         if left.op != "sum" or not (is_call(right, "diag") and right.shape_class == "matrix"):
             return None
+        if any(t.shape_class == "scalar" for t in left.args):  # (I - 3)·diag(v): the 3 is 3·1·1ᵀ, not 3·I
+            return None
         terms = []
         for t in left.args:
             parts = summand_of(t)

@@ -36,7 +36,7 @@ MAX_ENTRIES = 2_000  # of the derivative: beyond this, a by-hand comparison is n
 SIMPLIFY_BELOW = 80  # operations in an entry: simplify() is slow on big expressions
 SIMPLIFY_IN_ALL = 600  # operations in all the entries together: past this, no entry is simplified
 SIMPLIFY_SYMBOLS = 6  # letters in an entry: simplify() cancels by multivariate gcds, 5 s on 46 operations in 9
-MAX_OPERATIONS = 20_000  # in all the entries: past this they are pages long, no help by hand (and slow to print)
+MAX_NODES = 60_000  # of SymPy's trees in one array of entries: past this they are pages long, no help by hand
 
 
 def _sympy():
@@ -176,12 +176,32 @@ def sympy_algebra(sympy, symbols: dict) -> Algebra:
     }, lambda function, x: functions[function.name](x))
 
 
+def _nodes_within(expressions, limit: int) -> int:
+    """How many nodes the trees of ``expressions`` have, counting no further than ``limit`` + 1
+    (SymPy's count_ops took a minute on entries of five million operations)."""
+    count, stack = 0, [e for e in expressions if hasattr(e, "args")]
+    while stack and count <= limit:
+        node = stack.pop()
+        count += 1
+        stack.extend(node.args)
+    return count
+
+
+def _refuse_if_long(expressions) -> None:
+    if _nodes_within(expressions, MAX_NODES) > MAX_NODES:
+        raise LimitError(f"the entries grow past {MAX_NODES:,} terms, too long to compare by hand; "
+                         "the matrix form or the index form says it whole")
+
+
 def evaluate_symbolic(root: ir.Tensor, symbols: dict) -> np.ndarray:
-    """The IR's value as an object array of SymPy expressions; ``symbols`` maps names to such arrays."""
+    """The IR's value as an object array of SymPy expressions; ``symbols`` maps names to such arrays.
+    Each step's entries are measured, so a blow-up (inv of a 3×3 of long entries) stops early."""
     algebra = sympy_algebra(_sympy(), symbols)
 
     def compute(node: ir.Tensor, args: list, shape: tuple) -> np.ndarray:
-        return np.asarray(algebra.apply(node, args, shape), dtype=object).reshape(shape)
+        value = np.asarray(algebra.apply(node, args, shape), dtype=object).reshape(shape)
+        _refuse_if_long(value.reshape(-1))
+        return value
 
     return interpret(root, compute, lambda node: tuple(int(d) for d in node.shape))
 
@@ -195,10 +215,8 @@ def _tidied(value: np.ndarray) -> np.ndarray:
         return value
     sympy = _sympy()
     flat = [sympy.sympify(entry) for entry in value.reshape(-1)]
+    _refuse_if_long(flat)
     sizes = [sympy.count_ops(entry) for entry in flat]
-    if sum(sizes) > MAX_OPERATIONS:
-        raise LimitError(f"the entries hold {sum(sizes):,} operations, too long to compare by hand "
-                         f"(at most {MAX_OPERATIONS:,}); the matrix form or the index form says it whole")
     budget = sum(size for size in sizes if size < SIMPLIFY_BELOW) <= SIMPLIFY_IN_ALL
     tidy = np.empty(len(flat), dtype=object)
     tidy[:] = [sympy.factor_terms(sympy.simplify(entry)) if budget and size < SIMPLIFY_BELOW
