@@ -83,10 +83,14 @@ def test_hessian_with_a_list_for_wrt(client):
     assert body["check"]["status"] == "passed"
 
 
-def test_symbolic_shapes_are_derived_but_not_checked(client):
+def test_symbolic_shapes_are_checked_at_small_distinct_sizes(client):
+    """Issue 25, item 4: a symbolic dimension gets a small size for the check, and the reply says which."""
     body = client.post("/api/diff", json={"expression": "x'*A*x", "wrt": "x", "layout": "gradient"}).json()
     assert body["text"]
-    assert body["check"]["status"] == "skipped"
+    assert body["check"]["status"] == "passed" and body["check"]["sizes"] == {"n": 2}
+    body = client.post("/api/diff", json={"expression": "A*B", "wrt": "B", "layout": "jacobian",
+                                          "shapes": {"A": ["m", "k"], "B": ["k", "n"]}}).json()
+    assert body["check"]["status"] == "passed" and sorted(body["check"]["sizes"].values()) == [2, 3, 4]
 
 
 def test_shapes_may_be_written_as_the_page_writes_them(client):

@@ -56,7 +56,7 @@ DOMAIN = re.compile(r"\b(log|sqrt|inv|det|logdet)\s*\(|\./|/|\^\s*-")
 # ----- names, sizes and values ------------------------------------------------------------------------
 
 
-def _sizes(shapes: dict) -> dict:
+def small_sizes(shapes: dict) -> dict:
     """A distinct small size for each symbolic dimension."""
     sizes: dict = {}
     free = iter(SIZES)
@@ -132,7 +132,7 @@ class Check:
         self.inputs = infer_shapes(expression, shapes, assume=self.assume)
         self.answer = derivative.text if derivative.text is not None else derivative.index
         self.y_shape = derivative.arrangement.y_shape
-        self.sizes = _sizes({**self.inputs, "": self.y_shape})
+        self.sizes = small_sizes({**self.inputs, "": self.y_shape})
         within_limits(self.inputs, self.sizes, derivative.shape)
         self.safe = bool(DOMAIN.search(expression) or DOMAIN.search(claim))
         self.rng = np.random.default_rng(20240611)

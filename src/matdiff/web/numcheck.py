@@ -9,8 +9,9 @@ two evaluations per direction whatever the size of X. An entry in the wrong plac
 layout, not only the calculus. Second derivatives are checked as differences of
 the engine's first derivative (jacobian layout), for gradient and jacobian layouts.
 
-It runs only when every dimension is a known small integer, and otherwise says why
-it was skipped. Inputs with an assumed structure get values that have it (the engine's
+A symbolic dimension gets a small size, distinct from the others (as ``matdiff check`` picks
+them), and the verdict says which; inputs too large, or an intermediate as the variable, are
+skipped with the reason. Inputs with an assumed structure get values that have it (the engine's
 one structured draw), and directions that keep it when the derivative is taken within
 the structure (``convention="symmetric"``).
 """
@@ -38,9 +39,14 @@ def check(md, expression: str, wrt: list[str], layout: str, derivative, inputs: 
     ``inputs`` maps every input name to its shape (as inferred); ``md`` is the
     matdiff module; ``assume`` and ``convention`` are the derivative's own.
     """
+    from matdiff.tools.checking import small_sizes
+
+    sizes = small_sizes({name: shape for name, shape in inputs.items() if shape is not None})
+    inputs = {name: shape if shape is None else tuple(sizes.get(d, d) for d in shape) for name, shape in inputs.items()}
     reason = _why_not(wrt, layout, inputs)
     if reason:
         return {"status": "skipped", "reason": reason}
+    chosen = {"sizes": sizes} if sizes else {}  # symbolic dimensions get small distinct sizes, said on the page
     rng = np.random.default_rng(0)  # the same link always shows the same check
     problems = []
     structures = assume.as_dict()
@@ -55,7 +61,7 @@ def check(md, expression: str, wrt: list[str], layout: str, derivative, inputs: 
         except FloatingPointError:
             problems.append("the values are not finite there")
             continue
-        return {**verdict, **_shown(values)}
+        return {**verdict, **_shown(values), **chosen}
     return {"status": "skipped", "reason": "no random values where the expression is defined: " + problems[-1]}
 
 

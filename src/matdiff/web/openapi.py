@@ -184,7 +184,9 @@ def openapi() -> dict:
                 "variables": {"type": "array", "items": _ref("Variable")},
                 "check": {"type": "object", "description": "against central finite differences", "properties": {
                     "status": {"type": "string", "enum": ["passed", "failed", "skipped"]},
-                    "max_error": {"type": "number"}, "reason": {"type": ["string", "null"]}}},
+                    "max_error": {"type": "number"}, "reason": {"type": ["string", "null"]},
+                    "sizes": {"type": "object", "description": "the size given to each symbolic dimension",
+                              "additionalProperties": {"type": "integer"}}}},
                 "vec": math,
                 "equation": {"type": "object", "description": "the answer with its left-hand side, ∂y/∂W1 = …",
                              "properties": {"latex": {"type": "string"}, "mathml": {"type": ["string", "null"]}}},

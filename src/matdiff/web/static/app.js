@@ -296,7 +296,9 @@ function drawCheck(id, check) {
     line.textContent = "✗ Does not match finite differences: " + (check.reason || "");
   } else line.textContent = "Not checked: " + (check.reason || "");
   const values = check.values ? Object.entries(check.values).map(([n, v]) => `${n} = ${JSON.stringify(v)}`) : [];
-  id("check-values").textContent = values.length ? "At random values " + values.join(", ") : "";
+  const sizes = check.sizes ? Object.entries(check.sizes).map(([d, n]) => `${d} = ${n}`) : [];
+  id("check-values").textContent = (sizes.length ? `With the sizes ${sizes.join(", ")}. ` : "") +
+    (values.length ? "At random values " + values.join(", ") : "");
 }
 
 // Several gradients of a scalar: also the one backward pass that gives them all (md.gradients).
