@@ -77,3 +77,30 @@ def test_the_answer_is_an_equation_under_the_question(server, page):
     expect(equation).to_contain_text("∂")
     expect(equation).to_contain_text("L")   # the program's own name for its value, not f
     expect(page.locator("#text")).not_to_contain_text("∂")   # the copyable text stays the formula
+
+
+def test_back_and_forward_restore_the_whole_state_the_url_describes(server, page):
+    """Issue 25, item 6: the example menu follows Back, and Back to / restores the first example."""
+    base, _ = server
+    page.goto(base + "/")
+    wait_for_result(page)
+    first = page.locator("#expression").input_value()
+    page.select_option("#examples", index=2)   # C = A·B
+    expect(page).to_have_url(re.compile("expr=A"))
+    wait_for_result(page)
+    chosen = page.locator("#expression").input_value()
+    page.select_option("#examples", index=4)   # x'·A·x
+    expect(page).to_have_url(re.compile("expr=x"))
+    wait_for_result(page)
+
+    page.go_back()
+    expect(page.locator("#expression")).to_have_value(chosen)
+    expect(page.locator("#examples")).to_have_value("1")
+    wait_for_result(page)
+    page.go_back()
+    expect(page.locator("#expression")).to_have_value(first)
+    expect(page.locator("#examples")).to_have_value("0")
+    wait_for_result(page)
+    page.go_forward()
+    expect(page.locator("#expression")).to_have_value(chosen)
+    expect(page.locator("#examples")).to_have_value("1")

@@ -405,14 +405,28 @@ async function start() {
   $("expression").addEventListener("keydown", (event) => {   // Ctrl/Cmd+Enter differentiates
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); differentiate({reveal: true}); }
   });
-  window.addEventListener("popstate", () => { stop(); if (fromURL()) differentiate({push: false}); });
+  window.addEventListener("popstate", () => { stop(); showURL(); });
 
   watchOverflow($("error-caret"), "the expression");
   watchOverflow($("backward-text"), "backward pass");
   watchOverflow(document.querySelector(".variables .table-scroll"), "table of variables");
   await loadCapabilities();
-  if (fromURL()) differentiate({push: false});
-  else { fill(EXAMPLES[0], "example"); $("examples").value = "0"; differentiate({push: false}); }
+  showURL();
+}
+
+// The whole state the URL describes: the form, the example menu, the answer. "/" is the first example.
+function showURL() {
+  if (!fromURL()) fill(EXAMPLES[0], "example");
+  $("examples").value = exampleShown();
+  differentiate({push: false});
+}
+
+// The example the form now holds (its expression, variables and layout), or "" for none.
+function exampleShown() {
+  const index = EXAMPLES.findIndex((example) => example.expr === $("expression").value &&
+    (example.layout || "numerator") === $("layout").value &&
+    (example.wrt || []).join(",") === [...variables.table.wrt].join(","));
+  return index < 0 ? "" : String(index);
 }
 
 start();
