@@ -193,3 +193,21 @@ def test_the_sympy_bridge_reads_expansion_and_row_sums():
     np.testing.assert_allclose(got, d.evaluate(values), rtol=1e-10)
     column_means = md.diff("sum(sum(mean(Z, 1).*C))", wrt="Z", shapes={"Z": (3, 4), "C": (1, 4)}, layout="gradient")
     assert column_means.to_sympy() is not None
+
+
+@pytest.mark.parametrize("expression, shapes, expected", [
+    ("M = Z - mean(Z, 1); S = sqrt(mean(M.^2, 1) + 0.001); N = M./S; sum(sum(N.*G))",
+     {"Z": (4, 3), "G": (4, 3)}, "mean(Z, 1)"),
+    ("M = Z - mean(Z, 2); S = sqrt(mean(M.^2, 2) + 0.001); N = M./S; sum(sum(N.*G))",
+     {"Z": (3, 4), "G": (3, 4)}, "mean(Z, 2)"),
+    ("0.5*sum((W*X + b - Y).^2)/6", {"W": (3, 4), "X": (4, 6), "Y": (3, 6), "b": (3,)}, "mean(W*X + b - Y, 2)"),
+])
+def test_a_sum_scaled_by_one_over_its_count_prints_as_a_mean(expression, shapes, expected):
+    """0.25*sum(Z, 1) over 4 rows is mean(Z, 1), as the normalisations are written (issue 21); the
+    printed form still evaluates to the derivative."""
+    wrt = "b" if "b" in shapes else "Z"
+    d = md.diff(expression, wrt=wrt, shapes=shapes, layout="gradient")
+    assert expected in d.text and "0.25*sum" not in d.text and "ones(4)*ones(4)'" not in d.text
+    rng = np.random.default_rng(5)
+    values = {name: rng.standard_normal(shape) for name, shape in shapes.items()}
+    np.testing.assert_allclose(md.evaluate(d.text, values, shapes=shapes), d.evaluate(values), rtol=1e-10)

@@ -44,7 +44,7 @@ def row_sums(x: MatrixExpr) -> MatrixExpr | None:
     summed = product(*matrices[:-1])
     if summed.shape_class != "matrix":
         return None
-    return product(*scalars, call("sum", (summed, number(2)), "column"))
+    return _sum_or_mean(scalars, summed, 2, _size_of_ones(matrices[-1]), "column")
 
 
 def column_sums(x: MatrixExpr) -> MatrixExpr | None:
@@ -57,8 +57,37 @@ def column_sums(x: MatrixExpr) -> MatrixExpr | None:
             summed = product(*matrices[k + 1:])
             if summed.shape_class != "matrix":
                 return None
-            return product(*scalars, *matrices[:k], call("sum", (summed, number(1)), "row"))
+            reduced = _sum_or_mean([f for f in scalars if f.op != "number"], summed, 1, _size_of_ones(factor), "row",
+                                   coefficient=_coefficient(scalars))
+            return product(*matrices[:k], reduced)
     return None
+
+
+def _size_of_ones(x: MatrixExpr) -> int | None:
+    """n of ones(n) or ones(n)' when it is a number."""
+    inner = x.args[0] if x.op == "transpose" else x
+    size = inner.args[-1] if inner.args else None
+    return int(size.name) if size is not None and size.op == "leaf" and size.name.isdigit() else None
+
+
+def _coefficient(scalars: list) -> float:
+    value = 1.0
+    for f in scalars:
+        if f.op == "number":
+            value *= f.value
+    return value
+
+
+def _sum_or_mean(scalars: list, summed: MatrixExpr, axis: int, size: int | None, shape_class: str, *,
+                 coefficient: float | None = None) -> MatrixExpr:
+    """c·sum(X, k), or (c·n)·mean(X, k) when c·n is a whole number: 0.25*sum(Z, 1) over 4 rows
+    is mean(Z, 1), as the normalisations of the literature write it."""
+    if coefficient is None:
+        coefficient, scalars = _coefficient(scalars), [f for f in scalars if f.op != "number"]
+    scaled = coefficient * size if size else None
+    if scaled is not None and coefficient != 1.0 and abs(scaled - round(scaled)) < 1e-12 and round(scaled) != 0:
+        return product(number(float(round(scaled))), *scalars, call("mean", (summed, number(axis)), shape_class))
+    return product(number(coefficient), *scalars, call("sum", (summed, number(axis)), shape_class))
 
 
 def _repeated(term: MatrixExpr) -> MatrixExpr | None:
@@ -71,10 +100,10 @@ def _repeated(term: MatrixExpr) -> MatrixExpr | None:
     scalars, matrices = _split(inner)
     if len(matrices) == 1 and _ones_call(matrices[0]) is not None:  # c·1: the number c, repeated
         kept = matrices[0]
-    elif len(matrices) == 2 and _ones_call(matrices[1]) == "row" and matrices[0].shape_class == "column":
-        kept = matrices[0]
-    elif len(matrices) == 2 and _ones_call(matrices[0]) == "column" and matrices[1].shape_class == "row":
-        kept = matrices[1]
+    elif len(matrices) >= 2 and _ones_call(matrices[-1]) == "row" and product(*matrices[:-1]).shape_class == "column":
+        kept = product(*matrices[:-1])  # (X·1)·1ᵀ: a column of row sums, repeated
+    elif len(matrices) >= 2 and _ones_call(matrices[0]) == "column" and product(*matrices[1:]).shape_class == "row":
+        kept = product(*matrices[1:])
     else:
         return None
     if _ones_call(kept) is not None:  # c·1ₘ·1ₙᵀ repeats the number c: a scalar beside a matrix is one
