@@ -233,3 +233,23 @@ def test_check_accepts_the_right_answer_where_every_point_is_ill_conditioned():
     assert md.check(expression, "b", d.text, shapes=shapes).correct
     *bindings, value = d.text.split("; ")
     assert not md.check(expression, "b", "; ".join([*bindings, f"2*({value})"]), shapes=shapes).correct
+
+
+def test_a_vec_form_of_an_outer_product_through_an_opened_contraction_has_its_sizes():
+    """KeyError ('inlined', 2): the vec form opened an order-3 contraction into its operands but
+    knew the sizes only of the outer one's labels (the issue-26 family, seed-1 100k run)."""
+    shapes = {"x": (3,), "z": (2,), "A": (3, 3), "a": ()}
+    expression = "kron(-softmax(x.*x), log(z.*z + 1) - (logsumexp(x) ./ (det(A*A' + eye(3))^2 + 1))*a)"
+    for layout in ("denominator", "vec"):
+        d = md.diff(expression, wrt="A", shapes=shapes, layout=layout)
+        _ = d.index, d.latex, str(md.explain(expression, "A", shapes=shapes, layout=layout))
+        if d.text is not None:
+            _printed_agrees(expression, "A", shapes, layout=layout)
+
+
+def test_entries_with_a_kink_are_not_simplified_case_by_case():
+    """simplify() split sign(·) of a norm1 into cases: 20 s for one entry of a 2×2."""
+    pytest.importorskip("sympy")
+    result = md.entries("logdet(diag(z)*diag(z)' + eye(2)) ./ exp(-tan(tanh(norm1(D))))", "D",
+                        shapes={"D": (2, 2), "z": (2,)}, layout="vec")
+    assert result.shape == (1, 4)

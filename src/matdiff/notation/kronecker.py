@@ -19,7 +19,8 @@ def _labelled(node: Tensor):
     contraction does not have), for an einsum or a reshape of one that only adds 1s. Operands
     that are themselves contractions of order 3 or more (a shared seed δδ) are inlined."""
     if node.op == "einsum":
-        return _inline_tensors(node), list(node.params[1]), dict(label_sizes(node))
+        operands, sizes = inlined_with_sizes(node)  # the opened einsums' labels have sizes too
+        return operands, list(node.params[1]), sizes
     if node.op == "reshape" and node.args[0].op == "einsum":
         inner = node.args[0]
         labels, position = [], 0

@@ -206,6 +206,11 @@ def evaluate_symbolic(root: ir.Tensor, symbols: dict) -> np.ndarray:
     return interpret(root, compute, lambda node: tuple(int(d) for d in node.shape))
 
 
+def _kinked(sympy) -> tuple:
+    """Functions whose cases simplify() takes apart one by one (|x|, sign, step, max)."""
+    return sympy.Piecewise, sympy.Abs, sympy.sign, sympy.Heaviside, sympy.Max, sympy.Min
+
+
 def _tidied(value: np.ndarray) -> np.ndarray:
     """Each entry simplified when it is small, in few letters, and all of them together are small:
     simplify() takes a second on a 60-operation trigonometric entry, so 81 of them (cos(A^3) by a
@@ -221,6 +226,7 @@ def _tidied(value: np.ndarray) -> np.ndarray:
     tidy = np.empty(len(flat), dtype=object)
     tidy[:] = [sympy.factor_terms(sympy.simplify(entry)) if budget and size < SIMPLIFY_BELOW
                and len(entry.free_symbols) <= SIMPLIFY_SYMBOLS and not holds_huge_power(sympy, entry)
+               and not entry.has(*_kinked(sympy))  # simplify splits every case: 20 s for one norm1
                else entry for entry, size in zip(flat, sizes)]
     return tidy.reshape(value.shape)
 
