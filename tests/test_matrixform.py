@@ -394,3 +394,27 @@ def test_unit_axes_are_dropped():
     d = md.diff("A*B", wrt="A", shapes=shapes, layout="numerator")
     assert d.text == "B'" and "δ" not in d.index
     assert md.diff("A*B", wrt="A", shapes=shapes, layout="vec").text == "B'"
+
+
+@pytest.mark.parametrize("expression, wrt, shapes, printed, latex", [
+    ("sum(sum((W*X - Y).^2))/6", "W", {"W": (3, 4), "X": (4, 6), "Y": (3, 6)}, "(W*X - Y)*X'/3",
+     r"\frac{1}{3} \left(W X - Y\right) X^{\top}"),
+    ("x'*x/3", "x", {"x": (3,)}, "2*x/3", r"\frac{2}{3} x"),
+    ("sum(exp(x/3))", "x", {"x": (3,)}, "exp(x/3)/3", r"\frac{1}{3} \exp\left(\frac{1}{3} x\right)"),
+])
+def test_constants_print_exactly_as_fractions(expression, wrt, shapes, printed, latex):
+    """Issue 24: 1/3 prints as 1/3 (Y/3), not 0.333333333333333*Y; the fraction is the same double,
+    so the printed form evaluates to the same numbers."""
+    d = md.diff(expression, wrt=wrt, shapes=shapes, layout="gradient")
+    assert (d.text, d.latex) == (printed, latex)
+    rng = np.random.default_rng(2)
+    values = {name: rng.standard_normal(shape) for name, shape in shapes.items()}
+    np.testing.assert_allclose(md.evaluate(d.text, values, shapes=shapes), d.evaluate(values), rtol=1e-14)
+
+
+def test_a_decimal_that_is_short_stays_a_decimal():
+    from matdiff.notation.mtree import fraction
+
+    assert fraction(0.25) is None and fraction(0.5) is None and fraction(0.1) is None
+    assert fraction(1 / 3) == (1, 3) and fraction(-5 / 6) == (-5, 6) and fraction(1 / 7 + 1e-17) == (1, 7)
+    assert fraction(0.1234567891) is None

@@ -195,6 +195,27 @@ def format_number(value: float) -> str:
     return format(value, ".15g")
 
 
+MAX_DENOMINATOR = 64
+
+
+def fraction(value: float) -> tuple[int, int] | None:
+    """(p, q) when ``value`` is the double p/q, q ≤ 64, and has no short decimal: 1/6 prints as
+    1/6, not 0.166666666666667 (issue 24); 0.25 stays 0.25. p/q evaluates to the same double."""
+    value = float(value)
+    if value.is_integer() or len(repr(abs(value))) <= 8:
+        return None
+    for q in range(3, MAX_DENOMINATOR + 1):
+        p = round(value * q)
+        if p != 0 and p / q == value:
+            return p, q
+    return None
+
+
+def _number_text(value: float) -> str:
+    exact = fraction(value)
+    return f"{exact[0]}/{exact[1]}" if exact else format_number(value)
+
+
 
 def _dim_text(d) -> str:
     return str(d).replace("*", "*") if isinstance(d, str) else str(d)
@@ -208,6 +229,8 @@ _LEVEL = {"sum": 1, "product": 2, "hadamard": 2, "divide": 2, "quotient": 2, "ne
 
 
 def _level(x: MatrixExpr) -> int:
+    if x.op == "number" and fraction(x.value):  # 1/6 reads as a quotient
+        return 2
     if x.op == "number" and x.value < 0:
         return 3
     return _LEVEL.get(x.op, 6)
@@ -241,9 +264,13 @@ def _text(x: MatrixExpr, memo: dict) -> str:
     if op == "leaf":
         return x.name
     if op == "number":
-        return format_number(x.value)
+        return _number_text(x.value)
     if op == "call":
         return f"{x.name}({', '.join(show(a) for a in x.args)})"
+    if op == "product" and x.args[0].op == "number" and fraction(x.args[0].value) and len(x.args) > 1:
+        p, q = fraction(x.args[0].value)  # type: ignore[misc]
+        rest = "*".join(wrap(f, 3 if position == 0 else 4) for position, f in enumerate(x.args[1:]))
+        return f"{'' if p == 1 else '-' if p == -1 else f'{p}*'}{rest}/{q}"  # Y/6, not 0.166666666666667*Y
     if op == "transpose":
         return wrap(x.args[0], 6) + "'"
     if op == "negate":
@@ -268,7 +295,7 @@ def _signed_terms(x: MatrixExpr, show, wrap) -> str:
     parts = [show(x.args[0])]
     for t in x.args[1:]:
         if t.op == "number" and t.value < 0:
-            parts.append(f"- {format_number(-t.value)}")
+            parts.append(f"- {_number_text(-t.value)}")
         else:
             parts.append(f"- {wrap(t.args[0], 2)}" if t.op == "negate" else f"+ {wrap(t, 2)}")
     return " ".join(parts)
@@ -300,13 +327,17 @@ def function_latex(name: str, argument: str, atomic: str) -> str:
 def latex(x: MatrixExpr) -> str:
     def wrap(y: MatrixExpr, minimum: int) -> str:
         s = latex(y)
-        level = 2 if is_call(y, "kron") else _level(y)  # A ⊗ B is infix here: (A ⊗ B) K, (A ⊗ B)^T
+        level = 2 if is_call(y, "kron") else 6 if y.op == "number" and fraction(y.value) and y.value > 0 \
+            else _level(y)  # A ⊗ B is infix here: (A ⊗ B) K, (A ⊗ B)^T; \frac{1}{3} is whole
         return f"\\left({s}\\right)" if level < minimum else s
 
     op = x.op
     if op == "leaf":
         return latex_name(x.name) if not x.name.replace("*", "").isdigit() else x.name
     if op == "number":
+        exact = fraction(x.value)
+        if exact:
+            return ("-" if exact[0] < 0 else "") + rf"\frac{{{abs(exact[0])}}}{{{exact[1]}}}"
         return format_number(x.value)
     if op == "call":
         if x.name in FUNCTIONS:
