@@ -124,3 +124,35 @@ def test_on_a_phone_the_variables_fit_and_the_answer_is_in_the_first_screen(serv
     phone.wait_for_timeout(600)   # the smooth scroll to the answer
     top = phone.evaluate("() => document.querySelector('#result-title').getBoundingClientRect().top")
     assert 0 <= top < 844 / 2, top
+
+
+def test_one_type_menu_picks_the_kind_and_the_structure_and_fills_in_the_shape(server, page):
+    """Issue 25, item 8: scalar / vector / matrix / symmetric matrix … in one menu, as on
+    matrixcalculus.org; a choice fills in the shape, which stays editable."""
+    base, _ = server
+    page.goto(base + "/?expr=x'*A*x&wrt=x&layout=gradient")
+    wait_for_result(page)
+    expect(page.locator("#variables select.type[data-name='x']")).to_have_value("vector")
+    expect(page.locator("#variables select.type[data-name='A']")).to_have_value("matrix")
+    options = page.locator("#variables select.type[data-name='x'] option").all_text_contents()
+    assert "symmetric matrix" not in options and "scalar" in options
+
+    page.select_option("#variables select.type[data-name='A']", "symmetric")   # n x n already: kept
+    expect(page.locator("#variables input.shape[data-name='A']")).to_have_attribute("placeholder", "n x n")
+    page.click("#go")
+    expect(page).to_have_url(re.compile("assume=A:symmetric"))
+    wait_for_result(page)
+    expect(page.locator("#text")).to_have_text("2*A*x")
+
+    page.goto(base + "/?expr=y'*A*x&wrt=x&layout=gradient")   # A is m x n here: symmetric makes it square
+    wait_for_result(page)
+    page.select_option("#variables select.type[data-name='A']", "diagonal")
+    expect(page.locator("#variables input.shape[data-name='A']")).to_have_value(re.compile(r"^(\w) x \1$"))
+    page.click("#go")
+    expect(page).to_have_url(re.compile("assume=A:diagonal"))
+    wait_for_result(page)
+
+    page.select_option("#variables select.type[data-name='x']", "scalar")
+    expect(page.locator("#variables input.shape[data-name='x']")).to_have_value("scalar")
+    page.fill("#variables input.shape[data-name='x']", "n")   # still editable: back to a vector
+    expect(page.locator("#variables select.type[data-name='x']")).to_have_value("vector")

@@ -8,11 +8,16 @@
 import {$, clear, element, shapeSpec} from "./dom.js";
 import {post} from "./api.js";
 
+// One menu for what matrixcalculus.org users pick: the kind (it fills in the shape, which stays
+// editable) and, for a structure, the assumption sent with the query.
 export const TYPES = [
-  ["general", "general"], ["symmetric", "symmetric"], ["spd", "SPD (symmetric positive definite)"],
-  ["diagonal", "diagonal"], ["positive", "positive entries"],
+  ["scalar", "scalar"], ["vector", "vector"], ["matrix", "matrix"],
+  ["symmetric", "symmetric matrix"], ["spd", "SPD matrix (positive definite)"], ["diagonal", "diagonal matrix"],
+  ["positive", "positive entries"], ["onehot", "one-hot columns"],
 ];
+const KINDS = new Set(["scalar", "vector", "matrix"]);            // a shape, no assumption
 const MATRIX_ONLY = new Set(["symmetric", "spd", "diagonal"]);   // square matrices only
+const NOT_SCALAR = new Set([...MATRIX_ONLY, "onehot"]);
 const ORIGIN_WORDS = {typed: "yours", example: "from the example", link: "from the link"};
 const ASSIGNMENT = /(?:^|[;\n])\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)/g;
 
@@ -190,10 +195,47 @@ function inputRow(row) {
   select.dataset.name = row.name;
   select.setAttribute("aria-label", `type of ${row.name}`);
   select.addEventListener("change", () => {
-    if (select.value === "general") table.types.delete(row.name);
+    const shown = table.inputs.find((r) => r.name === row.name)?.shape;
+    const spec = shapeFor(select.value, table.shapes.get(row.name)?.spec, shown, row.name);
+    if (KINDS.has(select.value)) table.types.delete(row.name);
     else table.types.set(row.name, {type: select.value, origin: "typed"});
+    if (spec !== null) {
+      table.shapes.set(row.name, {spec, origin: "typed"});
+      input.value = spec;
+      refreshSoon();
+    }
   });
   return tr;
+}
+
+// The shape a choice in the type menu implies, keeping what fits of the one there (typed or
+// inferred); null to leave the shape as it is.
+function shapeFor(type, typed, inferred, name) {
+  const current = typed ? parseSpec(typed) : inferred || null;
+  const fresh = (count) => freshDimensions(count, name);
+  if (type === "scalar") return "scalar";
+  if (type === "vector") return current?.length === 1 ? null : fresh(1)[0];
+  if (type === "matrix") return current?.length === 2 ? null : fresh(2).join(" x ");
+  if (MATRIX_ONLY.has(type)) {
+    if (current?.length === 2 && String(current[0]) === String(current[1])) return null;
+    const side = current?.length === 2 ? current[0] : current?.length === 1 ? current[0] : fresh(1)[0];
+    return typeof side === "number" ? `${side}x${side}` : `${side} x ${side}`;
+  }
+  return null;   // positive, one-hot: any shape
+}
+
+function parseSpec(spec) {   // "2x3" -> [2, 3], "n" -> ["n"], "scalar" -> []
+  const text = spec.trim().toLowerCase();
+  if (text === "scalar" || text === "") return [];
+  return text.split(/\s*[x×,]\s*/).filter(Boolean).map((d) => (/^\d+$/.test(d) ? Number(d) : d));
+}
+
+// Dimension names no declared shape uses yet: n, then m, p, q, …
+function freshDimensions(count, except) {
+  const used = new Set([...table.shapes.entries()].filter(([name]) => name !== except)
+    .flatMap(([, {spec}]) => parseSpec(spec).map(String)));
+  const free = ["n", "m", "p", "q", "r", "k"].filter((d) => !used.has(d));
+  return count === 2 ? [free[1] ?? "m", free[0] ?? "n"] : free.slice(0, count);
 }
 
 function updateRow(tr, row) {
@@ -204,12 +246,15 @@ function updateRow(tr, row) {
   tr.classList.toggle("inferred", !given);
 
   const select = tr.querySelector("select.type");
-  const [rows, columns] = row.shape || [];
-  const matrix = !row.shape || (row.shape.length === 2 && (rows === columns || typeof rows === "string" || typeof columns === "string"));
-  const chosen = table.types.get(row.name)?.type || "general";
+  const shape = given ? parseSpec(given.spec) : row.shape;
+  const [rows, columns] = shape || [];
+  const square = !shape || (shape.length === 2 && (rows === columns || typeof rows === "string" || typeof columns === "string"));
+  const kind = !shape ? "" : ["scalar", "vector", "matrix"][Math.min(shape.length, 2)];
+  const chosen = table.types.get(row.name)?.type || kind;
   clear(select);
+  if (!chosen) select.appendChild(element("option", "—")).value = "";   // no shape known yet
   for (const [value, words] of TYPES) {
-    if (!matrix && MATRIX_ONLY.has(value) && value !== chosen) continue;
+    if (value !== chosen && ((!square && MATRIX_ONLY.has(value)) || (kind === "scalar" && NOT_SCALAR.has(value)))) continue;
     const option = select.appendChild(element("option", words));
     option.value = value;
   }
