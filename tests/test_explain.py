@@ -285,3 +285,16 @@ def test_explanation_renders_for_terminal_and_notebook():
     data = e.to_dict()
     assert data["steps"][0]["local"][0]["tensor_shape"] == [2, 2, 2]
     assert data["backprop"]["gradients"][0]["symbol"].startswith("d")
+
+
+def test_the_explanation_as_json_holds_data_only():
+    """A step's on-demand printer (a functools.partial) leaked into the web API's JSON with its
+    memory address: output that differed on every run."""
+    import json
+
+    from matdiff.web import jobs
+
+    status, body = jobs.run("section", {"expression": "W2*W1*h", "wrt": ["W1"], "layout": "numerator",
+                                        "shapes": {"W1": [2, 2], "W2": [1, 2], "h": [2]}, "name": "explain"})
+    text = json.dumps(body)
+    assert status == 200 and "partial" not in text and " at 0x" not in text

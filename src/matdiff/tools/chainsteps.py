@@ -80,7 +80,7 @@ class Step:
     shape: tuple  # the tensor's shape
     operands: tuple[str, ...]  # the operands that depend on the variable
     local: tuple[Factor, ...]  # ∂name/∂operand, one per operand
-    printed_accumulated: Callable[[], Factor]  # ∂name/∂variable, printed when first asked for
+    printed_accumulated: Callable[[], Factor] = field(metadata={"internal": True})  # ∂name/∂variable, on demand
     contraction: str  # how the local factors meet the operands' derivatives
     function: str | None = None  # the elementwise function a diagonal local derivative comes from
 
