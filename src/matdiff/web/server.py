@@ -61,6 +61,7 @@ STATIC = {  # the only files ever served
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "api.js": "text/javascript; charset=utf-8",
+    "diagram.js": "text/javascript; charset=utf-8",
     "dom.js": "text/javascript; charset=utf-8",
     "examples.js": "text/javascript; charset=utf-8",
     "sections.js": "text/javascript; charset=utf-8",

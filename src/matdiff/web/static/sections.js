@@ -4,6 +4,7 @@
 
 import {$, caretAt, clear, copyText, drawReport, element, pageTerms, setText, watchOverflow} from "./dom.js";
 import {post} from "./api.js";
+import {chainDiagram} from "./diagram.js";
 
 const TARGETS = ["numpy", "jax", "torch"];
 const FEATURE = {explain: "explain", entries: "entries", code: "codegen"};
@@ -43,7 +44,9 @@ function working(box) {
 
 // Each loader draws its section and says whether it is complete (false: load again when reopened).
 const LOADERS = {
-  async explain(id, request, signal) { return report(id("explanation"), "/api/explain", request, signal); },
+  async explain(id, request, signal) {
+    return report(id("explanation"), "/api/explain", request, signal, chainDiagram);
+  },
   async entries(id, request, signal) { return report(id("entries"), "/api/entries", request, signal); },
   async code(id, request, signal) {
     const codes = {shown: null};   // target -> source; shown: the tab chosen last
@@ -53,11 +56,15 @@ const LOADERS = {
   },
 };
 
-async function report(box, path, request, signal) {
+async function report(box, path, request, signal, picture = null) {
   working(box);
   const {ok, data, cancelled} = await post(path, request, signal);
   if (cancelled) { clear(box); return false; }
-  if (ok) drawReport(box, data);
+  if (ok) {
+    drawReport(box, data);
+    const figure = picture && picture(data);
+    if (figure) box.prepend(figure);
+  }
   else clear(box).appendChild(element("p", pageTerms(data.error || "not available"), "problem"));
   return ok;
 }
