@@ -63,7 +63,10 @@ async function report(box, path, request, signal, picture = null) {
   if (ok) {
     drawReport(box, data);
     const figure = picture && picture(data);
-    if (figure) box.prepend(figure);
+    if (figure) {
+      box.prepend(figure);
+      watchOverflow(figure, "diagram of the chain");   // wider than a phone: it scrolls, by keyboard too
+    }
   }
   else clear(box).appendChild(element("p", pageTerms(data.error || "not available"), "problem"));
   return ok;
