@@ -34,7 +34,8 @@ from matdiff.language.assumptions import Assumptions, Structure
 
 MAX_ENTRIES = 2_000  # of the derivative: beyond this, a by-hand comparison is not the point
 SIMPLIFY_BELOW = 80  # operations in an entry: simplify() is slow on big expressions
-SIMPLIFY_IN_ALL = 600  # operations in all the entries together: past this, no entry is simplified
+SIMPLIFY_IN_ALL = 400  # operations in all the entries together: past this, no entry is simplified
+SIMPLIFY_ENTRIES = 16  # entries: simplify() takes up to a second each (a 2×3 softmax's 36 took 20 s)
 SIMPLIFY_SYMBOLS = 6  # letters in an entry: simplify() cancels by multivariate gcds, 5 s on 46 operations in 9
 MAX_NODES = 60_000  # of SymPy's trees in one array of entries: past this they are pages long, no help by hand
 
@@ -222,7 +223,8 @@ def _tidied(value: np.ndarray) -> np.ndarray:
     flat = [sympy.sympify(entry) for entry in value.reshape(-1)]
     _refuse_if_long(flat)
     sizes = [sympy.count_ops(entry) for entry in flat]
-    budget = sum(size for size in sizes if size < SIMPLIFY_BELOW) <= SIMPLIFY_IN_ALL
+    small = [size for size in sizes if size < SIMPLIFY_BELOW]
+    budget = sum(small) <= SIMPLIFY_IN_ALL and len(small) <= SIMPLIFY_ENTRIES
     tidy = np.empty(len(flat), dtype=object)
     tidy[:] = [sympy.factor_terms(sympy.simplify(entry)) if budget and size < SIMPLIFY_BELOW
                and len(entry.free_symbols) <= SIMPLIFY_SYMBOLS and not holds_huge_power(sympy, entry)
