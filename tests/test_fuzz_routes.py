@@ -253,3 +253,11 @@ def test_entries_with_a_kink_are_not_simplified_case_by_case():
     result = md.entries("logdet(diag(z)*diag(z)' + eye(2)) ./ exp(-tan(tanh(norm1(D))))", "D",
                         shapes={"D": (2, 2), "z": (2,)}, layout="vec")
     assert result.shape == (1, 4)
+
+
+def test_entries_with_a_symbolic_power_are_not_simplified():
+    """exp(u).^sqrt(v): simplify's exptrigsimp rewrote for minutes (seed-2 run, #4850)."""
+    pytest.importorskip("sympy")
+    result = md.entries("exp(softmax(y) - tr(A)) .^ sqrt(exp(log(exp(y))))", "y",
+                        shapes={"y": (3,), "A": (3, 3)}, layout="vec")
+    assert result.shape == (3, 3)

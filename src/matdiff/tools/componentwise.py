@@ -229,6 +229,7 @@ def _tidied(value: np.ndarray) -> np.ndarray:
     tidy[:] = [sympy.factor_terms(sympy.simplify(entry)) if budget and size < SIMPLIFY_BELOW
                and len(entry.free_symbols) <= SIMPLIFY_SYMBOLS and not holds_huge_power(sympy, entry)
                and not entry.has(*_kinked(sympy))  # simplify splits every case: 20 s for one norm1
+               and all(power.exp.is_Number for power in entry.atoms(sympy.Pow))  # exp(u)^v: exptrigsimp, minutes
                else entry for entry, size in zip(flat, sizes)]
     return tidy.reshape(value.shape)
 
