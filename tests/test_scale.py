@@ -167,3 +167,45 @@ def test_the_elementwise_algebra_does_work_near_linear_in_the_program(program, w
         measured.append(built["monomials"])
     assert measured[1] <= bound * max(measured[0], 1), measured
     assert measured[1] <= ceiling, measured  # before: 4.9 M at 20 statements, 2.5 M at depth 48
+
+
+def _tanh_nest(depth: int) -> str:
+    """sum(tanh(W_D*…tanh(W1*x))), written as one nested expression (issue 22's LaTeX workload)."""
+    inner = "x"
+    for k in range(1, depth + 1):
+        inner = f"tanh(W{k}*{inner})"
+    return f"sum({inner})"
+
+
+def _printer_visits(expression: str, wrt: str, monkeypatch) -> int:
+    """How many nodes the text and LaTeX printers visit for the derivative (each visit counted,
+    memoised or not): a count, the same on every machine."""
+    from matdiff.notation import mtree
+
+    visits = [0]
+    text_of, latex_of = mtree._text, mtree.latex
+
+    def counted_text(x, memo):
+        visits[0] += 1
+        return text_of(x, memo)
+
+    def counted_latex(x):
+        visits[0] += 1
+        return latex_of(x)
+
+    monkeypatch.setattr(mtree, "_text", counted_text)
+    monkeypatch.setattr(mtree, "latex", counted_latex)
+    d = md.diff(expression, wrt=wrt, layout="gradient")
+    _ = d.text, d.latex
+    monkeypatch.undo()
+    return visits[0]
+
+
+@pytest.mark.parametrize("workload, wrt, small", [(_tanh_nest, "W1", 8), (_tanh_nest, "W8", 8), (nest, "a", 30)],
+                         ids=["tanh-nest-by-W1", "tanh-nest-by-the-last", "sin-nest"])
+def test_printers_visit_nodes_linearly_in_the_depth(workload, wrt, small, monkeypatch):
+    """Issue 22: printing a depth-2N nest visits at most 2.2× the nodes of depth N (the LaTeX of a
+    depth-20 tanh nest took 9 s once, re-deciding parentheses of whole subtrees)."""
+    before = _printer_visits(workload(small), wrt, monkeypatch)
+    after = _printer_visits(workload(2 * small), wrt, monkeypatch)
+    assert before > 0 and after <= 2.2 * before, (before, after)
