@@ -261,3 +261,12 @@ def test_entries_with_a_symbolic_power_are_not_simplified():
     result = md.entries("exp(softmax(y) - tr(A)) .^ sqrt(exp(log(exp(y))))", "y",
                         shapes={"y": (3,), "A": (3, 3)}, layout="vec")
     assert result.shape == (3, 3)
+
+
+def test_a_ones_matrix_that_keeps_a_sum_full_size_stays():
+    """ones(2, 2) - c*z (a column, after expansion) became 1 - c*z: a 2-vector for a 2×2
+    derivative (seed-2 run, #45631; the rule that writes c·ones(m, n) + A as c + A needs an A of
+    the sum's full shape)."""
+    shapes = {"D": (2, 2), "z": (2,)}
+    _printed_agrees("mean(D - D*z)", "D", shapes)
+    _printed_agrees("mean(D - (D*z + softmax(z)))", "D", shapes)

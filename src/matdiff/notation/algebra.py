@@ -126,8 +126,10 @@ def ones_outer(x: MatrixExpr) -> MatrixExpr | None:
 
 
 def ones_in_sum(x: MatrixExpr) -> MatrixExpr | None:
-    """c·ones(m, n) + A = c + A: a constant matrix beside a matrix is a scalar that broadcasts."""
-    if x.op != "sum" or not any(t.shape_class != "scalar" and not _is_ones(summand_of(t).chain[-1] if summand_of(t).chain else t)
+    """c·ones(m, n) + A = c + A: a constant matrix beside a matrix is a scalar that broadcasts. Only
+    beside a term of the sum's full shape: beside a column (1 - v after expansion) the ones matrix is
+    what keeps the sum m×n."""
+    if x.op != "sum" or not any(t.shape_class == x.shape_class and not _is_ones(summand_of(t).chain[-1] if summand_of(t).chain else t)
                                 for t in x.args):
         return None
     changed, terms = False, []
