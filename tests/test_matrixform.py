@@ -413,7 +413,7 @@ def test_constants_print_exactly_as_fractions(expression, wrt, shapes, printed, 
 
 
 def test_a_decimal_that_is_short_stays_a_decimal():
-    from matdiff.notation.mtree import fraction
+    from matdiff.notation.numbers import fraction
 
     assert fraction(0.25) is None and fraction(0.5) is None and fraction(0.1) is None
     assert fraction(1 / 3) == (1, 3) and fraction(-5 / 6) == (-5, 6) and fraction(1 / 7 + 1e-17) == (1, 7)

@@ -247,14 +247,10 @@ _EXACT_BITS = 10_000  # a power of numbers bigger than this many bits stays unev
 
 def exact_power(sp: Any, base: Any, exponent: Any) -> Any:
     """base ** exponent in SymPy, left unevaluated where both are numbers and the exact value would
-    be huge: SymPy computes every digit, and 2^(2^(2^65536)) has more than any machine can hold."""
-    if _huge(base, exponent):
-        return sp.Pow(base, exponent, evaluate=False)
-    if not getattr(exponent, "is_Number", True) and not getattr(base, "is_Number", True):
-        # a symbolic power of a symbolic base: SymPy's evaluation of exp(E)^F expands E into real
-        # and imaginary parts, minutes on long entries, to rewrite what is already right
-        return sp.Pow(base, exponent, evaluate=False)
-    return base ** exponent
+    be huge (SymPy computes every digit: 2^(2^(2^65536)) fits no machine), and where both are
+    symbolic (evaluating exp(E)^F expands E into real and imaginary parts: minutes on long entries)."""
+    symbolic = not getattr(exponent, "is_Number", True) and not getattr(base, "is_Number", True)
+    return sp.Pow(base, exponent, evaluate=False) if symbolic or _huge(base, exponent) else base ** exponent
 
 
 def holds_huge_power(sp: Any, expression: Any) -> bool:

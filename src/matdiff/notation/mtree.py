@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from matdiff.engine.ir import folds
 from matdiff.engine.primitives import FUNCTIONS
+from matdiff.notation.numbers import format_number, fraction, number_text  # noqa: F401 (re-exported)
+
 
 # ----- the matrix-notation tree ----------------------------------------------------------------
 
@@ -188,38 +190,8 @@ def transpose(x: MatrixExpr) -> MatrixExpr:
     return MatrixExpr("transpose", (x,), "", _FLIP[x.shape_class])
 
 
-
-def format_number(value: float) -> str:
-    if float(value).is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return format(value, ".15g")
-
-
-MAX_DENOMINATOR = 64
-
-
-def fraction(value: float) -> tuple[int, int] | None:
-    """(p, q) when ``value`` is the double p/q, q ≤ 64, and has no short decimal: 1/6 prints as
-    1/6, not 0.166666666666667 (issue 24); 0.25 stays 0.25. p/q evaluates to the same double."""
-    value = float(value)
-    if value.is_integer() or len(repr(abs(value))) <= 8:
-        return None
-    for q in range(3, MAX_DENOMINATOR + 1):
-        p = round(value * q)
-        if p != 0 and p / q == value:
-            return p, q
-    return None
-
-
-def _number_text(value: float) -> str:
-    exact = fraction(value)
-    return f"{exact[0]}/{exact[1]}" if exact else format_number(value)
-
-
-
 def _dim_text(d) -> str:
     return str(d).replace("*", "*") if isinstance(d, str) else str(d)
-
 
 
 # ----- printing ------------------------------------------------------------------------------------
@@ -264,7 +236,7 @@ def _text(x: MatrixExpr, memo: dict) -> str:
     if op == "leaf":
         return x.name
     if op == "number":
-        return _number_text(x.value)
+        return number_text(x.value)
     if op == "call":
         return f"{x.name}({', '.join(show(a) for a in x.args)})"
     if op == "product" and x.args[0].op == "number" and fraction(x.args[0].value) and len(x.args) > 1:
@@ -295,7 +267,7 @@ def _signed_terms(x: MatrixExpr, show, wrap) -> str:
     parts = [show(x.args[0])]
     for t in x.args[1:]:
         if t.op == "number" and t.value < 0:
-            parts.append(f"- {_number_text(-t.value)}")
+            parts.append(f"- {number_text(-t.value)}")
         else:
             parts.append(f"- {wrap(t.args[0], 2)}" if t.op == "negate" else f"+ {wrap(t, 2)}")
     return " ".join(parts)
