@@ -270,3 +270,22 @@ def test_a_ones_matrix_that_keeps_a_sum_full_size_stays():
     shapes = {"D": (2, 2), "z": (2,)}
     _printed_agrees("mean(D - D*z)", "D", shapes)
     _printed_agrees("mean(D - (D*z + softmax(z)))", "D", shapes)
+
+
+def test_entries_apply_functions_to_long_arguments_unevaluated():
+    """tan(tanh(det(…)^3)): SymPy's evaluation of tan asked questions of its argument for minutes
+    (seed-2 run, #91400); a function of anything but a number or a letter is left unevaluated, and
+    the numbers stay right."""
+    pytest.importorskip("sympy")
+    import sympy
+
+    expression = "tan(tanh(det((D + eye(2))*(D + eye(2))' + eye(2)) .^ 3 / 1000))"
+    result = md.entries(expression, "D", shapes={"D": (2, 2)}, names={"D": "a b; c d"}, layout="vec")
+    letters = sympy.symbols("a b c d")
+    got = np.array([[float(sympy.lambdify(letters, entry, "math")(0.1, -0.2, 0.3, 0.05)) for entry in row]
+                    for row in result.values])
+    want = md.diff(expression, wrt="D", shapes={"D": (2, 2)}, layout="vec").evaluate(
+        {"D": np.array([[0.1, -0.2], [0.3, 0.05]])})
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+    assert md.entries("exp(x)", "x", shapes={"x": (2,)}, names={"x": "p q"}).values[0][0] == sympy.exp(
+        sympy.Symbol("p"))

@@ -140,8 +140,15 @@ def _functions(sympy) -> dict:
             functions[name] = lambda array, body=function.sympy: body(sympy, np.asarray(array, dtype=object))
             continue
         scalar = getattr(sympy, function.sympy) if isinstance(function.sympy, str) else sympy.Function(name)
-        functions[name] = np.vectorize(scalar, otypes=[object])
+        functions[name] = np.vectorize(lambda x, f=scalar: _applied(sympy, f, x), otypes=[object])
     return functions
+
+
+def _applied(sympy, function, x):
+    """function(x), evaluated only for a number or a letter (exp(0) = 1): SymPy's evaluation of
+    tan(tanh(det(…)^3)) or of exp of nested powers asks questions of x (is it real? rational?)
+    that took minutes; a short entry is simplified afterwards anyway (:func:`_tidied`)."""
+    return function(x) if x.is_Atom else function(x, evaluate=False)
 
 
 def _einsum(node: ir.Tensor, args: list) -> np.ndarray:
@@ -164,7 +171,8 @@ def sympy_algebra(sympy, symbols: dict) -> Algebra:
     """The IR over object arrays of SymPy expressions (exact numbers, exact powers), the functions
     by their records' ``sympy`` field; ``symbols`` maps each variable to its array of letters."""
     functions = _functions(sympy)
-    entrywise = np.vectorize(lambda x, e: exact_power(sympy, x, e), otypes=[object])
+    entrywise = np.vectorize(lambda x, e: sympy.Pow(x, e, evaluate=False) if _nodes_within([x], 60) > 60
+                             else exact_power(sympy, x, e), otypes=[object])  # a long base: as _applied
     return Algebra({
         "var": lambda node, args, shape: symbols[node.params[0]],
         "const": lambda node, args, shape: np.full(shape, _number(sympy, node.params[0]), dtype=object),
