@@ -195,6 +195,21 @@ def _is_row_of_ones(x: MatrixExpr) -> bool:
     return is_call(x, "ones") and len(x.args) == 2 and x.args[0] == leaf("1", "scalar")
 
 
+def sum_of_ones(x: MatrixExpr) -> MatrixExpr | None:
+    """sum(ones(n)) = n, sum(ones(m, n)) = m·n: a count, printed as the number it is."""
+    if not (is_call(x, "sum") and len(x.args) == 1 and is_call(x.args[0], "ones")):
+        return None
+    count = 1.0
+    for size in x.args[0].args:  # a size is a leaf "3" (from the IR) or a number (from text)
+        if size.op == "leaf" and size.name.isdigit():
+            count *= int(size.name)
+        elif size.op == "number" and float(size.value).is_integer():
+            count *= size.value
+        else:
+            return None
+    return number(count)
+
+
 # name                       identity (see each docstring)
 RULES: tuple[tuple[str, Callable[[MatrixExpr], MatrixExpr | None]], ...] = (
     ("kron-sum",              kron_sum),               # A⊗B + A⊗C = A⊗(B + C)
@@ -207,5 +222,6 @@ RULES: tuple[tuple[str, Callable[[MatrixExpr], MatrixExpr | None]], ...] = (
     ("ones-in-sum",           ones_in_sum),            # c·1 + A = c + A
     ("hadamard-scaled-ones",  hadamard_scaled_ones),   # (c·1) ⊙ A = c·A
     ("sum-of-negation",       sum_of_negation),        # sum(-A) = -sum(A)
+    ("sum-of-ones",           sum_of_ones),            # sum(ones(m, n)) = m·n
     ("diag-distributes",      diag_distributes),       # (A + B)·diag(v) = A·diag(v) + B·diag(v)
 )
