@@ -421,3 +421,11 @@ def test_a_decimal_that_is_short_stays_a_decimal():
     assert fraction(0.25) is None and fraction(0.5) is None and fraction(0.1) is None
     assert fraction(1 / 3) == (1, 3) and fraction(-5 / 6) == (-5, 6) and fraction(1 / 7 + 1e-17) == (1, 7)
     assert fraction(0.1234567891) is None
+
+
+def test_a_transposed_matrix_of_ones_is_the_other_ones():
+    from matdiff.notation.mtree import call, leaf, transpose
+
+    ones = call("ones", (leaf("2", "scalar"), leaf("3", "scalar")), "matrix")
+    assert text(transpose(ones)) == "ones(3, 2)"
+    assert md.diff("mean(D - D*z)", wrt="D", shapes={"D": (2, 3), "z": (3,)}).text == "ones(3, 2)/6 - 0.5*z"

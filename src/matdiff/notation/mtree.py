@@ -165,8 +165,7 @@ def total(*terms: MatrixExpr) -> MatrixExpr:
 
 
 def broadcast_class(operands) -> str:
-    """The shape class of an entrywise combination (a sum, a Hadamard product) under implicit
-    expansion: a column beside a row, or either beside a matrix, is a matrix (SPEC "Layers")."""
+    """A sum's or Hadamard product's class: a column beside a row or a matrix is a matrix (expansion)."""
     shaped = {x.shape_class for x in operands} - {"scalar"}
     return shaped.pop() if len(shaped) == 1 else "matrix" if shaped else "scalar"
 
@@ -187,6 +186,8 @@ def transpose(x: MatrixExpr) -> MatrixExpr:
         return negate_(transpose(x.args[0]))
     if x.op == "hadamard":
         return hadamard(*[transpose(f) for f in x.args])
+    if is_call(x, "ones") and len(x.args) == 2:  # ones(m, n)' = ones(n, m)
+        return call("ones", x.args[::-1], "matrix")
     return MatrixExpr("transpose", (x,), "", _FLIP[x.shape_class])
 
 
