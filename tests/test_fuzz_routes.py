@@ -112,10 +112,10 @@ def test_entries_simplify_within_a_budget_of_operations(monkeypatch):
     operations over all entries none is simplified (a count, not a clock: the same on every
     machine); below it, each is."""
     pytest.importorskip("sympy")
-    from matdiff.tools import componentwise
+    from matdiff.tools import symbolic
 
     calls = []
-    original = componentwise._sympy
+    original = symbolic.sympy_module
 
     def counting():
         sympy = original()
@@ -127,7 +127,7 @@ def test_entries_simplify_within_a_budget_of_operations(monkeypatch):
                 return getattr(sympy, name)
         return Counting()
 
-    monkeypatch.setattr(componentwise, "_sympy", counting)
+    monkeypatch.setattr(symbolic, "sympy_module", counting)
     big = md.entries("cos(A^3)", "A", shapes={"A": (3, 3)}, layout="jacobian")
     assert big.shape == (3, 3, 3, 3) and calls == []
     small = md.entries("cos(a*x)", "x", shapes={"x": (2,)}, layout="jacobian")

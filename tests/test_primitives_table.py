@@ -190,7 +190,7 @@ def test_both_algebras_compute_every_structural_op():
 
     from matdiff.engine.interpret import STRUCTURAL_OPS
     from matdiff.engine.numeric import numpy_algebra
-    from matdiff.tools.componentwise import sympy_algebra
+    from matdiff.tools.symbolic import sympy_algebra
 
     assert set(numpy_algebra({}, opt_einsum).structural) == STRUCTURAL_OPS
     assert set(sympy_algebra(sympy, {}).structural) == STRUCTURAL_OPS
@@ -202,7 +202,7 @@ def test_the_symbolic_walk_gives_the_numbers_at_a_point(name, shape):
     the IR walked with NumPy at those numbers."""
     import sympy
 
-    from matdiff.tools.componentwise import evaluate_symbolic
+    from matdiff.tools.symbolic import evaluate_symbolic
 
     if FUNCTIONS[name].acts == MATRIX and name != "inv":
         pytest.skip("a symbolic determinant of letters is slow to compare; inv covers the matrix algebra")
