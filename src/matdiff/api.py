@@ -136,8 +136,11 @@ class Derivative:
     def equation_latex(self) -> str:
         """:attr:`latex` with its left-hand side always written (∂y/∂W_{1} = h W_{2}): what the web
         page shows."""
+        program = self.matrix_program
+        if program is None:
+            return self.latex  # index notation names its entry already
         with guarded(self.source):
-            return self._forms.equation(self.matrix_program)
+            return program.latex(self._forms.latex_result())
 
     # -- numbers --
 

@@ -156,13 +156,6 @@ class DerivativeForms:
         return rf"{index},\quad \frac{{\partial \operatorname{{vec}} {self.y_name}}}" \
                rf"{{\partial \operatorname{{vec}} {latex_name(d.wrt[0])}}} = {vec.latex()}"
 
-    def equation(self, matrix: MatrixProgram | None) -> str:
-        """The derivative as an equation, its left-hand side always written: ∂y/∂W_{1} = h W_{2}
-        (the index form names its entry already)."""
-        if matrix is None:
-            return self.latex(None)
-        return matrix.latex(self.latex_result())
-
     def latex_result(self) -> str:
         """∂f/∂W_{2} (∂²f/∂x∂x for a Hessian): the left-hand side of the last line of a program."""
         d = self.d

@@ -57,9 +57,7 @@ def column_sums(x: MatrixExpr) -> MatrixExpr | None:
             summed = product(*matrices[k + 1:])
             if summed.shape_class != "matrix":
                 return None
-            reduced = _sum_or_mean([f for f in scalars if f.op != "number"], summed, 1, _size_of_ones(factor), "row",
-                                   coefficient=_coefficient(scalars))
-            return product(*matrices[:k], reduced)
+            return product(*matrices[:k], _sum_or_mean(scalars, summed, 1, _size_of_ones(factor), "row"))
     return None
 
 
@@ -78,12 +76,10 @@ def _coefficient(scalars: list) -> float:
     return value
 
 
-def _sum_or_mean(scalars: list, summed: MatrixExpr, axis: int, size: int | None, shape_class: str, *,
-                 coefficient: float | None = None) -> MatrixExpr:
+def _sum_or_mean(scalars: list, summed: MatrixExpr, axis: int, size: int | None, shape_class: str) -> MatrixExpr:
     """c·sum(X, k), or (c·n)·mean(X, k) when c·n is a whole number: 0.25*sum(Z, 1) over 4 rows
     is mean(Z, 1), as the normalisations of the literature write it."""
-    if coefficient is None:
-        coefficient, scalars = _coefficient(scalars), [f for f in scalars if f.op != "number"]
+    coefficient, scalars = _coefficient(scalars), [f for f in scalars if f.op != "number"]
     scaled = coefficient * size if size else None
     if scaled is not None and coefficient != 1.0 and abs(scaled - round(scaled)) < 1e-12 and round(scaled) != 0:
         return product(number(float(round(scaled))), *scalars, call("mean", (summed, number(axis)), shape_class))
@@ -99,12 +95,14 @@ def _repeated(term: MatrixExpr) -> MatrixExpr | None:
         return None
     scalars, matrices = _split(inner)
     if len(matrices) == 1 and _ones_call(matrices[0]) is not None:  # c·1: the number c, repeated
-        kept = matrices[0]
-    elif len(matrices) >= 2 and _ones_call(matrices[-1]) == "row" and product(*matrices[:-1]).shape_class == "column":
-        kept = product(*matrices[:-1])  # (X·1)·1ᵀ: a column of row sums, repeated
-    elif len(matrices) >= 2 and _ones_call(matrices[0]) == "column" and product(*matrices[1:]).shape_class == "row":
-        kept = product(*matrices[1:])
+        kept, along = matrices[0], matrices[0].shape_class
+    elif len(matrices) >= 2 and _ones_call(matrices[-1]) == "row":
+        kept, along = product(*matrices[:-1]), "column"  # (X·1)·1ᵀ: a column of row sums, repeated
+    elif len(matrices) >= 2 and _ones_call(matrices[0]) == "column":
+        kept, along = product(*matrices[1:]), "row"
     else:
+        return None
+    if kept.shape_class != along:
         return None
     if _ones_call(kept) is not None:  # c·1ₘ·1ₙᵀ repeats the number c: a scalar beside a matrix is one
         vector = product(*scalars) if scalars else number(1.0)
