@@ -1,6 +1,6 @@
 """The numerator layout and the backward pass speak of the same deltas (issue 15, item 2): a scalar's
 numerator-layout derivative prints as its gradient transposed, over the deltas ``grads`` binds
-(x*d2' for d2*x'), with a note saying so; and a claim may use the backward pass's names."""
+(x*dz2' for dz2*x'), with a note saying so; and a claim may use the backward pass's names."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ TWO_LAYERS_SHAPES = {"W1": (4, 3), "X": (3, 5), "W2": (2, 4), "Y": (2, 5)}
 
 
 @pytest.mark.parametrize("expression, shapes, wrt, value", [
-    (NETWORK, NETWORK_SHAPES, "W2", "x*d2'"),
-    (NETWORK, NETWORK_SHAPES, "W3", "a2*d3'"),
-    (NETWORK, NETWORK_SHAPES, "x", "d2'*W2"),  # by a vector: a row
-    (TWO_LAYERS, TWO_LAYERS_SHAPES, "W1", "2*X*d1'"),
-    (TWO_LAYERS, TWO_LAYERS_SHAPES, "W2", "2*a1*d2'"),
+    (NETWORK, NETWORK_SHAPES, "W2", "x*dz2'"),
+    (NETWORK, NETWORK_SHAPES, "W3", "a2*dz3'"),
+    (NETWORK, NETWORK_SHAPES, "x", "dz2'*W2"),  # by a vector: a row
+    (TWO_LAYERS, TWO_LAYERS_SHAPES, "W1", "2*X*dz1'"),
+    (TWO_LAYERS, TWO_LAYERS_SHAPES, "W2", "2*a1*dz2'"),
 ])
 def test_numerator_layout_prints_the_gradient_transposed_over_its_deltas(expression, shapes, wrt, value):
     numerator = md.diff(expression, wrt=wrt, shapes=shapes, layout="numerator")
@@ -54,7 +54,7 @@ def test_the_cli_prints_the_note(capsys):
               for arg in ("--shape", f"{name}={shape}")]
     assert main(["diff", NETWORK, "--wrt", "W2", *shapes]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].endswith("; x*d2'") and out[1] == "# numerator layout, shape 2×3"
+    assert out[0].endswith("; x*dz2'") and out[1] == "# numerator layout, shape 2×3"
     assert out[2].startswith("# note: the numerator layout of a scalar's derivative is its gradient transposed")
 
 
@@ -63,10 +63,10 @@ def test_the_cli_prints_the_note(capsys):
 @pytest.mark.parametrize("claim, layout", [
     ("x*dz2'", "numerator"),     # the backprop view's delta (`matdiff explain`)
     ("dz2*x'", "gradient"),
-    ("x*d2'", "numerator"),      # the delta as diff and grads print it
-    ("d2*x'", "gradient"),
+    ("x*dz2'", "numerator"),      # the delta as diff and grads print it
+    ("dz2*x'", "gradient"),
     ("dW2'", "numerator"),       # the backprop view's gradient
-    ("((W3'*d3).*a2.*(1 - a2))*x'", "gradient"),
+    ("((W3'*dz3).*a2.*(1 - a2))*x'", "gradient"),
 ])
 def test_claims_may_use_the_backward_pass_names(claim, layout):
     verdict = md.check(NETWORK, "W2", claim, shapes=NETWORK_SHAPES, layout=layout)

@@ -137,8 +137,9 @@ def test_every_printed_shape_agrees_with_the_others_and_with_diff(expression, wr
         assert checked or not re.search(r"\w×\w", line), f"a shape no check reads: {line}"
         if entry:
             of = entry.group(2)
-            value = values[of] if of in values else md.evaluate("; ".join(assignments(expression) + [of]), values,
-                                                                 shapes=shapes)
+            named_here = [f"{of} = {e.backprop.arguments[of][0]}"] if of in e.backprop.arguments else []
+            value = values[of] if of in values else md.evaluate("; ".join(assignments(expression) + named_here + [of]),
+                                                                 values, shapes=shapes)
             assert shape_of(entry.group(3)) == as_column(np.shape(value)), line
     variable = values[wrt] if wrt in values else md.evaluate("; ".join(assignments(expression) + [wrt]), values,
                                                                 shapes=shapes)
@@ -163,7 +164,7 @@ def test_the_network_explanation_is_short_and_verbose_has_every_step():
 def test_the_result_is_not_read_as_a_binding_and_its_bindings_follow_as_where():
     e = md.explain(NAMED_NETWORK, wrt="W2", shapes=NETWORK_SHAPES, layout="gradient")
     text = str(e)
-    assert "∂f/∂W2 = a2" not in text and "∂f/∂W2 = d2*x'   (gradient layout, 3×2)" in text
+    assert "∂f/∂W2 = a2" not in text and "∂f/∂W2 = dz2*x'   (gradient layout, 3×2)" in text
     where = next(line.strip() for line in text.splitlines() if line.strip().startswith("where "))
     assert where.startswith("where a2 = sigmoid(W2*x); a3 = sigmoid(W3*a2)")
     values = random_values(NETWORK_SHAPES, rng_for(NAMED_NETWORK))

@@ -79,11 +79,11 @@ def test_the_backward_pass_is_one_program_whose_statements_are_the_gradients(exp
 
 def test_the_network_reads_as_the_textbook_backward_pass():
     found = md.gradients(NETWORK, shapes=NETWORK_SHAPES, wrt=["W3", "W2"])
-    assert found.text == ("a2 = sigmoid(W2*x); a3 = sigmoid(W3*a2); d3 = (a3 - y).*a3.*(1 - a3); dW3 = d3*a2'; "
-                          "d2 = (W3'*d3).*a2.*(1 - a2); dW2 = d2*x'")
+    assert found.text == ("a2 = sigmoid(W2*x); a3 = sigmoid(W3*a2); dz3 = (a3 - y).*a3.*(1 - a3); dW3 = dz3*a2'; "
+                          "dz2 = (W3'*dz3).*a2.*(1 - a2); dW2 = dz2*x'")
     assert list(found) == ["W3", "W2"]
-    assert found["W2"].text.endswith("d2*x'") and "d3 = " in found["W2"].text
-    assert r"\frac{\partial f}{\partial W_{2}} &= d_{2} x^{\top}" in found.latex
+    assert found["W2"].text.endswith("dz2*x'") and "dz3 = " in found["W2"].text
+    assert r"\frac{\partial f}{\partial W_{2}} &= \mathrm{dz}_{2} x^{\top}" in found.latex
 
 
 def test_gradients_agree_with_diff_in_the_gradient_layout():
@@ -105,7 +105,7 @@ def test_one_reverse_pass_gives_the_same_gradients_as_one_pass_per_input():
 
 def test_wrt_narrows_and_orders_the_result():
     found = md.gradients(NETWORK, shapes=NETWORK_SHAPES, wrt="W2")
-    assert list(found) == ["W2"] and found.text.endswith("dW2 = d2*x'")
+    assert list(found) == ["W2"] and found.text.endswith("dW2 = dz2*x'")
     assert list(md.gradients(NETWORK, shapes=NETWORK_SHAPES, wrt=("x", "W3", "x"))) == ["x", "W3"]
 
 
@@ -144,8 +144,8 @@ def test_cli_grads_prints_the_backward_pass_one_statement_a_line():
     result = matdiff("grads", *NETWORK_ARGUMENTS, "--wrt", "W2", "--wrt", "W3")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[:6] == ["a2 = sigmoid(W2*x)", "a3 = sigmoid(W3*a2)", "d3 = (a3 - y).*a3.*(1 - a3)",
-                         "dW3 = d3*a2'", "d2 = (W3'*d3).*a2.*(1 - a2)", "dW2 = d2*x'"]
+    assert lines[:6] == ["a2 = sigmoid(W2*x)", "a3 = sigmoid(W3*a2)", "dz3 = (a3 - y).*a3.*(1 - a3)",
+                         "dW3 = dz3*a2'", "dz2 = (W3'*dz3).*a2.*(1 - a2)", "dW2 = dz2*x'"]
     assert lines[6] == "# gradient layout: dW2 3×2, dW3 2×3"
     values = _values(NETWORK, NETWORK_SHAPES)
     expected = md.diff(NETWORK, wrt="W2", shapes=NETWORK_SHAPES, layout="gradient").evaluate(values)
@@ -184,7 +184,7 @@ def test_web_gradients_gives_one_result_per_variable():
         body = client.post("/api/gradients", json={"expression": NETWORK, "inputs": ["W2", "W3"],
                                                    "shapes": {"W2": [3, 2], "W3": "2x3", "x": [2], "y": [2]}}).json()
         assert list(body["gradients"]) == ["W2", "W3"]
-        assert re.search(r"dW2 = d2\*x'$", body["text"])
+        assert re.search(r"dW2 = dz2\*x'$", body["text"])
         assert body["gradients"]["W2"]["shape"] == [3, 2]
         every = client.post("/api/gradients", json={"expression": "x'*A*x"}).json()
         assert set(every["gradients"]) == {"x", "A"}

@@ -213,9 +213,9 @@ PRINTED = [  # expression, wrt, shapes, layout, printed text
     ("sum(relu(W*x))", "W", {"W": (3, 2), "x": (2,)}, "gradient", "step(W*x)*x'"),
     ("sum(exp(W*x))", "W", {"W": (3, 2), "x": (2,)}, "gradient", "exp(W*x)*x'"),
     (NET, "W3", NET_SHAPES, "denominator",
-     "a2 = sigmoid(W2*x); a3 = sigmoid(W3*a2); d3 = (a3 - y).*a3.*(1 - a3); d3*a2'"),
+     "a2 = sigmoid(W2*x); a3 = sigmoid(W3*a2); dz3 = (a3 - y).*a3.*(1 - a3); dz3*a2'"),
     (NET, "W2", NET_SHAPES, "denominator",
-     "a2 = sigmoid(W2*x); a3 = sigmoid(W3*a2); d3 = (a3 - y).*a3.*(1 - a3); d2 = (W3'*d3).*a2.*(1 - a2); d2*x'"),
+     "a2 = sigmoid(W2*x); a3 = sigmoid(W3*a2); dz3 = (a3 - y).*a3.*(1 - a3); dz2 = (W3'*dz3).*a2.*(1 - a2); dz2*x'"),
     (NET, "z3", NET_SHAPES, "gradient", "a3 = sigmoid(W3*sigmoid(W2*x)); (a3 - y).*a3.*(1 - a3)"),
 ]
 
@@ -301,7 +301,7 @@ def test_vec_text_of_a_vector_by_matrix_derivative():
 def test_latex_of_a_program_names_its_intermediates():
     d = md.diff(NET, wrt="W2", shapes=NET_SHAPES, layout="denominator")
     assert d.latex.startswith(r"\begin{aligned}a_{2} &= \sigma\left(W_{2} x\right)")
-    assert r"\odot" in d.latex and r"\frac{\partial f}{\partial W_{2}} &= d_{2} x^{\top}" in d.latex
+    assert r"\odot" in d.latex and r"\frac{\partial f}{\partial W_{2}} &= \mathrm{dz}_{2} x^{\top}" in d.latex
 
 
 @pytest.mark.parametrize("source,expected", [
@@ -346,7 +346,7 @@ def test_a_network_on_a_batch_has_its_textbook_form():
     """The batch index joins the error, σ' and X: a Hadamard product first, then the product."""
     shapes = {"W1": (4, 3), "X": (3, 5), "W2": (2, 4), "Y": (2, 5)}
     d = md.diff("0.5*sum((W2*tanh(W1*X) - Y).^2)", wrt="W1", shapes=shapes, layout="gradient")
-    assert d.text == "a1 = tanh(W1*X); d1 = (W2'*(W2*a1 - Y)).*(1 - a1.^2); d1*X'"
+    assert d.text == "a1 = tanh(W1*X); dz1 = (W2'*(W2*a1 - Y)).*(1 - a1.^2); dz1*X'"
 
 
 def test_a_bias_on_a_batch_broadcasts_and_sums():

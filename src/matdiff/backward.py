@@ -24,7 +24,7 @@ class Gradients(Mapping):
     reverse pass. ``text`` is the whole backward pass as one program, each gradient assigned to
     ``d<name>`` right after the last activation or delta it needs::
 
-        a2 = sigmoid(W2*x); …; d3 = (a3 - y).*a3.*(1 - a3); dW3 = d3*a2'; d2 = …; dW2 = d2*x'
+        a2 = sigmoid(W2*x); …; dz3 = (a3 - y).*a3.*(1 - a3); dW3 = dz3*a2'; dz2 = …; dW2 = dz2*x'
 
     Each Derivative's own ``text`` holds the assignments it needs, under the same names."""
 

@@ -108,8 +108,8 @@ def _over_names(root: ir.Tensor, inlined: dict[int, ir.Tensor], memo: dict[int, 
 
 def elementwise_products_in_order(node: ir.Tensor) -> ir.Tensor:
     """``node`` with the factors of each elementwise product in one order (by their structure), so a
-    delta printed twice with its factors swapped (``(1 - a7.^2).*(W8'*d8)`` and
-    ``(W8'*d8).*(1 - a7.^2)``) becomes one node and is computed once."""
+    delta printed twice with its factors swapped (``(1 - a7.^2).*(W8'*dz8)`` and
+    ``(W8'*dz8).*(1 - a7.^2)``) becomes one node and is computed once."""
     keys: dict[int, str] = {}
     memo: dict[int, ir.Tensor] = {}
     for part in ir.postorder(node):

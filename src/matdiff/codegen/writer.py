@@ -76,7 +76,7 @@ class _Writer(Contractions):
         self.variables = {name: node for name, node in variables.items()}
         self.names = {name: self._name(name) for name in variables}
         self.dimensions: dict[str, str] = {}
-        # Statements (the reverse pass's a1, d4, …) are bound to their printed names; a statement
+        # Statements (the reverse pass's a1, dz4, …) are bound to their printed names; a statement
         # whose node another statement already computes reads that one's name.
         self.bound: dict[int, str] = {}
         self.freeable: set[str] = set()  # locals the function may drop after their last use

@@ -71,6 +71,8 @@ class Function:
     it is defined when that is not everywhere (its numbers are checked there: a value
     that is not finite is a domain error); ``sample`` is an interval of good test points.
     ``short`` is the letter its value is named by when printed once and used twice.
+    ``activation`` marks a layer's nonlinearity: the views name its argument (z3 for a3) and
+    show the delta ∂L/∂z3 as dz3.
     """
 
     name: str
@@ -85,6 +87,7 @@ class Function:
     sample: tuple[float, float] = (-2.0, 2.0)
     short: str = ""
     reduces: bool = False  # a COLUMNS function whose value is one number per column
+    activation: bool = False
     helpers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def shape(self, argument: tuple) -> tuple:
@@ -254,15 +257,15 @@ _ELEMENTWISE = [
     _entry("cosh", lambda x: np.cosh(x), lambda x, y: apply("sinh", x), r"\cosh\left({x}\right)", "cosh",
            "np.cosh({x})", "torch.cosh({x})"),
     _entry("tanh", lambda x: np.tanh(x), lambda x, y: _one_minus(apply("constant_power", y, 2.0)), r"\tanh\left({x}\right)",
-           "tanh", "np.tanh({x})", "torch.tanh({x})", short="t"),
+           "tanh", "np.tanh({x})", "torch.tanh({x})", short="t", activation=True),
     _entry("sigmoid", _sigmoid, lambda x, y: _times(y, _one_minus(y)), r"\sigma\left({x}\right)",
            lambda sp, d: 1 / (1 + sp.exp(-d)), "0.5 + 0.5 * np.tanh(0.5 * {x!})", "torch.sigmoid({x})",
-           jax_code="jax.nn.sigmoid({x})", short="s"),  # NumPy: the tanh form, no overflow warning
+           jax_code="jax.nn.sigmoid({x})", short="s", activation=True),  # NumPy: the tanh form, no overflow warning
     _entry("relu", lambda x: np.maximum(x, 0.0), lambda x, y: apply("step", x), _operator("relu"),
-           lambda sp, d: sp.Max(d, 0), "np.maximum({x}, 0.0)", "torch.relu({x})", short="r"),
+           lambda sp, d: sp.Max(d, 0), "np.maximum({x}, 0.0)", "torch.relu({x})", short="r", activation=True),
     _entry("softplus", lambda x: np.logaddexp(0.0, x), lambda x, y: apply("sigmoid", x), _operator("softplus"),
            lambda sp, d: sp.log(1 + sp.exp(d)), "np.logaddexp(0.0, {x})", "torch.nn.functional.softplus({x})",
-           short="p"),
+           short="p", activation=True),
     _entry("sqrt", lambda x: np.sqrt(x), lambda x, y: scale(0.5, apply("constant_power", y, -1.0)), r"\sqrt{{x}}", "sqrt",
            "np.sqrt({x})", "torch.sqrt({x})", domain="x ≥ 0", sample=(0.2, 3.0)),
     _entry("abs", lambda x: np.abs(x), lambda x, y: apply("sign", x), _operator("abs"), "Abs",

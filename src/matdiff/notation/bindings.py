@@ -7,11 +7,12 @@ once, and is worth a name, becomes an assignment printed once — named as in th
 user's own program (``a2``) when it is one of its intermediates, else after its
 function (``s`` for a sigmoid). After the rewrites of :mod:`matdiff.notation.rewrite`,
 the backprop deltas (a Hadamard product of an incoming gradient with an
-activation's derivative, used as a factor) are bound too, as ``d3``, so a network's
-gradient reads as the textbook writes it::
+activation's derivative, used as a factor) are bound too, as ``dz3`` = ∂L/∂z3 for the
+argument z3 of a3 (:func:`matdiff.notation.naming.preactivation_name`, the name ``explain``'s
+backward pass gives it too), so a network's gradient reads as the textbook writes it::
 
-    a2 = sigmoid(W2*x); a3 = sigmoid(W3*a2); d3 = (a3 - y).*a3.*(1 - a3);
-    d2 = (W3'*d3).*a2.*(1 - a2); d2*x'
+    a2 = sigmoid(W2*x); a3 = sigmoid(W3*a2); dz3 = (a3 - y).*a3.*(1 - a3);
+    dz2 = (W3'*dz3).*a2.*(1 - a2); dz2*x'
 
 The program is re-parseable by ``md.evaluate`` with the caller's shapes; its size
 is linear in the size of the IR.
@@ -19,16 +20,15 @@ is linear in the size of the IR.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from matdiff.engine.ir import Tensor, postorder
 from matdiff.engine.simplify import simplify
 from matdiff.language.assumptions import Assumptions
 from matdiff.notation.identities import Normalizer
-from matdiff.notation.naming import NUMBERED, choose_names, fresh
+from matdiff.notation.naming import NUMBERED, choose_names, fresh, preactivation_name
 from matdiff.notation.matrixform import Recovery
-from matdiff.notation.mtree import MatrixExpr, cost, in_language, latex, latex_name, leaf, negate_, number, text, total
+from matdiff.notation.mtree import MatrixExpr, call, cost, is_call, in_language, latex, latex_name, leaf, negate_, number, text, total
 from matdiff.notation.rewrite import compact, is_symmetric, rebuild, without_transposes
 from matdiff.notation.vecform import vec_form
 
@@ -215,13 +215,12 @@ class ProgramBuilder:
         return x if all(new is old for new, old in zip(args, x.args)) else rebuild(x, args)
 
     def _name_delta(self, x: MatrixExpr, activations: dict, out: list) -> MatrixExpr:
-        activation = _delta_of(x, activations)
-        if activation is None:
+        preactivation = _delta_of(x, activations)
+        if preactivation is None:
             return x
         if x in self.delta_names:  # the same delta met again (in another gradient): one name
             return leaf(self.delta_names[x], x.shape_class)
-        digits = re.fullmatch(r"[A-Za-z_]+?_?(\d+)", activation)
-        name = fresh("d" + (digits.group(1) if digits else activation), self.taken, numbers=self.numbers)
+        name = fresh("d" + preactivation, self.taken, separator="_")
         out.append((name, x))
         self.deltas.add(name)
         self.delta_names[x] = name
@@ -239,22 +238,28 @@ def _one_minus(x: MatrixExpr) -> MatrixExpr:
 
 
 def _delta_factors(activations: dict) -> dict[MatrixExpr, tuple[int, str, str, MatrixExpr]]:
-    """The derivative factor of each sigmoid (1 - a) and tanh (1 - t.^2) activation, looked up
-    by that factor: (position of the binding, its name, its function, the activation)."""
+    """The derivative factor of each sigmoid (1 - a), tanh (1 - t.^2) and rectifier (step(z))
+    activation, looked up by that factor: (position of the binding, the name of its argument,
+    its function, the activation). The argument's name is the user's (a3 = sigmoid(z3)) or
+    the textbook's z3 (:func:`matdiff.notation.naming.preactivation_name`)."""
     table: dict[MatrixExpr, tuple[int, str, str, MatrixExpr]] = {}
     for position, (name, body) in enumerate(activations.items()):
-        if body.op != "call" or body.name not in ("sigmoid", "tanh"):
+        if body.op != "call" or body.name not in ("sigmoid", "tanh", "relu"):
             continue
         a = leaf(name, body.shape_class)
-        factor = _one_minus(a) if body.name == "sigmoid" else _one_minus(MatrixExpr("power", (a, number(2.0)), ".^", a.shape_class))
-        table.setdefault(factor, (position, name, body.name, a))
+        argument = body.args[0]
+        factor = {"sigmoid": lambda: _one_minus(a),
+                  "tanh": lambda: _one_minus(MatrixExpr("power", (a, number(2.0)), ".^", a.shape_class)),
+                  "relu": lambda: call("step", (argument,), argument.shape_class)}[body.name]()
+        table.setdefault(factor, (position, argument.name if argument.op == "leaf" else preactivation_name(name),
+                                  body.name, a))
     return table
 
 
 def _delta_of(x: MatrixExpr, factors_of: dict) -> str | None:
-    """The activation whose delta x is: an incoming gradient ⊙ that activation's derivative
-    (a.*(1 - a) for a sigmoid, 1 - t.^2 for a tanh, step(z) for a rectifier); ``factors_of`` is
-    :func:`_delta_factors` of the activations (the first bound wins)."""
+    """The name of the pre-activation whose delta x is: an incoming gradient ⊙ an activation's
+    derivative (a.*(1 - a) for a sigmoid, 1 - t.^2 for a tanh, step(z) for a rectifier);
+    ``factors_of`` is :func:`_delta_factors` of the activations (the first bound wins)."""
     if x.op != "hadamard" or len(x.args) < 2:
         return None
     factors = list(x.args)
@@ -263,20 +268,20 @@ def _delta_of(x: MatrixExpr, factors_of: dict) -> str | None:
     for f in factors:
         if f not in factors_of:
             continue
-        position, name, function, activation = factors_of[f]
-        if function == "tanh" or (activation in present and len(factors) > 2):
-            found.append((position, name))
+        position, preactivation, function, activation = factors_of[f]
+        if function != "sigmoid" or (activation in present and len(factors) > 2):
+            found.append((position, preactivation))
     if found:
         return min(found)[1]
-    for f in factors:
-        if f.op == "call" and f.name == "step":
+    for f in factors:  # a rectifier no binding names
+        if is_call(f, "step"):
             inner = f.args[0]
-            return inner.name if inner.op == "leaf" else _weight_number(inner) or "r"
+            return inner.name if inner.op == "leaf" else _layer_preactivation(inner)
     return None
 
 
-def _weight_number(x: MatrixExpr) -> str | None:
-    """a1 for the pre-activation W1*x (+ b1) of a relu: the layer its weight numbers."""
+def _layer_preactivation(x: MatrixExpr) -> str:
+    """z1 for the pre-activation W1*x (+ b1) of a relu, numbered by its weight's layer; z otherwise."""
     terms = x.args if x.op == "sum" else (x,)
     for t in terms:
         factors = t.args if t.op == "product" else (t,)
@@ -284,8 +289,8 @@ def _weight_number(x: MatrixExpr) -> str | None:
         if first is not None and first.op == "leaf" and first.shape_class == "matrix":
             match = NUMBERED.fullmatch(first.name)
             if match:
-                return "a" + match.group(1)
-    return None
+                return "z" + match.group(1)
+    return "z"
 
 
 # A program this small may read shorter with its names inlined and compacted together, as when

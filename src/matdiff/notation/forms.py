@@ -115,7 +115,7 @@ class DerivativeForms:
 
     def transposed_gradient(self) -> MatrixProgram | None:
         """A scalar's derivative by a vector or matrix in numerator layout is its gradient transposed:
-        printed so, over the backprop deltas the gradient binds (x*d2' for the gradient d2*x', as
+        printed so, over the backprop deltas the gradient binds (x*dz2' for the gradient dz2*x', as
         ``grads`` prints it), with a note saying so. None when the gradient binds no delta (then
         the numerator form is found directly, as for any other derivative)."""
         d = self.d
@@ -132,7 +132,7 @@ class DerivativeForms:
             return None
         note = (f"the numerator layout of a scalar's derivative is its gradient transposed: here the gradient "
                 f"is {text(gradient.value)}, with the backprop delta{'s' if len(deltas) > 1 else ''} {', '.join(deltas)} "
-                "(as `matdiff grads` prints them)")
+                "(dz = ∂/∂z of the scalar, z an activation's argument, as in the backward pass)")
         return MatrixProgram(gradient.bindings, transpose(gradient.value), note)
 
     def reason(self, vec_text: str | None) -> str:

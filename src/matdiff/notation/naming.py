@@ -18,6 +18,14 @@ _ACTIVATIONS = ("sigmoid", "tanh", "relu", "softplus", "softmax", "exp")
 NUMBERED = re.compile(r"[A-Za-z]+_?(\d+)")
 
 
+def preactivation_name(activation: str) -> str:
+    """The name of the argument of ``a3 = sigmoid(W3*a2)`` when the user gave it none: z3, the
+    textbook's z beside its a (z_h for h = tanh(W*x)). The delta ∂L/∂z3 is then dz3 in every
+    view: the answer, ``grads``, ``explain``'s backward pass and the claims ``check`` reads."""
+    numbered = NUMBERED.fullmatch(activation)
+    return "z" + numbered.group(1) if numbered else "z_" + activation
+
+
 def invented_name(node: Tensor) -> str:
     """A name that reads forwards: a layer's activation after its weight's number, as the user
     numbers layers (a1 = tanh(W1*X), a2 = sigmoid(W2*a1 + b2)); else after the function (s for a

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 
 from matdiff.engine import ir
 from matdiff.notation.bindings import matrix_text
-from matdiff.notation.naming import fresh
+from matdiff.notation.naming import fresh, preactivation_name
 from matdiff.notation.forms import output_name
 from matdiff.engine.differentiate import jacobian
 from matdiff.notation.indexform import index_notation
-from matdiff.engine.lowering import Lowered, Value
-from matdiff.engine.primitives import FUNCTIONS, is_elementwise, substitute
+from matdiff.engine.lowering import Lowered
+from matdiff.engine.values import Value
+from matdiff.engine.primitives import FUNCTIONS, is_elementwise, reapply, substitute
 from matdiff.notation.report import INTERNAL, Line, Printable
 from matdiff.language.shapes import shape_text
 from matdiff.engine.simplify import simplify
@@ -68,25 +69,45 @@ class NamedProgram:
     values: dict  # name -> Value (the full IR, its surface kind)
     inputs: dict  # input name -> Value
     output: str  # the name given to the program's value
+    arguments: dict = field(default_factory=dict)  # z3 -> a3 for each argument named here
 
 
 def name_program(lowered: Lowered, output: str | None = None) -> NamedProgram:
-    """Each assignment's IR with earlier assignments replaced by variables of their names."""
+    """Each assignment's IR with earlier assignments replaced by variables of their names.
+
+    The argument of an activation the user did not name (``a3 = sigmoid(W3*a2)``) becomes a
+    statement of its own, ``z3 = W3*a2``, so that the delta ∂L/∂z3 is ``dz3`` here as in the
+    answer and in ``grads`` (:func:`matdiff.notation.naming.preactivation_name`)."""
     scalar = ir.is_all_ones(lowered.value.node.shape)
     output = output or output_name(lowered, "L" if scalar else None)
+    taken = set(lowered.assigned) | set(lowered.variables) | {output}
     replacements: dict[int, ir.Tensor] = {}
-    local, values = {}, {}
+    local, values, arguments = {}, {}, {}
+
+    def bind(name: str, value: Value) -> None:
+        node = substitute(value.node, replacements) if replacements else value.node
+        if _is_activation(node) and node.args[0].op != "var":
+            argument = fresh_name(preactivation_name(name), taken)
+            local[argument] = node.args[0]
+            values[argument] = Value(value.node.args[0], value.row)
+            arguments[argument] = name
+            node = reapply(node, [ir.var(argument, node.args[0].shape)])
+        local[name] = node
+        values[name] = value
+
     for name, value in lowered.assigned.items():
         if name == output and value.node is lowered.value.node:
             continue  # the program's last statement names its value: that name is the output's
         if id(value.node) in replacements or value.node.op == "var":
             continue  # an alias (z = x) or a repeat: the earlier name stands for it
-        local[name] = substitute(value.node, replacements) if replacements else value.node
-        values[name] = value
+        bind(name, value)
         replacements[id(value.node)] = ir.var(name, value.node.shape)
-    local[output] = substitute(lowered.value.node, replacements) if replacements else lowered.value.node
-    values[output] = lowered.value
-    return NamedProgram(tuple(local), local, values, dict(lowered.variables), output)
+    bind(output, lowered.value)
+    return NamedProgram(tuple(local), local, values, dict(lowered.variables), output, arguments)
+
+
+def _is_activation(node: ir.Tensor) -> bool:
+    return node.op in FUNCTIONS and FUNCTIONS[node.op].activation and len(node.args) == 1
 
 
 @dataclass(frozen=True)
@@ -129,6 +150,7 @@ class Backprop(Printable):
     gradients: tuple[Gradient, ...]  # the inputs
     order: tuple[Gradient, ...]  # all of them in the order backprop computes them
     wanted: tuple[str, ...] = ()  # the variables differentiated by: the printed view shows their way back
+    arguments: dict = field(default_factory=dict)  # "z3" -> ("W3*a2", "a3", "sigmoid"): arguments named here
     verbose: bool = False  # print where each contribution comes from
 
     @property
@@ -170,6 +192,10 @@ class Backprop(Printable):
         for entry in shown:
             lines.append(Line(f"{entry.symbol} = ∂{self.loss}/∂{entry.name}   {entry.shape}   = "
                               f"{entry.formula if entry.formula is not None else entry.index}", "formula", 2))
+            if entry.name in self.arguments:
+                formula, activation, function = self.arguments[entry.name]
+                lines.append(Line(f"where {entry.name} = {formula}, the argument of {function} in {activation}",
+                                  "note", 6))
             if self.verbose:
                 lines.extend(Line(_term_note(self, entry, term), "note", 6) for term in entry.terms)
         return lines
@@ -262,7 +288,14 @@ def backprop(lowered: Lowered, output: str | None = None, assume: Assumptions = 
     loss = "L"
     if scalar and program.output != "L":
         loss = program.output
-    return Backprop(loss, program.output, seed, deltas, gradients, tuple(order), wanted, verbose)
+    arguments = {name: _argument(program, name, assume) for name in program.arguments}
+    return Backprop(loss, program.output, seed, deltas, gradients, tuple(order), wanted, arguments, verbose)
+
+
+def _argument(program: NamedProgram, name: str, assume: Assumptions) -> tuple[str, str, str]:
+    """(W3*a2, a3, sigmoid): how an argument named here is computed, and where it is used."""
+    activation = program.arguments[name]
+    return matrix_form(program.local[name], assume) or name, activation, program.local[activation].op
 
 
 def _brackets(letters) -> str:

@@ -2,7 +2,7 @@
 
 The claim is parsed with the expression's shapes and may use the program's intermediate
 names (``a2``), and, for a scalar program, the backward pass's names: the backprop view's
-deltas and gradients (``dz2``, ``dW3``) and the deltas ``diff`` and ``grads`` print (``d2``),
+deltas and gradients (``dz2``, ``dW3``, as ``diff`` and ``grads`` print them too),
 each bound to its definition. It is then compared with ``md.diff`` numerically at random
 values, with small distinct sizes for symbolic dimensions. Reading the claim can fail:
 

@@ -2,8 +2,8 @@
 
 A claim is a formula in the input language over the expression's inputs, the program's own
 intermediates (``a2``) and, for a scalar program, the names of its backward pass: the backprop
-view's deltas and gradients (``dz2 = ∂L/∂z2``, ``dW3``, as ``matdiff explain`` shows them) and the
-deltas ``diff`` and ``grads`` print (``d2``). Each such name is bound to its definition by an
+view's deltas and gradients (``dz2 = ∂L/∂z2``, ``dW3``, as ``matdiff explain`` shows them and
+``diff`` and ``grads`` print them). Each such name is bound to its definition by an
 assignment placed before the claim, so the claim is lowered and evaluated like any program:
 numbers, never a guess from the name. ``check`` (tools/checking.py) and its diagnoses
 (tools/diagnoses.py) use this module; it decides nothing about right or wrong.
@@ -93,8 +93,8 @@ def names_in(node: Node) -> set[str]:
 def backward_pass_names(program: Program, expression: str, inputs: dict, shapes: dict | None,
                         assume: Assumptions, output: str) -> dict[str, tuple[Statement, str]]:
     """For a scalar program: name -> (its assignment, what it stands for) for the backprop view's
-    deltas and gradients (dz2 = ∂L/∂z2, dW2, with ``output`` the loss's name) and the deltas
-    ``grads`` prints (d2), each defined over the program's names, in an order that defines every
+    deltas and gradients (dz2 = ∂L/∂z2, dW2, with ``output`` the loss's name) and the names
+    ``grads`` prints (the same), each defined over the program's names, in an order that defines every
     name before its use; {} when they do not all typecheck after the program's assignments."""
     taken = {s.target for s in program.statements if s.target} | set(inputs)
     formulas: list[tuple[str, str | None, str]] = []

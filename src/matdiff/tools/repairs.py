@@ -213,7 +213,7 @@ def _doublings(node: Node) -> Iterator[tuple[Node, str]]:
 def _answer_factors(check: "Check") -> list[Node]:
     """Each factor (and each pair of neighbouring factors) of the elementwise products in the answer,
     in the asked layout and the others, over the names a claim may use (the answer's own bindings,
-    such as d3, written out)."""
+    such as dz3, written out)."""
     found: dict[str, Node] = {}
     for text in check.answer_texts():
         try:

@@ -157,7 +157,7 @@ def openapi() -> dict:
                            "example": ["W2", "W3"]}}},
             "Gradients": {"type": "object", "required": ["text", "latex", "gradients"], "properties": {
                 "text": {"type": ["string", "null"], "description": "the backward pass as one program: "
-                                                                    "a2 = …; d3 = …; dW3 = d3*a2'; …"},
+                                                                    "a2 = …; dz3 = …; dW3 = dz3*a2'; …"},
                 "latex": {"type": "string"}, "mathml": {"type": ["string", "null"]},
                 "layout": {"type": "string", "enum": ["gradient"]},
                 "gradients": {"type": "object", "description": "by input: its gradient's name in text "
