@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numerics import ALL_LAYOUTS, assert_derivative, md, rng_for
+from numerics import ALL_LAYOUTS, assert_derivative, md, random_values, rng_for
 
 SHAPES = {"W": (3, 4), "X": (4, 5), "Y": (3, 5), "b": (3,), "c": (5,), "Z": (3, 5), "u": (3,), "v": (5,)}
 
@@ -153,6 +153,26 @@ def test_softmax_cross_entropy_with_one_hot_targets_is_checked_as_the_textbook_w
     rows = "-sum(sum(Y.*log(softmax(X'*W', 2))))"
     assert md.check(rows, wrt="W", claim="(softmax(X'*W', 2) - Y)'*X'", shapes={"W": (3, 4), "X": (4, 5), "Y": (5, 3)},
                     layout="gradient", assume={"Y": "rows_onehot"}).correct
+
+
+ROWS_SHAPES = {"W": (3, 2), "X": (5, 3), "G": (5, 2), "Y": (5, 2)}
+
+
+@pytest.mark.parametrize("expression, assume, printed", [
+    # Bishop §4.3.4 with the classes along rows: S' .* (1 ./ S')' cancels once the transposes are lifted
+    ("-sum(sum(Y.*log(softmax(X*W, 2))))", {"Y": "rows_onehot"}, "X'*(softmax(X*W, 2) - Y)"),
+    # a softmax by rows is bound by rows, as written, and used untransposed
+    ("sum(sum(softmax(X*W, 2).*G))", {}, "S = softmax(X*W, 2); X'*(G.*S - diag(sum(G.*S, 2))*S)"),
+    ("sum(sum(logsumexp(X*W, 2)))", {}, "X'*softmax(X*W, 2)"),
+])
+def test_a_softmax_by_rows_prints_by_rows(expression, assume, printed):
+    d = md.diff(expression, wrt="W", shapes=ROWS_SHAPES, layout="gradient", assume=assume or None)
+    assert d.text == printed
+    values = random_values(ROWS_SHAPES, rng_for(expression))
+    if assume:
+        values["Y"] = np.eye(2)[rng_for("rows").integers(0, 2, 5)]
+    np.testing.assert_allclose(np.reshape(md.evaluate(d.text, values, shapes=ROWS_SHAPES), (3, 2)),
+                               d.evaluate(values), rtol=1e-10)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])

@@ -28,6 +28,7 @@ from matdiff.language.assumptions import Assumptions
 from matdiff.notation.identities import Normalizer
 from matdiff.notation.naming import NUMBERED, choose_names, fresh, preactivation_name
 from matdiff.notation.matrixform import Recovery
+from matdiff.notation.orientation import oriented_bindings
 from matdiff.notation.mtree import MatrixExpr, call, cost, is_call, in_language, latex, latex_name, leaf, negate_, number, text, total
 from matdiff.notation.rewrite import compact, is_symmetric, rebuild, without_transposes
 from matdiff.notation.vecform import vec_form
@@ -197,6 +198,7 @@ class ProgramBuilder:
                 symmetric.add(name)
             bindings.append((name, body))
         values = [rewritten(value, symmetric) for value in values]
+        bindings, values = oriented_bindings(bindings, values)
         activations = _delta_factors({name: body for name, body in bindings})
         with_deltas: list[tuple[str, MatrixExpr]] = []
         for name, body in bindings:

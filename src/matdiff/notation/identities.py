@@ -24,10 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from matdiff.engine.ir import Tensor, add, apply, const, einsum, folds
+from matdiff.engine.ir import Tensor, add, apply, const, einsum, folds, transpose
 from matdiff.engine.primitives import reapply
 from matdiff.engine.simplify import simplify
 from matdiff.notation.factors import SPLIT, shorter, split_all
+from matdiff.notation.orientation import oriented
 from matdiff.notation.polynomials import (MAX_TERMS, Monomial, Polynomial, TooManyTerms, monomial_of, plus, power_of,
                                           substitute, times)
 from matdiff.notation.unflatten import unflattened
@@ -266,12 +267,17 @@ class Normalizer:
             if new.op in ("reshape", "einsum"):
                 split = unflattened(new)
                 new = new if split is None else simplify(split)  # the split factors fused in
+            turned = oriented(new)  # X' .* (1 ./ X)': a transpose moved out of elementwise algebra
+            if turned is not None:
+                new = turned[0]
             if new.op == "add":
                 new = _common_factored(new) or new
             if new.op in ("add", "constant_power") or _is_hadamard(new):
                 new = _simplest(new, self.readings)
             elif new.op == "einsum":
                 new = _simplest_groups(new)
+            if turned is not None and turned[1]:
+                new = transpose(new)
             self.memo[id(node)] = (node, new, splittable)
         _, normal, splittable = self.memo[id(root)]
         return normal, splittable

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from itertools import count
 
 from matdiff.engine.ir import Tensor, einsum, einsum_operands, eye
-from matdiff.notation.mtree import (MatrixExpr, _dim_text, call, commutation, cost, leaf, number, product, transpose)
+from matdiff.notation.mtree import (MatrixExpr, call, commutation, cost, leaf, number, product, transpose)
 
 Recover = Callable[[Tensor], "MatrixExpr | None"]
 
@@ -139,7 +139,7 @@ def _commuted(operands: list, y_axes: tuple, x_axes: tuple, sizes: dict, recover
     form = _kron_split(operands, (j, k), (i, l), sizes, recover)
     if form is None:
         return []
-    p, q = (leaf(_dim_text(sizes[axis]), "scalar") for axis in (k, l))
+    p, q = (leaf(str(sizes[axis]), "scalar") for axis in (k, l))
     return [product(form, commutation(p, q))]
 
 

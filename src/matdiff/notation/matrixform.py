@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from matdiff.engine.ir import Tensor, const, einsum_operands
 from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS
-from matdiff.notation.mtree import (MatrixExpr, _dim_text, call, format_number, function_latex, hadamard, latex, latex_name,
+from matdiff.notation.mtree import (MatrixExpr, call, format_number, function_latex, hadamard, latex, latex_name,
                                     leaf, negate_, number, product, text, total, transpose)
 from matdiff.notation.search import NoForm, Piece, Search
 
@@ -70,7 +70,7 @@ class Recovery:
         if op == "const":
             return self._constant(node)
         if op == "eye":
-            return call("eye", (leaf(_dim_text(node.shape[0]), "scalar"),), "matrix")
+            return call("eye", (leaf(str(node.shape[0]), "scalar"),), "matrix")
         if op == "add":  # a constant term broadcasts as a number: 1 - s
             terms = [number(t.params[0]) if t.op == "const" else self(t) for t in node.args]
             present = [t for t in terms if t is not None]
@@ -104,7 +104,7 @@ class Recovery:
         value = node.params[0]
         if node.rank == 0:
             return number(value)
-        ones = call("ones", tuple(leaf(_dim_text(d), "scalar") for d in node.shape), _shape_class(node))
+        ones = call("ones", tuple(leaf(str(d), "scalar") for d in node.shape), _shape_class(node))
         return ones if value == 1.0 else product(number(value), ones)
 
     def _reshape(self, node: Tensor) -> MatrixExpr | None:

@@ -188,11 +188,10 @@ def transpose(x: MatrixExpr) -> MatrixExpr:
         return hadamard(*[transpose(f) for f in x.args])
     if is_call(x, "ones") and len(x.args) == 2:  # ones(m, n)' = ones(n, m)
         return call("ones", x.args[::-1], "matrix")
+    if x.op == "call" and x.name in ("softmax", "logsumexp") and x.args[0].shape_class == "matrix":
+        by_rows = x.args[-1].op == "number" and x.args[-1].value == 2  # softmax(A)' = softmax(A', 2)
+        return call(x.name, (transpose(x.args[0]),) + (() if by_rows else (number(2.0),)), _FLIP[x.shape_class])
     return MatrixExpr("transpose", (x,), "", _FLIP[x.shape_class])
-
-
-def _dim_text(d) -> str:
-    return str(d).replace("*", "*") if isinstance(d, str) else str(d)
 
 
 # ----- printing ------------------------------------------------------------------------------------
