@@ -139,6 +139,10 @@ RULE_CASES = [
     ("column-sums", "v*ones(3)'*A", "v*sum(A, 1)"),
     ("expansion", "A - v*ones(3)'", "A - v"),
     ("expansion", "A.*(ones(3)*v')", "A.*v'"),
+    ("scaled-rows", "diag(v)*A*B", "(v.*A)*B"),
+    ("scaled-rows", "2*A*diag(u - v)", "2*(A.*(u - v)')"),
+    ("diag-negation", "diag(-v.*u)", "-diag(v.*u)"),
+    ("factor-hadamard", "u.*v - 2*(u.*w)", "u.*(v - 2*w)"),
 ]
 
 
@@ -166,6 +170,7 @@ def test_every_rule_has_a_case():
 def test_rules_leave_other_forms_alone():
     assert RULE_NAMES["factor-left"].apply(tree("A*B + C*B", S)) is None
     assert RULE_NAMES["diag-times-vector"].apply(tree("diag(v)*A", S)) is None
+    assert RULE_NAMES["scaled-rows"].apply(tree("X'*diag(v)*X", S)) is None  # the weighted Gram matrix stays
     assert RULE_NAMES["symmetric-transpose"].apply(tree("(A*B)'", S)) is None
     assert RULE_NAMES["kron-mixed-product"].apply(tree("kron(eye(3), A)*kron(B, eye(3))", S)) is None
 

@@ -341,7 +341,7 @@ def _simplest(node: Tensor, memo: dict | None = None) -> Tensor:
 def _simplest_groups(node: Tensor) -> Tensor:
     """In a contraction, the operands over the same indices are one elementwise product: simplified
     as one (X'·(e ⊙ (1 + e)⁻¹) is X'·σ)."""
-    pairs = list(zip(node.args, node.params[0]))
+    pairs = _products_read_through(list(zip(node.args, node.params[0])))
     for eye, (a, b) in [(n, ls) for n, ls in pairs if n.op == "eye" and ls[0] != ls[1]]:
         pairs = [(n, ls if n is eye else tuple(a if x == b else x for x in ls)) for n, ls in pairs]  # δ_ab f_b = δ_ab f_a
     groups: dict[tuple, list[Tensor]] = {}
@@ -361,6 +361,21 @@ def _simplest_groups(node: Tensor) -> Tensor:
     if not changed:
         return node
     return einsum(node.params[1], *operands, sizes=dict(zip(node.params[1], node.shape)))
+
+
+def _products_read_through(pairs: list) -> list:
+    """Operands that are products summing over nothing (X'·(s ⊙ y), taken out of a sum by
+    :func:`_common_factored`) read as their factors, so that s meets the exp(-t) beside it."""
+    out: list = []
+    for operand, labels in pairs:
+        output = operand.params[1] if operand.op == "einsum" else ()
+        place = dict(zip(output, labels))
+        if operand.op == "einsum" and len(place) == len(output) and \
+                all(x in place for ls in operand.params[0] for x in ls):
+            out.extend((a, tuple(place[x] for x in ls)) for a, ls in zip(operand.args, operand.params[0]))
+        else:
+            out.append((operand, labels))
+    return out
 
 
 def _common_factored(node: Tensor) -> Tensor | None:
@@ -383,9 +398,10 @@ def _common_factored(node: Tensor) -> Tensor | None:
         rest = list(factors)
         for f in common:
             rest.remove(f)
-        if all(a.op in ("const", "eye") for a, _ in rest):
-            return None  # 2·G - G⊙I stays as the book writes it: only sums of real factors are taken out
         rests.append(rest)
+    numbers = [all(a.op in ("const", "eye") for a, _ in rest) for rest in rests]
+    if all(numbers) or any(n and any(a.op == "eye" for a, _ in rest) for n, rest in zip(numbers, rests)):
+        return None  # 2·G - G⊙I and diag(s) - s·sᵀ stay as the book writes them (s·(1 - s) - s is -s²)
     axes = sorted({k for rest in rests for _, ks in rest for k in ks})
     sizes = {k: node.shape[k] for k in axes}
     summed = add(*(einsum(axes, *rest, sizes=sizes) if rest else const(1.0, tuple(sizes[k] for k in axes))

@@ -7,7 +7,7 @@ literature writes is ``sum(X, 2)`` and ``W*X + b``; these identities, in the lan
 take the printed form there wherever it is no longer (the rule table's cost decides):
 
     X*1ₙ = sum(X, 2)      1ₘᵀ*X = sum(X, 1)      A + v*1ₙᵀ = A + v      A + 1ₘ*r = A + r
-    A + c*1ₘ*1ₙᵀ = A + c      v + c*1ₙ = v + c
+    A + c*1ₘ*1ₙᵀ = A + c      v + c*1ₙ = v + c      diag(v)*A = v.*A      A*diag(v) = A.*v'
 
 The last two hold where the sum keeps A's full shape: at least one term is neither a repeated
 column nor a repeated row.
@@ -15,7 +15,7 @@ column nor a repeated row.
 
 from __future__ import annotations
 
-from matdiff.notation.mtree import MatrixExpr, call, hadamard, number, product, total
+from matdiff.notation.mtree import MatrixExpr, call, hadamard, is_call, number, product, total, transpose
 
 
 def _ones_call(x: MatrixExpr) -> str | None:
@@ -125,8 +125,36 @@ def expansion(x: MatrixExpr) -> MatrixExpr | None:
     return total(*args) if x.op == "sum" else hadamard(*args)
 
 
+def scaled_rows(x: MatrixExpr) -> MatrixExpr | None:
+    """diag(v)·A = v ⊙ A and A·diag(v) = A ⊙ vᵀ: the rows (columns) of a matrix scaled, which
+    implicit expansion writes without the diagonal matrix (the softmax's S.*(G - sum(G.*S, 2))).
+    Only at an end of a product: X'·diag(v)·X stays the weighted Gram matrix the books write."""
+    if x.op != "product":
+        return None
+    scalars, matrices = _split(x)
+    if len(matrices) < 2:
+        return None
+    first, second, last, next_to_last = matrices[0], matrices[1], matrices[-1], matrices[-2]
+    if _is_diagonal_of_column(first) and _scalable(second):
+        return product(*scalars, hadamard(first.args[0], second), *matrices[2:])
+    if _is_diagonal_of_column(last) and _scalable(next_to_last):
+        return product(*scalars, *matrices[:-2], hadamard(next_to_last, transpose(last.args[0])))
+    return None
+
+
+def _is_diagonal_of_column(x: MatrixExpr) -> bool:
+    return is_call(x, "diag") and x.shape_class == "matrix" and x.args[0].shape_class == "column"
+
+
+def _scalable(x: MatrixExpr) -> bool:
+    """A matrix whose rows read well scaled by .*: not a diagonal, not a Kronecker product (the vec
+    layout's diag(vec(S))*kron(X', I) is the book's Jacobian)."""
+    return x.shape_class == "matrix" and not _is_diagonal_of_column(x) and not is_call(x, "kron")
+
+
 RULES = (
     ("row-sums", row_sums),            # X·1 = sum(X, 2)
     ("column-sums", column_sums),      # 1ᵀ·X = sum(X, 1)
     ("expansion", expansion),          # A + v·1ᵀ = A + v
+    ("scaled-rows", scaled_rows),      # diag(v)·A = v ⊙ A
 )

@@ -76,19 +76,24 @@ def _factor_out(x: MatrixExpr, *, side: int) -> MatrixExpr | None:
 
 
 def factor_hadamard(x: MatrixExpr) -> MatrixExpr | None:
-    """a ⊙ b + a ⊙ c = a ⊙ (b + c)."""
-    if x.op != "sum" or any(t.op != "hadamard" for t in x.args):
+    """a ⊙ b + c·(a ⊙ d) = a ⊙ (b + c·d), a sign or a scalar factor of a term kept with it."""
+    if x.op != "sum":
         return None
-    common = next((f for f in x.args[0].args if all(f in t.args for t in x.args[1:])), None)
+    terms = [summand_of(t) for t in x.args]
+    if any(len(t.chain) != 1 or t.chain[0].op != "hadamard" for t in terms) or \
+            all(t.chain == terms[0].chain for t in terms):  # like terms: collect-terms adds them
+        return None
+    first, *others = (t.chain[0].args for t in terms)
+    common = next((f for f in first if all(f in factors for factors in others)), None)
     if common is None:
         return None
 
-    def without(t: MatrixExpr) -> MatrixExpr:
-        rest = list(t.args)
+    def without(t: Summand) -> MatrixExpr:
+        rest = list(t.chain[0].args)
         rest.remove(common)
-        return hadamard(*rest)
+        return Summand(t.coefficient, t.scalars, (hadamard(*rest),)).build()
 
-    return hadamard(common, total(*(without(t) for t in x.args)))
+    return hadamard(common, total(*(without(t) for t in terms)))
 
 
 def pull_negation(x: MatrixExpr) -> MatrixExpr | None:
@@ -116,6 +121,21 @@ def diag_symmetric(x: MatrixExpr) -> MatrixExpr | None:
     """diag(v)ᵀ = diag(v)."""
     if x.op == "transpose" and _is_diag_matrix(x.args[0]):
         return x.args[0]
+    return None
+
+
+def diag_negation(x: MatrixExpr) -> MatrixExpr | None:
+    """diag(−v) = −diag(v), the sign then meeting the product's: X'·diag(−v)·X·(−1) = X'·diag(v)·X."""
+    if not _is_diag_matrix(x):
+        return None
+    v = x.args[0]
+    if v.op == "negate":
+        return negate_(call("diag", (v.args[0],), x.shape_class))
+    if v.op == "hadamard" and any(f.op == "negate" for f in v.args):
+        signs = sum(f.op == "negate" for f in v.args)
+        inner = hadamard(*(f.args[0] if f.op == "negate" else f for f in v.args))
+        flipped = call("diag", (inner,), x.shape_class)
+        return negate_(flipped) if signs % 2 else flipped
     return None
 
 
@@ -301,6 +321,7 @@ class Rule:
 # name                       identity (see each docstring)
 RULES: tuple[Rule, ...] = (
     Rule("diag-symmetric",        diag_symmetric),         # diag(v)ᵀ = diag(v)
+    Rule("diag-negation",         diag_negation),          # diag(−v) = −diag(v)
     Rule("hadamard-ones",         hadamard_ones),          # A ⊙ 1 = A
     Rule("factor-scalar",         factor_scalar),          # cA + cB = c(A + B)
     Rule("factor-left",           factor_left),            # AB + AC = A(B + C)
