@@ -132,6 +132,7 @@ RULE_CASES = [
     ("hadamard-scaled-ones", "(2*ones(3)).*v", "2*v"),
     ("sum-of-negation", "sum(-v)", "-sum(v)"),
     ("sum-of-ones", "sum(ones(3, 2))", "6"),
+    ("diag-of-ones", "diag(ones(3))", "eye(3)"),
     ("diag-distributes", "(eye(3) - 3*ones(3)*ones(3)')*diag(v)", "diag(v) - 3*ones(3)*v'"),
     ("expansion", "A - 2*ones(3)*ones(3)'", "A - 2"),
     ("diag-distributes", "(eye(3) - v*ones(3)')*diag(v)", "diag(v) - v*v'"),

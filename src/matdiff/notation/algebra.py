@@ -210,6 +210,13 @@ def sum_of_ones(x: MatrixExpr) -> MatrixExpr | None:
     return number(count)
 
 
+def diag_of_ones(x: MatrixExpr) -> MatrixExpr | None:
+    """diag(ones(n)) = eye(n)."""
+    if is_call(x, "diag") and x.shape_class == "matrix" and is_call(x.args[0], "ones") and len(x.args[0].args) == 1:
+        return call("eye", x.args[0].args, "matrix")
+    return None
+
+
 # name                       identity (see each docstring)
 RULES: tuple[tuple[str, Callable[[MatrixExpr], MatrixExpr | None]], ...] = (
     ("kron-sum",              kron_sum),               # A⊗B + A⊗C = A⊗(B + C)
@@ -223,5 +230,6 @@ RULES: tuple[tuple[str, Callable[[MatrixExpr], MatrixExpr | None]], ...] = (
     ("hadamard-scaled-ones",  hadamard_scaled_ones),   # (c·1) ⊙ A = c·A
     ("sum-of-negation",       sum_of_negation),        # sum(-A) = -sum(A)
     ("sum-of-ones",           sum_of_ones),            # sum(ones(m, n)) = m·n
+    ("diag-of-ones",          diag_of_ones),           # diag(1ₙ) = I
     ("diag-distributes",      diag_distributes),       # (A + B)·diag(v) = A·diag(v) + B·diag(v)
 )

@@ -272,7 +272,7 @@ class Normalizer:
                 new = turned[0]
             if new.op == "add":
                 new = _common_factored(new) or new
-            if new.op in ("add", "constant_power") or _is_hadamard(new):
+            if new.op in ("add", "constant_power") or _is_hadamard(new) and not _holds_diagonal(new):
                 new = _simplest(new, self.readings)
             elif new.op == "einsum":
                 new = _simplest_groups(new)
@@ -344,6 +344,8 @@ def _simplest_groups(node: Tensor) -> Tensor:
     pairs = _products_read_through(list(zip(node.args, node.params[0])))
     for eye, (a, b) in [(n, ls) for n, ls in pairs if n.op == "eye" and ls[0] != ls[1]]:
         pairs = [(n, ls if n is eye else tuple(a if x == b else x for x in ls)) for n, ls in pairs]  # δ_ab f_b = δ_ab f_a
+    pairs = [(einsum((0,), (n, (0, 0))), ls[:1]) if len(ls) == 2 and ls[0] == ls[1] else (n, ls)
+             for n, ls in pairs]  # S[a,a] is diag(S)[a], to meet the 1 ./ diag(S) beside it
     groups: dict[tuple, list[Tensor]] = {}
     for operand, labels in pairs:
         groups.setdefault(tuple(labels), []).append(operand)
@@ -361,6 +363,12 @@ def _simplest_groups(node: Tensor) -> Tensor:
     if not changed:
         return node
     return einsum(node.params[1], *operands, sizes=dict(zip(node.params[1], node.shape)))
+
+
+def _holds_diagonal(node: Tensor) -> bool:
+    """A Hadamard product with a diagonal matrix among its factors (diag(v) ⊙ S = diag(v ⊙ diag(S))),
+    which :func:`_simplest_groups` reads entry by entry."""
+    return any(a.op == "einsum" and any(b.op == "eye" for b in a.args) for a in node.args)
 
 
 def _products_read_through(pairs: list) -> list:
