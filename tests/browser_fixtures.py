@@ -88,7 +88,10 @@ def expect(target):
 
 
 def wait_for_result(page):
+    """The answers drawn, every one of them, and their finite-difference checks (their own requests) back."""
     page.wait_for_selector("#result:not([hidden]):not(.stale) #math math", timeout=20_000)
+    expect(page.locator("body.busy")).to_have_count(0, timeout=20_000)
+    expect(page.locator(".verdict.running")).to_have_count(0, timeout=20_000)
 
 
 def screenshot(page, name: str) -> None:

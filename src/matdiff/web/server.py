@@ -60,6 +60,7 @@ __all__ = ["MAX_BODY_BYTES", "MAX_EXPRESSION_CHARS", "create_app", "features", "
 STATIC = {  # the only files ever served
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "answers.js": "text/javascript; charset=utf-8",
     "api.js": "text/javascript; charset=utf-8",
     "diagram.js": "text/javascript; charset=utf-8",
     "dom.js": "text/javascript; charset=utf-8",

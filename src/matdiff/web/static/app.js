@@ -4,17 +4,12 @@
 // Every query owns an AbortController: a new query, Cancel, or going back stops what the last one
 // still had running, and a result on screen is marked stale from the moment the URL moves on.
 
-import {$, caretAt, clear, drawMath, element, setText, shapeWords, show, watchOverflow} from "./dom.js";
+import {$, caretAt, clear, drawMath, element, setText, show, watchOverflow} from "./dom.js";
 import {clientTimeoutSeconds, getJSON, post, setServerTimeout} from "./api.js";
+import {LAYOUT_WORDS, answerBlocks, drawAnswer, drawFailure, drawPending} from "./answers.js";
 import {EXAMPLES} from "./examples.js";
-import {copyButtons, setUpSections} from "./sections.js";
+import {copyButtons} from "./sections.js";
 import * as variables from "./variables.js";
-
-const LAYOUT_WORDS = {
-  numerator: "numerator layout", denominator: "denominator layout", gradient: "gradient layout",
-  jacobian: "jacobian layout", vec: "vec layout (Magnus–Neudecker)",
-};
-const ID_ATTRIBUTES = ["for", "aria-controls", "aria-labelledby", "aria-describedby", "data-copy"];
 
 const state = {
   capabilities: {},
@@ -123,17 +118,34 @@ async function differentiate({push = true, reveal = false} = {}) {
   markStale(true);
   busy(true);
   const backward = backwardPass(query, controller.signal);
-  const replies = await Promise.all(query.requests.map(
-    (request) => post("/api/diff", {...request, include: ["check", "vec"]}, controller.signal)));
+  const replies = query.requests.map((request) => post("/api/diff", request, controller.signal));
+  const first = await replies[0];
+  if (state.query !== mine) return;
+  if (first.cancelled) { busy(false); stopped(); return; }
+  if (!first.ok && (first.status === 400 || replies.length === 1)) {   // the input is wrong: every answer would say so
+    busy(false);
+    showError(first.data, query.expression, reveal);
+    return;
+  }
+  const blocks = answerBlocks(query.requests.length);
+  blocks.forEach((suffix, k) => drawPending(suffix, query.requests[k], query));
+  drawResult(link);
+  if (first.ok) drawQuestion(first.data.question);
+  for (const [k, reply] of replies.entries()) {   // each answer as it comes, in the order asked
+    const {ok, data, cancelled} = await reply;
+    if (state.query !== mine) return;
+    if (cancelled) { busy(false); stopped(); return; }
+    if (ok) drawAnswer(blocks[k], data, query.requests[k], query, controller.signal, state.capabilities);
+    else drawFailure(blocks[k], data, query.requests[k], query);
+    if (ok && !$("question").dataset.drawn) drawQuestion(data.question);
+    watchAll();
+  }
+  busy(false);
   const pass = await backward;
   if (state.query !== mine) return;
-  busy(false);
-  const failed = replies.find((reply) => !reply.ok);
-  if (failed && failed.cancelled) { stopped(); return; }
-  if (failed) { showError(failed.data, query.expression, reveal); return; }
-  drawResult(query, replies.map((reply) => reply.data), link, controller.signal);
   drawBackwardPass(pass);
-  if (reveal) revealAndFocus($("result-title"));
+  formChanged();   // edited while it was computed: it is already the old answer
+  if (reveal) revealAndFocus($("result-title"));   // once the blocks above the first answer are drawn
 }
 
 function stop() {   // abandon the query in flight and every section request of the one on screen
@@ -213,92 +225,32 @@ function showError(data, expression, reveal = false) {
   if (reveal) revealAndFocus($("error-title"));
 }
 
-// ----- the answers: one per variable ticked ---------------------------------------------------------------
+// ----- the result: the question, the answers (answers.js), the backward pass ----------------------------
 
-function answerBlock(k) {   // the first answer is in the page; the others are copies with their own ids
-  if (k === 0) return "";
-  const copy = $("answer").cloneNode(true);
-  const suffix = `-${k}`;
-  for (const node of [copy, ...copy.querySelectorAll("*")]) {
-    if (node.id) node.id += suffix;
-    for (const attribute of ID_ATTRIBUTES) {
-      if (node.hasAttribute(attribute)) node.setAttribute(attribute, node.getAttribute(attribute) + suffix);
-    }
-  }
-  $("answers").appendChild(copy);
-  return suffix;
-}
-
-function drawResult(query, answers, link, signal) {
+function drawResult(link) {
   show($("error"), false);
   $("progress").textContent = "";
-  for (const old of [...$("answers").children].slice(1)) old.remove();
-  answers.forEach((data, k) => drawAnswer(answerBlock(k), data, query.requests[k], query, signal));
   markStale(false);
   state.shown = link;
   show($("result"), true);
-  drawMath($("question-math"), answers[0].question?.mathml, answers[0].question?.latex);
-  show($("question"), Boolean(answers[0].question));
-  for (const box of $("result").querySelectorAll(".math")) watchOverflow(box);
-  formChanged();   // edited while it was computed: it is already the old answer
+  show($("question"), false);
+  delete $("question").dataset.drawn;
+  show($("backward-card"), false);
   $("permalink").href = link;
   $("permalink").textContent = location.origin + link;
+  watchAll();
+}
+
+function drawQuestion(question) {
+  if (!question) return;
+  drawMath($("question-math"), question.mathml, question.latex);
+  show($("question"), true);
+  $("question").dataset.drawn = "yes";
+}
+
+function watchAll() {
+  for (const box of $("result").querySelectorAll(".math")) watchOverflow(box);
   copyButtons($("result"));
-}
-
-function drawAnswer(suffix, data, request, query, signal) {
-  const id = (name) => $(name + suffix);
-  const by = request.wrt;
-  id("result-title").textContent = query.order === 2
-    ? `Second derivative by ${by.join(" and ")}` + (by[0] === by[1] ? " (Hessian)" : " (mixed)")
-    : `Derivative with respect to ${by[0]}`;
-  drawMath(id("math"), data.equation?.mathml || data.mathml, data.equation?.latex || data.latex);
-  id("shape").textContent = shapeWords(data.shape);
-  id("layout-name").textContent = LAYOUT_WORDS[data.layout] || data.layout;
-  const notes = clear(id("notes"));
-  for (const note of data.notes || []) notes.appendChild(element("li", note));
-  id("text").textContent = data.text || "none in this layout: the result is a tensor (see the index notation)";
-  id("text").classList.toggle("missing", !data.text);
-  id("text").closest(".copyable").querySelector(".copy").hidden = !data.text;
-  id("latex").textContent = data.latex || "";
-  id("index").textContent = data.index || "";
-  id("index-card").open = query.requests.length === 1;
-  drawVec(id, data.vec, query.requests.length === 1);
-  drawCheck(id, data.check);
-  setUpSections(suffix, request, signal, state.capabilities);
-}
-
-function drawVec(id, vec, open) {
-  show(id("vec-card"), Boolean(vec));
-  if (!vec) return;
-  id("vec-card").open = open;
-  if (vec.error) {
-    clear(id("vec-math")).appendChild(element("p", vec.error, "problem"));
-    id("vec-shape").textContent = "";
-    id("vec-text").closest(".copyable").hidden = true;
-    return;
-  }
-  drawMath(id("vec-math"), vec.mathml, vec.latex);
-  id("vec-shape").textContent = shapeWords(vec.shape);
-  id("vec-text").textContent = vec.text || "";
-  id("vec-text").closest(".copyable").hidden = !vec.text;
-}
-
-function drawCheck(id, check) {
-  show(id("check-card"), Boolean(check));
-  if (!check) return;
-  const line = id("check");
-  line.className = "verdict " + (check.status || "skipped");
-  if (check.error) line.textContent = "Not checked: " + check.error;
-  else if (check.status === "passed") {
-    line.textContent = `✓ Matches central finite differences (largest relative error ${Number(check.max_error).toExponential(1)}).`;
-  } else if (check.status === "failed") {
-    line.textContent = "✗ Does not match finite differences: " + (check.reason || "");
-  } else line.textContent = "Not checked: " + (check.reason || "");
-  const values = check.values ? Object.entries(check.values).map(([n, v]) => `${n} = ${JSON.stringify(v)}`) : [];
-  const sizes = check.sizes ? Object.entries(check.sizes).map(([d, n]) => `${d} = ${n}`) : [];
-  id("check-values").textContent = (sizes.length ? `With the sizes ${sizes.join(", ")}. ` : "") +
-    (values.length ? "At random values " + values.join(", ") : "");
 }
 
 // Several gradients of a scalar: also the one backward pass that gives them all (md.gradients).
