@@ -133,6 +133,11 @@ RULE_CASES = [
     ("sum-of-negation", "sum(-v)", "-sum(v)"),
     ("sum-of-ones", "sum(ones(3, 2))", "6"),
     ("diag-of-ones", "diag(ones(3))", "eye(3)"),
+    ("dot-product", "sum(x.*v)", "x'*v"),
+    ("dot-product", "sum(x.^2)", "x'*x"),
+    ("square-root-power", "c^(-0.5)", "1/sqrt(c)"),
+    ("norm2", "sqrt(x'*x)", "norm2(x)"),
+    ("diag-of-repeated", "diag(A*x*ones(3)' + ones(3)*v')", "A*x + v"),
     ("diag-distributes", "(eye(3) - 3*ones(3)*ones(3)')*diag(v)", "diag(v) - 3*ones(3)*v'"),
     ("expansion", "A - 2*ones(3)*ones(3)'", "A - 2"),
     ("diag-distributes", "(eye(3) - v*ones(3)')*diag(v)", "diag(v) - v*v'"),
@@ -435,3 +440,25 @@ def test_a_transposed_matrix_of_ones_is_the_other_ones():
     ones = call("ones", (leaf("2", "scalar"), leaf("3", "scalar")), "matrix")
     assert text(transpose(ones)) == "ones(3, 2)"
     assert md.diff("mean(D - D*z)", wrt="D", shapes={"D": (2, 3), "z": (3,)}).text == "ones(3, 2)/6 - 0.5*z"
+
+
+# Issue 24's table: what the textbook prints, and matdiff now does (each checked by numbers too).
+TEXTBOOK = [
+    ("sum(log(1 + exp(-y.*(X*w))))", ("w", "w"), {"X": (5, 3), "y": (5,), "w": (3,)},
+     "s = sigmoid(y.*(X*w)); X'*diag(s.*(1 - s).*y.^2)*X"),
+    ("-(t*log(sigmoid(w'*x + b)) + (1 - t)*log(1 - sigmoid(w'*x + b)))", "w",
+     {"w": (3,), "x": (3,), "t": (), "b": ()}, "(sigmoid(w'*x + b) - t)*x"),
+    ("(x'*x)^0.5", "x", {"x": (3,)}, "x/norm2(x)"),
+    ("sum(diag(x)*A*diag(x))", "x", {"x": (3,), "A": (3, 3)}, "(A + A')*x"),
+    ("log(w'*x)", "w", {"w": (3,), "x": (3,)}, "x/(w'*x)"),
+]
+
+
+@pytest.mark.parametrize("expression, wrt, shapes, printed", TEXTBOOK, ids=[row[0] for row in TEXTBOOK])
+def test_the_textbook_form_is_printed(expression, wrt, shapes, printed):
+    d = md.diff(expression, wrt=wrt, shapes=shapes, layout="gradient")
+    assert d.text == printed
+    values = {name: (0.3 if shape == () else np.random.default_rng(7).uniform(0.2, 1.0, shape))
+              for name, shape in shapes.items()}
+    assert_close(np.reshape(md.evaluate(printed, values, shapes=shapes), np.shape(d.evaluate(values))),
+                 d.evaluate(values), what=printed)

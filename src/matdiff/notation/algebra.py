@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from matdiff.notation.mtree import MatrixExpr, Summand, call, hadamard, is_call, leaf, number, product, summand_of, total
+from matdiff.notation.layers import repeated
+from matdiff.notation.mtree import (MatrixExpr, Summand, call, hadamard, is_call, leaf, number, product, summand_of, total,
+                                    transpose)
 
 
 def _is_ones(x: MatrixExpr) -> bool:
@@ -217,6 +219,42 @@ def diag_of_ones(x: MatrixExpr) -> MatrixExpr | None:
     return None
 
 
+def dot_product(x: MatrixExpr) -> MatrixExpr | None:
+    """sum(u ⊙ v) = uᵀv and sum(x.^2) = xᵀx for columns: the user's own inner product."""
+    if not (is_call(x, "sum") and len(x.args) == 1):
+        return None
+    inner = x.args[0]
+    if inner.op == "power" and inner.args[0].shape_class == "column" and inner.args[1] == number(2.0):
+        u, v = inner.args[0], inner.args[0]
+    elif inner.op == "hadamard" and len(inner.args) == 2 and all(a.shape_class == "column" for a in inner.args):
+        u, v = inner.args
+    else:
+        return None
+    return product(MatrixExpr("transpose", (u,), "", "row") if u.op != "transpose" else u.args[0], v)
+
+
+def square_root_power(x: MatrixExpr) -> MatrixExpr | None:
+    """s^0.5 = sqrt(s) and s^(-0.5) = 1/sqrt(s), for a scalar s (then sqrt(x'*x) is norm2(x))."""
+    if x.op != "power" or x.shape_class != "scalar" or x.args[1].op != "number" or abs(x.args[1].value) != 0.5:
+        return None
+    root = call("sqrt", (x.args[0],), "scalar")
+    return root if x.args[1].value > 0 else MatrixExpr("quotient", (number(1.0), root), "", "scalar")
+
+
+def diag_of_repeated(x: MatrixExpr) -> MatrixExpr | None:
+    """diag(u·1ᵀ + 1·vᵀ) = u + v: the diagonal of a repeated column (row) is that vector."""
+    if not (is_call(x, "diag") and x.shape_class == "column" and x.args[0].shape_class == "matrix"):
+        return None
+    inner = x.args[0]
+    vectors = []
+    for term in inner.args if inner.op == "sum" else (inner,):
+        v = repeated(term)
+        if v is None or v.shape_class not in ("column", "row"):
+            return None
+        vectors.append(transpose(v) if v.shape_class == "row" else v)
+    return total(*vectors)
+
+
 # name                       identity (see each docstring)
 RULES: tuple[tuple[str, Callable[[MatrixExpr], MatrixExpr | None]], ...] = (
     ("kron-sum",              kron_sum),               # A⊗B + A⊗C = A⊗(B + C)
@@ -231,5 +269,8 @@ RULES: tuple[tuple[str, Callable[[MatrixExpr], MatrixExpr | None]], ...] = (
     ("sum-of-negation",       sum_of_negation),        # sum(-A) = -sum(A)
     ("sum-of-ones",           sum_of_ones),            # sum(ones(m, n)) = m·n
     ("diag-of-ones",          diag_of_ones),           # diag(1ₙ) = I
+    ("dot-product",           dot_product),            # sum(u ⊙ v) = uᵀv
+    ("square-root-power",     square_root_power),      # s^(-1/2) = 1/sqrt(s)
+    ("diag-of-repeated",      diag_of_repeated),       # diag(u·1ᵀ + 1·vᵀ) = u + v
     ("diag-distributes",      diag_distributes),       # (A + B)·diag(v) = A·diag(v) + B·diag(v)
 )

@@ -30,7 +30,7 @@ from matdiff.engine.simplify import simplify
 from matdiff.notation.factors import SPLIT, shorter, split_all
 from matdiff.notation.orientation import oriented
 from matdiff.notation.polynomials import (MAX_TERMS, Monomial, Polynomial, TooManyTerms, monomial_of, plus, power_of,
-                                          substitute, times)
+                                          structural_key, substitute, times)
 from matdiff.notation.unflatten import unflattened
 
 # A monomial: ((atom, exponent), ...) sorted by id(atom); a polynomial: monomial → coefficient.
@@ -216,7 +216,7 @@ def _build(p: Polynomial, shape: tuple) -> Tensor:
     terms = []
     for m, c in p.items():
         operands: list[tuple[Tensor, tuple]] = [(const(c), ())] if c != 1.0 else []
-        for atom, exponent in m:
+        for atom, exponent in sorted(m, key=lambda f: structural_key(f[0])):  # the same order in every run
             factor = atom if exponent == 1 else apply("constant_power", atom, float(exponent))
             operands.append((factor, labels if atom.rank else ()))
         terms.append(einsum(labels, *operands, sizes=dict(zip(labels, shape))) if operands else const(c, shape))
@@ -272,6 +272,8 @@ class Normalizer:
                 new = turned[0]
             if new.op == "add":
                 new = _common_factored(new) or new
+            if _is_hadamard(new) and new.rank and sum(a.rank == 0 and a.op != "const" for a in new.args) > 1:
+                new = _simplest_groups(new)  # the scalar factors as one product of their own: (1 - t)/(1 - s)·s·…
             if new.op in ("add", "constant_power") or _is_hadamard(new) and not _holds_diagonal(new):
                 new = _simplest(new, self.readings)
             elif new.op == "einsum":
@@ -352,7 +354,7 @@ def _simplest_groups(node: Tensor) -> Tensor:
     operands: list[tuple[Tensor, tuple]] = []
     changed = False
     for labels, members in groups.items():
-        if len(members) < 2 or not labels or len(set(labels)) < len(labels):
+        if len(members) < 2 or len(set(labels)) < len(labels):
             operands.extend((m, labels) for m in members)
             continue
         own = tuple(range(len(labels)))

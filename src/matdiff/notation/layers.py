@@ -86,7 +86,7 @@ def _sum_or_mean(scalars: list, summed: MatrixExpr, axis: int, size: int | None,
     return product(number(coefficient), *scalars, call("sum", (summed, number(axis)), shape_class))
 
 
-def _repeated(term: MatrixExpr) -> MatrixExpr | None:
+def repeated(term: MatrixExpr) -> MatrixExpr | None:
     """A term that repeats a column or a row with ones (c·v·1ᵀ or c·1·r), as that vector alone; a
     number repeated both ways (c·1·1ᵀ), as the number."""
     negated = term.op == "negate"
@@ -116,7 +116,7 @@ def expansion(x: MatrixExpr) -> MatrixExpr | None:
     a term or factor keeps A's full shape."""
     if x.op not in ("sum", "hadamard") or x.shape_class == "scalar":
         return None
-    shortened = [_repeated(t) for t in x.args]
+    shortened = [repeated(t) for t in x.args]
     if all(s is None for s in shortened) or all(s is not None for s in shortened):
         return None
     args = [s if s is not None else t for s, t in zip(shortened, x.args)]

@@ -4,6 +4,9 @@ multiplied out within a bound on the terms."""
 
 from __future__ import annotations
 
+import hashlib
+import weakref
+
 from matdiff.engine.ir import Tensor
 
 Monomial = tuple  # ((atom, exponent), …) in a fixed order
@@ -18,6 +21,30 @@ def monomial_of(factors) -> Monomial:
         entry = merged.setdefault(id(atom), [atom, 0])
         entry[1] += exponent
     return tuple(sorted(((a, e) for a, e in merged.values() if e != 0), key=lambda f: id(f[0])))
+
+
+_KEYS: "weakref.WeakKeyDictionary[Tensor, bytes]" = weakref.WeakKeyDictionary()
+
+
+def structural_key(root: Tensor) -> bytes:
+    """A digest of the node's structure, the same in every process: monomials are ordered by id()
+    (fast, but an accident of memory), so a normal form is printed with its factors ordered by this."""
+    stack = [root]
+    while stack:  # iterative: operands first, each node once, however deep
+        node = stack[-1]
+        if node in _KEYS:
+            stack.pop()
+            continue
+        missing = [a for a in node.args if a not in _KEYS]
+        if missing:
+            stack.extend(missing)
+            continue
+        stack.pop()
+        digest = hashlib.blake2b(repr((node.op, node.params, node.shape)).encode(), digest_size=8)
+        for a in node.args:
+            digest.update(_KEYS[a])
+        _KEYS[node] = digest.digest()
+    return _KEYS[root]
 
 
 class TooManyTerms(ArithmeticError):

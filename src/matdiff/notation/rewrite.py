@@ -241,12 +241,15 @@ def collect_terms(x: MatrixExpr) -> MatrixExpr | None:
 
 
 def norm2_form(x: MatrixExpr) -> MatrixExpr | None:
-    """sqrt(sum(x.^2)) = norm2(x), the Euclidean (Frobenius) norm."""
-    if not (is_call(x, "sqrt") and is_call(x.args[0], "sum")):
+    """sqrt(sum(x.^2)) = sqrt(x'*x) = norm2(x), the Euclidean (Frobenius) norm."""
+    if not is_call(x, "sqrt"):
         return None
-    inner = x.args[0].args[0]
-    if inner.op == "power" and inner.args[1] == number(2.0):
-        return call("norm2", (inner.args[0],), "scalar")
+    inner = x.args[0]
+    if is_call(inner, "sum") and inner.args[0].op == "power" and inner.args[0].args[1] == number(2.0):
+        return call("norm2", (inner.args[0].args[0],), "scalar")
+    if inner.op == "product" and len(inner.args) == 2 and inner.args[0].op == "transpose" and \
+            inner.args[0].args[0] == inner.args[1]:
+        return call("norm2", (inner.args[1],), "scalar")
     return None
 
 
