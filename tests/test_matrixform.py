@@ -445,7 +445,11 @@ def test_a_transposed_matrix_of_ones_is_the_other_ones():
 # Issue 24's table: what the textbook prints, and matdiff now does (each checked by numbers too).
 TEXTBOOK = [
     ("sum(log(1 + exp(-y.*(X*w))))", ("w", "w"), {"X": (5, 3), "y": (5,), "w": (3,)},
-     "s = sigmoid(y.*(X*w)); X'*diag(s.*(1 - s).*y.^2)*X"),
+     "s = sigmoid(y.*(X*w)); X'*diag(y.^2.*s.*(1 - s))*X"),
+    ("-y'*log(softmax(z))", ("z", "z"), {"y": (4,), "z": (4,)}, "sum(y)*(diag(softmax(z)) - softmax(z)*softmax(z)')"),
+    # an invented name never differs from the user's only by case (no Y for the inverse beside y)
+    ("w = inv(X'*X + lam*eye(3))*X'*y; w'*w", "lam", {"X": (5, 3), "y": (5,), "lam": ()},
+     "P = inv(X'*X + lam*eye(3)); -2*y'*X*P'*P*P*X'*y"),
     ("-(t*log(sigmoid(w'*x + b)) + (1 - t)*log(1 - sigmoid(w'*x + b)))", "w",
      {"w": (3,), "x": (3,), "t": (), "b": ()}, "(sigmoid(w'*x + b) - t)*x"),
     ("(x'*x)^0.5", "x", {"x": (3,)}, "x/norm2(x)"),

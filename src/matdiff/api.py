@@ -22,6 +22,7 @@ from matdiff.engine.layout import LAYOUTS, Arrangement, apply_arrangement, arran
 from matdiff.engine.lowering import Lowered, Value, infer_shapes as _infer_shapes, lower
 from matdiff.notation.bindings import MatrixProgram
 from matdiff.notation.forms import DerivativeForms
+from matdiff.notation.identities import normal_form
 from matdiff.engine.undeclared import undeclared_notes
 from matdiff.language.shapes import as_mapping, normalize_shape, shape_text
 from matdiff.engine.simplify import simplify
@@ -250,6 +251,20 @@ def _derivative(program: Program, lowered: Lowered, names: tuple, variables: lis
                       declared=tuple(shapes or ()), assume=assumptions, convention=convention)
 
 
+# A small first derivative that divides (the 1 ./ s of a log) is put in its normal form before it is
+# differentiated again: the elementwise algebra cancelled first (sum(y)·s - y for -y'·log(softmax(z)))
+# gives the Hessian the book writes, sum(y)·(diag(s) - s·s'). Others are differentiated as they are:
+# the normal form of a deep nest flattens the products whose shared prefixes keep its third
+# derivative linear.
+SIMPLIFIED_BEFORE_DIFFERENTIATING = 400
+
+
+def _divides(derivative: ir.Tensor) -> bool:
+    nodes = ir.postorder(derivative)
+    return len(nodes) <= SIMPLIFIED_BEFORE_DIFFERENTIATING and \
+        any(n.op == "constant_power" and n.params[0] < 0 for n in nodes)
+
+
 def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numerator", *, assume=None,
          convention: str = "unconstrained") -> Derivative:
     """∂expression/∂wrt in ``layout`` (numerator, denominator, gradient, jacobian or vec); ``wrt`` a name, or a tuple for higher orders.
@@ -272,7 +287,9 @@ def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numera
         lowered.notes.extend(undeclared_notes(program, shapes, names, lowered, assumptions))
         derivative = lowered.value.node
         fixed = assumptions.without(names)  # structure may rewrite only what is not differentiated again
-        for variable in variables:
+        for k, variable in enumerate(variables):
+            if k and _divides(derivative):
+                derivative = normal_form(derivative)  # sum(y)·s - y, not -y ./ s ⊙ …: a Hessian as the book's
             derivative = simplify(jacobian(derivative, variable.node), fixed)
         return _derivative(program, lowered, names, variables, derivative, layout, shapes, assumptions, convention)
 

@@ -97,8 +97,15 @@ def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set, max_rank
     def nameable(node: Tensor) -> bool:
         return (max_rank is None or node.rank <= max_rank) and node.op not in _LEAVES and not _is_view(node)
 
+    folded = frozenset(name.lower() for name in taken)  # the user's names, and those reserved
+
     def name_of(node: Tensor) -> str:
-        return user_names.get(id(node)) or fresh(invented_name(node), taken, numbers=numbers)
+        if id(node) in user_names:
+            return user_names[id(node)]
+        base = invented_name(node)
+        if base not in taken and base.lower() in folded:  # Y beside the user's y: the plain letters instead
+            base = "P" if node.rank == 2 else "u"
+        return fresh(base, taken, numbers=numbers, folded=folded)
 
     for node in reversed(order):  # parents before children
         count = prints.get(id(node), 0)
@@ -120,13 +127,14 @@ def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set, max_rank
     return names
 
 
-def fresh(base: str, taken: set, separator: str = "", numbers: dict | None = None) -> str:
+def fresh(base: str, taken: set, separator: str = "", numbers: dict | None = None, folded: frozenset = frozenset()) -> str:
     """base, or base2, base3, … (base_2, … with ``separator="_"``) — the first not taken (and now taken).
 
     ``numbers`` (base → the next number to try), kept by a caller that asks for many names,
-    makes the thousandth ``u`` one lookup rather than a thousand."""
+    makes the thousandth ``u`` one lookup rather than a thousand. ``folded``: the user's names in
+    lower case, which an invented name must not equal but for case (no Y beside the data y)."""
     name, number_ = base, (numbers or {}).get(base, 2)
-    while name in taken:
+    while name in taken or name.lower() in folded:
         name, number_ = f"{base}{separator}{number_}", number_ + 1
     if numbers is not None:
         numbers[base] = number_
