@@ -138,6 +138,7 @@ RULE_CASES = [
     ("square-root-power", "c^(-0.5)", "1/sqrt(c)"),
     ("norm2", "sqrt(x'*x)", "norm2(x)"),
     ("diag-of-repeated", "diag(A*x*ones(3)' + ones(3)*v')", "A*x + v"),
+    ("kron-transpose", "kron(eye(3), x)'", "kron(eye(3), x')"),
     ("diag-distributes", "(eye(3) - 3*ones(3)*ones(3)')*diag(v)", "diag(v) - 3*ones(3)*v'"),
     ("expansion", "A - 2*ones(3)*ones(3)'", "A - 2"),
     ("diag-distributes", "(eye(3) - v*ones(3)')*diag(v)", "diag(v) - v*v'"),
@@ -466,3 +467,18 @@ def test_the_textbook_form_is_printed(expression, wrt, shapes, printed):
               for name, shape in shapes.items()}
     assert_close(np.reshape(md.evaluate(printed, values, shapes=shapes), np.shape(d.evaluate(values))),
                  d.evaluate(values), what=printed)
+
+
+@pytest.mark.parametrize("expression, wrt, layout, printed", [
+    ("kron(x, y)", "x", "numerator", "kron(eye(3), y)"),
+    ("kron(x, y)", "y", "numerator", "kron(x, eye(2))"),
+    ("vec(x*y')", "x", "numerator", "kron(y, eye(3))"),
+    ("kron(x, y)", "x", "denominator", "kron(eye(3), y')"),
+])
+def test_a_vector_by_a_vector_has_its_kronecker_form_in_every_layout(expression, wrt, layout, printed):
+    """Issue 24: ∂vec(y)/∂vec(x) is the numerator layout's matrix itself (the denominator's, transposed)."""
+    shapes = {"x": (3,), "y": (2,)}
+    d = md.diff(expression, wrt=wrt, shapes=shapes, layout=layout)
+    assert d.text == printed
+    values = {"x": np.array([1.0, -2.0, 0.5]), "y": np.array([3.0, 0.25])}
+    assert_close(np.reshape(md.evaluate(printed, values, shapes=shapes), d.shape), d.evaluate(values), what=printed)

@@ -255,6 +255,13 @@ def diag_of_repeated(x: MatrixExpr) -> MatrixExpr | None:
     return total(*vectors)
 
 
+def kron_transpose(x: MatrixExpr) -> MatrixExpr | None:
+    """(A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ: (I ⊗ y)ᵀ = I ⊗ yᵀ."""
+    if x.op != "transpose" or not is_call(x.args[0], "kron"):
+        return None
+    return call("kron", tuple(a if is_call(a, "eye") else transpose(a) for a in x.args[0].args), "matrix")
+
+
 # name                       identity (see each docstring)
 RULES: tuple[tuple[str, Callable[[MatrixExpr], MatrixExpr | None]], ...] = (
     ("kron-sum",              kron_sum),               # A⊗B + A⊗C = A⊗(B + C)
@@ -272,5 +279,6 @@ RULES: tuple[tuple[str, Callable[[MatrixExpr], MatrixExpr | None]], ...] = (
     ("dot-product",           dot_product),            # sum(u ⊙ v) = uᵀv
     ("square-root-power",     square_root_power),      # s^(-1/2) = 1/sqrt(s)
     ("diag-of-repeated",      diag_of_repeated),       # diag(u·1ᵀ + 1·vᵀ) = u + v
+    ("kron-transpose",        kron_transpose),         # (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ
     ("diag-distributes",      diag_distributes),       # (A + B)·diag(v) = A·diag(v) + B·diag(v)
 )

@@ -21,6 +21,7 @@ from matdiff.notation.naming import fresh
 from matdiff.notation.indexform import index_program, indexed
 from matdiff.notation.matrixform import latex_name
 from matdiff.notation.mtree import text, transpose
+from matdiff.notation.rewrite import compact
 from matdiff.notation.vecform import no_matrix_form, vec_form
 
 
@@ -109,9 +110,20 @@ class DerivativeForms:
             value = vec_form(root, a.x_shapes[0], a.x_shapes[1], builder)
         else:
             value = builder(root)
+        if value is None and not vec and vector_like and d.order == 1 and d.layout != "vec":
+            return self._as_vec_form()
         if value is None:
             self.unplaced = self.unplaced or builder.recovery.failure
         return None if value is None else builder.finish(value)
+
+    def _as_vec_form(self) -> MatrixProgram | None:
+        """A vector by a vector is ∂vec(y)/∂vec(x), in the numerator (jacobian) layout and transposed
+        in the denominator layout: its Kronecker form when only that one exists (kron(eye(3), y)
+        for ∂kron(x, y)/∂x)."""
+        found = self.matrix_program(vec=True)
+        if found is None or self.d.layout != "denominator":
+            return found
+        return MatrixProgram(found.bindings, compact(transpose(found.value)), found.note)
 
     def transposed_gradient(self) -> MatrixProgram | None:
         """A scalar's derivative by a vector or matrix in numerator layout is its gradient transposed:
