@@ -214,3 +214,25 @@ def test_the_symbolic_walk_gives_the_numbers_at_a_point(name, shape):
     at_point = np.vectorize(lambda entry: float(sympy.lambdify(list(letters.ravel()), entry, [own, "numpy"])(*x.ravel())))
     substituted = at_point(symbolic)
     assert_close(substituted, np.asarray(derivative.evaluate({"x": x})), what=name)
+
+
+def test_every_fact_about_a_function_is_in_its_record():
+    """Issue 23: a new function is one record plus its tests. softplus is named in its record and in the
+    cookbook's identities only; the reference rows, positivity, layer names and the domains check reads
+    come from the records."""
+    from pathlib import Path
+
+    from matdiff.engine.primitives import FUNCTIONS
+    from matdiff.tools.checking import DOMAIN
+    from matdiff.web.reference import FUNCTIONS as ROWS
+
+    source = Path(__file__).resolve().parent.parent / "src"
+    naming = [path for path in source.rglob("*.py") if "softplus" in path.read_text()]
+    assert len(naming) <= 3, naming
+    for name, record in FUNCTIONS.items():
+        syntax, meaning, example = record.reference
+        assert syntax.startswith(name + "(") and meaning and example, name
+        assert ROWS[name] == record.reference
+        md.infer_shapes(example)  # the example is in the language
+        if record.domain:
+            assert DOMAIN.search(f"{name}(x)"), name

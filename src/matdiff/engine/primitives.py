@@ -72,7 +72,9 @@ class Function:
     that is not finite is a domain error); ``sample`` is an interval of good test points.
     ``short`` is the letter its value is named by when printed once and used twice.
     ``activation`` marks a layer's nonlinearity: the views name its argument (z3 for a3) and
-    show the delta ∂L/∂z3 as dz3.
+    show the delta ∂L/∂z3 as dz3; ``matrix_short`` the capital a batch of it is named by (H for a
+    hidden layer) when not ``short`` in capitals. ``positive``: every value is > 0, whatever the
+    argument. ``reference`` is its row in the language's reference: (syntax, meaning, example).
     """
 
     name: str
@@ -88,6 +90,9 @@ class Function:
     short: str = ""
     reduces: bool = False  # a COLUMNS function whose value is one number per column
     activation: bool = False
+    matrix_short: str = ""
+    positive: bool = False
+    reference: tuple[str, str, str] = ("", "", "")
     helpers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def shape(self, argument: tuple) -> tuple:
@@ -239,67 +244,90 @@ def _operator(name: str) -> str:
 # Elementwise: name, numbers, derivative f'(x) given x and y = f(x), LaTeX, SymPy, NumPy code, PyTorch code.
 _ELEMENTWISE = [
     _entry("exp", lambda x: np.exp(x), lambda x, y: y, r"\exp\left({x}\right)", "exp",
-           "np.exp({x})", "torch.exp({x})", short="e"),
+           "np.exp({x})", "torch.exp({x})", short="e",
+           reference=("exp(X)", "exponential, entry by entry", "sum(exp(W*x))"), positive=True),
     _entry("log", lambda x: np.log(x), lambda x, y: apply("constant_power", x, -1.0), r"\log\left({x}\right)", "log",
-           "np.log({x})", "torch.log({x})", domain="x > 0", sample=(0.2, 3.0), short="l"),
+           "np.log({x})", "torch.log({x})", domain="x > 0", sample=(0.2, 3.0), short="l",
+           reference=("log(X)", "natural logarithm, entry by entry (entries > 0)", "sum(log(x))")),
     _entry("log1p", lambda x: np.log1p(x), lambda x, y: apply("constant_power", add(const(1.0, x.shape), x), -1.0),
            _operator("log1p"), lambda sp, d: sp.log(1 + d), "np.log1p({x})", "torch.log1p({x})",
-           domain="x > -1", sample=(-0.5, 3.0)),
+           domain="x > -1", sample=(-0.5, 3.0),
+           reference=("log1p(X)", "log(1 + x), entry by entry, accurate near 0", "sum(log1p(exp(z)))")),
     _entry("sin", lambda x: np.sin(x), lambda x, y: apply("cos", x), r"\sin\left({x}\right)", "sin",
-           "np.sin({x})", "torch.sin({x})"),
+           "np.sin({x})", "torch.sin({x})",
+           reference=("sin(X)", "sine, entry by entry", "sum(sin(x))")),
     _entry("cos", lambda x: np.cos(x), lambda x, y: scale(-1.0, apply("sin", x)), r"\cos\left({x}\right)", "cos",
-           "np.cos({x})", "torch.cos({x})"),
+           "np.cos({x})", "torch.cos({x})",
+           reference=("cos(X)", "cosine, entry by entry", "sum(cos(A*x))")),
     _entry("tan", lambda x: np.tan(x), lambda x, y: add(const(1.0, y.shape), apply("constant_power", y, 2.0)),
            r"\tan\left({x}\right)", "tan", "np.tan({x})", "torch.tan({x})",
-           domain="x not an odd multiple of π/2", sample=(-1.2, 1.2)),
+           domain="x not an odd multiple of π/2", sample=(-1.2, 1.2),
+           reference=("tan(X)", "tangent, entry by entry", "sum(tan(x))")),
     _entry("sinh", lambda x: np.sinh(x), lambda x, y: apply("cosh", x), r"\sinh\left({x}\right)", "sinh",
-           "np.sinh({x})", "torch.sinh({x})"),
+           "np.sinh({x})", "torch.sinh({x})",
+           reference=("sinh(X)", "hyperbolic sine, entry by entry", "sum(sinh(x))")),
     _entry("cosh", lambda x: np.cosh(x), lambda x, y: apply("sinh", x), r"\cosh\left({x}\right)", "cosh",
-           "np.cosh({x})", "torch.cosh({x})"),
+           "np.cosh({x})", "torch.cosh({x})",
+           reference=("cosh(X)", "hyperbolic cosine, entry by entry", "sum(cosh(x))"), positive=True),
     _entry("tanh", lambda x: np.tanh(x), lambda x, y: _one_minus(apply("constant_power", y, 2.0)), r"\tanh\left({x}\right)",
-           "tanh", "np.tanh({x})", "torch.tanh({x})", short="t", activation=True),
+           "tanh", "np.tanh({x})", "torch.tanh({x})", short="t", activation=True,
+           reference=("tanh(X)", "hyperbolic tangent, entry by entry", "tanh(W*x)"), matrix_short="H"),
     _entry("sigmoid", _sigmoid, lambda x, y: _times(y, _one_minus(y)), r"\sigma\left({x}\right)",
            lambda sp, d: 1 / (1 + sp.exp(-d)), "0.5 + 0.5 * np.tanh(0.5 * {x!})", "torch.sigmoid({x})",
-           jax_code="jax.nn.sigmoid({x})", short="s", activation=True),  # NumPy: the tanh form, no overflow warning
+           jax_code="jax.nn.sigmoid({x})", short="s", activation=True,
+           reference=("sigmoid(X)", "logistic function 1/(1 + e⁻ˣ), entry by entry", "sigmoid(W*x)"), positive=True),  # NumPy: the tanh form, no overflow warning
     _entry("relu", lambda x: np.maximum(x, 0.0), lambda x, y: apply("step", x), _operator("relu"),
-           lambda sp, d: sp.Max(d, 0), "np.maximum({x}, 0.0)", "torch.relu({x})", short="r", activation=True),
+           lambda sp, d: sp.Max(d, 0), "np.maximum({x}, 0.0)", "torch.relu({x})", short="r", activation=True,
+           reference=("relu(X)", "max(x, 0), entry by entry", "relu(W1*X)"), matrix_short="H"),
     _entry("softplus", lambda x: np.logaddexp(0.0, x), lambda x, y: apply("sigmoid", x), _operator("softplus"),
            lambda sp, d: sp.log(1 + sp.exp(d)), "np.logaddexp(0.0, {x})", "torch.nn.functional.softplus({x})",
-           short="p", activation=True),
+           short="p", activation=True,
+           reference=("softplus(X)", "log(1 + eˣ), entry by entry", "sum(softplus(-y.*(X*w)))"), matrix_short="H", positive=True),
     _entry("sqrt", lambda x: np.sqrt(x), lambda x, y: scale(0.5, apply("constant_power", y, -1.0)), r"\sqrt{{x}}", "sqrt",
-           "np.sqrt({x})", "torch.sqrt({x})", domain="x ≥ 0", sample=(0.2, 3.0)),
+           "np.sqrt({x})", "torch.sqrt({x})", domain="x ≥ 0", sample=(0.2, 3.0),
+           reference=("sqrt(X)", "square root, entry by entry (entries ≥ 0)", "sum(sqrt(x))")),
     _entry("abs", lambda x: np.abs(x), lambda x, y: apply("sign", x), _operator("abs"), "Abs",
-           "np.abs({x})", "torch.abs({x})"),
+           "np.abs({x})", "torch.abs({x})",
+           reference=("abs(X)", "absolute value, entry by entry", "sum(abs(x - y))")),
     _entry("step", lambda x: (x > 0).astype(float), lambda x, y: const(0.0, x.shape), _operator("step"),
-           lambda sp, d: sp.Heaviside(d, 0), "np.where({x} > 0.0, 1.0, 0.0)", "({x} > 0).to(dtype)"),
+           lambda sp, d: sp.Heaviside(d, 0), "np.where({x} > 0.0, 1.0, 0.0)", "({x} > 0).to(dtype)",
+           reference=("step(X)", "1 where an entry is > 0, else 0 (the derivative of relu)", "step(W*x).*y")),
     _entry("sign", lambda x: np.sign(x), lambda x, y: const(0.0, x.shape), _operator("sign"), "sign",
-           "np.sign({x})", "torch.sign({x})"),
+           "np.sign({x})", "torch.sign({x})",
+           reference=("sign(X)", "−1, 0 or 1 by the sign of each entry (the derivative of abs)", "sign(x).*x")),
 ]
 
 _OTHERS = [
     Function("softmax", COLUMNS, _softmax, _operator("softmax"),
              lambda sp, z: (lambda e: e / e.sum(axis=0))(np.vectorize(sp.exp, otypes=[object])(z)),
              {"numpy": "_softmax({x})", "jax": "jax.nn.softmax({x}, axis=0)", "torch": "torch.softmax({x}, dim=0)"},
-             vjp=_vjp_softmax, short="s", helpers={"numpy": {"_softmax": _NUMPY_SOFTMAX}}),
+             vjp=_vjp_softmax, short="s", helpers={"numpy": {"_softmax": _NUMPY_SOFTMAX}},
+             reference=("softmax(Z), softmax(Z, 2)", "exp(z)/sum(exp(z)); of a matrix, column by column (1, the "
+                        "default) or row by row (2)", "softmax(Q*K'/sqrt(8), 2)*V"), positive=True, activation=True),
     Function("logsumexp", COLUMNS, _logsumexp, _operator("logsumexp"),
              lambda sp, z: np.vectorize(sp.log, otypes=[object])(np.vectorize(sp.exp, otypes=[object])(z).sum(axis=0)),
              {"numpy": "_logsumexp({x})", "jax": "jax.nn.logsumexp({x}, axis=0)",
               "torch": "torch.logsumexp({x}, dim=0)"},
-             vjp=_vjp_logsumexp, reduces=True, helpers={"numpy": {"_logsumexp": _NUMPY_LOGSUMEXP}}),
+             vjp=_vjp_logsumexp, reduces=True, helpers={"numpy": {"_logsumexp": _NUMPY_LOGSUMEXP}},
+             reference=("logsumexp(Z), logsumexp(Z, 2)", "log(sum(exp(z))), computed stably; of a matrix, a row "
+                        "(per column) or, with 2, a column (per row)", "logsumexp(W*x) - y'*W*x")),
     Function("inv", MATRIX, lambda x: np.linalg.inv(x), r"{x!}^{-1}",
              _symbolic_inverse,
              {"numpy": "np.linalg.inv({x})", "jax": "jnp.linalg.inv({x})", "torch": "torch.linalg.inv({x})"},
-             vjp=_vjp_inv, domain="an invertible matrix", short="Y"),
+             vjp=_vjp_inv, domain="an invertible matrix", short="Y",
+             reference=("inv(A)", "inverse of a square matrix", "x'*inv(S)*x")),
     Function("det", MATRIX, lambda x: np.asarray(np.linalg.det(x)), r"\det\left({x}\right)",
              lambda sp, a: _object_array(_symbolic_det(sp, a)),
              {"numpy": "np.linalg.det({x})", "jax": "jnp.linalg.det({x})", "torch": "torch.linalg.det({x})"},
-             vjp=_vjp_det),
+             vjp=_vjp_det,
+             reference=("det(A)", "determinant", "det(X)")),
     Function("logdet", MATRIX, _logdet, r"\log\det\left({x}\right)",
              lambda sp, a: _object_array(sp.log(_symbolic_det(sp, a))),
              {backend: "_logdet({x})" for backend in ("numpy", "jax", "torch")},
              vjp=_vjp_logdet, domain="a matrix whose determinant is positive",
              helpers={backend: {"_logdet": _LOGDET_HELPER.format(module=module)}
-                      for backend, module in (("numpy", "np"), ("jax", "jnp"), ("torch", "torch"))}),
+                      for backend, module in (("numpy", "np"), ("jax", "jnp"), ("torch", "torch"))},
+             reference=("logdet(A)", "log of the determinant (positive)", "logdet(S)")),
 ]
 
 FUNCTIONS: dict[str, Function] = {f.name: f for f in _ELEMENTWISE + _OTHERS}

@@ -18,11 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from matdiff.engine.ir import Tensor, add, apply, const, einsum, eye, scale
-from matdiff.engine.primitives import is_elementwise
+from matdiff.engine.primitives import FUNCTIONS, is_elementwise
 from matdiff.language.assumptions import Assumptions
 
-# Elementwise functions with positive values whatever their argument.
-_POSITIVE_VALUED = ("exp", "sigmoid", "softplus", "cosh", "softmax")
 
 
 class Structured:
@@ -71,8 +69,9 @@ class Structured:
         return self.assume.sums_to_one(node.params[0]) if node.op == "var" else ""
 
     def positive(self, node: Tensor) -> bool:
-        """Every entry > 0: assumed-positive inputs, positive constants, exp, sigmoid, softplus,
-        cosh and softmax of anything, and sums, products, powers, roots of positive values."""
+        """Every entry > 0: assumed-positive inputs, positive constants, the functions whose record
+        says ``positive`` (exp, sigmoid, …) of anything, and sums, products, powers, roots of positive
+        values."""
         return self._cached("positive", node, self._positive)
 
     def _positive(self, node: Tensor) -> bool:
@@ -80,7 +79,7 @@ class Structured:
             return self.assume.positive(node.params[0])
         if node.op == "const":
             return node.params[0] > 0
-        if node.op in _POSITIVE_VALUED:
+        if node.op in FUNCTIONS and FUNCTIONS[node.op].positive:  # exp, sigmoid, softmax, … of anything
             return True
         if node.op in ("constant_power", "power", "sqrt"):
             return self.positive(node.args[0])

@@ -13,8 +13,8 @@ from matdiff.engine.primitives import FUNCTIONS
 _LEAVES = ("var", "const", "eye")
 _INVENTED = {"add": "r", **{f.name: f.short for f in FUNCTIONS.values() if f.short}}
 # A matrix is named in capitals, as books name a layer on a batch: H = tanh(W*X), R = W'*H - X.
-_INVENTED_MATRIX = {"tanh": "H", "relu": "H", "softplus": "H", "add": "R"}
-_ACTIVATIONS = ("sigmoid", "tanh", "relu", "softplus", "softmax", "exp")
+_INVENTED_MATRIX = {"add": "R", **{f.name: f.matrix_short for f in FUNCTIONS.values() if f.matrix_short}}
+_ACTIVATIONS = {"exp", *(f.name for f in FUNCTIONS.values() if f.activation)}  # a layer: a<k> after its weight
 NUMBERED = re.compile(r"[A-Za-z]+_?(\d+)")
 
 

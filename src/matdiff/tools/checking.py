@@ -43,6 +43,7 @@ from matdiff.engine.sampling import draw_values
 from matdiff.tools.explanation import explain
 from matdiff.notation.forms import output_name
 from matdiff.engine.ir import dim_value
+from matdiff.engine.primitives import FUNCTIONS
 from matdiff.engine.lowering import lower
 from matdiff.language.shapes import shape_text
 from matdiff.language.assumptions import Assumptions
@@ -50,7 +51,10 @@ from matdiff.language.syntax import Name, Node, Program, Statement, parse, unpar
 from matdiff.tools.verdict import KINDS, Counterexample, Verdict  # noqa: F401 - KINDS: this module's API
 
 SIZES = (2, 3, 4, 5, 6, 7, 8, 9)  # given in turn to symbolic dimensions: distinct, so a swap shows
-DOMAIN = re.compile(r"\b(log|sqrt|inv|det|logdet)\s*\(|\./|/|\^\s*-")
+# Where random values may leave a domain: a function whose record states one (log, log1p, tan, sqrt,
+# inv, logdet), det (its derivative is det·inv(X)'), a division or a negative power.
+_LIMITED = sorted({f.name for f in FUNCTIONS.values() if f.domain} | {"det"})
+DOMAIN = re.compile(r"\b(" + "|".join(_LIMITED) + r")\s*\(|\./|/|\^\s*-")
 
 
 # ----- names, sizes and values ------------------------------------------------------------------------

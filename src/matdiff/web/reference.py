@@ -2,11 +2,13 @@
 and an example, one row each.
 
 The page lists the functions the engine reports (``/api/capabilities``), so a function added to the
-engine appears at once, with its name alone until it has a row here; a row for a function the
-engine lacks is never shown.
+engine appears at once: an IR op with the row its record states (``Function.reference``), any other
+with the row here, or its name alone; a row for a function the engine lacks is never shown.
 """
 
 from __future__ import annotations
+
+from matdiff.engine.primitives import FUNCTIONS as PRIMITIVES
 
 OPERATORS = [  # syntax, meaning, example
     ("A*B", "matrix product; scaling when one side is a scalar", "W2*W1*h"),
@@ -22,27 +24,9 @@ OPERATORS = [  # syntax, meaning, example
                  "(or the last name assigned)", "z = W*x; sum(sigmoid(z))"),
 ]
 
-FUNCTIONS = {  # name: (syntax, meaning, example)
-    "exp": ("exp(X)", "exponential, entry by entry", "sum(exp(W*x))"),
-    "log": ("log(X)", "natural logarithm, entry by entry (entries > 0)", "sum(log(x))"),
-    "log1p": ("log1p(X)", "log(1 + x), entry by entry, accurate near 0", "sum(log1p(exp(z)))"),
-    "sin": ("sin(X)", "sine, entry by entry", "sum(sin(x))"),
-    "cos": ("cos(X)", "cosine, entry by entry", "sum(cos(A*x))"),
-    "tan": ("tan(X)", "tangent, entry by entry", "sum(tan(x))"),
-    "sinh": ("sinh(X)", "hyperbolic sine, entry by entry", "sum(sinh(x))"),
-    "cosh": ("cosh(X)", "hyperbolic cosine, entry by entry", "sum(cosh(x))"),
-    "tanh": ("tanh(X)", "hyperbolic tangent, entry by entry", "tanh(W*x)"),
-    "sigmoid": ("sigmoid(X)", "logistic function 1/(1 + e⁻ˣ), entry by entry", "sigmoid(W*x)"),
-    "relu": ("relu(X)", "max(x, 0), entry by entry", "relu(W1*X)"),
-    "softplus": ("softplus(X)", "log(1 + eˣ), entry by entry", "sum(softplus(-y.*(X*w)))"),
-    "sqrt": ("sqrt(X)", "square root, entry by entry (entries ≥ 0)", "sum(sqrt(x))"),
-    "abs": ("abs(X)", "absolute value, entry by entry", "sum(abs(x - y))"),
-    "sign": ("sign(X)", "−1, 0 or 1 by the sign of each entry (the derivative of abs)", "sign(x).*x"),
-    "step": ("step(X)", "1 where an entry is > 0, else 0 (the derivative of relu)", "step(W*x).*y"),
+FUNCTIONS = {  # name: (syntax, meaning, example), for the functions that are not IR ops (the others' rows are
+    # in their records, engine/primitives.py)
     "tr": ("tr(A)", "trace of a square matrix", "tr(W'*S*W)"),
-    "det": ("det(A)", "determinant", "det(X)"),
-    "logdet": ("logdet(A)", "log of the determinant (positive)", "logdet(S)"),
-    "inv": ("inv(A)", "inverse of a square matrix", "x'*inv(S)*x"),
     "diag": ("diag(v), diag(A)", "a vector as a diagonal matrix; a matrix's diagonal as a vector", "diag(x)*y"),
     "sum": ("sum(X), sum(X, 1), sum(X, 2)", "the sum of all entries; of each column (a row); of each row "
             "(a column)", "sum(W*X + b - Y, 2)"),
@@ -54,10 +38,7 @@ FUNCTIONS = {  # name: (syntax, meaning, example)
     "vec": ("vec(A)", "the columns of A stacked into one vector", "vec(X)'*vec(X)"),
     "eye": ("eye(n)", "the n×n identity", "x'*(A + eye(3))*x"),
     "ones": ("ones(n), ones(m, n)", "a vector or matrix of ones (shown 𝟏)", "ones(3)'*x"),
-    "softmax": ("softmax(Z), softmax(Z, 2)", "exp(z)/sum(exp(z)); of a matrix, column by column (1, the "
-                "default) or row by row (2)", "softmax(Q*K'/sqrt(8), 2)*V"),
-    "logsumexp": ("logsumexp(Z), logsumexp(Z, 2)", "log(sum(exp(z))), computed stably; of a matrix, a row "
-                  "(per column) or, with 2, a column (per row)", "logsumexp(W*x) - y'*W*x"),
+    **{f.name: f.reference for f in PRIMITIVES.values()},
 }
 
 
