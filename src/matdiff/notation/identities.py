@@ -187,7 +187,8 @@ def _expand(p: Polynomial, shape: tuple, *, multiply_out: bool, memo: dict | Non
             return p
         memo = {} if memo is None else memo
         atom, _ = max(sums, key=lambda f: _has_inverse(f[0], shape, memo))
-        p = substitute(p, atom, plus(*(_read(t, shape, memo) for t in atom.args)))
+        expanded = memo.get(("expanded", id(atom), shape))  # multiplied out already, as a node of its own
+        p = substitute(p, atom, expanded[1] if expanded else plus(*(_read(t, shape, memo) for t in atom.args)))
     return None
 
 
@@ -331,10 +332,12 @@ def _simplest(node: Tensor, memo: dict | None = None) -> Tensor:
             p = _expand(read, node.shape, multiply_out=multiply_out, memo=memo)
         except (OverflowError, TooManyTerms):
             p = None
+        if multiply_out and p is not None and node.op == "add":  # a sum that contains it reuses this
+            memo[("expanded", id(node), node.shape)] = (node, p)
         if p is None or not all(map(folds, p.values())) or _estimate(p) >= best_size:
             continue
         candidate = _build(p, node.shape)
-        size = _size(candidate, node.shape, {})
+        size = _size(candidate, node.shape, sizes)
         if size < best_size:
             best, best_size = candidate, size
     return best

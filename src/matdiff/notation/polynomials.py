@@ -23,6 +23,29 @@ def monomial_of(factors) -> Monomial:
     return tuple(sorted(((a, e) for a, e in merged.values() if e != 0), key=lambda f: id(f[0])))
 
 
+def _merged(m1: Monomial, m2: Monomial) -> Monomial:
+    """The product of two monomials (each in id order): merged in one pass, exponents added."""
+    if not m1 or not m2:
+        return m1 or m2
+    out = []
+    i = j = 0
+    while i < len(m1) and j < len(m2):
+        (a, e), (b, f) = m1[i], m2[j]
+        if a is b:
+            if e + f:
+                out.append((a, e + f))
+            i, j = i + 1, j + 1
+        elif id(a) < id(b):
+            out.append(m1[i])
+            i += 1
+        else:
+            out.append(m2[j])
+            j += 1
+    out.extend(m1[i:])
+    out.extend(m2[j:])
+    return tuple(out)
+
+
 _KEYS: "weakref.WeakKeyDictionary[Tensor, bytes]" = weakref.WeakKeyDictionary()
 
 
@@ -63,7 +86,7 @@ def times(*polynomials: Polynomial) -> Polynomial:
         product: Polynomial = {}
         for m1, c1 in result.items():
             for m2, c2 in p.items():
-                key = monomial_of(m1 + m2)
+                key = _merged(m1, m2)
                 product[key] = product.get(key, 0.0) + c1 * c2
         result = {m: c for m, c in product.items() if c != 0.0}
     return result
