@@ -97,7 +97,7 @@ def oriented_bindings(bindings: list, values: list) -> tuple[list, list]:
                 flips[name] = flipped
     if not flips:
         return bindings, values
-    return ([(name, flips.get(name) or _uses_flipped(body, flips)) for name, body in bindings],
+    return ([(name, _uses_flipped(flips.get(name, body), flips)) for name, body in bindings],
             [_uses_flipped(value, flips) for value in values])
 
 
