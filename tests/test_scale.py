@@ -183,29 +183,42 @@ def _printer_visits(expression: str, wrt: str, monkeypatch) -> int:
     from matdiff.notation import mtree
 
     visits = [0]
-    text_of, latex_of = mtree._text, mtree.latex
+    text_of, latex_of = mtree._text, mtree._latex
 
     def counted_text(x, memo):
         visits[0] += 1
         return text_of(x, memo)
 
-    def counted_latex(x):
+    def counted_latex(x, memo):
         visits[0] += 1
-        return latex_of(x)
+        return latex_of(x, memo)
 
     monkeypatch.setattr(mtree, "_text", counted_text)
-    monkeypatch.setattr(mtree, "latex", counted_latex)
+    monkeypatch.setattr(mtree, "_latex", counted_latex)
     d = md.diff(expression, wrt=wrt, layout="gradient")
     _ = d.text, d.latex
     monkeypatch.undo()
     return visits[0]
 
 
-@pytest.mark.parametrize("workload, wrt, small", [(_tanh_nest, "W1", 8), (_tanh_nest, "W8", 8), (nest, "a", 30)],
-                         ids=["tanh-nest-by-W1", "tanh-nest-by-the-last", "sin-nest"])
+@pytest.mark.parametrize("workload, wrt, small", [(_tanh_nest, "W1", 8), (_tanh_nest, "W{depth}", 16),
+                                                   (_tanh_nest, "W{depth}", 32), (nest, "a", 30)],
+                         ids=["tanh-nest-by-W1", "tanh-nest-by-the-last", "deep-tanh-nest-by-the-last", "sin-nest"])
 def test_printers_visit_nodes_linearly_in_the_depth(workload, wrt, small, monkeypatch):
     """Issue 22: printing a depth-2N nest visits at most 2.2× the nodes of depth N (the LaTeX of a
-    depth-20 tanh nest took 9 s once, re-deciding parentheses of whole subtrees)."""
-    before = _printer_visits(workload(small), wrt, monkeypatch)
-    after = _printer_visits(workload(2 * small), wrt, monkeypatch)
+    depth-20 tanh nest took 9 s once: the LaTeX printer went through each shared layer once per use)."""
+    before = _printer_visits(workload(small), wrt.format(depth=small), monkeypatch)
+    after = _printer_visits(workload(2 * small), wrt.format(depth=2 * small), monkeypatch)
     assert before > 0 and after <= 2.2 * before, (before, after)
+
+
+def test_a_deep_nest_prints_through_a_name_every_six_layers():
+    """Issue 22: a depth-32 nest prints as a6 = tanh(W6*…); a12 = tanh(W12*…a6…); …, in text and
+    LaTeX alike, and with the program's own names when it is a program."""
+    shapes = {f"W{k}": (3, 3) for k in range(1, 33)} | {"x": (3,)}
+    d = md.diff(_tanh_nest(32), wrt="W32", shapes=shapes, layout="gradient")
+    assert d.text.startswith("a6 = tanh(W6*tanh(W5*") and "a12 = tanh(W12*tanh(W11*" in d.text
+    assert "a_{6} &= " in d.latex and "a_{12} &= " in d.latex
+    program = "; ".join(["h1 = tanh(W1*x)"] + [f"h{k} = tanh(W{k}*h{k - 1})" for k in range(2, 33)] + ["sum(h32)"])
+    text = md.diff(program, wrt="W30", shapes=shapes, layout="gradient").text
+    assert "h24 = tanh(W24*" in text and "h29 = tanh(W29*" in text

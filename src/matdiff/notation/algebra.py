@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from matdiff.notation.layers import repeated
-from matdiff.notation.mtree import (MatrixExpr, Summand, call, hadamard, is_call, leaf, number, product, summand_of, total,
+from matdiff.notation.summands import Summand, summand_of
+from matdiff.notation.mtree import (MatrixExpr, call, hadamard, is_call, leaf, number, product, total,
                                     transpose)
 
 

@@ -156,8 +156,10 @@ class ProgramBuilder:
         roots = [self.simplify(root) for root in roots]
         assigned = {name: (self.simplify(node), row) for name, (node, row) in (assigned or {}).items()}
         names: dict[int, str] = {}
+        self.nested: set[str] = set()  # names that break a deep nesting: kept, though used once
         for root in roots:
-            found = choose_names([root], assigned=assigned, reserved=set(reserved or ()) | set(names.values()))
+            found = choose_names([root], assigned=assigned, reserved=set(reserved or ()) | set(names.values()),
+                                 nested=self.nested)
             names.update((key, name) for key, name in found.items() if key not in names)
         self.recovery = Recovery(names, symmetric)
         self.taken |= set(self.recovery.names.values())
@@ -205,7 +207,7 @@ class ProgramBuilder:
             body = self._bind_deltas(body, activations, with_deltas)
             with_deltas.append((name, body))
         values = [self._bind_deltas(value, activations, with_deltas) for value in values]
-        return _inline_single_uses(with_deltas, values, keep=self.deltas)
+        return _inline_single_uses(with_deltas, values, keep=self.deltas | self.nested)
 
     def _bind_deltas(self, x: MatrixExpr, activations: dict, out: list) -> MatrixExpr:
         """x with each delta used as a factor of a product replaced by a name (inner ones first)."""

@@ -296,9 +296,18 @@ def function_latex(name: str, argument: str, atomic: str) -> str:
     return FUNCTIONS[name].latex.replace("{x!}", atomic).replace("{x}", argument)
 
 
-def latex(x: MatrixExpr) -> str:
+def latex(x: MatrixExpr, memo: dict | None = None) -> str:
+    """LaTeX of the tree; ``memo`` (id → LaTeX) prints a subtree shared n times once (a deep nest's
+    shared layers made this exponential in the depth)."""
+    return _memoised(_latex, x, memo)
+
+
+def _latex(x: MatrixExpr, memo: dict) -> str:
+    def show(y: MatrixExpr) -> str:
+        return latex(y, memo)
+
     def wrap(y: MatrixExpr, minimum: int) -> str:
-        s = latex(y)
+        s = show(y)
         level = 2 if is_call(y, "kron") else 6 if y.op == "number" and fraction(y.value) and y.value > 0 \
             else _level(y)  # A ⊗ B is infix here: (A ⊗ B) K, (A ⊗ B)^T; \frac{1}{3} is whole
         return f"\\left({s}\\right)" if level < minimum else s
@@ -313,22 +322,22 @@ def latex(x: MatrixExpr) -> str:
         return format_number(x.value)
     if op == "call":
         if x.name in FUNCTIONS:
-            return function_latex(x.name, latex(x.args[0]), wrap(x.args[0], 6))
+            return function_latex(x.name, show(x.args[0]), wrap(x.args[0], 6))
         if x.name == "eye":
-            return f"I_{{{latex(x.args[0])}}}"
+            return f"I_{{{show(x.args[0])}}}"
         if x.name == "ones":
-            return r"\mathbf{1}_{" + r"\times ".join(latex(a) for a in x.args) + "}"
+            return r"\mathbf{1}_{" + r"\times ".join(show(a) for a in x.args) + "}"
         if x.name == "kron":
             return f"{wrap(x.args[0], 3)} \\otimes {wrap(x.args[1], 3)}"
         if x.name == COMMUTATION:
-            return f"K_{{{latex(x.args[0])},{latex(x.args[1])}}}"
+            return f"K_{{{show(x.args[0])},{show(x.args[1])}}}"
         if x.name == "norm2":
-            return r"\left\|" + latex(x.args[0]) + r"\right\|"
+            return r"\left\|" + show(x.args[0]) + r"\right\|"
         if x.name == "sum" and len(x.args) == 2 and x.args[1].op == "number":  # row sums, column sums
             return (r"\sum_{j} " if x.args[1].value == 2 else r"\sum_{i} ") + \
-                f"\\left({latex(x.args[0])}\\right)" + ("_{:,j}" if x.args[1].value == 2 else "_{i,:}")
+                f"\\left({show(x.args[0])}\\right)" + ("_{:,j}" if x.args[1].value == 2 else "_{i,:}")
         name = _LATEX_FUNCTIONS.get(x.name, r"\operatorname{" + x.name + "}")
-        return f"{name}\\left({', '.join(latex(a) for a in x.args)}\\right)"
+        return f"{name}\\left({', '.join(show(a) for a in x.args)}\\right)"
     if op == "transpose":
         return wrap(x.args[0], 6) + r"^{\top}"
     if op == "negate":
@@ -336,18 +345,18 @@ def latex(x: MatrixExpr) -> str:
     if op == "power":
         base, exponent = x.args
         if base.shape_class != "scalar":
-            return f"{wrap(base, 5)}^{{\\circ {latex(exponent)}}}"
-        return f"{wrap(base, 5)}^{{{latex(exponent)}}}"
+            return f"{wrap(base, 5)}^{{\\circ {show(exponent)}}}"
+        return f"{wrap(base, 5)}^{{{show(exponent)}}}"
     if op == "product":
         return " ".join(wrap(f, 3) for f in x.args)
     if op == "hadamard":
         return r" \odot ".join(wrap(f, 3) for f in x.args)
     if op == "quotient":
-        return rf"\frac{{{latex(x.args[0])}}}{{{latex(x.args[1])}}}"
+        return rf"\frac{{{show(x.args[0])}}}{{{show(x.args[1])}}}"
     if op == "divide":
         return r" \oslash ".join(wrap(f, 3) for f in x.args)
     if op == "sum":
-        return _signed_terms(x, latex, wrap)
+        return _signed_terms(x, show, wrap)
     raise AssertionError(op)
 
 
@@ -411,39 +420,3 @@ def _cost(x: MatrixExpr, memo: dict, weights: dict = WEIGHT) -> float:
                 total_ += 1.0 + (wrap(t.args[0], 2) if t.op == "negate" else wrap(t, 2))
         return total_
     raise AssertionError(op)
-
-
-# ----- reading sums and products ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Summand:
-    """A summand as coefficient · scalar factors · chain of matrices (possibly empty)."""
-
-    coefficient: float
-    scalars: tuple
-    chain: tuple
-
-    def build(self) -> MatrixExpr:
-        return product(number(self.coefficient), *self.scalars, *self.chain)
-
-
-def summand_of(x: MatrixExpr) -> Summand:
-    if x.op == "negate":
-        inner = summand_of(x.args[0])
-        return Summand(-inner.coefficient, inner.scalars, inner.chain)
-    if x.op == "number":
-        return Summand(x.value, (), ())
-    if x.op == "product":
-        coefficient, scalars, chain = 1.0, [], []
-        for f in x.args:
-            if f.op == "number" and folds(coefficient * f.value):
-                coefficient *= f.value
-            elif f.shape_class == "scalar" and x.shape_class != "scalar":
-                scalars.append(f)
-            else:
-                chain.append(f)
-        return Summand(coefficient, tuple(scalars), tuple(chain))
-    if x.shape_class == "scalar":
-        return Summand(1.0, (x,), ())
-    return Summand(1.0, (), (x,))

@@ -64,17 +64,19 @@ def _is_small(node: Tensor) -> bool:
     return all(simple(a) for a in node.args)
 
 
-MAX_NESTING = 32  # levels of unnamed operands a printer may recurse through
+MAX_NESTING = 12  # levels of unnamed operands a printer may recurse through (six layers of a nest)
 
 
-def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set, max_rank: int | None = 2) -> dict[int, str]:
+def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set, max_rank: int | None = 2,
+                 nested: set | None = None) -> dict[int, str]:
     """id(node) → name for each node that would otherwise be printed twice or more.
 
     Parents are decided before children: a node is printed once per print of each
     parent, or once in all if the parent is itself named. ``assigned`` maps the user's
     intermediate names to (node, is_row); ``reserved`` holds names already taken;
     nodes of rank above ``max_rank`` (the matrix form's 2; None for the index form,
-    which names tensors of any rank) stay unnamed.
+    which names tensors of any rank) stay unnamed. ``nested`` receives the names given only to
+    break a deep nesting (every MAX_NESTING levels), which a printed program keeps though used once.
     """
     user_names: dict[int, str] = {}
     for name, (node, row) in assigned.items():
@@ -123,6 +125,8 @@ def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set, max_rank
         levels = 1 + max((height[id(a)] for a in node.args), default=-1)
         if id(node) not in names and levels >= MAX_NESTING and nameable(node) and prints.get(id(node), 0):
             names[id(node)] = name_of(node)
+            if nested is not None:
+                nested.add(names[id(node)])
         height[id(node)] = 0 if id(node) in names else levels
     return names
 

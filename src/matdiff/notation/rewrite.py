@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from matdiff.engine.ir import folds
 from matdiff.notation.algebra import RULES as ALGEBRA
 from matdiff.notation.layers import RULES as LAYERS
-from matdiff.notation.mtree import (MatrixExpr, Summand, call, cost, is_call, hadamard, negate_, number, product, summand_of, text, text_cost,
+from matdiff.notation.summands import Summand, summand_of
+from matdiff.notation.mtree import (MatrixExpr, call, cost, is_call, hadamard, negate_, number, product, text, text_cost,
                                     tokens, total, transpose)
 
 def _is_diag_matrix(x: MatrixExpr) -> bool:
