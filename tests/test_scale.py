@@ -222,3 +222,29 @@ def test_a_deep_nest_prints_through_a_name_every_six_layers():
     program = "; ".join(["h1 = tanh(W1*x)"] + [f"h{k} = tanh(W{k}*h{k - 1})" for k in range(2, 33)] + ["sum(h32)"])
     text = md.diff(program, wrt="W30", shapes=shapes, layout="gradient").text
     assert "h24 = tanh(W24*" in text and "h29 = tanh(W29*" in text
+
+
+def _explain_visits(n: int, monkeypatch) -> int:
+    """Nodes the IR traversals of simplify and substitute list while explaining an n-step chain."""
+    from matdiff.engine import ir, primitives, simplify
+
+    visits = [0]
+
+    def counted(root, *stop):
+        order = ir.postorder(root, *stop)
+        visits[0] += len(order)
+        return order
+
+    monkeypatch.setattr(primitives, "postorder", counted)
+    monkeypatch.setattr(simplify, "postorder", counted)
+    program = "; ".join(["z1 = sin(a)"] + [f"z{i} = sin(z{i - 1})" for i in range(2, n + 1)] + [f"z{n}"])
+    str(md.explain(program, wrt="a"))
+    monkeypatch.undo()
+    return visits[0]
+
+
+def test_explaining_a_chain_is_linear_in_its_length(monkeypatch):
+    """Issue 22: explain of an N-statement chain grew ×2.5 per doubling: each step's simplify and
+    substitute walked every step before it. They stop at what is simplified or replaced already."""
+    before, after = _explain_visits(100, monkeypatch), _explain_visits(200, monkeypatch)
+    assert before > 0 and after <= 2.3 * before, (before, after)

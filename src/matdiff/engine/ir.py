@@ -377,8 +377,9 @@ def reshape(node: Tensor, shape: Shape) -> Tensor:
     return make("reshape", (node,), (), shape)
 
 
-def postorder(root: Tensor) -> list[Tensor]:
-    """Every node of the DAG once, operands before users; iterative, so deep graphs are fine."""
+def postorder(root: Tensor, stop=None) -> list[Tensor]:
+    """Every node of the DAG once, operands before users; iterative, so deep graphs are fine.
+    ``stop(node)`` true: the node is listed but not looked into (it is replaced, or done already)."""
     order: list[Tensor] = []
     visited: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
@@ -391,6 +392,8 @@ def postorder(root: Tensor) -> list[Tensor]:
             continue
         visited.add(id(node))
         stack.append((node, True))
+        if stop is not None and stop(node):
+            continue
         for arg in reversed(node.args):
             if id(arg) not in visited:
                 stack.append((arg, False))

@@ -435,7 +435,7 @@ def reapply(node: Tensor, args: list[Tensor]) -> Tensor:
 def substitute(root: Tensor, replacements: dict[int, Tensor]) -> Tensor:
     """``root`` with nodes replaced (keys are ids of nodes in the DAG), rebuilt bottom-up."""
     memo: dict[int, Tensor] = dict(replacements)
-    for node in postorder(root):
+    for node in postorder(root, stop=lambda n: id(n) in replacements):  # not inside what is replaced
         if id(node) in memo:
             continue
         new_args = [memo[id(a)] for a in node.args]

@@ -63,10 +63,16 @@ def simplify(root: Tensor, assume: Assumptions | None = None) -> Tensor:
 
 
 def _simplify(root: Tensor, facts: Structured | None) -> Tensor:
-    nodes = postorder(root)
+    # Plainly, a result simplified already is not looked into: simplifying the n-th step of a chain
+    # then costs the step, not the chain before it.
+    done = None if facts is not None else (lambda node: node is not root and node in _finished)
+    nodes = postorder(root, stop=done)
     uses: Counter = Counter(id(arg) for node in nodes for arg in node.args)
     memo: dict[int, Tensor] = {}
     for node in nodes:
+        if done is not None and done(node):
+            memo[id(node)] = node
+            continue
         args = [memo[id(a)] for a in node.args]
         if node.op == "einsum":
             single_use = [uses[id(a)] <= 1 for a in node.args]
