@@ -230,8 +230,8 @@ def _explain_visits(n: int, monkeypatch) -> int:
 
     visits = [0]
 
-    def counted(root, *stop):
-        order = ir.postorder(root, *stop)
+    def counted(root, *args, **kwargs):
+        order = ir.postorder(root, *args, **kwargs)
         visits[0] += len(order)
         return order
 
