@@ -19,6 +19,9 @@ Workloads (SPEC §5 "linear at scale"; issue 13):
 - mlp: a batched tanh network ``a_k = tanh(W_k·a_{k-1})`` over the columns of X, ∂loss/∂W1,
   then ``.text``, ``.index`` — against one numeric ``jax.grad`` of the same loss (width 64,
   batch 128) and, for ``.compile("numpy")``, against the first call of ``jax.jit(jax.grad)``;
+- deep: ``sum(tanh(W_D*…tanh(W1*x)))`` written as one expression (no program), its gradient by
+  the last layer's W_D with ``.text`` and ``.latex`` (issue 22: the LaTeX was exponential);
+- explain: ``md.explain`` of the n-statement chain, printed (issue 22: ×2.5 per doubling);
 - evaluate: ``md.evaluate`` of a chain of n statements on 1000×1000 matrices, peak memory
   (tracemalloc) against the number of statements.
 
@@ -39,7 +42,7 @@ import tracemalloc
 
 import numpy as np
 from common import have
-from workloads import chain, mlp, nest, reuse
+from workloads import chain, mlp, nest, reuse, tanh_nest, tanh_nest_shapes
 from workloads import mlp_shapes as workload_shapes
 
 import matdiff as md
@@ -50,15 +53,18 @@ SIZES = {
     "sum": (12_500, 25_000, 50_000, 100_000),
     "nest": (12, 25, 50, 100),
     "mlp": (4, 8, 16, 32, 64),
+    "deep": (8, 16, 32, 64),
+    "explain": (100, 200, 400, 800),
     "evaluate": (5, 10, 20, 40),
 }
 QUICK_SIZES = {
     "chain": (500, 1000, 2000), "reuse": (10, 20, 40), "sum": (5000, 10_000, 20_000),
-    "nest": (12, 25, 50), "mlp": (4, 8, 16, 32), "evaluate": (5, 10, 20),
+    "nest": (12, 25, 50), "mlp": (4, 8, 16, 32), "deep": (8, 16, 32), "explain": (100, 200, 400),
+    "evaluate": (5, 10, 20),
 }
 TARGETS = {  # workload → (largest size, seconds at it, largest exponent of time)
     "chain": (10_000, 3.0, 1.2), "reuse": (80, 2.0, None), "sum": (100_000, 2.0, None),
-    "nest": (100, 3.0, None), "mlp": (64, 0.3, 1.2),
+    "nest": (100, 3.0, None), "mlp": (64, 0.3, 1.2), "deep": (64, 0.1, 1.2), "explain": (800, 2.0, 1.2),
 }
 WIDTH, BATCH, EVALUATE_N = 64, 128, 1000
 
@@ -93,7 +99,7 @@ def _printed(d: md.Derivative, forms) -> int:
 
 def matdiff_series(workload: str, sizes, repeat: int) -> list[dict]:
     forms = {"chain": ("text", "latex", "index"), "reuse": ("text", "latex", "index"), "sum": ("text",),
-             "nest": ("text",), "mlp": ("text", "index")}[workload]
+             "nest": ("text",), "mlp": ("text", "index"), "deep": ("text", "latex"), "explain": ("explain",)}[workload]
     rows = []
     for n in sizes:
         if workload == "sum":
@@ -102,11 +108,16 @@ def matdiff_series(workload: str, sizes, repeat: int) -> list[dict]:
             source, wrt, shapes = nest(n), ("a", "a", "a"), None
         elif workload == "mlp":
             source, wrt, shapes = mlp(n), "W1", mlp_shapes(n)
+        elif workload == "deep":
+            source, wrt, shapes = tanh_nest(n), f"W{n}", tanh_nest_shapes(n)
         else:
-            source, wrt, shapes = (chain if workload == "chain" else reuse)(n), "a", None
+            source, wrt, shapes = (reuse if workload == "reuse" else chain)(n), "a", None  # chain, explain
 
         def run(source=source, wrt=wrt, shapes=shapes):
-            d = md.diff(source, wrt=wrt, shapes=shapes)
+            if workload == "explain":
+                shown = str(md.explain(source, wrt=wrt, shapes=shapes))
+                return None, len(shown)
+            d = md.diff(source, wrt=wrt, shapes=shapes, layout="gradient" if workload == "deep" else "numerator")
             return d, _printed(d, forms)
 
         seconds, (d, printed) = cpu_best(run, repeat if n < sizes[-1] or workload == "mlp" else max(1, repeat - 1))
@@ -243,14 +254,14 @@ def compile_series(sizes) -> list[dict]:
 # ----- the run -----------------------------------------------------------------------------------------
 
 
-WORKLOADS = ("chain", "reuse", "sum", "nest", "mlp", "evaluate")
+WORKLOADS = ("chain", "reuse", "sum", "nest", "mlp", "deep", "explain", "evaluate")
 
 
 def run_all(*, quick: bool = False, only: tuple = WORKLOADS) -> dict:
     sizes = QUICK_SIZES if quick else SIZES
     repeat = 2 if quick else 3
     rows: list[dict] = []
-    for workload in ("chain", "reuse", "sum", "nest", "mlp"):
+    for workload in ("chain", "reuse", "sum", "nest", "mlp", "deep", "explain"):
         if workload in only:
             rows += matdiff_series(workload, sizes[workload], repeat)
     if "sum" in only:

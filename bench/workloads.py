@@ -18,6 +18,18 @@ def nest(depth: int) -> str:
     return "sum(" + "sin(" * depth + "a" + ")" * depth + ")"
 
 
+def tanh_nest(depth: int) -> str:
+    """sum(tanh(W_D*…tanh(W1*x))), one nested expression (no program): issue 22's LaTeX workload."""
+    inner = "x"
+    for k in range(1, depth + 1):
+        inner = f"tanh(W{k}*{inner})"
+    return f"sum({inner})"
+
+
+def tanh_nest_shapes(depth: int) -> dict:
+    return {f"W{k}": (3, 3) for k in range(1, depth + 1)} | {"x": (3,)}
+
+
 def mlp(depth: int) -> str:
     """A batched tanh network: a_k = tanh(W_k·a_{k-1}) over the columns of X, then a squared loss."""
     lines = ["a1 = tanh(W1*X)"] + [f"a{k} = tanh(W{k}*a{k - 1})" for k in range(2, depth + 1)]
