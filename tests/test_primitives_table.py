@@ -236,3 +236,21 @@ def test_every_fact_about_a_function_is_in_its_record():
         md.infer_shapes(example)  # the example is in the language
         if record.domain:
             assert DOMAIN.search(f"{name}(x)"), name
+
+
+def test_one_chooser_gives_symbolic_dimensions_distinct_small_sizes():
+    """Issue 23: check, the page's check and generated scripts take sizes from ir.small_sizes, all
+    different however many symbols (the script's own list once fell back to 3 after six), products
+    "m*n" read by ir.dim_factors."""
+    from matdiff.codegen.script import _concrete_shapes
+    from matdiff.engine.ir import dim_value, small_sizes
+
+    shapes = {name: (name.lower(), "q") for name in "ABCDEFGH"}
+    sizes = small_sizes(shapes)
+    assert len(set(sizes.values())) == len(sizes) == 9
+    assert small_sizes([("m*n", 3)]) == {"m": 2, "n": 3} and dim_value("2*m*n", {"m": 2, "n": 3}) == 12
+    d = md.diff("sum(A*B*C*D*E*F*G*x)", wrt="x", layout="gradient",
+                shapes={"A": ("a", "b"), "B": ("b", "c"), "C": ("c", "d"), "D": ("d", "e"), "E": ("e", "f"),
+                        "F": ("f", "g"), "G": ("g", "h"), "x": ("h",)})
+    concrete, _ = _concrete_shapes(d.input_variables)
+    assert len({size for shape in concrete.values() for size in shape}) == 8

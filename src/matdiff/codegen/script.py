@@ -14,10 +14,10 @@ from __future__ import annotations
 import inspect
 
 from matdiff.codegen.sources import derivative_source, gradients_source
+from matdiff.engine.ir import dim_value, small_sizes
 from matdiff.engine.sampling import structured_value
 from matdiff.errors import MatdiffError
 
-SYMBOLIC_SIZES = (3, 2, 4, 5, 6, 7)  # sizes for dimensions the user left symbolic, all different
 TOLERANCE = {1: 1e-5, 2: 1e-3}  # relative error allowed: central differences, first and second order
 
 _PRELUDE = {
@@ -162,25 +162,13 @@ if __name__ == "__main__":
 
 
 def _concrete_shapes(inputs: dict):
-    """Small, all-different sizes for the dimensions the user left symbolic: (shapes by input, a
-    function giving the size of any dimension, products such as "m*n" included)."""
-    names = iter(SYMBOLIC_SIZES)
-    sizes: dict = {}
-    for variable in inputs.values():
-        for dimension in variable.shape:
-            if isinstance(dimension, str) and dimension not in sizes:
-                sizes[dimension] = next(names, 3)
-
-    def size(dimension) -> int:   # 3, "n" or a product "m*n" (a vec layout's axes)
-        if not isinstance(dimension, str):
-            return dimension
-        product = 1
-        for factor in dimension.split("*"):
-            product *= int(factor) if factor.strip().isdigit() else sizes.setdefault(factor.strip(), 3)
-        return product
+    """Small, all-different sizes for the dimensions the user left symbolic (ir.small_sizes, as
+    check uses): (shapes by input, a function giving any shape's sizes, products such as "m*n"
+    included)."""
+    sizes = small_sizes([variable.shape for variable in inputs.values()])
 
     def concrete(shape) -> tuple:
-        return tuple(size(d) for d in shape)
+        return tuple(dim_value(d, sizes) for d in shape)
 
     return {name: concrete(variable.shape) for name, variable in inputs.items()}, concrete
 

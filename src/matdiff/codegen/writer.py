@@ -179,7 +179,7 @@ class _Writer(Contractions):
         if isinstance(dimension, int):
             return str(dimension)
         factors = []
-        for factor in str(dimension).split("*"):
+        for factor in ir.dim_factors(dimension):
             if factor.isdigit():
                 factors.append(factor)
             elif factor in self.dimensions:
@@ -381,7 +381,7 @@ def program_source(roots: list[ir.Tensor], variables: dict[str, ir.Tensor], back
     if unknown:
         raise MatdiffError(f"no input named {unknown[0]} to generate code for")
     # An input the result does not read is still needed when it alone fixes a dimension (x in 2·I_n).
-    symbols = {f for n in writer.order for d in n.shape if isinstance(d, str) for f in d.split("*")}
+    symbols = {f for n in writer.order for d in n.shape if isinstance(d, str) for f in ir.dim_factors(d)}
     bound_dims = {d for v in used for d in variables[v].shape if isinstance(d, str)}
     for v, node in variables.items():
         dims = {d for d in node.shape if isinstance(d, str)}

@@ -98,7 +98,7 @@ def dim_product(dims: Iterable[Dim]) -> Dim:
         if isinstance(d, int):
             number *= d
         else:
-            names.extend(str(d).split("*"))
+            names.extend(dim_factors(d))
     if not names:
         return number
     if number == 0:
@@ -107,14 +107,37 @@ def dim_product(dims: Iterable[Dim]) -> Dim:
     return "*".join(factors)
 
 
+def dim_factors(dim: Dim) -> list[str]:
+    """The factors of a symbolic dimension: "m*n" → ["m", "n"], "2*n" → ["2", "n"] (this module
+    writes and reads the products; no other splits them)."""
+    return [factor.strip() for factor in str(dim).split("*")]
+
+
 def dim_value(dim: Dim, sizes: dict) -> int:
     """The integer size of a dimension, with symbol sizes taken from ``sizes``."""
     if isinstance(dim, int):
         return dim
     total = 1
-    for factor in str(dim).split("*"):
+    for factor in dim_factors(dim):
         total *= int(factor) if factor.isdigit() else sizes[factor]
     return total
+
+
+SMALL_SIZES = (2, 3, 4, 5, 6, 7, 8, 9)  # given in turn to symbolic dimensions: distinct, so a swap shows
+
+
+def small_sizes(shapes) -> dict:
+    """A distinct small size for each symbolic dimension of ``shapes`` (shape tuples, by name or
+    in a list), in order of appearance: how ``check``, the page's check and generated scripts
+    make a symbolic shape concrete."""
+    sizes: dict = {}
+    free = iter(SMALL_SIZES)
+    for shape in shapes.values() if isinstance(shapes, dict) else shapes:
+        for d in shape:
+            for factor in dim_factors(d) if isinstance(d, str) else ():
+                if not factor.isdigit() and factor not in sizes:
+                    sizes[factor] = next(free, 10 + len(sizes))
+    return sizes
 
 
 def is_all_ones(shape: Shape) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from matdiff.engine.ir import dim_factors
 from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS
 from matdiff.errors import MatdiffError
 from matdiff.language.syntax import Call, Chain, Name, Number, Power, Signed, Transpose, is_name, parse
@@ -293,7 +294,7 @@ class _ToSympy:
         if isinstance(d, int):
             return d
         factors = [self.sp.Integer(int(f)) if f.isdigit() else self.sp.Symbol(f, integer=True, positive=True)
-                   for f in str(d).split("*")]
+                   for f in dim_factors(d)]
         return self.sp.Mul(*factors)
 
     def symbol(self, name: str) -> Any:

@@ -42,7 +42,7 @@ from matdiff.errors import LimitError, MatdiffError, ParseError, ShapeError
 from matdiff.engine.sampling import draw_values
 from matdiff.tools.explanation import explain
 from matdiff.notation.forms import output_name
-from matdiff.engine.ir import dim_value
+from matdiff.engine.ir import dim_value, small_sizes
 from matdiff.engine.primitives import FUNCTIONS
 from matdiff.engine.lowering import lower
 from matdiff.language.shapes import shape_text
@@ -50,7 +50,6 @@ from matdiff.language.assumptions import Assumptions
 from matdiff.language.syntax import Name, Node, Program, Statement, parse, unparse
 from matdiff.tools.verdict import KINDS, Counterexample, Verdict  # noqa: F401 - KINDS: this module's API
 
-SIZES = (2, 3, 4, 5, 6, 7, 8, 9)  # given in turn to symbolic dimensions: distinct, so a swap shows
 # Where random values may leave a domain: a function whose record states one (log, log1p, tan, sqrt,
 # inv, logdet), det (its derivative is det·inv(X)'), a division or a negative power.
 _LIMITED = sorted({f.name for f in FUNCTIONS.values() if f.domain} | {"det"})
@@ -58,17 +57,6 @@ DOMAIN = re.compile(r"\b(" + "|".join(_LIMITED) + r")\s*\(|\./|/|\^\s*-")
 
 
 # ----- names, sizes and values ------------------------------------------------------------------------
-
-
-def small_sizes(shapes: dict) -> dict:
-    """A distinct small size for each symbolic dimension."""
-    sizes: dict = {}
-    free = iter(SIZES)
-    for shape in shapes.values():
-        for d in shape:
-            if isinstance(d, str) and d not in sizes:
-                sizes[d] = next(free, 10 + len(sizes))
-    return sizes
 
 
 def _concrete(shape: tuple, sizes: dict) -> tuple:

@@ -22,6 +22,7 @@ from math import prod
 
 import numpy as np
 
+from matdiff.engine.ir import small_sizes
 from matdiff.engine.sampling import STEP, central_difference, draw_values
 from matdiff.language.assumptions import Assumptions
 
@@ -39,8 +40,6 @@ def check(md, expression: str, wrt: list[str], layout: str, derivative, inputs: 
     ``inputs`` maps every input name to its shape (as inferred); ``md`` is the
     matdiff module; ``assume`` and ``convention`` are the derivative's own.
     """
-    from matdiff.tools.checking import small_sizes
-
     sizes = small_sizes({name: shape for name, shape in inputs.items() if shape is not None})
     inputs = {name: shape if shape is None else tuple(sizes.get(d, d) for d in shape) for name, shape in inputs.items()}
     reason = _why_not(wrt, layout, inputs)
