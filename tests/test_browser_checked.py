@@ -19,7 +19,7 @@ def test_every_example_is_checked(server, page):
             continue
         page.select_option("#examples", index=index)
         page.wait_for_selector("#result:not([hidden]):not(.stale) #math math, #error:not([hidden])", timeout=30_000)
-        page.wait_for_function("!document.body.classList.contains('busy')")
+        expect(page.locator("body.busy")).to_have_count(0)
         expect(page.locator(".verdict.running")).to_have_count(0)   # each check is a request of its own
         for verdict in page.locator(".verdict").all():
             if not verdict.is_visible():

@@ -115,7 +115,7 @@ def test_on_a_phone_the_variables_fit_and_the_answer_is_in_the_first_screen(serv
     wait_for_result(phone)
     phone.select_option("#examples", index=index)
     wait_for_result(phone)
-    phone.wait_for_function("!document.body.classList.contains('busy')")
+    expect(phone.locator("body.busy")).to_have_count(0)
     widths = phone.evaluate("""() => { const t = document.querySelector('.variables .table-scroll');
                                         return [t.scrollWidth, t.clientWidth]; }""")
     assert widths[0] <= widths[1] + 1, widths
