@@ -482,3 +482,19 @@ def test_a_vector_by_a_vector_has_its_kronecker_form_in_every_layout(expression,
     assert d.text == printed
     values = {"x": np.array([1.0, -2.0, 0.5]), "y": np.array([3.0, 0.25])}
     assert_close(np.reshape(md.evaluate(printed, values, shapes=shapes), d.shape), d.evaluate(values), what=printed)
+
+
+@pytest.mark.parametrize("expression, wrt, layout, printed", [
+    ("det(a*X)", "X", "gradient", "det(X)*a^3*inv(X)'"),
+    ("inv(a*X)", "a", "numerator", "-a^(-2)*inv(X)"),
+    ("det(2*X*Y)", "X", "gradient", "8*det(X)*det(Y)*inv(X)'"),
+])
+def test_a_scalar_factor_leaves_det_and_inv(expression, wrt, layout, printed):
+    """Issue 24: det(c·X) = cⁿ·det(X) and inv(c·X) = c⁻¹·inv(X), where that prints shorter."""
+    shapes = {"X": (3, 3), "Y": (3, 3), "a": ()}
+    d = md.diff(expression, wrt=wrt, shapes=shapes, layout=layout)
+    assert d.text == printed
+    rng = np.random.default_rng(11)
+    values = {"X": rng.standard_normal((3, 3)) + 3 * np.eye(3), "Y": rng.standard_normal((3, 3)) + 3 * np.eye(3),
+              "a": 0.7}
+    assert_close(np.reshape(md.evaluate(printed, values, shapes=shapes), d.shape), d.evaluate(values), what=printed)

@@ -1,7 +1,8 @@
 """inv, det and logdet of a product of square matrices, split into its factors where that prints shorter.
 
 inv(ABC) = C⁻¹B⁻¹A⁻¹, det(ABC) = det(A)·det(B)·det(C) and logdet(ABC) = Σ logdet of each,
-when every factor is square. Split, the gradient of logdet(A*X*B), Aᵀ·inv(A*X*B)ᵀ·Bᵀ,
+when every factor is square; a scalar factor comes out of inv and det (inv(cX) = c⁻¹·X⁻¹,
+det(cX) = cⁿ·det(X) for n×n X). Split, the gradient of logdet(A*X*B), Aᵀ·inv(A*X*B)ᵀ·Bᵀ,
 becomes Aᵀ·A⁻ᵀ·X⁻ᵀ·B⁻ᵀ·Bᵀ, which the rule inverse-cancels of the rewrite table reduces to
 X⁻ᵀ; the gradient of det(X^3) becomes 3·det(X)³·X⁻ᵀ. The split is kept only when the
 whole derivative prints shorter, compacted (:func:`matdiff.notation.rewrite.compact`), than it
@@ -10,7 +11,7 @@ did; elsewhere inv(A*X) stays as written.
 
 from __future__ import annotations
 
-from matdiff.engine.ir import Tensor, add, einsum, matmul, postorder, transpose
+from matdiff.engine.ir import Tensor, add, apply, einsum, matmul, postorder, scale, transpose
 from matdiff.engine.primitives import FUNCTIONS, reapply
 from matdiff.engine.simplify import simplify
 from matdiff.notation.matrixform import Recovery
@@ -46,18 +47,38 @@ def square_chain(node: Tensor) -> list[Tensor] | None:
 
 
 def split(node: Tensor) -> Tensor | None:
-    """inv, det or logdet of a square chain, by its factors; None when node is not one."""
-    chain = square_chain(node.args[0]) if node.op in SPLIT else None
-    if chain is None:
+    """inv, det or logdet of a square chain, by its factors; None when node is not one. A scalar
+    factor c of an n×n chain comes out too: inv(c·X) = c⁻¹·inv(X), det(c·X) = cⁿ·det(X)."""
+    if node.op not in SPLIT:
+        return None
+    argument, scalars = _scalars_taken_out(node.args[0])
+    chain = square_chain(argument) if argument.op == "einsum" else [argument] if scalars else None
+    if chain is None or (scalars and (node.op == "logdet" or not isinstance(argument.shape[0], int))):
         return None
     if node.op == "inv":
         result = FUNCTIONS["inv"](chain[-1])
         for factor in reversed(chain[:-1]):
             result = matmul(result, FUNCTIONS["inv"](factor))
-        return result
+        return scale(apply("constant_power", _product(scalars), -1.0), result) if scalars else result
     if node.op == "logdet":
         return add(*(FUNCTIONS["logdet"](f) for f in chain))
-    return einsum((), *((FUNCTIONS["det"](f), ()) for f in chain))
+    powers = [(apply("constant_power", _product(scalars), float(argument.shape[0])), ())] if scalars else []
+    return einsum((), *powers, *((FUNCTIONS["det"](f), ()) for f in chain))
+
+
+def _scalars_taken_out(node: Tensor) -> tuple[Tensor, list[Tensor]]:
+    """(the matrix part, its scalar factors) of a scaled matrix c·A·B (an einsum with rank-0 operands)."""
+    if node.op != "einsum" or node.rank != 2 or not any(a.rank == 0 for a in node.args):
+        return node, []
+    scalars = [a for a in node.args if a.rank == 0]
+    rest = [(a, ls) for a, ls in zip(node.args, node.params[0]) if a.rank]
+    if not rest:
+        return node, []
+    return einsum(node.params[1], *rest, sizes=dict(zip(node.params[1], node.shape))), scalars
+
+
+def _product(scalars: list[Tensor]) -> Tensor:
+    return scalars[0] if len(scalars) == 1 else einsum((), *((s, ()) for s in scalars))
 
 
 def split_all(root: Tensor) -> Tensor | None:
