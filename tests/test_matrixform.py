@@ -123,6 +123,7 @@ RULE_CASES = [
     ("kron-mixed-product", "kron(A, eye(2))*kron(B, eye(2))*kron(C, eye(2))", "kron(A*B, eye(2))*kron(C, eye(2))"),
     ("kron-sum", "kron(B, A) - 2*kron(C, A)", "kron(B - 2*C, A)"),
     ("scaled-reciprocal", "2*(1 ./ x)", "2 ./ x"),
+    ("hadamard-reciprocal", "A.*(1 ./ v)'", "A ./ v'"),
     ("inverse-of-inverse", "inv(inv(X))", "X"),
     ("inverse-cancels", "A*inv(X)*X", "A"),
     ("inverse-cancels", "inv(X)'*X'*B", "B"),

@@ -55,6 +55,20 @@ def scaled_reciprocal(x: MatrixExpr) -> MatrixExpr | None:
     return None
 
 
+def hadamard_reciprocal(x: MatrixExpr) -> MatrixExpr | None:
+    """A ⊙ (1 ./ B) = A ./ B, and A ⊙ (1 ./ b)ᵀ = A ./ bᵀ (a layer norm's G ./ s)."""
+    if x.op != "hadamard":
+        return None
+    for k, f in enumerate(x.args):
+        turned = f.op == "transpose"
+        inner = f.args[0] if turned else f
+        if inner.op == "divide" and len(inner.args) == 2 and inner.args[0] == number(1.0):
+            rest = x.args[:k] + x.args[k + 1:]
+            divisor = transpose(inner.args[1]) if turned else inner.args[1]
+            return MatrixExpr("divide", (hadamard(*rest), divisor), "./", x.shape_class)
+    return None
+
+
 def inverse_of_inverse(x: MatrixExpr) -> MatrixExpr | None:
     """inv(inv(X)) = X."""
     if is_call(x, "inv") and is_call(x.args[0], "inv"):
@@ -267,6 +281,7 @@ def kron_transpose(x: MatrixExpr) -> MatrixExpr | None:
 RULES: tuple[tuple[str, Callable[[MatrixExpr], MatrixExpr | None]], ...] = (
     ("kron-sum",              kron_sum),               # A⊗B + A⊗C = A⊗(B + C)
     ("scaled-reciprocal",     scaled_reciprocal),      # c·(1 ./ A) = c ./ A
+    ("hadamard-reciprocal",   hadamard_reciprocal),    # A ⊙ (1 ./ B) = A ./ B
     ("inverse-of-inverse",    inverse_of_inverse),     # inv(inv(X)) = X
     ("inverse-cancels",       inverse_cancels),        # inv(P)·P = I
     ("diag-product",          diag_product),           # diag(u)·diag(v) = diag(u ⊙ v)
