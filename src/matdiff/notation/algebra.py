@@ -274,7 +274,7 @@ def kron_transpose(x: MatrixExpr) -> MatrixExpr | None:
     """(A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ: (I ⊗ y)ᵀ = I ⊗ yᵀ."""
     if x.op != "transpose" or not is_call(x.args[0], "kron"):
         return None
-    return call("kron", tuple(a if is_call(a, "eye") else transpose(a) for a in x.args[0].args), "matrix")
+    return call("kron", tuple(transpose(a) for a in x.args[0].args), "matrix")
 
 
 # name                       identity (see each docstring)

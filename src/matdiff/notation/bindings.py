@@ -291,9 +291,8 @@ def _layer_preactivation(x: MatrixExpr) -> str:
         factors = t.args if t.op == "product" else (t,)
         first = factors[0].args[0] if factors and factors[0].op == "transpose" else factors[0] if factors else None
         if first is not None and first.op == "leaf" and first.shape_class == "matrix":
-            match = NUMBERED.fullmatch(first.name)
-            if match:
-                return "z" + match.group(1)
+            if NUMBERED.fullmatch(first.name):
+                return preactivation_name(first.name)  # W3 → z3
     return "z"
 
 

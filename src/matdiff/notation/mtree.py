@@ -174,8 +174,8 @@ _FLIP = {"column": "row", "row": "column", "matrix": "matrix", "scalar": "scalar
 
 
 def transpose(x: MatrixExpr) -> MatrixExpr:
-    """(AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, Aᵀᵀ = A; scalars and assumed-symmetric leaves are their
-    own transpose."""
+    """(AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, Aᵀᵀ = A; scalars, the identity and assumed-symmetric
+    leaves are their own transpose."""
     if x.shape_class == "scalar" or x.symmetric:
         return x
     if x.op == "transpose":
@@ -186,6 +186,8 @@ def transpose(x: MatrixExpr) -> MatrixExpr:
         return negate_(transpose(x.args[0]))
     if x.op == "hadamard":
         return hadamard(*[transpose(f) for f in x.args])
+    if is_call(x, "eye"):  # I' = I
+        return x
     if is_call(x, "ones") and len(x.args) == 2:  # ones(m, n)' = ones(n, m)
         return call("ones", x.args[::-1], "matrix")
     if x.op == "call" and x.name in ("softmax", "logsumexp") and x.args[0].shape_class == "matrix":
