@@ -16,15 +16,24 @@ elementwise). SymPy is imported here only, on first use.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from matdiff.engine.ir import dim_factors
 from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS
 from matdiff.errors import MatdiffError
 from matdiff.language.syntax import Call, Chain, Name, Number, Power, Signed, Transpose, is_name, parse
 
-if TYPE_CHECKING:
-    from matdiff.api import Derivative
+
+
+class MatrixForm(Protocol):
+    """What :func:`to_sympy` reads of a derivative (``matdiff.api.Derivative`` is one; this layer is
+    below the API and does not import it)."""
+
+    text: str | None
+    layout: str
+
+    @property
+    def input_variables(self) -> dict[str, Any]: ...  # name -> an IR variable, with its shape
 
 
 class SympyExpression(NamedTuple):
@@ -211,7 +220,7 @@ class _ElementwiseBody:
 # ----- matdiff → SymPy ----------------------------------------------------------------------------------
 
 
-def to_sympy(derivative: "Derivative") -> Any:
+def to_sympy(derivative: MatrixForm) -> Any:
     """The derivative's matrix form as a SymPy expression over ``MatrixSymbol`` s.
 
     Vectors become n×1 matrix symbols, scalars ``Symbol`` s, symbolic dimensions SymPy

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -29,12 +29,11 @@ from matdiff.errors import MatdiffError
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.shapes import shape_text
 from matdiff.tools.claims import canonical, close
+from matdiff.tools.evidence import Evidence
 from matdiff.tools.findings import Finding
 from matdiff.tools.repairs import (extra_factor, factor_of_two, missing_factor, missing_transpose, reversed_order, sign,
                                    wrong_shape)
 
-if TYPE_CHECKING:
-    from matdiff.tools.checking import Check
 
 TRIALS = 120  # repaired claims compared numerically, at most, per check …
 WORK = 30_000  # … and fewer for a long one: a trial costs about a character of program and claim each
@@ -53,14 +52,14 @@ class Diagnosis:
 
     name: str
     slip: str
-    find: Callable[["Check"], "Finding | None"]
+    find: Callable[[Evidence], "Finding | None"]
     mends_shapes: bool = False  # may also repair a claim that does not typecheck (W3 for W3')
 
 
 # ----- the derivative itself, arranged or defined otherwise ---------------------------------------------
 
 
-def other_layout(check: "Check") -> Finding | None:
+def other_layout(check: Evidence) -> Finding | None:
     """The claim's numbers are the derivative's in another layout."""
     matches = []
     for layout in LAYOUTS:
@@ -83,7 +82,7 @@ def other_layout(check: "Check") -> Finding | None:
                    {"layouts": tuple(matches)})
 
 
-def transposed(check: "Check") -> Finding | None:
+def transposed(check: Evidence) -> Finding | None:
     """The derivative's matrix transposed where no layout would (e.g. for a scalar variable)."""
     if all(expected.ndim == 2 and close(got.T, expected) for _, expected, got in check.points):
         return Finding("transpose", "the claim is the transpose of the derivative (in no layout is it arranged "
@@ -91,19 +90,19 @@ def transposed(check: "Check") -> Finding | None:
     return None
 
 
-def other_convention(check: "Check") -> Finding | None:
+def other_convention(check: Evidence) -> Finding | None:
     """The derivative by a structured matrix in another convention, under the stated assumptions."""
     return _structured(check, [check.assume], [c for c in CONVENTIONS if c != check.derivative.convention])
 
 
-def needs_assumption(check: "Check") -> Finding | None:
+def needs_assumption(check: Evidence) -> Finding | None:
     """Right with one more input structured (symmetric, or positive under a kink); in the asked
     convention, else in another (then the verdict's kind is convention)."""
     current = check.derivative.convention
     return _structured(check, _stronger_assumptions(check), [current, *(c for c in CONVENTIONS if c != current)])
 
 
-def _structured(check: "Check", assumptions: list, conventions: list) -> Finding | None:
+def _structured(check: Evidence, assumptions: list, conventions: list) -> Finding | None:
     for assume in assumptions:
         for convention in conventions:
             try:
@@ -117,7 +116,7 @@ def _structured(check: "Check", assumptions: list, conventions: list) -> Finding
     return None
 
 
-def _stronger_assumptions(check: "Check") -> list[Assumptions]:
+def _stronger_assumptions(check: Evidence) -> list[Assumptions]:
     """The stated assumptions plus one more: a square matrix input symmetric, (where the
     expression has a kink such as abs or relu) an input positive, or (beside a softmax, a
     cross-entropy's targets) an input one-hot by columns or rows."""
@@ -136,7 +135,7 @@ def _stronger_assumptions(check: "Check") -> list[Assumptions]:
 SOFTMAX = re.compile(r"\b(softmax|logsumexp)\s*\(")  # a cross-entropy's targets may be one-hot
 
 
-def _structure_text(check: "Check", assume: Assumptions, convention: str) -> Finding:
+def _structure_text(check: Evidence, assume: Assumptions, convention: str) -> Finding:
     added = Assumptions(tuple(item for item in assume.items if item not in check.assume.items))
     condition = "".join(f" if {name} is {structure}" for name, structure in added.items)
     how = f"; add {' '.join(added.options())}" if added else ""
@@ -153,13 +152,13 @@ def _structure_text(check: "Check", assume: Assumptions, convention: str) -> Fin
 # ----- the backprop confusion ---------------------------------------------------------------------------
 
 
-def vjp(check: "Check", values: dict, cotangent: np.ndarray) -> np.ndarray:
+def vjp(check: Evidence, values: dict, cotangent: np.ndarray) -> np.ndarray:
     """Σ_i G[i…]·J[i…, j…]: ∂L/∂X for a scalar L with ∂L/∂Y = G."""
     jacobian = np.asarray(check.derivative_in("jacobian").evaluate(values), dtype=float)
     return np.tensordot(cotangent, jacobian, axes=cotangent.ndim)
 
 
-def backprop_factor(check: "Check") -> Finding | None:
+def backprop_factor(check: Evidence) -> Finding | None:
     """The claim K is the factor of the vector-Jacobian product: ∂L/∂X = K*G, G*K or K.*G."""
     if not (check.single and check.y_shape):
         return None
@@ -175,7 +174,7 @@ def backprop_factor(check: "Check") -> Finding | None:
     return None
 
 
-def _factor_of(check: "Check", form, values: dict, K: np.ndarray) -> bool:
+def _factor_of(check: Evidence, form, values: dict, K: np.ndarray) -> bool:
     for _ in range(2):
         G = check.cotangent()
         try:
@@ -187,7 +186,7 @@ def _factor_of(check: "Check", form, values: dict, K: np.ndarray) -> bool:
     return True
 
 
-def derivative_kind(check: "Check") -> str:
+def derivative_kind(check: Evidence) -> str:
     """'the 2×3 matrix …' or 'an order-4 tensor 1×2×3×2 (in the vec layout the 2×6 matrix …)'."""
     derivative = check.derivative
     shape = derivative.arrangement.y_shape + tuple(d for s in derivative.arrangement.x_shapes for d in s)
@@ -228,7 +227,7 @@ DIAGNOSES = (
 )
 
 
-def diagnose(check: "Check", *, shape_error: bool = False) -> Finding | None:
+def diagnose(check: Evidence, *, shape_error: bool = False) -> Finding | None:
     """The first diagnosis in the table that explains the claim numerically; None if none does. For
     a claim with a shape error, only the repairs that can mend one are tried."""
     for diagnosis in DIAGNOSES:
