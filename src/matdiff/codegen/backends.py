@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from matdiff.errors import MatdiffError
-from matdiff.engine.primitives import FUNCTIONS
+from matdiff.engine.functions import FUNCTIONS
 
 
 BACKENDS = ("numpy", "jax", "torch")

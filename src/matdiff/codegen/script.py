@@ -44,7 +44,7 @@ TOLERANCE = {tolerance}
 
 def random_inputs(rng, positive=False):
     """Random values of every input, with its assumed structure; positive ones (square matrices
-    made diagonally dominant) when the value is not finite at normal ones (log, sqrt, logdet)."""
+    made diagonally dominant) when the value is not finite at normal ones (log, sqrt, log det)."""
     inputs = {{}}
     for name, shape in SHAPES.items():
         if name in STRUCTURE:

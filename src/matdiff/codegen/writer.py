@@ -33,7 +33,7 @@ from itertools import count
 
 from matdiff.engine import ir
 from matdiff.errors import MatdiffError
-from matdiff.engine.primitives import ENTRIES, FUNCTIONS
+from matdiff.engine.functions import ENTRIES, FUNCTIONS
 from matdiff.language.syntax import is_name
 from matdiff.codegen.backends import ATOM, Code, NumpyBackend, POWER, PRODUCT, SUM, backend_named, helper_sources, is_atomic, number_code, tuple_text, wrap
 from matdiff.codegen.contraction import Contractions, SYMBOLIC_SIZE, is_number

@@ -18,7 +18,7 @@ from typing import Callable
 
 from matdiff.engine import ir
 from matdiff.engine.ir import Tensor, einsum
-from matdiff.engine.primitives import FUNCTIONS
+from matdiff.engine.functions import FUNCTIONS
 
 
 def expand(unify: Callable, left, right) -> tuple[Tensor, Tensor] | None:

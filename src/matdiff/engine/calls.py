@@ -10,7 +10,7 @@ from typing import Callable
 from matdiff.engine import ir
 from matdiff.engine.along import columnwise_along, mean_along, sum_along
 from matdiff.engine.ir import Tensor, const, einsum, eye, is_all_ones
-from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS, Function
+from matdiff.engine.functions import COLUMNS, ENTRIES, FUNCTIONS, Function
 from matdiff.engine.values import Value
 from matdiff.errors import MatdiffError, UnknownNameError
 from matdiff.language.shapes import Dims
@@ -82,7 +82,8 @@ class Calls:
             row = x.node.rank == 2 if function.reduces else x.row
             return Value(self.record(function(x.node), position), row)
         if x.node.rank == 0:
-            return Value(self.record(_OF_A_NUMBER[function.name](x.node), position))
+            assert function.of_a_number is not None, function.name  # every matrix function's record says
+            return Value(self.record(function.of_a_number(x.node), position))
         return Value(self.record(function(self.square(x, function.name, position)), position))
 
     def square(self, value: Value, name: str, position: int) -> Tensor:
@@ -164,13 +165,6 @@ class Calls:
             return Value(eye(dims[0]))
         return Value(const(1.0, dims))
 
-
-# What the matrix functions of the table mean for a number: det(a) = a, logdet(a) = log(a), inv(a) = 1/a.
-_OF_A_NUMBER = {
-    "det": lambda x: x,
-    "logdet": lambda x: ir.apply("log", x),
-    "inv": lambda x: ir.apply("constant_power", x, -1.0),
-}
 
 # The functions that are notation for contractions and reshapes, not ops of their own.
 _SUGAR: dict[str, Callable[..., Value]] = {

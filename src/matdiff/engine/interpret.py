@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from matdiff.engine.ir import Tensor, postorder
-from matdiff.engine.primitives import FUNCTIONS, Function
+from matdiff.engine.functions import FUNCTIONS, Function
 
 STRUCTURAL_OPS = frozenset({"var", "const", "eye", "einsum", "add", "reshape", "constant_power", "power"})
 

@@ -19,8 +19,8 @@ The op set is small on purpose (everything else is rewritten into it):
 - ``add`` (n-ary sum of same-shaped terms),
 - elementwise functions (``exp``, ``log``, ..., ``constant_power``: x.^p with the number p in params),
   and ``power`` (x .^ e with e a tensor of x's shape),
-- the other functions of :data:`matdiff.engine.primitives.FUNCTIONS`: ``inv``, ``det``,
-  ``logdet`` (square matrices), ``softmax`` and ``logsumexp`` (column by column),
+- the other functions of :data:`matdiff.engine.functions.FUNCTIONS`: ``inv``, ``det`` … (of square
+  matrices), ``softmax`` … (column by column),
 - ``reshape`` (row-major, to ``shape``): vec, kron and the vec layout.
 """
 

@@ -21,7 +21,8 @@ from matdiff import limits
 from matdiff.engine import ir
 from matdiff.errors import LimitError, MatdiffError, ShapeError, UnknownNameError
 from matdiff.engine.ir import Tensor, const, einsum, eye, is_all_ones
-from matdiff.engine.primitives import FUNCTIONS, substitute
+from matdiff.engine.functions import FUNCTIONS
+from matdiff.engine.primitives import substitute
 from matdiff.engine.spelled import recognised
 from matdiff.engine.along import count, expand
 from matdiff.engine.calls import FUNCTION_NAMES, Calls  # noqa: F401 - FUNCTION_NAMES: this module's API

@@ -22,7 +22,7 @@ from matdiff.engine.interpret import Algebra, interpret
 from matdiff.engine.ir import Tensor, dim_value
 from matdiff.engine.ir import variables as ir_variables
 from matdiff.language.shapes import describe_shape
-from matdiff.engine.primitives import FUNCTIONS
+from matdiff.engine.functions import FUNCTIONS
 from matdiff.language.assumptions import Assumptions
 
 
@@ -194,11 +194,8 @@ def _outside_domain(node: Tensor, value: np.ndarray, args: list) -> bool:
 def _domain_message(node: Tensor) -> str:
     if node.op in ("constant_power", "power"):
         return "power outside its domain (division by zero, or a fractional power of a negative number)"
-    if node.op == "logdet":
-        return "logdet() of a matrix whose determinant is not positive"
-    if node.op == "inv":
-        return "inv() of a singular matrix"
-    return f"{node.op}() of a value outside its domain"
+    outside = FUNCTIONS[node.op].outside if node.op in FUNCTIONS else ""
+    return f"{node.op}() of {outside or 'a value outside its domain'}"
 
 
 def _domain(message: str, node: Tensor, positions, source) -> DomainError:

@@ -4,7 +4,7 @@
 ``--check`` scripts (which copy :func:`structured_value`, being standalone) and the test suite
 all draw their values here and measure slopes with :func:`central_difference` /
 :func:`difference_jacobian`. One copy means one set of domains: a kind of value that keeps
-``log``, ``inv`` or ``logdet`` defined is written once, and a value assumed symmetric, positive
+``log`` or ``inv`` defined is written once, and a value assumed symmetric, positive
 definite or diagonal has that structure wherever it is drawn.
 
 A *draw* (:data:`DRAWS`) is a named way to draw an array of a given shape from a NumPy
@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from matdiff.engine.primitives import MATRIX, Function
+from matdiff.engine.functions import MATRIX, Function
 from matdiff.language.assumptions import STRUCTURES
 
 Draw = Callable[[np.random.Generator, tuple], np.ndarray]
@@ -30,7 +30,7 @@ Draw = Callable[[np.random.Generator, tuple], np.ndarray]
 def structured_value(structure: str, shape: tuple, rng, *, integers: bool = False, safe: bool = False) -> np.ndarray:
     """A random value of ``shape`` that has ``structure`` (a name in STRUCTURES): the one place
     where checks (``check``, the web page's, generated ``--check`` scripts) draw structured values.
-    With ``safe`` (the expression has inv, log, logdet …) a symmetric value is positive definite;
+    With ``safe`` (the expression has inv, log …) a symmetric value is positive definite;
     ``integers`` gives small integer entries, for counterexamples a person can follow. It uses
     nothing but ``np``: its source is copied into the generated scripts."""
     if structure == "positive":
@@ -91,7 +91,7 @@ def _invertible(rng, shape):
 
 
 def _dominant_integers(rng, shape):
-    """Small integers on a dominant diagonal: inv, det and logdet are defined and readable.
+    """Small integers on a dominant diagonal: inv, det and log det are defined and readable.
     The first draw is thrown away: it keeps the counterexamples ``check`` has always shown."""
     rng.integers(1, 4, shape)
     return rng.integers(0, 2, shape).astype(float) + shape[0] * np.eye(shape[0])
@@ -99,7 +99,7 @@ def _dominant_integers(rng, shape):
 
 def _order_one(square_part: tuple[float, float], entries: tuple[float, float]) -> Draw:
     """Entries of order one: a square matrix is I plus a small part drawn from ``square_part``
-    (so inv, det and logdet are defined and well conditioned); other matrices have entries in
+    (so inv, det and log det are defined and well conditioned); other matrices have entries in
     ``entries`` divided by the number of columns (products stay of order one: no saturated
     sigmoid); scalars and vectors have entries in ``entries``."""
     def draw(rng, shape):
@@ -116,7 +116,7 @@ DRAWS: dict[str, Draw] = {
     "normal": lambda rng, shape: rng.standard_normal(shape),
     "small": lambda rng, shape: rng.uniform(-0.6, 0.6, shape),  # e.g. for tan
     "unit": lambda rng, shape: rng.uniform(0.15, 0.85, shape),  # e.g. for log(1 - p)
-    # |entries| in [0.3, 1.5] of either sign: away from the kinks of abs and relu
+    # |entries| in [0.3, 1.5] of either sign: away from the kinks of abs and the rectifier
     "away": lambda rng, shape: rng.uniform(0.3, 1.5, shape) * rng.choice([-1.0, 1.0], shape),
     "posdet": _posdet,
     "invertible": _invertible,

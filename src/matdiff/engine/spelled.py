@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from matdiff.engine.ir import Tensor, einsum
-from matdiff.engine.primitives import FUNCTIONS
+from matdiff.engine.functions import FUNCTIONS
 
 
 def _summed_exp(node: Tensor) -> Tensor | None:

@@ -9,7 +9,7 @@ and a rewrite such as S' → S changes that (∂tr(A*S')/∂S = A, ∂tr(A*S)/�
 
 Most of what a textbook does with a symmetric S falls out of one rule, that an operand
 S_ji may be read S_ij: then S' is S, S'*x + S*x is 2*S*x, inv(S)' is inv(S) (so
-∂logdet(S)/∂S = inv(S)) and ∂(x'*inv(S)*x)/∂x = 2*inv(S)*x.
+∂log det(S)/∂S = inv(S)) and ∂(x'*inv(S)*x)/∂x = 2*inv(S)*x.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from matdiff.engine.ir import Tensor, add, apply, const, einsum, eye, scale
-from matdiff.engine.primitives import FUNCTIONS, is_elementwise
+from matdiff.engine.functions import FUNCTIONS
+from matdiff.engine.primitives import is_elementwise
 from matdiff.language.assumptions import Assumptions
 
 
@@ -139,24 +140,30 @@ def summed_to_one(output: tuple, operands: list, facts: Structured) -> list:
     return kept
 
 
+def _when_positive(node: Tensor) -> str:
+    return FUNCTIONS[node.op].when_positive if node.op in FUNCTIONS else ""
+
+
 def positive_abs(node: Tensor, facts: Structured) -> Tensor | None:
-    """|x| = x and relu(x) = x for x > 0."""
-    return node.args[0] if node.op in ("abs", "relu") and facts.positive(node.args[0]) else None
+    """|x| = x for x > 0, and every function whose record says the same (the rectifier)."""
+    return node.args[0] if _when_positive(node) == "x" and facts.positive(node.args[0]) else None
 
 
 def positive_sign(node: Tensor, facts: Structured) -> Tensor | None:
-    """sign(x) = 1 and step(x) = 1 for x > 0 (the derivatives of |x| and relu(x))."""
-    return const(1.0, node.shape) if node.op in ("sign", "step") and facts.positive(node.args[0]) else None
+    """sign(x) = 1 for x > 0, and every function whose record says the same (step: the derivatives of
+    the functions :func:`positive_abs` simplifies)."""
+    return const(1.0, node.shape) if _when_positive(node) == "1" and facts.positive(node.args[0]) else None
 
 
 def positive_root_of_power(node: Tensor, facts: Structured) -> Tensor | None:
     """sqrt(x.^a) = x.^(a/2) and (x.^a).^b = x.^(ab) for x > 0 (any real a, b)."""
-    if node.op not in ("sqrt", "constant_power") or node.args[0].op != "constant_power":
+    outer = node.params[0] if node.op == "constant_power" else FUNCTIONS[node.op].power if node.op in FUNCTIONS \
+        else None  # sqrt's record says x^0.5
+    if outer is None or node.args[0].op != "constant_power":
         return None
     inner = node.args[0]
     if not facts.positive(inner.args[0]):
         return None
-    outer = 0.5 if node.op == "sqrt" else node.params[0]
     return apply("constant_power", inner.args[0], inner.params[0] * outer)
 
 

@@ -19,7 +19,7 @@ import math
 from typing import Any, NamedTuple, Protocol
 
 from matdiff.engine.ir import dim_factors
-from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS
+from matdiff.engine.functions import COLUMNS, ENTRIES, FUNCTIONS
 from matdiff.errors import MatdiffError
 from matdiff.language.syntax import Call, Chain, Name, Number, Power, Signed, Transpose, is_name, parse
 

@@ -23,14 +23,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from matdiff.engine.ir import Tensor, postorder
+from matdiff.engine.functions import FUNCTIONS
 from matdiff.engine.simplify import simplify
 from matdiff.language.assumptions import Assumptions
 from matdiff.notation.identities import Normalizer
 from matdiff.notation.naming import NUMBERED, choose_names, fresh, preactivation_name
 from matdiff.notation.matrixform import Recovery
 from matdiff.notation.orientation import oriented_bindings
-from matdiff.notation.mtree import MatrixExpr, call, cost, is_call, in_language, latex, latex_name, leaf, negate_, number, text, total
+from matdiff.notation.mtree import MatrixExpr, cost, is_call, in_language, latex, latex_name, leaf, text
 from matdiff.notation.rewrite import compact, is_symmetric, rebuild, without_transposes
+from matdiff.notation.slopes import slope
 from matdiff.notation.vecform import vec_form
 
 
@@ -237,33 +239,34 @@ def _is_function_of_name(x: MatrixExpr) -> bool:
     return x.op == "call" and len(x.args) == 1 and x.args[0].op == "leaf"
 
 
-def _one_minus(x: MatrixExpr) -> MatrixExpr:
-    return total(number(1.0), negate_(x))
-
-
-def _delta_factors(activations: dict) -> dict[MatrixExpr, tuple[int, str, str, MatrixExpr]]:
-    """The derivative factor of each sigmoid (1 - a), tanh (1 - t.^2) and rectifier (step(z))
-    activation, looked up by that factor: (position of the binding, the name of its argument,
-    its function, the activation). The argument's name is the user's (a3 = sigmoid(z3)) or
-    the textbook's z3 (:func:`matdiff.notation.naming.preactivation_name`)."""
-    table: dict[MatrixExpr, tuple[int, str, str, MatrixExpr]] = {}
+def _delta_factors(activations: dict) -> dict[MatrixExpr, tuple[int, str, int, MatrixExpr]]:
+    """The derivative factor of each activation, from its record (1 - a of a sigmoid's a.*(1 - a),
+    step(z) for a rectifier: :func:`matdiff.notation.slopes.slope`), looked
+    up by that factor: (position of the binding, the name of its argument, how many Hadamard
+    factors the derivative has, the activation). The argument's name is the user's (a3 = sigmoid(z3))
+    or the textbook's z3 (:func:`matdiff.notation.naming.preactivation_name`)."""
+    table: dict[MatrixExpr, tuple[int, str, int, MatrixExpr]] = {}
     for position, (name, body) in enumerate(activations.items()):
-        if body.op != "call" or body.name not in ("sigmoid", "tanh", "relu"):
+        if body.op != "call" or body.name not in FUNCTIONS or not FUNCTIONS[body.name].activation:
             continue
         a = leaf(name, body.shape_class)
         argument = body.args[0]
-        factor = {"sigmoid": lambda: _one_minus(a),
-                  "tanh": lambda: _one_minus(MatrixExpr("power", (a, number(2.0)), ".^", a.shape_class)),
-                  "relu": lambda: call("step", (argument,), argument.shape_class)}[body.name]()
-        table.setdefault(factor, (position, argument.name if argument.op == "leaf" else preactivation_name(name),
-                                  body.name, a))
+        derivative = slope(body.name, a, argument)
+        if derivative is None:
+            continue
+        factors = derivative.args if derivative.op == "hadamard" else (derivative,)
+        own = [f for f in factors if f != a]  # what marks this derivative among a delta's factors
+        if len(own) == 1:
+            table.setdefault(own[0], (position, argument.name if argument.op == "leaf" else preactivation_name(name),
+                                      len(factors), a))
     return table
 
 
 def _delta_of(x: MatrixExpr, factors_of: dict) -> str | None:
     """The name of the pre-activation whose delta x is: an incoming gradient ⊙ an activation's
-    derivative (a.*(1 - a) for a sigmoid, 1 - t.^2 for a tanh, step(z) for a rectifier);
-    ``factors_of`` is :func:`_delta_factors` of the activations (the first bound wins)."""
+    derivative (a.*(1 - a) for a sigmoid, step(z) for a rectifier);
+    ``factors_of`` is :func:`_delta_factors` of the activations (the first bound wins). A
+    derivative that reuses the value (a.*(1 - a)) is a delta only beside that value and a gradient."""
     if x.op != "hadamard" or len(x.args) < 2:
         return None
     factors = list(x.args)
@@ -272,8 +275,8 @@ def _delta_of(x: MatrixExpr, factors_of: dict) -> str | None:
     for f in factors:
         if f not in factors_of:
             continue
-        position, preactivation, function, activation = factors_of[f]
-        if function != "sigmoid" or (activation in present and len(factors) > 2):
+        position, preactivation, size, activation = factors_of[f]
+        if size == 1 or (activation in present and len(factors) > size):
             found.append((position, preactivation))
     if found:
         return min(found)[1]
@@ -285,7 +288,7 @@ def _delta_of(x: MatrixExpr, factors_of: dict) -> str | None:
 
 
 def _layer_preactivation(x: MatrixExpr) -> str:
-    """z1 for the pre-activation W1*x (+ b1) of a relu, numbered by its weight's layer; z otherwise."""
+    """z1 for the pre-activation W1*x (+ b1) of a rectifier, numbered by its weight's layer; z otherwise."""
     terms = x.args if x.op == "sum" else (x,)
     for t in terms:
         factors = t.args if t.op == "product" else (t,)

@@ -1,8 +1,10 @@
-"""inv, det and logdet of a product of square matrices, split into its factors where that prints shorter.
+"""A function of a whole matrix applied to a product of square matrices, split into its factors where
+that prints shorter.
 
-inv(ABC) = C⁻¹B⁻¹A⁻¹, det(ABC) = det(A)·det(B)·det(C) and logdet(ABC) = Σ logdet of each,
+Each such function's record says how it acts on a product (``of_a_product``): inv(ABC) = C⁻¹B⁻¹A⁻¹,
+det(ABC) = det(A)·det(B)·det(C), and the log-determinant of ABC is the sum of each factor's,
 when every factor is square; a scalar factor comes out of inv and det (inv(cX) = c⁻¹·X⁻¹,
-det(cX) = cⁿ·det(X) for n×n X). Split, the gradient of logdet(A*X*B), Aᵀ·inv(A*X*B)ᵀ·Bᵀ,
+det(cX) = cⁿ·det(X) for n×n X). Split, the gradient of log det(A*X*B), Aᵀ·inv(A*X*B)ᵀ·Bᵀ,
 becomes Aᵀ·A⁻ᵀ·X⁻ᵀ·B⁻ᵀ·Bᵀ, which the rule inverse-cancels of the rewrite table reduces to
 X⁻ᵀ; the gradient of det(X^3) becomes 3·det(X)³·X⁻ᵀ. The split is kept only when the
 whole derivative prints shorter, compacted (:func:`matdiff.notation.rewrite.compact`), than it
@@ -12,13 +14,17 @@ did; elsewhere inv(A*X) stays as written.
 from __future__ import annotations
 
 from matdiff.engine.ir import Tensor, add, apply, einsum, matmul, postorder, scale, transpose
-from matdiff.engine.primitives import FUNCTIONS, reapply
+from matdiff.engine.functions import FUNCTIONS
+from matdiff.engine.primitives import reapply
 from matdiff.engine.simplify import simplify
 from matdiff.notation.matrixform import Recovery
 from matdiff.notation.mtree import cost
 from matdiff.notation.rewrite import compact
 
-SPLIT = ("inv", "det", "logdet")
+
+def splits(op: str) -> str:
+    """How the function ``op`` acts on a product of square matrices ("inverse", "product", "sum"), or ""."""
+    return FUNCTIONS[op].of_a_product if op in FUNCTIONS else ""
 
 
 def square_chain(node: Tensor) -> list[Tensor] | None:
@@ -47,23 +53,25 @@ def square_chain(node: Tensor) -> list[Tensor] | None:
 
 
 def split(node: Tensor) -> Tensor | None:
-    """inv, det or logdet of a square chain, by its factors; None when node is not one. A scalar
-    factor c of an n×n chain comes out too: inv(c·X) = c⁻¹·inv(X), det(c·X) = cⁿ·det(X)."""
-    if node.op not in SPLIT:
+    """A function of a square chain, by its factors (:func:`splits`); None when node is not one. A
+    scalar factor c of an n×n chain comes out too: inv(c·X) = c⁻¹·inv(X), det(c·X) = cⁿ·det(X)."""
+    how = splits(node.op)
+    if not how:
         return None
+    function = FUNCTIONS[node.op]
     argument, scalars = _scalars_taken_out(node.args[0])
     chain = square_chain(argument) if argument.op == "einsum" else [argument] if scalars else None
-    if chain is None or (scalars and (node.op == "logdet" or not isinstance(argument.shape[0], int))):
+    if chain is None or (scalars and (how == "sum" or not isinstance(argument.shape[0], int))):
         return None
-    if node.op == "inv":
-        result = FUNCTIONS["inv"](chain[-1])
+    if how == "inverse":
+        result = function(chain[-1])
         for factor in reversed(chain[:-1]):
-            result = matmul(result, FUNCTIONS["inv"](factor))
+            result = matmul(result, function(factor))
         return scale(apply("constant_power", _product(scalars), -1.0), result) if scalars else result
-    if node.op == "logdet":
-        return add(*(FUNCTIONS["logdet"](f) for f in chain))
+    if how == "sum":
+        return add(*(function(f) for f in chain))
     powers = [(apply("constant_power", _product(scalars), float(argument.shape[0])), ())] if scalars else []
-    return einsum((), *powers, *((FUNCTIONS["det"](f), ()) for f in chain))
+    return einsum((), *powers, *((function(f), ()) for f in chain))
 
 
 def _scalars_taken_out(node: Tensor) -> tuple[Tensor, list[Tensor]]:
@@ -82,7 +90,7 @@ def _product(scalars: list[Tensor]) -> Tensor:
 
 
 def split_all(root: Tensor) -> Tensor | None:
-    """root with every inv, det and logdet of a square chain split into its factors; None if none is."""
+    """root with every function of a square chain that :func:`splits` split into its factors; None if none is."""
     memo: dict[int, Tensor] = {}
     changed = False
     for node in postorder(root):

@@ -27,7 +27,7 @@ from functools import lru_cache
 from matdiff.engine.ir import Tensor, add, apply, const, einsum, folds, transpose
 from matdiff.engine.primitives import reapply
 from matdiff.engine.simplify import simplify
-from matdiff.notation.factors import SPLIT, shorter, split_all
+from matdiff.notation.factors import shorter, split_all, splits
 from matdiff.notation.orientation import oriented
 from matdiff.notation.polynomials import (MAX_TERMS, Monomial, Polynomial, TooManyTerms, monomial_of, plus, power_of,
                                           structural_key, substitute, times)
@@ -261,7 +261,7 @@ class Normalizer:
     def _normal(self, root: Tensor) -> tuple[Tensor, bool]:
         for node in self._unseen(root):
             args = [self.memo[id(a)][1] for a in node.args]
-            splittable = node.op in SPLIT or any(self.memo[id(a)][2] for a in node.args)
+            splittable = bool(splits(node.op)) or any(self.memo[id(a)][2] for a in node.args)
             new = node if all(n is o for n, o in zip(args, node.args)) else reapply(node, args)
             if new.op == "inv" and new.args[0].op == "inv":  # inv(inv(X)) = X
                 new = new.args[0].args[0]

@@ -8,7 +8,7 @@ then indexed: inv(X)[l,k].
 
 A subexpression printed more than once is bound by name first, as the matrix form
 binds it (the same choice, :func:`~matdiff.notation.naming.choose_names`):
-``t[i,l] = tanh(Σ_k W1[i,k]·X[k,l])``, then every use reads ``t[m,l]``. Inlined, a
+``s[i,l] = sigmoid(Σ_k W1[i,k]·X[k,l])``, then every use reads ``s[m,l]``. Inlined, a
 program that reuses a value doubles its printed size with each statement.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from matdiff.engine.ir import Tensor, postorder
-from matdiff.engine.primitives import ENTRIES, FUNCTIONS
+from matdiff.engine.functions import ENTRIES, FUNCTIONS
 from matdiff.notation.naming import choose_names
 from matdiff.notation.matrixform import Recovery, format_number, function_latex, latex_name, text as matrix_text
 

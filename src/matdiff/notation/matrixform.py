@@ -17,7 +17,7 @@ printed as re-parseable text in the input language (:func:`text`) and as LaTeX
 from __future__ import annotations
 
 from matdiff.engine.ir import Tensor, const, einsum_operands
-from matdiff.engine.primitives import COLUMNS, ENTRIES, FUNCTIONS
+from matdiff.engine.functions import COLUMNS, ENTRIES, FUNCTIONS
 from matdiff.notation.mtree import (MatrixExpr, call, format_number, function_latex, hadamard, latex, latex_name,
                                     leaf, negate_, number, product, text, total, transpose)
 from matdiff.notation.search import NoForm, Piece, Search

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from matdiff.engine.ir import folds
-from matdiff.engine.primitives import FUNCTIONS
+from matdiff.engine.functions import FUNCTIONS
 from matdiff.notation.numbers import format_number, fraction, number_text  # noqa: F401 (re-exported)
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 
 from matdiff.engine.ir import Tensor, postorder
-from matdiff.engine.primitives import FUNCTIONS
+from matdiff.engine.functions import FUNCTIONS
 
 
 _LEAVES = ("var", "const", "eye")
 _INVENTED = {"add": "r", **{f.name: f.short for f in FUNCTIONS.values() if f.short}}
-# A matrix is named in capitals, as books name a layer on a batch: H = tanh(W*X), R = W'*H - X.
+# A matrix is named in capitals, as books name a layer on a batch: H = relu(W*X), R = W'*H - X.
 _INVENTED_MATRIX = {"add": "R", **{f.name: f.matrix_short for f in FUNCTIONS.values() if f.matrix_short}}
 _ACTIVATIONS = {"exp", *(f.name for f in FUNCTIONS.values() if f.activation)}  # a layer: a<k> after its weight
 NUMBERED = re.compile(r"[A-Za-z]+_?(\d+)")
@@ -20,7 +20,7 @@ NUMBERED = re.compile(r"[A-Za-z]+_?(\d+)")
 
 def preactivation_name(activation: str) -> str:
     """The name of the argument of ``a3 = sigmoid(W3*a2)`` when the user gave it none: z3, the
-    textbook's z beside its a (z_h for h = tanh(W*x)). The delta ∂L/∂z3 is then dz3 in every
+    textbook's z beside its a (z_h for h = sigmoid(W*x)). The delta ∂L/∂z3 is then dz3 in every
     view: the answer, ``grads``, ``explain``'s backward pass and the claims ``check`` reads."""
     numbered = NUMBERED.fullmatch(activation)
     return "z" + numbered.group(1) if numbered else "z_" + activation
@@ -28,7 +28,7 @@ def preactivation_name(activation: str) -> str:
 
 def invented_name(node: Tensor) -> str:
     """A name that reads forwards: a layer's activation after its weight's number, as the user
-    numbers layers (a1 = tanh(W1*X), a2 = sigmoid(W2*a1 + b2)); else after the function (s for a
+    numbers layers (a1 = sigmoid(W1*X), a2 = sigmoid(W2*a1 + b2)); else after the function (s for a
     sigmoid of a vector, S of a matrix); else P for a matrix, u for a vector."""
     if node.op in _ACTIVATIONS:
         layer = _layer_number(node.args[0])

@@ -8,7 +8,7 @@ nesting, and a nested sum inside a product needs them back.
 
 from __future__ import annotations
 
-from matdiff.engine.primitives import FUNCTIONS
+from matdiff.engine.functions import FUNCTIONS
 from matdiff.language.syntax import Call, Chain, Name, Number, Power, Program, Signed, Transpose
 from matdiff.notation.mtree import function_latex, latex_name
 

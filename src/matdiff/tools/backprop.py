@@ -28,7 +28,8 @@ from matdiff.engine.differentiate import jacobian
 from matdiff.notation.indexform import index_notation
 from matdiff.engine.lowering import Lowered
 from matdiff.engine.values import Value
-from matdiff.engine.primitives import FUNCTIONS, is_elementwise, reapply, substitute
+from matdiff.engine.functions import FUNCTIONS
+from matdiff.engine.primitives import is_elementwise, reapply, substitute
 from matdiff.notation.report import INTERNAL, Line, Printable
 from matdiff.language.shapes import shape_text
 from matdiff.engine.simplify import simplify

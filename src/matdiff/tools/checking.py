@@ -43,17 +43,21 @@ from matdiff.engine.sampling import draw_values
 from matdiff.tools.explanation import explain
 from matdiff.notation.forms import output_name
 from matdiff.engine.ir import dim_value, small_sizes
-from matdiff.engine.primitives import FUNCTIONS
+from matdiff.engine.functions import FUNCTIONS
 from matdiff.engine.lowering import lower
 from matdiff.language.shapes import shape_text
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.syntax import Name, Node, Program, Statement, parse, unparse
 from matdiff.tools.verdict import KINDS, Counterexample, Verdict  # noqa: F401 - KINDS: this module's API
 
-# Where random values may leave a domain: a function whose record states one (log, log1p, tan, sqrt,
-# inv, logdet), det (its derivative is det·inv(X)'), a division or a negative power.
-_LIMITED = sorted({f.name for f in FUNCTIONS.values() if f.domain} | {"det"})
-DOMAIN = re.compile(r"\b(" + "|".join(_LIMITED) + r")\s*\(|\./|/|\^\s*-")
+
+
+def limited_domain(text: str) -> bool:
+    """Whether random values may leave a domain in ``text``: a function whose record states one for
+    itself or its derivative (log, sqrt, inv; det, whose derivative is det·inv(X)'), a division or a
+    negative power. Read from the records each time: a function registered later counts."""
+    limited = sorted(f.name for f in FUNCTIONS.values() if f.domain or f.derivative_domain)
+    return re.search(r"\b(" + "|".join(limited) + r")\s*\(|\./|/|\^\s*-", text) is not None
 
 
 # ----- names, sizes and values ------------------------------------------------------------------------
@@ -126,7 +130,7 @@ class Check:
         self.y_shape = derivative.arrangement.y_shape
         self.sizes = small_sizes({**self.inputs, "": self.y_shape})
         within_limits(self.inputs, self.sizes, derivative.shape)
-        self.safe = bool(DOMAIN.search(expression) or DOMAIN.search(claim))
+        self.safe = limited_domain(expression) or limited_domain(claim)
         self.rng = np.random.default_rng(20240611)
         self.output = output_name(derivative.lowered)
         self.context: tuple = self.program.statements[:-1]  # what the claim may use: the assignments

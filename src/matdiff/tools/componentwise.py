@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from matdiff.engine import ir
+from matdiff.engine.functions import FUNCTIONS, MATRIX
 from matdiff.api import Derivative, diff, infer_shapes
 from matdiff.guarded import guarded
 from matdiff.errors import LimitError, MatdiffError
@@ -242,7 +243,8 @@ def entries(expression: str, wrt, shapes: dict | None = None, names: dict | None
         return _entries(derivative, expression, wrt, layout, letters, inferred)
 
 
-# det, inv and logdet of a larger matrix of letters expand into n! terms an entry (5×5: 120 terms, seconds)
+# A function of a whole matrix (det, inv …) of a larger matrix of letters expands into n! terms an entry
+# (5×5: 120 terms, seconds)
 MAX_SYMBOLIC_MATRIX = 4
 
 
@@ -252,8 +254,8 @@ def _entries(derivative: Derivative, expression: str, wrt, layout: str, letters:
     if size > MAX_ENTRIES:
         raise LimitError(f"the derivative has {size} entries; entries are for small shapes "
                          f"(at most {MAX_ENTRIES})")
-    for node in ir.postorder(derivative.tensor):  # det, inv, logdet of a symbolic matrix: n! terms an entry
-        if node.op in ("det", "inv", "logdet") and node.rank >= 0 and node.args and node.args[0].rank == 2 \
+    for node in ir.postorder(derivative.tensor):  # a matrix function of a symbolic matrix: n! terms an entry
+        if node.op in FUNCTIONS and FUNCTIONS[node.op].acts == MATRIX and node.rank >= 0 and node.args and node.args[0].rank == 2 \
                 and int(node.args[0].shape[0]) > MAX_SYMBOLIC_MATRIX:
             n = int(node.args[0].shape[0])
             raise LimitError(f"entries of {node.op} of a {n}×{n} matrix of letters have {math.factorial(n):,} terms "

@@ -23,6 +23,8 @@ from typing import Callable
 
 import numpy as np
 
+from matdiff.engine.functions import COLUMNS, FUNCTIONS
+from matdiff.engine.ir import postorder
 from matdiff.engine.layout import LAYOUTS
 from matdiff.engine.structure import CONVENTIONS
 from matdiff.errors import MatdiffError
@@ -38,7 +40,6 @@ from matdiff.tools.repairs import (extra_factor, factor_of_two, missing_factor, 
 TRIALS = 120  # repaired claims compared numerically, at most, per check …
 WORK = 30_000  # … and fewer for a long one: a trial costs about a character of program and claim each
 SECONDS = 2.0  # a backstop only: the count above is what stops a search, the same on any machine
-KINKS = re.compile(r"\b(abs|relu|sqrt|norm1)\s*\(")  # functions that simplify for a positive argument
 
 
 def trials(expression: str, claim: str) -> int:
@@ -118,11 +119,12 @@ def _structured(check: Evidence, assumptions: list, conventions: list) -> Findin
 
 def _stronger_assumptions(check: Evidence) -> list[Assumptions]:
     """The stated assumptions plus one more: a square matrix input symmetric, (where the
-    expression has a kink such as abs or relu) an input positive, or (beside a softmax, a
+    expression has a kink such as abs) an input positive, or (beside a softmax, a
     cross-entropy's targets) an input one-hot by columns or rows."""
     stated = check.assume.as_dict()
-    kinked = KINKS.search(check.expression) is not None
-    softmax = SOFTMAX.search(check.expression) is not None
+    functions = [FUNCTIONS[node.op] for node in postorder(check.derivative.lowered.value.node) if node.op in FUNCTIONS]
+    kinked = any(f.when_positive or f.power for f in functions)  # simpler for a positive argument (|x| = x)
+    softmax = any(f.acts == COLUMNS for f in functions)  # a softmax (or logsumexp): its targets may be one-hot
     return [Assumptions.of({**stated, name: structure}) for name, shape in check.inputs.items()
             if name not in stated
             for structure in ("symmetric", "positive", "onehot", "rows_onehot")
@@ -132,7 +134,6 @@ def _stronger_assumptions(check: Evidence) -> list[Assumptions]:
             or (structure == "rows_onehot" and softmax and len(shape) == 2)]
 
 
-SOFTMAX = re.compile(r"\b(softmax|logsumexp)\s*\(")  # a cross-entropy's targets may be one-hot
 
 
 def _structure_text(check: Evidence, assume: Assumptions, convention: str) -> Finding:

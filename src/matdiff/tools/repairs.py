@@ -15,6 +15,8 @@ from matdiff.errors import MatdiffError
 from matdiff.language.shapes import shape_text
 from matdiff.language.syntax import Call, Chain, Name, Node, Number, Program, Signed, Transpose, parse, unparse
 from matdiff.language.syntax import with_child
+from matdiff.notation.mtree import leaf, text as matrix_text
+from matdiff.notation.slopes import slope
 from matdiff.tools.claims import close, parts, subformulas
 
 
@@ -247,18 +249,17 @@ def _inlined(node: Node, bodies: dict) -> Node:
     return node
 
 
-_DERIVATIVES = {"sigmoid": "{a}.*(1 - {a})", "tanh": "1 - {a}.^2", "exp": "{a}"}  # f'(z) in terms of a = f(z)
-
-
 def _derivative_name(factor: Node, program: Program) -> str:
     """', the derivative of sigmoid at z2' when the factor is a.*(1 - a) for a = sigmoid(z2), named in
-    the program or written out."""
+    the program or written out (each function's derivative from its record: notation/slopes.py)."""
     factor = factor.operand if isinstance(factor, Transpose) else factor
     named = [(s.target, s.value) for s in program.statements if s.target]
     written = [(unparse(node), node) for node in parts(factor)]
     text = unparse(factor)
     for spelled, definition in named + written:
-        if isinstance(definition, Call) and definition.function in _DERIVATIVES and definition.arguments:
-            if text == _DERIVATIVES[definition.function].format(a=spelled):
-                return f", the derivative of {definition.function} at {unparse(definition.arguments[0])}"
+        if isinstance(definition, Call) and definition.arguments:
+            argument = unparse(definition.arguments[0])
+            derivative = slope(definition.function, leaf(spelled, "column"), leaf(argument, "column"))
+            if derivative is not None and text == matrix_text(derivative):
+                return f", the derivative of {definition.function} at {argument}"
     return ""

@@ -13,7 +13,7 @@ import numpy as np
 
 from matdiff.engine import ir
 from matdiff.engine.interpret import Algebra, interpret
-from matdiff.engine.primitives import ENTRIES, FUNCTIONS
+from matdiff.engine.functions import ENTRIES, FUNCTIONS
 from matdiff.errors import LimitError, MatdiffError
 from matdiff.interop.sympy_bridge import exact_power, holds_huge_power
 
@@ -57,7 +57,7 @@ def _functions(sympy) -> dict:
 
 def _applied(sympy, function, x):
     """function(x), evaluated only for a number or a letter (exp(0) = 1): SymPy's evaluation of
-    tan(tanh(det(…)^3)) or of exp of nested powers asks questions of x (is it real? rational?)
+    tan(sin(det(…)^3)) or of exp of nested powers asks questions of x (is it real? rational?)
     that took minutes; a short entry is simplified afterwards anyway (:func:`tidied`)."""
     return function(x) if x.is_Atom else function(x, evaluate=False)
 

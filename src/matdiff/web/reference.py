@@ -8,7 +8,7 @@ with the row here, or its name alone; a row for a function the engine lacks is n
 
 from __future__ import annotations
 
-from matdiff.engine.primitives import FUNCTIONS as PRIMITIVES
+from matdiff.engine.functions import FUNCTIONS as PRIMITIVES
 
 OPERATORS = [  # syntax, meaning, example
     ("A*B", "matrix product; scaling when one side is a scalar", "W2*W1*h"),
