@@ -5,6 +5,7 @@ of the lowering, which provides what is declared below."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from typing import Callable
 
 from matdiff.engine import ir
@@ -178,5 +179,23 @@ _SUGAR: dict[str, Callable[..., Value]] = {
 }
 
 _ALONG_A_DIMENSION = ("sum", "mean", "softmax", "logsumexp")  # take an optional dimension, 1 or 2
-FUNCTION_NAMES = tuple(FUNCTIONS) + tuple(_SUGAR) + ("mean", "eye", "ones")
+
+
+class _FunctionNames(Collection):
+    """Every function name of the language: the records' (read live, so a function registered later
+    is one), the notation for contractions, and mean, eye and ones."""
+
+    _OTHERS = (*_SUGAR, "mean", "eye", "ones")
+
+    def __contains__(self, name: object) -> bool:
+        return name in FUNCTIONS or name in self._OTHERS
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((*FUNCTIONS, *self._OTHERS))
+
+    def __len__(self) -> int:
+        return len(FUNCTIONS) + len(self._OTHERS)
+
+
+FUNCTION_NAMES = _FunctionNames()
 """Every function name of the language."""

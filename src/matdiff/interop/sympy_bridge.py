@@ -45,11 +45,15 @@ class SympyExpression(NamedTuple):
 
 # ----- SymPy → text --------------------------------------------------------------------------------
 
-# SymPy's elementwise functions by class name → the language's name (Heaviside is step's body).
-_ELEMENTWISE_NAMES = {f.sympy: f.name for f in FUNCTIONS.values() if f.acts == ENTRIES and isinstance(f.sympy, str)}
-_ELEMENTWISE_NAMES["Heaviside"] = "step"
-# The language's elementwise functions SymPy has no class for, recognised by their bodies.
-_BODIES = {f.name: f.sympy for f in FUNCTIONS.values() if f.acts == ENTRIES and not isinstance(f.sympy, str)}
+def _elementwise_name(sympy_class: str) -> str | None:
+    """The language's name of SymPy's elementwise function class (Heaviside is step's body), from the records."""
+    names = {f.sympy: f.name for f in FUNCTIONS.values() if f.acts == ENTRIES and isinstance(f.sympy, str)}
+    return names.get(sympy_class, "step" if sympy_class == "Heaviside" else None)
+
+
+def _bodies() -> dict:
+    """The language's elementwise functions SymPy has no class for, recognised by their bodies."""
+    return {f.name: f.sympy for f in FUNCTIONS.values() if f.acts == ENTRIES and not isinstance(f.sympy, str)}
 
 
 def from_sympy(expression: Any) -> SympyExpression:
@@ -153,7 +157,7 @@ class _ToText:
                 return f"({self.elementwise(e.function, self.text(flipped))})'"
             return self.elementwise(e.function, self.text(e.expr))
         if isinstance(e, sp.Function) and len(e.args) == 1:
-            name = _ELEMENTWISE_NAMES.get(type(e).__name__)
+            name = _elementwise_name(type(e).__name__)
             if name is not None:
                 return f"{name}({self.text(e.args[0])})"
         raise MatdiffError(f"from_sympy: no counterpart in the language for {type(e).__name__} ({e})")
@@ -176,13 +180,13 @@ class _ToText:
         """f applied entrywise: a SymPy function class, or a Lambda whose body is written with
         elementwise operators (1/(1 + exp(-d)) is recognised as sigmoid)."""
         sp = self.sp
-        name = _ELEMENTWISE_NAMES.get(getattr(function, "__name__", ""))
+        name = _elementwise_name(getattr(function, "__name__", ""))
         if name is not None:
             return f"{name}({argument})"
         if isinstance(function, sp.Lambda) and len(function.variables) == 1:
             (d,) = function.variables
             body = function.expr
-            for name, known in _BODIES.items():
+            for name, known in _bodies().items():
                 if body == known(sp, d) or sp.simplify(body - known(sp, d)) == 0:
                     return f"{name}({argument})"
             return _ElementwiseBody(sp, d, argument).text(body)
@@ -212,8 +216,9 @@ class _ElementwiseBody:
             return "(" + " .* ".join(self.text(a) for a in e.args) + ")"
         if isinstance(e, sp.Pow):
             return f"({self.text(e.base)} .^ {self.text(e.exp)})"
-        if isinstance(e, sp.Function) and len(e.args) == 1 and type(e).__name__ in _ELEMENTWISE_NAMES:
-            return f"{_ELEMENTWISE_NAMES[type(e).__name__]}({self.text(e.args[0])})"
+        name = _elementwise_name(type(e).__name__) if isinstance(e, sp.Function) and len(e.args) == 1 else None
+        if name is not None:
+            return f"{name}({self.text(e.args[0])})"
         raise MatdiffError(f"from_sympy: cannot write {e} entrywise in the language")
 
 

@@ -11,10 +11,6 @@ from matdiff.engine.functions import FUNCTIONS
 
 
 _LEAVES = ("var", "const", "eye")
-_INVENTED = {"add": "r", **{f.name: f.short for f in FUNCTIONS.values() if f.short}}
-# A matrix is named in capitals, as books name a layer on a batch: H = relu(W*X), R = W'*H - X.
-_INVENTED_MATRIX = {"add": "R", **{f.name: f.matrix_short for f in FUNCTIONS.values() if f.matrix_short}}
-_ACTIVATIONS = {"exp", *(f.name for f in FUNCTIONS.values() if f.activation)}  # a layer: a<k> after its weight
 NUMBERED = re.compile(r"[A-Za-z]+_?(\d+)")
 
 
@@ -30,13 +26,15 @@ def invented_name(node: Tensor) -> str:
     """A name that reads forwards: a layer's activation after its weight's number, as the user
     numbers layers (a1 = sigmoid(W1*X), a2 = sigmoid(W2*a1 + b2)); else after the function (s for a
     sigmoid of a vector, S of a matrix); else P for a matrix, u for a vector."""
-    if node.op in _ACTIVATIONS:
+    record = FUNCTIONS.get(node.op)  # its facts, read here (a function registered later has them too)
+    if node.op == "exp" or (record and record.activation):  # a layer: a<k> after its weight
         layer = _layer_number(node.args[0])
         if layer is not None:
             return "a" + layer
-    if node.rank == 2:
-        return _INVENTED_MATRIX.get(node.op) or _INVENTED.get(node.op, "P").upper()
-    return _INVENTED.get(node.op, "u")
+    short = "r" if node.op == "add" else record.short if record and record.short else ""
+    if node.rank == 2:  # in capitals, as books name a layer on a batch: H = relu(W*X), R = W'*H - X
+        return (record.matrix_short if record and record.matrix_short else "") or (short or "P").upper()
+    return short or "u"
 
 
 def _layer_number(preactivation: Tensor) -> str | None:

@@ -24,8 +24,8 @@ OPERATORS = [  # syntax, meaning, example
                  "(or the last name assigned)", "z = W*x; sum(sigmoid(z))"),
 ]
 
-FUNCTIONS = {  # name: (syntax, meaning, example), for the functions that are not IR ops (the others' rows are
-    # in their records, engine/primitives.py)
+_NOTATION = {  # name: (syntax, meaning, example), for the functions that are not IR ops (the others' rows are
+    # in their records, engine/functions.py)
     "tr": ("tr(A)", "trace of a square matrix", "tr(W'*S*W)"),
     "diag": ("diag(v), diag(A)", "a vector as a diagonal matrix; a matrix's diagonal as a vector", "diag(x)*y"),
     "sum": ("sum(X), sum(X, 1), sum(X, 2)", "the sum of all entries; of each column (a row); of each row "
@@ -38,8 +38,12 @@ FUNCTIONS = {  # name: (syntax, meaning, example), for the functions that are no
     "vec": ("vec(A)", "the columns of A stacked into one vector", "vec(X)'*vec(X)"),
     "eye": ("eye(n)", "the n×n identity", "x'*(A + eye(3))*x"),
     "ones": ("ones(n), ones(m, n)", "a vector or matrix of ones (shown 𝟏)", "ones(3)'*x"),
-    **{f.name: f.reference for f in PRIMITIVES.values()},
 }
+
+
+def row_of(name: str) -> tuple[str, str, str] | None:
+    """A function's reference row (syntax, meaning, example): its record's, read when asked."""
+    return PRIMITIVES[name].reference if name in PRIMITIVES else _NOTATION.get(name)
 
 
 def reference(function_names) -> dict:
@@ -47,6 +51,5 @@ def reference(function_names) -> dict:
     def row(syntax: str, meaning: str, example: str) -> dict:
         return {"syntax": syntax, "meaning": meaning, "example": example}
 
-    functions = [row(*FUNCTIONS[name]) if name in FUNCTIONS else row(f"{name}(…)", "", "")
-                 for name in sorted(function_names)]
+    functions = [row(*(row_of(name) or (f"{name}(…)", "", ""))) for name in sorted(function_names)]
     return {"operators": [row(*entry) for entry in OPERATORS], "functions": functions}
