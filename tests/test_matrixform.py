@@ -17,18 +17,8 @@ import pytest
 from numerics import assert_close, md
 
 from matdiff.language import syntax
-from matdiff.notation.mtree import (
-    MatrixExpr,
-    call,
-    hadamard,
-    latex,
-    leaf,
-    negate_,
-    number,
-    product,
-    text,
-    total,
-)
+from matdiff.notation.mtree import MatrixExpr, call, hadamard, leaf, negate_, number, product, total
+from matdiff.notation.printing import latex, text
 from matdiff.notation.rewrite import RULE_NAMES, RULES, compact, cost, tokens
 
 # ----- a small reader: language text → matrix tree, so rules can be stated as text ----------
@@ -398,7 +388,7 @@ def test_no_matrix_form_names_the_index_that_cannot_be_placed():
 
 @pytest.mark.parametrize("source", [case[1] for case in RULE_CASES] + [case[2] for case in RULE_CASES])
 def test_the_tree_cost_is_the_printed_cost(source):
-    from matdiff.notation.mtree import text_cost
+    from matdiff.notation.printing import text_cost
 
     x = compact(tree(source, S))
     assert cost(x) == text_cost(text(x))

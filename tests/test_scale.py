@@ -180,21 +180,17 @@ def _tanh_nest(depth: int) -> str:
 def _printer_visits(expression: str, wrt: str, monkeypatch) -> int:
     """How many nodes the text and LaTeX printers visit for the derivative (each visit counted,
     memoised or not): a count, the same on every machine."""
-    from matdiff.notation import mtree
+    from matdiff.notation import printing
 
     visits = [0]
-    text_of, latex_of = mtree._text, mtree._latex
+    walk = printing.render
 
-    def counted_text(x, memo):
-        visits[0] += 1
-        return text_of(x, memo)
+    def counted(x, form, memo=None):
+        if form.name in ("text", "latex"):
+            visits[0] += 1
+        return walk(x, form, memo)
 
-    def counted_latex(x, memo):
-        visits[0] += 1
-        return latex_of(x, memo)
-
-    monkeypatch.setattr(mtree, "_text", counted_text)
-    monkeypatch.setattr(mtree, "_latex", counted_latex)
+    monkeypatch.setattr(printing, "render", counted)
     d = md.diff(expression, wrt=wrt, layout="gradient")
     _ = d.text, d.latex
     monkeypatch.undo()

@@ -23,6 +23,7 @@ from matdiff.engine.lowering import Lowered, Value, infer_shapes as _infer_shape
 from matdiff.notation.bindings import MatrixProgram
 from matdiff.notation.forms import DerivativeForms
 from matdiff.notation.identities import normal_form
+from matdiff.notation.printing import FORMS
 from matdiff.engine.undeclared import undeclared_notes
 from matdiff.language.shapes import as_mapping, normalize_shape, shape_text
 from matdiff.engine.simplify import simplify
@@ -132,6 +133,18 @@ class Derivative:
     def latex(self) -> str:
         with guarded(self.source):
             return self._forms.latex(self.matrix_program)
+
+    def printed(self, form: str) -> str | None:
+        """The matrix form in a registered printed form: ``text``, ``latex``, or one added with
+        ``matdiff.notation.printing.register_form`` (its bindings laid out as that form lays out a
+        program); None where no matrix form exists (``index`` has the derivative then)."""
+        if form in ("text", "latex"):
+            return self.text if form == "text" else self.latex
+        if form not in FORMS:
+            raise MatdiffError(f"unknown printed form {form!r}; known: {', '.join(FORMS)}")
+        with guarded(self.source):
+            program = self.matrix_program
+            return None if program is None else program.printed(form)
 
     @cached_property
     def equation_latex(self) -> str:

@@ -41,6 +41,13 @@ class Gradients(Mapping):
             return None
         return self._shared.text([self.names[name] for name in self])
 
+    def printed(self, form: str) -> str | None:
+        """The backward pass in a registered printed form (``text``, ``latex``, or one added with
+        ``matdiff.notation.printing.register_form``); None when a gradient has no matrix form."""
+        if form == "latex":
+            return self.latex
+        return None if self._shared is None else self._shared.printed(form, [self.names[name] for name in self])
+
     @property
     def latex(self) -> str:
         if self._shared is None:

@@ -16,6 +16,7 @@ import sys
 from matdiff import __version__
 from matdiff.engine.layout import LAYOUTS
 from matdiff.errors import MatdiffError
+from matdiff.notation.printing import FORMS
 from matdiff.language.shapes import normalize_shape, shape_from_text, shape_text
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT = 0, 1, 2
@@ -108,9 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     diff = _subcommand(commands, "diff", "the derivative, in matrix notation where one exists")
     _add_common(diff)
     _add_convention(diff)
-    diff.add_argument("--format", default="text", choices=["text", "latex", "index", "json"],
+    diff.add_argument("--format", default="text", choices=[*FORMS, "index", "json"],
                       help="text: matrix notation in the input language (else index notation); latex; "
-                           "index: index (Einstein) notation; json: all of them (default: %(default)s)")
+                           "index: index (Einstein) notation; json: all of them; or a printed form registered "
+                           "with matdiff.notation.printing.register_form (default: %(default)s)")
 
     grads = _subcommand(commands, "grads", "the backward pass: a scalar's gradient by every input, sharing "
                         "its activations and deltas")
@@ -187,6 +189,8 @@ def run_diff(arguments) -> int:
         print(f"% {derivative.layout} layout, shape {shape}")
     elif arguments.format == "index":
         print(derivative.index)
+    elif arguments.format != "text":  # a printed form registered beside text and LaTeX
+        print(derivative.printed(arguments.format) or derivative.index)
     else:
         if derivative.text is not None:
             print(derivative.text)

@@ -25,7 +25,7 @@ from matdiff.errors import MatdiffError
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.syntax import parse
 from matdiff.notation.naming import fresh
-from matdiff.notation.mtree import text as matrix_text
+from matdiff.notation.printing import text as matrix_text
 
 
 @dataclass(frozen=True)

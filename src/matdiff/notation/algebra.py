@@ -12,8 +12,7 @@ from collections.abc import Callable
 
 from matdiff.notation.layers import repeated
 from matdiff.notation.summands import Summand, summand_of
-from matdiff.notation.mtree import (MatrixExpr, call, hadamard, is_call, leaf, number, product, total,
-                                    transpose)
+from matdiff.notation.mtree import MatrixExpr, call, hadamard, is_call, leaf, number, product, total, transpose
 
 
 def _is_ones(x: MatrixExpr) -> bool:

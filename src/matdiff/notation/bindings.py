@@ -30,7 +30,8 @@ from matdiff.notation.identities import Normalizer
 from matdiff.notation.naming import NUMBERED, choose_names, fresh, preactivation_name
 from matdiff.notation.matrixform import Recovery
 from matdiff.notation.orientation import oriented_bindings
-from matdiff.notation.mtree import MatrixExpr, cost, is_call, in_language, latex, latex_name, leaf, text
+from matdiff.notation.mtree import MatrixExpr, is_call, in_language, leaf
+from matdiff.notation.printing import FORMS, cost, render
 from matdiff.notation.rewrite import compact, is_symmetric, rebuild, without_transposes
 from matdiff.notation.slopes import slope
 from matdiff.notation.vecform import vec_form
@@ -44,9 +45,16 @@ class MatrixProgram:
     value: MatrixExpr
     note: str | None = None  # how to read it, when that is not plain (the gradient transposed)
 
+    def printed(self, form: str, result: str | None = None) -> str:
+        """The program in a registered printed form (notation/printing.py); ``result`` names the value
+        where the form writes it (LaTeX's last line, ``result = value``)."""
+        spelling = FORMS[form]
+        bindings = [(spelling.bound_name(name), render(body, spelling)) for name, body in self.bindings]
+        return spelling.program(bindings, render(self.value, spelling), result)
+
     @property
     def text(self) -> str:
-        return "; ".join([f"{name} = {text(body)}" for name, body in self.bindings] + [text(self.value)])
+        return self.printed("text")
 
     @property
     def in_language(self) -> bool:
@@ -55,11 +63,7 @@ class MatrixProgram:
 
     def latex(self, result: str | None = None) -> str:
         """LaTeX; with assignments, an aligned block whose last line is ``result = value``."""
-        if not self.bindings:
-            return latex(self.value) if result is None else f"{result} = {latex(self.value)}"
-        lines = [f"{latex_name(name)} &= {latex(body)}" for name, body in self.bindings]
-        lines.append(f"{result or ''} &= {latex(self.value)}" if result else f"& {latex(self.value)}")
-        return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
+        return self.printed("latex", result)
 
 
 @dataclass(frozen=True)
@@ -89,14 +93,20 @@ class SharedProgram:
             pending = [entry for entry in pending if not entry[2] <= done]
         return placed
 
+    def printed(self, form: str, names: list[str], heads: dict | None = None) -> str:
+        """The statements for ``names`` in a registered printed form; ``heads`` maps a value's name to
+        its left-hand side in that form (LaTeX's ∂f/∂W_{2})."""
+        spelling, heads = FORMS[form], heads or {}
+        bindings = [(heads.get(name) or spelling.bound_name(name), render(body, spelling))
+                    for name, body in self.statements(names)]
+        return spelling.program(bindings, None, None)
+
     def text(self, names: list[str]) -> str:
-        return "; ".join(f"{name} = {text(body)}" for name, body in self.statements(names))
+        return self.printed("text", names)
 
     def latex(self, heads: dict) -> str:
         """An aligned block; ``heads`` maps a value's name to its left-hand side in LaTeX."""
-        names = list(heads)
-        lines = [f"{heads.get(name, latex_name(name))} &= {latex(body)}" for name, body in self.statements(names)]
-        return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
+        return self.printed("latex", list(heads), heads)
 
 
 def _needed(bindings: tuple, values: list[MatrixExpr]) -> set[str]:

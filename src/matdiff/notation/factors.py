@@ -18,7 +18,7 @@ from matdiff.engine.functions import FUNCTIONS
 from matdiff.engine.primitives import reapply
 from matdiff.engine.simplify import simplify
 from matdiff.notation.matrixform import Recovery
-from matdiff.notation.mtree import cost
+from matdiff.notation.printing import cost
 from matdiff.notation.rewrite import compact
 
 

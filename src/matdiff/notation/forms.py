@@ -19,8 +19,9 @@ from matdiff.language.syntax import Name, Program
 from matdiff.notation.bindings import MatrixProgram, ProgramBuilder
 from matdiff.notation.naming import fresh
 from matdiff.notation.indexform import index_program, indexed
-from matdiff.notation.matrixform import latex_name
-from matdiff.notation.mtree import text, transpose
+from matdiff.notation.printing import latex_name
+from matdiff.notation.mtree import transpose
+from matdiff.notation.printing import text
 from matdiff.notation.rewrite import compact
 from matdiff.notation.vecform import no_matrix_form, vec_form
 

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from matdiff.engine.ir import Tensor, postorder
 from matdiff.engine.functions import ENTRIES, FUNCTIONS
 from matdiff.notation.naming import choose_names
-from matdiff.notation.matrixform import Recovery, format_number, function_latex, latex_name, text as matrix_text
+from matdiff.notation.matrixform import Recovery
+from matdiff.notation.printing import function_latex, latex_name, text as matrix_text
+from matdiff.notation.numbers import format_number
 
 _LETTERS = "ijklmnpqrstuvwabcdefgh"
 

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from itertools import count
 
 from matdiff.engine.ir import Tensor, einsum, einsum_operands, eye
-from matdiff.notation.mtree import (MatrixExpr, call, commutation, cost, leaf, number, product, transpose)
+from matdiff.notation.mtree import MatrixExpr, call, commutation, leaf, number, product, transpose
+from matdiff.notation.printing import cost
 
 Recover = Callable[[Tensor], "MatrixExpr | None"]
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from matdiff.engine.ir import Tensor, const, einsum_operands
 from matdiff.engine.functions import COLUMNS, ENTRIES, FUNCTIONS
-from matdiff.notation.mtree import (MatrixExpr, call, format_number, function_latex, hadamard, latex, latex_name,
-                                    leaf, negate_, number, product, text, total, transpose)
+from matdiff.notation.mtree import MatrixExpr, call, hadamard, leaf, negate_, number, product, total, transpose
+from matdiff.notation.printing import function_latex, latex, latex_name, text
+from matdiff.notation.numbers import format_number
 from matdiff.notation.search import NoForm, Piece, Search
 
 # ----- IR → matrix notation ---------------------------------------------------------------------

@@ -22,6 +22,7 @@ from collections import Counter
 from matdiff.engine.ir import Tensor, einsum, transpose
 from matdiff.engine.primitives import is_elementwise, reapply
 from matdiff.notation import mtree
+from matdiff.notation.printing import cost
 from matdiff.notation.rewrite import rebuild
 
 
@@ -93,7 +94,7 @@ def oriented_bindings(bindings: list, values: list) -> tuple[list, list]:
     for name, body in bindings:
         if body.shape_class == "matrix" and turned[name] > plain[name]:
             flipped = mtree.transpose(body)
-            if mtree.cost(flipped) <= mtree.cost(body) + 2:
+            if cost(flipped) <= cost(body) + 2:
                 flips[name] = flipped
     if not flips:
         return bindings, values

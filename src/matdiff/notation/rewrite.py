@@ -19,8 +19,8 @@ from matdiff.engine.ir import folds
 from matdiff.notation.algebra import RULES as ALGEBRA
 from matdiff.notation.layers import RULES as LAYERS
 from matdiff.notation.summands import Summand, summand_of
-from matdiff.notation.mtree import (MatrixExpr, call, cost, is_call, hadamard, negate_, number, product, text, text_cost,
-                                    tokens, total, transpose)
+from matdiff.notation.mtree import MatrixExpr, call, is_call, hadamard, negate_, number, product, total, transpose
+from matdiff.notation.printing import cost, text, text_cost, tokens
 
 def _is_diag_matrix(x: MatrixExpr) -> bool:
     return x.op == "call" and x.name == "diag" and x.shape_class == "matrix"

@@ -28,7 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from collections import Counter
 
-from matdiff.notation.mtree import WEIGHT, MatrixExpr, call, cost, hadamard, leaf, product, transpose
+from matdiff.notation.mtree import MatrixExpr, call, hadamard, leaf, product, transpose
+from matdiff.notation.printing import WEIGHT, cost
 
 # Dynamic programming over all subsets is exponential; past this many operands (after the
 # same-index ones are grouped) or this many steps the search turns greedy.

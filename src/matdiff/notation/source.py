@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from matdiff.engine.functions import FUNCTIONS
 from matdiff.language.syntax import Call, Chain, Name, Number, Power, Program, Signed, Transpose
-from matdiff.notation.mtree import function_latex, latex_name
+from matdiff.notation.printing import function_latex, latex_name
 
 # How tightly each form binds: a form below the context's level is wrapped in parentheses.
 SUM, PRODUCT, SIGNED, POWER, ATOM = 1, 2, 3, 4, 5

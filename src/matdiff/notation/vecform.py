@@ -29,8 +29,8 @@ from collections.abc import Callable
 from matdiff.engine.ir import Tensor, add, einsum, einsum_operands, eye
 from matdiff.engine.simplify import simplify
 from matdiff.language.shapes import shape_text
-from matdiff.notation.mtree import (MatrixExpr, call, cost, in_language, leaf, number, product, text,
-                                    total, transpose)
+from matdiff.notation.mtree import MatrixExpr, call, in_language, leaf, number, product, total, transpose
+from matdiff.notation.printing import cost, text
 
 from matdiff.notation.kronecker import inlined_with_sizes, kron_term, label_sizes
 

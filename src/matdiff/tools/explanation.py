@@ -34,7 +34,7 @@ from matdiff.errors import MatdiffError
 from matdiff.language.shapes import shape_text
 from matdiff.language.syntax import Name, Program, parse
 from matdiff.notation.forms import output_name, value_name
-from matdiff.notation.matrixform import text as matrix_text
+from matdiff.notation.printing import text as matrix_text
 from matdiff.notation.report import INTERNAL, Line, Printable
 from matdiff.tools.backprop import Backprop, backprop, matrix_form
 from matdiff.tools.chainsteps import Factor, Step, Walk, chain_of_steps, kind_text, layout_shape_text, regrouped

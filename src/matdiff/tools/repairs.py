@@ -15,7 +15,8 @@ from matdiff.errors import MatdiffError
 from matdiff.language.shapes import shape_text
 from matdiff.language.syntax import Call, Chain, Name, Node, Number, Program, Signed, Transpose, parse, unparse
 from matdiff.language.syntax import with_child
-from matdiff.notation.mtree import leaf, text as matrix_text
+from matdiff.notation.mtree import leaf
+from matdiff.notation.printing import text as matrix_text
 from matdiff.notation.slopes import slope
 from matdiff.tools.claims import close, parts, subformulas
 
