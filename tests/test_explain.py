@@ -196,6 +196,8 @@ def test_intermediate_as_variable_gives_the_layer_delta():
     values = _values(NETWORK, NETWORK_SHAPES)
     expected = md.diff(NETWORK, wrt="z3", shapes=NETWORK_SHAPES, layout="denominator").evaluate(values)
     assert expected.shape == (2, 1) and tuple(e.result_shape) == (2, 1)
+    assert e.result_named is not None
+    same_numbers(evaluate_in(e, e.result_named, values, NETWORK_SHAPES), expected, "the delta ∂L/∂z3")
 
 
 # ----- backprop ---------------------------------------------------------------------------------------------

@@ -42,15 +42,22 @@ def _point(name: str, shape: tuple) -> np.ndarray:
     return function_point(FUNCTIONS[name], shape, rng)
 
 
-def test_every_record_is_complete():
-    for name, function in FUNCTIONS.items():
-        assert function.name == name
-        assert set(function.code) == {"numpy", "jax", "torch"}, name
-        assert all("{x" in template for template in function.code.values()), name
-        assert "{x" in function.latex, name
-        assert (function.derivative is not None) == (function.acts == ENTRIES), name
-        assert (function.vjp is not None) == (function.acts != ENTRIES), name
-        assert name in FUNCTION_NAMES
+def test_a_record_missing_a_fact_is_refused_where_it_is_written():
+    """Issue 23: a record the routes cannot use fails when it is made, naming what it lacks."""
+    from dataclasses import replace
+
+    exp = FUNCTIONS["exp"]
+    with pytest.raises(ValueError, match=r"the record of exp\(\): it needs code for numpy, jax and torch"):
+        replace(exp, code={"numpy": "np.exp({x})"})
+    with pytest.raises(ValueError, match="an elementwise function has a derivative and no VJP"):
+        replace(exp, derivative=None)
+    with pytest.raises(ValueError, match="says what it means for a number"):
+        replace(FUNCTIONS["det"], of_a_number=None)
+    with pytest.raises(ValueError, match="when_positive is 'y'"):
+        replace(exp, when_positive="y")
+    with pytest.raises(ValueError, match="its LaTeX has no"):
+        replace(exp, name="e2", latex=r"\exp")
+    assert all(name in FUNCTION_NAMES for name in FUNCTIONS)
 
 
 @pytest.mark.parametrize("name, shape", list(_cases()))

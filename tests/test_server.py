@@ -457,8 +457,8 @@ def test_the_numerical_check_catches_a_transposed_answer():
 
     shapes = {"W2": (1, 2), "W1": (2, 2), "h": (2,)}
     right = matdiff.diff("W2*W1*h", wrt="W1", shapes=shapes, layout="numerator")
-    assert numcheck.check(matdiff, "W2*W1*h", ["W1"], "numerator", right, shapes)["status"] == "passed"
-    wrong = numcheck.check(matdiff, "W2*W1*h", ["W1"], "numerator", Transposed(right), shapes)
+    assert numcheck.check("W2*W1*h", ["W1"], "numerator", right, shapes)["status"] == "passed"
+    wrong = numcheck.check("W2*W1*h", ["W1"], "numerator", Transposed(right), shapes)
     assert wrong["status"] == "failed"
 
 

@@ -93,6 +93,25 @@ class Function:
     derivative_domain: str = ""
     helpers: dict[str, dict[str, str]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """A record the rest of matdiff cannot use is refused here, where it is written, not later in
+        some route that reads the missing fact."""
+        problems = [problem for problem, found in [
+            ("its name is not a name of the language", not self.name.isidentifier()),
+            (f"acts is {self.acts!r}, not one of {ENTRIES}, {COLUMNS}, {MATRIX}", self.acts not in (ENTRIES, COLUMNS, MATRIX)),
+            ("it needs code for numpy, jax and torch, each with {x}",
+             set(self.code) != {"numpy", "jax", "torch"} or not all("{x" in t for t in self.code.values())),
+            ("its LaTeX has no {x}", "{x" not in self.latex),
+            ("an elementwise function has a derivative and no VJP; the others a VJP",
+             (self.derivative is not None) != (self.acts == ENTRIES) or (self.vjp is not None) == (self.acts == ENTRIES)),
+            ("a function of a whole matrix says what it means for a number (of_a_number)",
+             self.acts == MATRIX and self.of_a_number is None),
+            (f"when_positive is {self.when_positive!r}, not '', 'x' or '1'", self.when_positive not in ("", "x", "1")),
+            (f"of_a_product is {self.of_a_product!r}", self.of_a_product not in ("", "inverse", "product", "sum")),
+        ] if found]
+        if problems:
+            raise ValueError(f"the record of {self.name}(): " + "; ".join(problems))
+
     def shape(self, argument: tuple) -> tuple:
         """The shape of f(x) for x of shape ``argument``."""
         if self.reduces or (self.acts == MATRIX and self.name != "inv"):

@@ -55,12 +55,6 @@ class Factor:
     def label(self) -> str:
         return f"∂{self.of}/∂{self.by}"
 
-    @property
-    def shown_shape(self) -> tuple:
-        """The one shape the factor is shown with: in the layout when it is a matrix, else as the
-        tensor (index order); never both, so two lines cannot seem to disagree."""
-        return self.shape if self.matrix is not None else self.tensor_shape
-
     def describe(self) -> str:
         """'1×2: W2' or 'order-3 tensor 2×2×2, no matrix form'."""
         if self.matrix is not None:

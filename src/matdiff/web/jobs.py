@@ -199,7 +199,7 @@ SECTIONS: dict[str, Callable[[dict, Callable[[], Any]], Any]] = {  # (request, d
         _vec_form(request["expression"], request["wrt"], request["shapes"], request["assume"])
         if request["layout"] != "vec" else None),
     "check": lambda request, derivative: numcheck.check(
-        md, request["expression"], request["wrt"], request["layout"], derivative(),
+        request["expression"], request["wrt"], request["layout"], derivative(),
         _inputs_or_none(request["expression"], request["shapes"], request["assume"]) or {},
         assume=derivative().assume, convention=derivative().convention),
     "entries": lambda request, derivative: entries(**request),

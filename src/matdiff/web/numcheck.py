@@ -2,7 +2,7 @@
 
 At random small concrete values, the derivative as the engine evaluates it (in the
 chosen layout) is mapped back to the full Jacobian J[i…, j…] = ∂Y[i…]/∂X[j…] by
-inverting the layout table (numerator: Y's indices first, denominator: X's first, …), and J·u is compared with the central difference
+inverting the engine's layout table (numerator: Y's indices first, denominator: X's first, …), and J·u is compared with the central difference
 (Y(X + εu) − Y(X − εu)) / 2ε along a few random directions u: micrograd's idea,
 two evaluations per direction whatever the size of X. An entry in the wrong place
 (a layout mistake, a missing transpose) changes J·u, so the check covers the
@@ -22,7 +22,10 @@ from math import prod
 
 import numpy as np
 
+from matdiff.api import diff, evaluate
 from matdiff.engine.ir import small_sizes
+from matdiff.errors import MatdiffError
+from matdiff.engine.layout import arrange as layout_arrangement, layout_y_shape
 from matdiff.engine.sampling import STEP, central_difference, draw_values
 from matdiff.language.assumptions import Assumptions
 
@@ -33,12 +36,12 @@ TOLERANCE = 1e-5
 SHOWN_VALUES = 24  # the point is echoed back when it is this small, to reproduce by hand
 
 
-def check(md, expression: str, wrt: list[str], layout: str, derivative, inputs: dict, *,
+def check(expression: str, wrt: list[str], layout: str, derivative, inputs: dict, *,
           assume: Assumptions = Assumptions(), convention: str = "unconstrained") -> dict:
     """Compare ``derivative.evaluate`` with finite differences; a JSON-ready verdict.
 
-    ``inputs`` maps every input name to its shape (as inferred); ``md`` is the
-    matdiff module; ``assume`` and ``convention`` are the derivative's own.
+    ``inputs`` maps every input name to its shape (as inferred); ``assume`` and ``convention``
+    are the derivative's own.
     """
     sizes = small_sizes({name: shape for name, shape in inputs.items() if shape is not None})
     inputs = {name: shape if shape is None else tuple(sizes.get(d, d) for d in shape) for name, shape in inputs.items()}
@@ -53,8 +56,8 @@ def check(md, expression: str, wrt: list[str], layout: str, derivative, inputs: 
         values = draw_values(inputs, rng, how, structures=structures, safe=True)
         try:
             structured = assume.diagonal(wrt[-1]) if convention != "unconstrained" else None
-            verdict = _compare(md, expression, wrt, layout, derivative, values, rng, structured)
-        except md.MatdiffError as error:  # e.g. log of a negative entry: try other values
+            verdict = _compare(expression, wrt, layout, derivative, values, rng, structured)
+        except MatdiffError as error:  # e.g. log of a negative entry: try other values
             problems.append(error.message)
             continue
         except FloatingPointError:
@@ -78,14 +81,14 @@ def _why_not(wrt: list[str], layout: str, inputs: dict) -> str | None:
     return None
 
 
-def _compare(md, expression, wrt, layout, derivative, values, rng, structured: bool | None) -> dict:
+def _compare(expression, wrt, layout, derivative, values, rng, structured: bool | None) -> dict:
     """The verdict at ``values``: J·u from the result against finite differences, for random u
     (for a derivative within the structure, ``structured`` (diagonal or not), u has it too)."""
     if len(wrt) == 1:
         def function(v):
-            return md.evaluate(expression, v, shapes=_shapes(values))
+            return evaluate(expression, v, shapes=_shapes(values))
     else:
-        function = md.diff(expression, wrt=wrt[0], shapes=_shapes(values), layout="jacobian").evaluate
+        function = diff(expression, wrt=wrt[0], shapes=_shapes(values), layout="jacobian").evaluate
     x_name = wrt[-1]
     x = np.asarray(values[x_name], dtype=float)
     y = _finite(function(values))
@@ -132,27 +135,12 @@ def _shapes(values: dict) -> dict:
 
 
 def arrange(jacobian: np.ndarray, y_shape: tuple, x_shape: tuple, layout: str) -> np.ndarray:
-    """The Jacobian J[i…, j…] = ∂Y[i…]/∂X[j…] laid out as the layout says."""
-    ny, nx = len(y_shape), len(x_shape)
-    if layout == "jacobian":
-        return jacobian
-    if layout == "vec":  # vec stacks columns: flatten each group in column-major order
-        flipped = [*reversed(range(ny)), *(ny + k for k in reversed(range(nx)))]
-        return jacobian.transpose(flipped).reshape(prod(y_shape), prod(x_shape))
-    if prod(y_shape) == 1:  # a scalar for layout purposes, even as a 1×1 matrix
-        gradient = jacobian.reshape(x_shape)
-        if layout == "gradient" or nx == 0:
-            return gradient
-        if layout == "numerator":
-            return gradient.reshape(1, -1) if nx == 1 else gradient.T
-        return gradient.reshape(-1, 1) if nx == 1 else gradient
-    if layout == "numerator":
-        return jacobian.reshape(*y_shape, 1) if (ny, nx) == (1, 0) else jacobian
-    if layout == "denominator":
-        if (ny, nx) == (1, 0):
-            return jacobian.reshape(1, -1)
-        return jacobian.transpose([*range(ny, ny + nx), *range(ny)])
-    raise ValueError(f"no layout {layout!r} for a non-scalar")  # the engine refuses first
+    """The Jacobian J[i…, j…] = ∂Y[i…]/∂X[j…] laid out as the layout says: the engine's own
+    :class:`~matdiff.engine.layout.Arrangement` (a permutation of J's axes, then a reshape) applied
+    to the numbers, so the check and the engine read one layout table."""
+    arrangement = layout_arrangement(layout, layout_y_shape(y_shape), (x_shape,))
+    whole = jacobian.reshape(arrangement.y_shape + x_shape)
+    return whole.transpose(arrangement.permutation).reshape(arrangement.shape)
 
 
 def _shown(values: dict) -> dict:
