@@ -193,10 +193,10 @@ class Derivative:
 
         return derivative_source(self, backend, with_value=with_value, check_assumptions=check_assumptions)
 
-    def to_dict(self) -> dict:
-        """JSON-ready: every printed form, the shape and layout, the notes (``diff --format json``)."""
-        return {"text": self.text, "latex": self.latex, "index": self.index, "shape": list(self.shape),
-                "layout": self.layout, "reason": self.reason, "vec_text": self.vec_text, "notes": self.notes}
+    def to_dict(self, fields=None) -> dict:
+        """JSON-ready: the fields of :data:`DERIVATIVE_JSON` (all of them, or those named in ``fields``):
+        what ``diff --format json`` prints, and what the web API's reply is made of."""
+        return {name: _JSON_VALUES[name](self) for name in (DERIVATIVE_JSON if fields is None else fields)}
 
     # -- interop --
 
@@ -225,6 +225,27 @@ def _check_options(layout: str, convention: str) -> None:
     if convention not in CONVENTIONS:
         raise MatdiffError(f"unknown convention {convention!r}: choose one of {', '.join(CONVENTIONS)}")
 
+
+# A derivative as JSON, said once: each field of Derivative.to_dict with its JSON schema and meaning. The
+# command line's --format json, the web API's reply and its OpenAPI schema are all made from this table.
+DERIVATIVE_JSON: dict[str, tuple[dict, str]] = {
+    "text": ({"type": ["string", "null"]}, "matrix notation in the input language; null if none exists"),
+    "latex": ({"type": "string"}, "LaTeX of the matrix form, else of the index notation"),
+    "equation": ({"type": "string"}, "the LaTeX with its left-hand side written: ∂y/∂W_{1} = …"),
+    "index": ({"type": ["string", "null"]}, "index (Einstein) notation; null only where it was left out"),
+    "shape": ({"type": "array", "items": {"type": ["integer", "string"]}}, "its shape in this layout"),
+    "layout": ({"type": "string", "enum": list(LAYOUTS)}, "the layout it is arranged in"),
+    "reason": ({"type": ["string", "null"]}, "why there is no matrix form in this layout; null when there is one"),
+    "vec_text": ({"type": ["string", "null"]}, "∂vec(Y)/∂vec(X) in Kronecker notation, when one exists"),
+    "notes": ({"type": "array", "items": {"type": "string"}}, "how to read it, where that is not plain"),
+    "assume": ({"type": "object", "additionalProperties": {"type": "string"}}, "the structures it assumed"),
+}
+_JSON_VALUES = {
+    "text": lambda d: d.text, "latex": lambda d: d.latex, "equation": lambda d: d.equation_latex,
+    "index": lambda d: d.index, "shape": lambda d: list(d.shape), "layout": lambda d: d.layout,
+    "reason": lambda d: d.reason, "vec_text": lambda d: d.vec_text, "notes": lambda d: list(d.notes),
+    "assume": lambda d: d.assume.as_dict(),
+}
 
 def _variables(names: tuple, lowered: Lowered, program: Program, shapes: dict | None, intermediate: str | None,
                source: str | None) -> list[Value]:

@@ -19,6 +19,9 @@ from matdiff.notation.bindings import ProgramBuilder, SharedProgram
 from matdiff.notation.naming import fresh
 
 
+_EACH = ("text", "latex", "index", "shape", "notes")  # each gradient's fields of Derivative.to_dict
+
+
 class Gradients(Mapping):
     """{name: Derivative}: a scalar's gradient by each input, in the gradient layout, from one
     reverse pass. ``text`` is the whole backward pass as one program, each gradient assigned to
@@ -93,8 +96,7 @@ class Gradients(Mapping):
     def to_dict(self) -> dict:
         """JSON-ready: the whole pass, then each gradient as ``diff --format json`` gives it."""
         return {"text": self.text, "latex": self.latex, "layout": "gradient",
-                "gradients": {name: {"name": self.names[name], "text": d.text, "latex": d.latex, "index": d.index,
-                                     "shape": list(d.shape), "notes": list(d.notes)} for name, d in self.items()}}
+                "gradients": {name: {"name": self.names[name], **d.to_dict(_EACH)} for name, d in self.items()}}
 
     def __repr__(self) -> str:
         return f"<Gradients {', '.join(self)}: {self.text or '…'}>"

@@ -139,6 +139,10 @@ def _as_vector(expression: str, shapes: dict, name: str) -> list | None:
     return None
 
 
+DIFF_FIELDS = ("text", "latex", "equation", "index", "shape", "layout", "notes", "assume")
+"""The fields of ``Derivative.to_dict`` in /api/diff's reply (the vec form and the rest are sections)."""
+
+
 def diff(expression: str, wrt: list[str], shapes: dict, layout: str, include: list[str],
          index: bool = True, assume: dict | None = None) -> dict:
     """The derivative and, as asked in ``include``, the sections of the page around it.
@@ -147,20 +151,12 @@ def diff(expression: str, wrt: list[str], shapes: dict, layout: str, include: li
     costs more than the rest, and a page that shows it on demand asks :func:`section`.
     """
     derivative = md.diff(expression, wrt=_wrt(wrt), shapes=_shapes(shapes), layout=layout, assume=assume)
-    body: dict[str, Any] = {
-        "expression": expression,
-        "wrt": wrt,
-        "layout": derivative.layout,
-        "shape": list(derivative.shape),
-        "text": derivative.text,
-        "latex": derivative.latex,
-        "mathml": mathml(derivative.latex),
-        "equation": {"latex": derivative.equation_latex, "mathml": mathml(derivative.equation_latex)},
-        "question": _question(derivative),
-        "index": derivative.index if index else None,
-        "notes": list(derivative.notes),
-        "assume": derivative.assume.as_dict(),
-    }
+    body: dict[str, Any] = {"expression": expression, "wrt": wrt,
+                            **derivative.to_dict(f for f in DIFF_FIELDS if index or f != "index")}
+    body["index"] = body.get("index")  # null when left out
+    body["mathml"] = mathml(body["latex"])  # the page shows MathML: the browser renders it natively
+    body["equation"] = {"latex": body["equation"], "mathml": mathml(body["equation"])}
+    body["question"] = _question(derivative)
     inputs = _inputs_or_none(expression, shapes, assume)
     if inputs is not None:
         body["variables"] = [{"name": n, "shape": None if s is None else list(s)} for n, s in inputs.items()]

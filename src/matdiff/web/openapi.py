@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from matdiff.api import DERIVATIVE_JSON
 from matdiff.language.assumptions import STRUCTURES
+from matdiff.web.jobs import DIFF_FIELDS
 
 from matdiff.web.fields import (
     LAYOUTS, MAX_BODY_BYTES, MAX_DIMENSION, MAX_EXPRESSION_CHARS, MAX_NAMES, MAX_ORDER, PAGE_SECTIONS, SECTIONS,
@@ -175,12 +177,10 @@ def openapi() -> dict:
                     "example": {"A": [[1, 2], [3, 4]], "x": [1, 1]}}}},
             "Derivative": {"type": "object", "required": ["text", "latex", "index", "shape", "layout"],
                            "properties": {
-                "text": {"type": ["string", "null"], "description": "matrix notation, null if none exists"},
-                "latex": {"type": "string"}, "mathml": {"type": ["string", "null"]},
-                "index": {"type": ["string", "null"],
-                          "description": "index (Einstein) notation; null only when the request said index: false"},
-                "shape": {"type": "array", "items": dim}, "layout": {"type": "string"},
-                "notes": {"type": "array", "items": {"type": "string"}},
+                **{name: {**schema, "description": meaning} for name, (schema, meaning) in DERIVATIVE_JSON.items()
+                   if name in DIFF_FIELDS},  # Derivative.to_dict's own fields, described once (api.py)
+                "shape": {"type": "array", "items": dim, "description": DERIVATIVE_JSON["shape"][1]},
+                "mathml": {"type": ["string", "null"], "description": "MathML of the LaTeX"},
                 "variables": {"type": "array", "items": _ref("Variable")},
                 "check": {"type": "object", "description": "against central finite differences", "properties": {
                     "status": {"type": "string", "enum": ["passed", "failed", "skipped"]},
