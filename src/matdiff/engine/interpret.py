@@ -21,14 +21,14 @@ from matdiff.engine.functions import FUNCTIONS, Function
 STRUCTURAL_OPS = frozenset({"var", "const", "eye", "einsum", "add", "reshape", "constant_power", "power"})
 
 # (node, argument values, concrete shape) -> the node's value
-Rule = Callable[[Tensor, list, tuple], Any]
+Evaluator = Callable[[Tensor, list, tuple], Any]
 
 
 @dataclass(frozen=True)
 class Algebra:
     """How one kind of array computes each op of the IR."""
 
-    structural: Mapping[str, Rule]  # a rule for each name in STRUCTURAL_OPS
+    structural: Mapping[str, Evaluator]  # how to compute each name in STRUCTURAL_OPS
     function: Callable[[Function, Any], Any]  # a record of the primitives table applied to a value
 
     def apply(self, node: Tensor, args: list, shape: tuple) -> Any:
@@ -37,7 +37,7 @@ class Algebra:
         return self.structural[node.op](node, args, shape)
 
 
-def interpret(root: Tensor, compute: Rule, shape_of: Callable[[Tensor], tuple], *,
+def interpret(root: Tensor, compute: Evaluator, shape_of: Callable[[Tensor], tuple], *,
               kept: Callable[[Tensor, Any], None] | None = None,
               dropped: Callable[[Tensor, Any], None] | None = None) -> Any:
     """The value of ``root``: ``compute(node, args, shape)`` for each node in post order, with the

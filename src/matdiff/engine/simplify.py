@@ -27,7 +27,7 @@ from itertools import count
 
 from matdiff.engine.ir import Tensor, add, apply, const, einsum, postorder
 from matdiff.engine.primitives import reapply
-from matdiff.engine.structure import RULES as STRUCTURE_RULES, Structured, rewrite_node
+from matdiff.engine.structure import CONTRACTION_RULES, Structured, rewrite_node
 from matdiff.language.assumptions import Assumptions
 
 
@@ -130,9 +130,8 @@ def simplify_einsum(output, operands: list[tuple[Tensor, tuple]], single_use: li
     sizes = {label: size for node, labels in flat for label, size in zip(labels, node.shape)}
     output, flat = _eliminate_deltas(list(output), flat)
     if facts is not None:
-        for rule in STRUCTURE_RULES:
-            if rule.contraction is not None:
-                output, flat = _eliminate_deltas(output, rule.contraction(tuple(output), flat, facts))
+        for rule in CONTRACTION_RULES:
+            output, flat = _eliminate_deltas(output, rule.apply(tuple(output), flat, facts))
     flat = _fold_filled_constants(output, flat)
     flat = _merge_powers(flat)
     return einsum(output, *flat, sizes={label: sizes[label] for label in output if label in sizes})

@@ -16,9 +16,8 @@ language's column-by-column ``softmax(Z)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 
+from matdiff.engine.rules import Rule, first_rewrite
 from matdiff.engine.ir import Tensor, einsum
 from matdiff.engine.functions import FUNCTIONS
 
@@ -76,12 +75,6 @@ def logsumexp_of_exp(node: Tensor) -> Tensor | None:
     return None if t is None else FUNCTIONS["logsumexp"](t)
 
 
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    apply: Callable[[Tensor], "Tensor | None"]
-
-
 # name                    identity (see each docstring)
 RULES: tuple[Rule, ...] = (
     Rule("softmax-of-exp",   softmax_of_exp),     # exp(t)./sum(exp(t)) = softmax(t)
@@ -91,8 +84,5 @@ RULES: tuple[Rule, ...] = (
 
 def recognised(node: Tensor) -> Tensor:
     """node, or the primitive it spells out (the first rule of :data:`RULES` that applies)."""
-    for rule in RULES:
-        found = rule.apply(node)
-        if found is not None:
-            return found
-    return node
+    found = first_rewrite(RULES, node)
+    return node if found is None else found

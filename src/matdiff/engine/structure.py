@@ -3,7 +3,7 @@
 :class:`Structured` answers, for any node, whether the assumptions make it symmetric,
 diagonal or entrywise positive: S and inv(S) for an assumed-symmetric S, and what the
 algebra below carries over (sums, scalings, inverses …), nothing that holds regardless. The simplifier applies the
-table :data:`RULES` with it, after differentiation only: the default derivative with
+tables :data:`CONTRACTION_RULES` and :data:`NODE_RULES` with it, after differentiation only: the default derivative with
 respect to a structured input is the unconstrained one of the expression as written,
 and a rewrite such as S' → S changes that (∂tr(A*S')/∂S = A, ∂tr(A*S)/∂S = A').
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from matdiff.engine.rules import Rule, first_rewrite
 from matdiff.engine.ir import Tensor, add, apply, const, einsum, eye, scale
 from matdiff.engine.functions import FUNCTIONS
 from matdiff.engine.primitives import is_elementwise
@@ -174,26 +175,22 @@ def positive_exp_log(node: Tensor, facts: Structured) -> Tensor | None:
     return None
 
 
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    condition: str  # the side condition, in the user's terms
-    contraction: Callable[[tuple, list, Structured], list] | None = None
-    node: Callable[[Tensor, Structured], Tensor | None] | None = None
-
-
-# name                           side condition        rule (identity: see each docstring)
-RULES: tuple[Rule, ...] = (
-    Rule("diagonal-operand",       "D diagonal",         contraction=diagonal_operand),     # D_ij = D_ii δ_ij
-    Rule("symmetric-operand",      "S symmetric",        contraction=symmetric_operand),    # S_ji = S_ij
-    Rule("summed-to-one",          "Y one-hot",          contraction=summed_to_one),        # Σ_i Y_ij = 1
-    Rule("positive-abs",           "x > 0",              node=positive_abs),                # |x| = x
-    Rule("positive-sign",          "x > 0",              node=positive_sign),               # sign(x) = 1
-    Rule("positive-root-of-power", "x > 0",              node=positive_root_of_power),      # sqrt(x.^2) = x
-    Rule("positive-exp-log",       "x > 0",              node=positive_exp_log),            # exp(log(x)) = x
+# Rules on a contraction's operands: apply(output, operands, facts) -> the operands rewritten.
+# name                            rule                    side condition     identity
+CONTRACTION_RULES: tuple[Rule, ...] = (
+    Rule("diagonal-operand",        diagonal_operand,       "D diagonal"),     # D_ij = D_ii δ_ij
+    Rule("symmetric-operand",       symmetric_operand,      "S symmetric"),    # S_ji = S_ij
+    Rule("summed-to-one",           summed_to_one,          "Y one-hot"),      # Σ_i Y_ij = 1
+)
+# Rules on a node: apply(node, facts) -> an equal node, or None.
+NODE_RULES: tuple[Rule, ...] = (
+    Rule("positive-abs",            positive_abs,           "x > 0"),          # |x| = x
+    Rule("positive-sign",           positive_sign,          "x > 0"),          # sign(x) = 1
+    Rule("positive-root-of-power",  positive_root_of_power, "x > 0"),          # sqrt(x.^2) = x
+    Rule("positive-exp-log",        positive_exp_log,       "x > 0"),          # exp(log(x)) = x
 )
 
-RULE_NAMES = {rule.name: rule for rule in RULES}
+RULE_NAMES = {rule.name: rule for rule in CONTRACTION_RULES + NODE_RULES}
 
 
 def rewrite_node(node: Tensor, facts: Structured) -> Tensor:
@@ -201,12 +198,9 @@ def rewrite_node(node: Tensor, facts: Structured) -> Tensor:
     changed = True
     while changed:
         changed = False
-        for rule in RULES:
-            if rule.node is not None:
-                new = rule.node(node, facts)
-                if new is not None:
-                    node, changed = new, True
-                    break
+        new = first_rewrite(NODE_RULES, node, facts)
+        if new is not None:
+            node, changed = new, True
     return node
 
 

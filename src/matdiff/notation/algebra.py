@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from matdiff.engine.rules import Rule
 from matdiff.notation.layers import repeated
 from matdiff.notation.summands import Summand, summand_of
 from matdiff.notation.mtree import MatrixExpr, call, hadamard, is_call, leaf, number, product, total, transpose
@@ -277,23 +278,23 @@ def kron_transpose(x: MatrixExpr) -> MatrixExpr | None:
 
 
 # name                       identity (see each docstring)
-RULES: tuple[tuple[str, Callable[[MatrixExpr], MatrixExpr | None]], ...] = (
-    ("kron-sum",              kron_sum),               # A⊗B + A⊗C = A⊗(B + C)
-    ("scaled-reciprocal",     scaled_reciprocal),      # c·(1 ./ A) = c ./ A
-    ("hadamard-reciprocal",   hadamard_reciprocal),    # A ⊙ (1 ./ B) = A ./ B
-    ("inverse-of-inverse",    inverse_of_inverse),     # inv(inv(X)) = X
-    ("inverse-cancels",       inverse_cancels),        # inv(P)·P = I
-    ("diag-product",          diag_product),           # diag(u)·diag(v) = diag(u ⊙ v)
-    ("kron-mixed-product",    kron_mixed_product),     # kron(I, B)·kron(I, D) = kron(I, B·D)
-    ("ones-outer",            ones_outer),             # 1ₘ·1ₙᵀ = ones(m, n)
-    ("ones-in-sum",           ones_in_sum),            # c·1 + A = c + A
-    ("hadamard-scaled-ones",  hadamard_scaled_ones),   # (c·1) ⊙ A = c·A
-    ("sum-of-negation",       sum_of_negation),        # sum(-A) = -sum(A)
-    ("sum-of-ones",           sum_of_ones),            # sum(ones(m, n)) = m·n
-    ("diag-of-ones",          diag_of_ones),           # diag(1ₙ) = I
-    ("dot-product",           dot_product),            # sum(u ⊙ v) = uᵀv
-    ("square-root-power",     square_root_power),      # s^(-1/2) = 1/sqrt(s)
-    ("diag-of-repeated",      diag_of_repeated),       # diag(u·1ᵀ + 1·vᵀ) = u + v
-    ("kron-transpose",        kron_transpose),         # (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ
-    ("diag-distributes",      diag_distributes),       # (A + B)·diag(v) = A·diag(v) + B·diag(v)
+RULES: tuple[Rule, ...] = (
+    Rule("kron-sum",              kron_sum),               # A⊗B + A⊗C = A⊗(B + C)
+    Rule("scaled-reciprocal",     scaled_reciprocal),      # c·(1 ./ A) = c ./ A
+    Rule("hadamard-reciprocal",   hadamard_reciprocal),    # A ⊙ (1 ./ B) = A ./ B
+    Rule("inverse-of-inverse",    inverse_of_inverse),     # inv(inv(X)) = X
+    Rule("inverse-cancels",       inverse_cancels),        # inv(P)·P = I
+    Rule("diag-product",          diag_product),           # diag(u)·diag(v) = diag(u ⊙ v)
+    Rule("kron-mixed-product",    kron_mixed_product),     # kron(I, B)·kron(I, D) = kron(I, B·D)
+    Rule("ones-outer",            ones_outer),             # 1ₘ·1ₙᵀ = ones(m, n)
+    Rule("ones-in-sum",           ones_in_sum),            # c·1 + A = c + A
+    Rule("hadamard-scaled-ones",  hadamard_scaled_ones),   # (c·1) ⊙ A = c·A
+    Rule("sum-of-negation",       sum_of_negation),        # sum(-A) = -sum(A)
+    Rule("sum-of-ones",           sum_of_ones),            # sum(ones(m, n)) = m·n
+    Rule("diag-of-ones",          diag_of_ones),           # diag(1ₙ) = I
+    Rule("dot-product",           dot_product),            # sum(u ⊙ v) = uᵀv
+    Rule("square-root-power",     square_root_power),      # s^(-1/2) = 1/sqrt(s)
+    Rule("diag-of-repeated",      diag_of_repeated),       # diag(u·1ᵀ + 1·vᵀ) = u + v
+    Rule("kron-transpose",        kron_transpose),         # (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ
+    Rule("diag-distributes",      diag_distributes),       # (A + B)·diag(v) = A·diag(v) + B·diag(v)
 )

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 
+from matdiff.engine.rules import Rule
 from matdiff.engine.ir import Tensor, add, apply, const, einsum, folds, transpose
 from matdiff.engine.primitives import reapply
 from matdiff.engine.simplify import simplify
@@ -35,12 +34,6 @@ from matdiff.notation.unflatten import unflattened
 
 # A monomial: ((atom, exponent), ...) sorted by id(atom); a polynomial: monomial → coefficient.
 MAX_FACTORS = 32  # a longer elementwise product (a chain rule through a thousand layers) is left as it is
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    apply: Callable[[Monomial], "Polynomial | None"]
 
 
 def _is_one_plus_exp(atom: Tensor) -> Tensor | None:

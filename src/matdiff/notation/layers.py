@@ -15,6 +15,8 @@ column nor a repeated row.
 
 from __future__ import annotations
 
+from matdiff.engine.rules import Rule
+
 from matdiff.notation.mtree import MatrixExpr, call, hadamard, is_call, number, product, total, transpose
 
 
@@ -152,9 +154,9 @@ def _scalable(x: MatrixExpr) -> bool:
     return x.shape_class == "matrix" and not _is_diagonal_of_column(x) and not is_call(x, "kron")
 
 
-RULES = (
-    ("row-sums", row_sums),            # X·1 = sum(X, 2)
-    ("column-sums", column_sums),      # 1ᵀ·X = sum(X, 1)
-    ("expansion", expansion),          # A + v·1ᵀ = A + v
-    ("scaled-rows", scaled_rows),      # diag(v)·A = v ⊙ A
+RULES: tuple[Rule, ...] = (
+    Rule("row-sums", row_sums),            # X·1 = sum(X, 2)
+    Rule("column-sums", column_sums),      # 1ᵀ·X = sum(X, 1)
+    Rule("expansion", expansion),          # A + v·1ᵀ = A + v
+    Rule("scaled-rows", scaled_rows),      # diag(v)·A = v ⊙ A
 )

@@ -12,9 +12,8 @@ applies them bottom-up until none helps. Nothing here knows about the IR.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 
+from matdiff.engine.rules import Rule
 from matdiff.engine.ir import folds
 from matdiff.notation.algebra import RULES as ALGEBRA
 from matdiff.notation.layers import RULES as LAYERS
@@ -316,12 +315,6 @@ def kron_scalar(x: MatrixExpr) -> MatrixExpr | None:
     return product(number(coefficient), *scalars, call("kron", tuple(bare), "matrix"))
 
 
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    apply: Callable[[MatrixExpr], MatrixExpr | None]
-
-
 # name                       identity (see each docstring)
 RULES: tuple[Rule, ...] = (
     Rule("diag-symmetric",        diag_symmetric),         # diag(v)ᵀ = diag(v)
@@ -346,8 +339,8 @@ RULES: tuple[Rule, ...] = (
     Rule("kron-identities",       kron_identities),        # I ⊗ I = I
     Rule("kron-scalar",           kron_scalar),            # (cA) ⊗ B = c(A ⊗ B)
     Rule("kron-unit",             kron_unit),              # A ⊗ I₁ = A
-    *(Rule(name, rule) for name, rule in ALGEBRA),         # matdiff.notation.algebra
-    *(Rule(name, rule) for name, rule in LAYERS),          # matdiff.notation.layers: sum(X, 2), W*X + b
+    *ALGEBRA,                                              # matdiff.notation.algebra
+    *LAYERS,                                               # matdiff.notation.layers: sum(X, 2), W*X + b
 )
 
 RULE_NAMES = {rule.name: rule for rule in RULES}
