@@ -294,13 +294,18 @@ def test_a_long_chain_prints_each_derivative_by_the_variable_only_when_shown(mon
 
 
 @pytest.mark.parametrize("factor, operand", [
-    ("diag(cos(z4))", "diag(cos(z4))"), ("W3", "W3"), ("x*(a - b)", "x*(a - b)"), ("1e-3*A", "1e-3*A"),
+    ("diag(cos(z4))", "diag(cos(z4))"), ("W3", "W3"), ("x*(a - b)", "x*(a - b)"), ("0.001*A", "0.001*A"),
     ("a3' - y'", "(a3' - y')"), ("-W", "(-W)"), ("a.*b", "(a.*b)"), ("A/2", "(A/2)"),
 ])
 def test_the_chain_as_matrices_has_parentheses_only_where_needed(factor, operand):
+    from test_matrixform import tree
+
+    from matdiff.notation.bindings import MatrixProgram
     from matdiff.tools.explanation import _product_operand
 
-    assert _product_operand(factor) == operand
+    shapes = {"z4": (3,), "W3": (3, 3), "x": (2, 1), "a": (1, 2), "b": (1, 2), "A": (2, 2), "a3": (2,), "y": (2,),
+              "W": (2, 2)}
+    assert _product_operand(MatrixProgram((), tree(factor, shapes))) == operand
     a_b = {"A": np.arange(4.0).reshape(2, 2), "x": np.ones(2), "a": np.ones(2), "b": 2 * np.ones(2)}
     if not set(factor) & set("zWyx"):  # it still means the same
         assert np.allclose(md.evaluate(operand, a_b), md.evaluate(factor, a_b))

@@ -132,7 +132,7 @@ def rewritten(x: MatrixExpr, symmetric: set | frozenset = frozenset()) -> Matrix
     return compact(without_transposes(x, set(symmetric)))
 
 
-def matrix_text(node: Tensor, symmetric: frozenset = frozenset()) -> str | None:
+def matrix_program(node: Tensor, symmetric: frozenset = frozenset()) -> MatrixProgram | None:
     """The matrix notation of one tensor by the route ``diff`` prints its answer (elementwise
     algebra, recovery, rewrites), so the same derivative reads the same wherever it is shown;
     None where it has none."""
@@ -140,15 +140,22 @@ def matrix_text(node: Tensor, symmetric: frozenset = frozenset()) -> str | None:
         return None
     builder = ProgramBuilder([node], symmetric=symmetric)
     value = builder(node)
-    return None if value is None else builder.finish(value).text
+    return None if value is None else builder.finish(value)
 
 
-def vec_text(jacobian: Tensor, y_shape: tuple, x_shape: tuple, symmetric: frozenset = frozenset()) -> str | None:
+def matrix_text(node: Tensor, symmetric: frozenset = frozenset()) -> str | None:
+    """:func:`matrix_program`'s text."""
+    program = matrix_program(node, symmetric)
+    return None if program is None else program.text
+
+
+def vec_program(jacobian: Tensor, y_shape: tuple, x_shape: tuple,
+                symmetric: frozenset = frozenset()) -> MatrixProgram | None:
     """∂vec(Y)/∂vec(X) of ``jacobian`` (shape y_shape + x_shape) as ``diff`` prints it in the vec
     layout; None where it has no matrix form."""
     builder = ProgramBuilder([jacobian], symmetric=symmetric)
     value = vec_form(jacobian, y_shape, x_shape, builder)
-    return None if value is None else builder.finish(value).text
+    return None if value is None else builder.finish(value)
 
 
 class ProgramBuilder:

@@ -27,8 +27,9 @@ from matdiff.engine.primitives import elementwise_derivative, is_elementwise, su
 from matdiff.engine.simplify import simplify
 from matdiff.language.shapes import shape_text
 from matdiff.language.syntax import Call, Chain, Name, Power, Program, Signed, Transpose
-from matdiff.notation.bindings import vec_text
+from matdiff.notation.bindings import MatrixProgram, matrix_program, vec_program
 from matdiff.notation.indexform import IndexPrinter, index_notation
+from matdiff.notation.mtree import call
 from matdiff.notation.report import INTERNAL
 from matdiff.tools.backprop import LETTERS, fresh_name, matrix_form
 
@@ -45,9 +46,10 @@ class Factor:
     tensor_shape: tuple  # shape(of) + shape(by), J[i…, j…] = ∂of[i…]/∂by[j…]
     layout: str
     shape: tuple  # arranged in the layout
-    matrix: str | None  # matrix form in the layout, None when it has none
+    matrix: str | None  # matrix form in the layout (the text of ``program``), None when it has none
     index: str  # "∂u1[i]/∂W1[j,k] = δ[i,j]·h[k]"
     diagonal: bool = False  # an elementwise function's Jacobian
+    program: MatrixProgram | None = field(default=None, compare=False, metadata=INTERNAL)  # the matrix form's tree
     node: ir.Tensor | None = field(default=None, compare=False, metadata=INTERNAL)  # over the step names
     arranged: ir.Tensor | None = field(default=None, compare=False, metadata=INTERNAL)  # in the layout
 
@@ -202,10 +204,11 @@ def factor(node: ir.Tensor, of: str, by: str, of_surface: tuple, x_shape: tuple,
     used = _layout_for(layout, y_shape)
     arrangement = arrange(used, y_shape, (x_shape,))
     arranged = simplify(apply_arrangement(ir.reshape(node, y_shape + x_shape), arrangement))
-    matrix = matrix_form(arranged) if used != "vec" else vec_text(simplify(ir.reshape(node, y_shape + x_shape)),
-                                                                  y_shape, x_shape)
-    if diagonal is not None and diagonal.rank == 1 and matrix_form(diagonal) is not None:
-        matrix = f"diag({matrix_form(diagonal)})"  # δ[i,j]·f'(u)[j], whatever the layout
+    program = matrix_program(arranged) if used != "vec" else \
+        vec_program(simplify(ir.reshape(node, y_shape + x_shape)), y_shape, x_shape)
+    derivative = matrix_program(diagonal) if diagonal is not None and diagonal.rank == 1 else None
+    if derivative is not None:  # δ[i,j]·f'(u)[j], whatever the layout
+        program = dataclasses.replace(derivative, value=call("diag", (derivative.value,), "matrix"))
     letters = list(LETTERS[:node.rank])
     split = node.rank - by_rank
     of_letters, by_letters = (letters[:split] if y_shape else []), letters[split:]  # a 1×1 'of' is a scalar
@@ -219,8 +222,8 @@ def factor(node: ir.Tensor, of: str, by: str, of_surface: tuple, x_shape: tuple,
         chain = (f"Σ_{''.join(summed)} ∂{of}{_brackets(of_letters)}/∂{via_name}{_brackets(summed)}·"
                  f"∂{via_name}{_brackets(summed)}/∂{by}{_brackets(by_letters)} = ")
     body = IndexPrinter().entry(node, letters, used_letters)
-    return Factor(of, by, node.rank, node.shape, used, arrangement.shape, matrix, f"{entry} = {chain}{body}",
-                  diagonal is not None, node, arranged)
+    return Factor(of, by, node.rank, node.shape, used, arrangement.shape, None if program is None else program.text,
+                  f"{entry} = {chain}{body}", diagonal is not None, program, node, arranged)
 
 
 # The chain distributes a contraction over the terms of sums (so deltas inside can cancel) up to this

@@ -17,7 +17,6 @@ the derivative in each layout, the claim's value) come from the check in progres
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -30,6 +29,7 @@ from matdiff.engine.structure import CONVENTIONS
 from matdiff.errors import MatdiffError
 from matdiff.language.assumptions import Assumptions
 from matdiff.language.shapes import shape_text
+from matdiff.language.syntax import Name, Transpose
 from matdiff.tools.claims import canonical, close
 from matdiff.tools.evidence import Evidence
 from matdiff.tools.findings import Finding
@@ -166,7 +166,8 @@ def backprop_factor(check: Evidence) -> Finding | None:
     forms = {"K*G": lambda K, G: K @ G, "G*K": lambda K, G: G @ K, "K.*G": lambda K, G: K * G}
     for name, form in forms.items():
         if all(_factor_of(check, form, values, K) for values, _, K in check.points):
-            simple = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*'?", check.claim.strip())
+            value = check.claim_value  # a name, or its transpose, needs no parentheses beside G
+            simple = isinstance(value, Name) or (isinstance(value, Transpose) and isinstance(value.operand, Name))
             product = name.replace("K", check.claim.strip() if simple else f"({check.claim})")
             return Finding("vjp", f"{check.claim} is how this derivative appears in backprop (as in machine-learning "
                            f"texts): for a scalar loss L with G = ∂L/∂{check.output} ({shape_text(check.y_shape)}), "

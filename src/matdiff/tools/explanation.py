@@ -34,7 +34,9 @@ from matdiff.errors import MatdiffError
 from matdiff.language.shapes import shape_text
 from matdiff.language.syntax import Name, Program, parse
 from matdiff.notation.forms import output_name, value_name
-from matdiff.notation.printing import text as matrix_text
+from matdiff.notation.bindings import MatrixProgram
+from matdiff.notation.numbers import fraction
+from matdiff.notation.printing import level, text as matrix_text
 from matdiff.notation.report import INTERNAL, Line, Printable
 from matdiff.tools.backprop import Backprop, backprop, matrix_form
 from matdiff.tools.chainsteps import Factor, Step, Walk, chain_of_steps, kind_text, layout_shape_text, regrouped
@@ -139,7 +141,7 @@ class Explanation(Printable):
                  Line(f"∂{self.output}/∂{self.wrt} = {labels}", "formula", 2),
                  Line(f"shapes: {shapes}", indent=2)]
         if self.chain_is_matrix_product:
-            matrices = [f.matrix for f in self.chain if f.matrix is not None]  # all of them, in a matrix product
+            matrices = [f.program for f in self.chain if f.program is not None]  # all of them, in a matrix product
             lines.append(Line("as matrices: " + " * ".join(map(_product_operand, matrices)), indent=2))
             return lines
         tensors = [f.label for f in self.chain if f.matrix is None or f.order > 2]
@@ -303,16 +305,11 @@ def _conventions(expression: str, wrt: str, shapes, layout: str, derivative: Der
     return tuple(shown)
 
 
-def _product_operand(text: str) -> str:
-    """``text`` as an operand of ``*``, in parentheses only where it needs them: a sign, a sum or an
-    elementwise/division operator at its top level would otherwise bind differently in the chain."""
-    depth = 0
-    for i, char in enumerate(text):
-        if char in "([":
-            depth += 1
-        elif char in ")]":
-            depth -= 1
-        elif depth == 0 and (char in "/" or text.startswith((".*", "./"), i)
-                             or (char in "+-" and (i == 0 or text[i - 1] == " "))):
-            return f"({text})"
-    return text
+def _product_operand(program: MatrixProgram) -> str:
+    """A factor's matrix form as an operand of ``*``, parenthesised as the precedence printer decides:
+    a sign, a sum or an elementwise product would bind differently in the chain; a product needs none
+    (matrix products associate)."""
+    printed, value = program.text, program.value
+    divides = value.op == "product" and value.args[0].op == "number" and fraction(value.args[0].value)  # A/2
+    loose = level(value) <= 3 and (value.op != "product" or divides)
+    return f"({printed})" if loose and not program.bindings else printed
