@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # numpy is imported on first use (start-up time)
     import numpy as np
 
 
-def _wrt_names(wrt) -> tuple[str, ...]:
+def wrt_names(wrt) -> tuple[str, ...]:
     names = (wrt,) if isinstance(wrt, str) else tuple(wrt) if isinstance(wrt, (list, tuple)) else None
     if not names or not all(is_name(n) for n in names):
         raise MatdiffError(f"wrt must name a variable or a tuple of them, not {wrt!r}")
@@ -219,7 +219,7 @@ class Derivative:
         return self.text if self.text is not None else self.index
 
 
-def _check_options(layout: str, convention: str) -> None:
+def check_options(layout: str, convention: str) -> None:
     if layout not in LAYOUTS:
         raise LayoutError(f"unknown layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
     if convention not in CONVENTIONS:
@@ -247,7 +247,7 @@ _JSON_VALUES = {
     "assume": lambda d: d.assume.as_dict(),
 }
 
-def _variables(names: tuple, lowered: Lowered, program: Program, shapes: dict | None, intermediate: str | None,
+def variables_of(names: tuple, lowered: Lowered, program: Program, shapes: dict | None, intermediate: str | None,
                source: str | None) -> list[Value]:
     """The Value of each name differentiated by: an input, the ``intermediate``, or a declared
     name the expression does not use (its derivative is zero)."""
@@ -269,7 +269,7 @@ def _variables(names: tuple, lowered: Lowered, program: Program, shapes: dict | 
     return variables
 
 
-def _derivative(program: Program, lowered: Lowered, names: tuple, variables: list[Value], derivative: ir.Tensor,
+def make_derivative(program: Program, lowered: Lowered, names: tuple, variables: list[Value], derivative: ir.Tensor,
                 layout: str, shapes: dict | None, assumptions: Assumptions, convention: str) -> Derivative:
     """The Derivative of ``derivative`` (J, shape y + x…, over the IR) arranged in ``layout``."""
     derivative = lowered.filled_in(derivative)
@@ -277,7 +277,7 @@ def _derivative(program: Program, lowered: Lowered, names: tuple, variables: lis
     x_shapes = tuple(v.surface() for v in variables)
     reshaped = ir.reshape(derivative, y_shape + tuple(d for s in x_shapes for d in s))
     notes = list(lowered.notes)
-    reshaped = _in_convention(reshaped, names, x_shapes, len(y_shape), assumptions, convention, notes)
+    reshaped = derivative_in_convention(reshaped, names, x_shapes, len(y_shape), assumptions, convention, notes)
     arrangement = arrange(layout, y_shape, x_shapes)
     arranged = simplify(apply_arrangement(reshaped, arrangement), assumptions)
     return Derivative(program=program, lowered=lowered, wrt=names, layout=layout, arrangement=arrangement,
@@ -308,16 +308,16 @@ def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numera
     source = expression if isinstance(expression, str) else None
     with guarded(source):
         program = parse(expression)
-        names = _wrt_names(wrt)
+        names = wrt_names(wrt)
         assumptions = Assumptions.of(assume)
-        _check_options(layout, convention)
+        check_options(layout, convention)
         assigned = {s.target for s in program.statements if s.target}
         intermediates = {n for n in names if n in assigned}
         if len(intermediates) > 1:
             raise MatdiffError("differentiate by at most one intermediate at a time")
         intermediate = next(iter(intermediates), None)
         lowered = lower(program, shapes, intermediate=intermediate, assume=assumptions)
-        variables = _variables(names, lowered, program, shapes, intermediate, source)
+        variables = variables_of(names, lowered, program, shapes, intermediate, source)
         lowered.notes.extend(undeclared_notes(program, shapes, names, lowered, assumptions))
         derivative = lowered.value.node
         fixed = assumptions.without(names)  # structure may rewrite only what is not differentiated again
@@ -325,10 +325,10 @@ def diff(expression: str, wrt, shapes: dict | None = None, layout: str = "numera
             if k and _divides(derivative):
                 derivative = normal_form(derivative)  # sum(y)·s - y, not -y ./ s ⊙ …: a Hessian as the book's
             derivative = simplify(jacobian(derivative, variable.node), fixed)
-        return _derivative(program, lowered, names, variables, derivative, layout, shapes, assumptions, convention)
+        return make_derivative(program, lowered, names, variables, derivative, layout, shapes, assumptions, convention)
 
 
-def _in_convention(jacobian: ir.Tensor, names: tuple, x_shapes: tuple, axis: int, assume: Assumptions,
+def derivative_in_convention(jacobian: ir.Tensor, names: tuple, x_shapes: tuple, axis: int, assume: Assumptions,
                    convention: str, notes: list) -> ir.Tensor:
     """J with each structured matrix variable's axes put in ``convention``, and a note saying so."""
     structured = [name for name in names if assume.structure_of(name).square]
@@ -381,14 +381,14 @@ def evaluate(program: str, values: dict | None = None, shapes: dict | None = Non
         lowered = lower(parsed, _shapes_from_values(values, shapes), assume=assumptions)
         result = evaluate_ir(lowered.value.node, values, positions=lowered.positions, source=source,
                              variables={n: v.node for n, v in lowered.variables.items()},
-                             extra_sizes=_declared_sizes(values, shapes), assume=assumptions)
+                             extra_sizes=declared_sizes(values, shapes), assume=assumptions)
         surface = lowered.value.surface()
         if ir.is_all_ones(surface):
             return np.float64(np.asarray(result).reshape(()))
         return np.asarray(result).reshape((1,) + np.shape(result)) if lowered.value.row else np.asarray(result)
 
 
-def _declared_sizes(values: dict, shapes: dict | None) -> dict:
+def declared_sizes(values: dict, shapes: dict | None) -> dict:
     """Sizes of symbolic dimensions from the values of declared names the program does not use,
     so that eye(p) means the p of a declared B (n×p) even where B itself does not occur."""
     from matdiff.engine.numeric import as_float_array

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from matdiff.api import Derivative, _check_options, _derivative, _in_convention, _variables, _wrt_names
+from matdiff.api import Derivative, check_options, make_derivative, derivative_in_convention, variables_of, wrt_names
 from matdiff.engine.differentiate import jacobians
 from matdiff.engine.layout import layout_y_shape
 from matdiff.engine.lowering import lower
@@ -111,14 +111,14 @@ def gradients(program: str, shapes: dict | None = None, wrt=None, *, assume=None
     with guarded(source):
         parsed = parse(program)
         assumptions = Assumptions.of(assume)
-        _check_options("gradient", convention)
+        check_options("gradient", convention)
         lowered = lower(parsed, shapes, assume=assumptions)
         surface = lowered.value.surface()
         if layout_y_shape(surface):
             shown = f"{surface[0]}×1" if len(surface) == 1 else shape_text(surface)
             raise MatdiffError(f"gradients are of a scalar, and this program's value is {shown}: "
                                "use diff for its Jacobian")
-        names = tuple(lowered.variables) if wrt is None else _wrt_names(wrt)
+        names = tuple(lowered.variables) if wrt is None else wrt_names(wrt)
         if not names:
             raise MatdiffError("the program has no inputs, so no gradients: it is a constant")
         intermediates = {s.target for s in parsed.statements if s.target}
@@ -127,12 +127,12 @@ def gradients(program: str, shapes: dict | None = None, wrt=None, *, assume=None
                 raise MatdiffError(f"{name} is an intermediate, not an input: its delta is "
                                    f"diff(…, wrt={name!r}, layout='gradient')")
         names = tuple(dict.fromkeys(names))
-        variables = _variables(names, lowered, parsed, shapes, None, source)
+        variables = variables_of(names, lowered, parsed, shapes, None, source)
         found = jacobians(lowered.value.node, tuple(v.node for v in variables))
         structured = {name for name in names if assumptions.structure_of(name).square}
         if convention != "unconstrained" and not structured:
-            _in_convention(lowered.value.node, names, (), 0, assumptions, convention, [])  # says why not
-        plain = [_derivative(parsed, lowered, (name,), [variable], simplify(j, assumptions.without((name,))),
+            derivative_in_convention(lowered.value.node, names, (), 0, assumptions, convention, [])  # says why not
+        plain = [make_derivative(parsed, lowered, (name,), [variable], simplify(j, assumptions.without((name,))),
                              "gradient", shapes, assumptions, convention if name in structured else "unconstrained")
                  for name, variable, j in zip(names, variables, found)]
         taken = set(lowered.variables) | set(lowered.assigned) | set(shapes or ())

@@ -134,7 +134,7 @@ def _times(left: Tensor, right: Tensor) -> Tensor:
     return einsum(labels, (left, labels), (right, labels))
 
 
-def _lead(count: int) -> list:
+def lead_axes(count: int) -> list:
     return [("lead", i) for i in range(count)]
 
 
@@ -190,7 +190,7 @@ def _symbolic_det(sympy, array):
 def _vjp_softmax(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
     """s = softmax(z) column by column: ∂s_i/∂z_k = s_i·δ_ik − s_i·s_k (diag(s) − s·sᵀ), so
     the cotangent is G.*s − s.*(sᵀ·G) within each column."""
-    lead, own = _lead(n_lead), list(range(node.rank))
+    lead, own = lead_axes(n_lead), list(range(node.rank))
     summed = ["summed"] + own[1:]
     return add(einsum(lead + own, (G, lead + own), (node, own)),
                einsum(lead + own, (G, lead + summed), (node, summed), (node, own), (const(-1.0), [])))
@@ -199,27 +199,27 @@ def _vjp_softmax(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
 def _vjp_logsumexp(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
     """∂ logsumexp(z)/∂z = softmax(z), for each column."""
     (z,) = node.args
-    lead, own = _lead(n_lead), list(range(z.rank))
+    lead, own = lead_axes(n_lead), list(range(z.rank))
     return einsum(lead + own, (G, lead + own[1:]), (FUNCTIONS["softmax"](z), own))
 
 
 def _vjp_inv(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
     """d(X⁻¹) = −X⁻¹·dX·X⁻¹, so ∂Y_ab/∂X_cd = −Y_ac·Y_db."""
-    lead = _lead(n_lead)
+    lead = lead_axes(n_lead)
     return einsum(lead + ["c", "d"], (G, lead + ["a", "b"]), (node, ["a", "c"]), (node, ["d", "b"]),
                   (const(-1.0), []))
 
 
 def _vjp_det(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
     """∂det(X)/∂X = det(X)·X⁻ᵀ (Jacobi's formula)."""
-    lead = _lead(n_lead)
+    lead = lead_axes(n_lead)
     inverse = FUNCTIONS["inv"](node.args[0])
     return einsum(lead + ["c", "d"], (G, lead), (node, []), (inverse, ["d", "c"]))
 
 
 def _vjp_logdet(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
     """∂log det(X)/∂X = X⁻ᵀ."""
-    lead = _lead(n_lead)
+    lead = lead_axes(n_lead)
     inverse = FUNCTIONS["inv"](node.args[0])
     return einsum(lead + ["c", "d"], (G, lead), (inverse, ["d", "c"]))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from matdiff.engine.functions import ENTRIES, FUNCTIONS, _lead
+from matdiff.engine.functions import ENTRIES, FUNCTIONS, lead_axes
 from matdiff.engine.ir import (
     Tensor,
     add,
@@ -51,7 +51,7 @@ def vjp_einsum(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
     """Product rule for a multilinear contraction: the cotangent of operand k is G
     contracted with every other operand, indexed like operand k."""
     inputs, output = node.params
-    lead = _lead(n_lead)
+    lead = lead_axes(n_lead)
     others = [(a, labels) for m, (a, labels) in enumerate(zip(node.args, inputs)) if m != k]
     sizes = dict(zip(inputs[k], node.args[k].shape))
     return einsum(lead + list(inputs[k]), (G, lead + list(output)), *others, sizes=sizes)
@@ -70,7 +70,7 @@ def vjp_reshape(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
 def vjp_elementwise(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
     """Chain rule through a diagonal Jacobian: G ⊙ f'(x)."""
     derivative = elementwise_derivative(node)
-    lead, own = _lead(n_lead), list(range(node.rank))
+    lead, own = lead_axes(n_lead), list(range(node.rank))
     return einsum(lead + own, (G, lead + own), (derivative, own))
 
 
@@ -83,7 +83,7 @@ def vjp_power(node: Tensor, k: int, G: Tensor, n_lead: int) -> Tensor:
         local = einsum(own, (exponent, own[:exponent.rank]), (power(base, lowered), own))
     else:
         local = einsum(own, (node, own), (apply("log", base), own[:base.rank]))
-    lead = _lead(n_lead)
+    lead = lead_axes(n_lead)
     operand = own if node.args[k].rank else []  # a scalar operand sums the contributions of every entry
     return einsum(lead + operand, (G, lead + own), (local, own))
 

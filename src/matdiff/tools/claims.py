@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from matdiff.api import _declared_sizes
+from matdiff.api import declared_sizes
 from matdiff.backward import gradients
 from matdiff.engine.lowering import lower
 from matdiff.engine.numeric import evaluate as evaluate_ir
@@ -43,7 +43,7 @@ class Claim:
         lowered = self.lowered
         result = evaluate_ir(lowered.value.node, values, positions=lowered.positions, source=self.program.source,
                              variables={n: v.node for n, v in lowered.variables.items()},
-                             extra_sizes=_declared_sizes(values, self.shapes))
+                             extra_sizes=declared_sizes(values, self.shapes))
         result = np.asarray(result, dtype=float)
         if result.ndim == 1 and lowered.value.row:
             return result.reshape(1, -1)
