@@ -2,7 +2,7 @@
 
 Backprop texts write a layer's local derivative through the activation it already computed:
 a.*(1 - a) for a sigmoid, step(z) for a rectifier. Those forms are not
-written here: each is the function's own ``derivative`` (its record in engine/primitives.py),
+written here: each is the function's own ``derivative`` (its record in engine/functions.py),
 built on two placeholder variables and printed by the matrix printer, so a new function brings its
 own. ``bindings`` names the delta a factor belongs to; ``check``'s repairs say which derivative a
 factor of a claim is.

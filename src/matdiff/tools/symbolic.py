@@ -15,7 +15,7 @@ from matdiff.engine import ir
 from matdiff.engine.interpret import Algebra, interpret
 from matdiff.engine.functions import ENTRIES, FUNCTIONS
 from matdiff.errors import LimitError, MatdiffError
-from matdiff.interop.sympy_bridge import exact_power, holds_huge_power
+from matdiff.interop.powers import exact_power, holds_huge_power
 
 SIMPLIFY_BELOW = 80  # operations in an entry: simplify() is slow on big expressions
 SIMPLIFY_IN_ALL = 400  # operations in all the entries together: past this, no entry is simplified
