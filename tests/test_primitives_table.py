@@ -264,3 +264,23 @@ def test_one_chooser_gives_symbolic_dimensions_distinct_small_sizes():
                         "F": ("f", "g"), "G": ("g", "h"), "x": ("h",)})
     concrete, _ = _concrete_shapes(d.input_variables)
     assert len({size for shape in concrete.values() for size in shape}) == 8
+
+
+def test_the_documents_list_the_functions_of_the_records():
+    """Issue 23: the function lists of the README, docs/language.md and SPEC.md are checked against the
+    records: every elementwise record is listed as elementwise (step and sign as derivatives), and every
+    function of a whole matrix and by columns is named."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    elementwise = {name for name, f in FUNCTIONS.items() if f.acts == ENTRIES}
+    derivatives_only = {"step", "sign"}  # listed beside the functions they are derivatives of
+    for document in ("README.md", "docs/language.md", "SPEC.md"):
+        text = (root / document).read_text()
+        line = next(line for line in text.splitlines() if re.search(r"`exp log log1p [^`]*`", line))
+        listed = set(re.search(r"`(exp log log1p [^`]*)`", line).group(1).split())
+        assert elementwise - derivatives_only <= listed <= elementwise, (document, listed ^ elementwise)
+        for name, f in FUNCTIONS.items():
+            if f.acts != ENTRIES:
+                assert re.search(rf"\b{name}\b", text), (document, name)
