@@ -31,7 +31,7 @@ from matdiff.language.assumptions import Assumptions
 from matdiff.language.shapes import shape_text
 from matdiff.language.syntax import Name, Transpose
 from matdiff.tools.claims import canonical, close
-from matdiff.tools.evidence import Evidence
+from matdiff.tools.evidence import Alternatives, Backprop, Evidence, Points
 from matdiff.tools.findings import Finding
 from matdiff.tools.repairs import (extra_factor, factor_of_two, missing_factor, missing_transpose, reversed_order, sign,
                                    wrong_shape)
@@ -60,7 +60,7 @@ class Diagnosis:
 # ----- the derivative itself, arranged or defined otherwise ---------------------------------------------
 
 
-def other_layout(check: Evidence) -> Finding | None:
+def other_layout(check: Points) -> Finding | None:
     """The claim's numbers are the derivative's in another layout."""
     matches = []
     for layout in LAYOUTS:
@@ -83,7 +83,7 @@ def other_layout(check: Evidence) -> Finding | None:
                    {"layouts": tuple(matches)})
 
 
-def transposed(check: Evidence) -> Finding | None:
+def transposed(check: Points) -> Finding | None:
     """The derivative's matrix transposed where no layout would (e.g. for a scalar variable)."""
     if all(expected.ndim == 2 and close(got.T, expected) for _, expected, got in check.points):
         return Finding("transpose", "the claim is the transpose of the derivative (in no layout is it arranged "
@@ -91,19 +91,19 @@ def transposed(check: Evidence) -> Finding | None:
     return None
 
 
-def other_convention(check: Evidence) -> Finding | None:
+def other_convention(check: Alternatives) -> Finding | None:
     """The derivative by a structured matrix in another convention, under the stated assumptions."""
     return _structured(check, [check.assume], [c for c in CONVENTIONS if c != check.derivative.convention])
 
 
-def needs_assumption(check: Evidence) -> Finding | None:
+def needs_assumption(check: Alternatives) -> Finding | None:
     """Right with one more input structured (symmetric, or positive under a kink); in the asked
     convention, else in another (then the verdict's kind is convention)."""
     current = check.derivative.convention
     return _structured(check, _stronger_assumptions(check), [current, *(c for c in CONVENTIONS if c != current)])
 
 
-def _structured(check: Evidence, assumptions: list, conventions: list) -> Finding | None:
+def _structured(check: Alternatives, assumptions: list, conventions: list) -> Finding | None:
     for assume in assumptions:
         for convention in conventions:
             try:
@@ -117,7 +117,7 @@ def _structured(check: Evidence, assumptions: list, conventions: list) -> Findin
     return None
 
 
-def _stronger_assumptions(check: Evidence) -> list[Assumptions]:
+def _stronger_assumptions(check: Alternatives) -> list[Assumptions]:
     """The stated assumptions plus one more: a square matrix input symmetric, (where the
     expression has a kink such as abs) an input positive, or (beside a softmax, a
     cross-entropy's targets) an input one-hot by columns or rows."""
@@ -136,7 +136,7 @@ def _stronger_assumptions(check: Evidence) -> list[Assumptions]:
 
 
 
-def _structure_text(check: Evidence, assume: Assumptions, convention: str) -> Finding:
+def _structure_text(check: Alternatives, assume: Assumptions, convention: str) -> Finding:
     added = Assumptions(tuple(item for item in assume.items if item not in check.assume.items))
     condition = "".join(f" if {name} is {structure}" for name, structure in added.items)
     how = f"; add {' '.join(added.options())}" if added else ""
@@ -153,13 +153,13 @@ def _structure_text(check: Evidence, assume: Assumptions, convention: str) -> Fi
 # ----- the backprop confusion ---------------------------------------------------------------------------
 
 
-def vjp(check: Evidence, values: dict, cotangent: np.ndarray) -> np.ndarray:
+def vjp(check: Alternatives, values: dict, cotangent: np.ndarray) -> np.ndarray:
     """Σ_i G[i…]·J[i…, j…]: ∂L/∂X for a scalar L with ∂L/∂Y = G."""
     jacobian = np.asarray(check.derivative_in("jacobian").evaluate(values), dtype=float)
     return np.tensordot(cotangent, jacobian, axes=cotangent.ndim)
 
 
-def backprop_factor(check: Evidence) -> Finding | None:
+def backprop_factor(check: Backprop) -> Finding | None:
     """The claim K is the factor of the vector-Jacobian product: ∂L/∂X = K*G, G*K or K.*G."""
     if not (check.single and check.y_shape):
         return None
@@ -176,7 +176,7 @@ def backprop_factor(check: Evidence) -> Finding | None:
     return None
 
 
-def _factor_of(check: Evidence, form, values: dict, K: np.ndarray) -> bool:
+def _factor_of(check: Backprop, form, values: dict, K: np.ndarray) -> bool:
     for _ in range(2):
         G = check.cotangent()
         try:
@@ -188,7 +188,7 @@ def _factor_of(check: Evidence, form, values: dict, K: np.ndarray) -> bool:
     return True
 
 
-def derivative_kind(check: Evidence) -> str:
+def derivative_kind(check: Alternatives) -> str:
     """'the 2×3 matrix …' or 'an order-4 tensor 1×2×3×2 (in the vec layout the 2×6 matrix …)'."""
     derivative = check.derivative
     shape = derivative.arrangement.y_shape + tuple(d for s in derivative.arrangement.x_shapes for d in s)

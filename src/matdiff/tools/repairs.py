@@ -21,14 +21,14 @@ from matdiff.notation.slopes import slope
 from matdiff.tools.claims import close, parts, subformulas
 
 
-from matdiff.tools.evidence import Evidence
+from matdiff.tools.evidence import ClaimSearch
 from matdiff.tools.findings import Finding
 
 
 # ----- slips inside the claim: found by repairing its text ------------------------------------------------
 
 
-def sign(check: Evidence) -> Finding | None:
+def sign(check: ClaimSearch) -> Finding | None:
     """Minus the derivative; else one term's sign flipped, or a unary minus too many."""
     if all(close(-got, expected) for _, expected, got in check.points):
         return Finding("sign", "a sign error: the claim is minus the derivative (a difference taken the other "
@@ -36,7 +36,7 @@ def sign(check: Evidence) -> Finding | None:
     return _repaired(check, "sign", _sign_flips, "a sign error: {new} in place of {old}")
 
 
-def factor_of_two(check: Evidence) -> Finding | None:
+def factor_of_two(check: ClaimSearch) -> Finding | None:
     """Twice or half the derivative; else one coefficient or one term of a sum off by 2."""
     for scale, what in ((2.0, "half the derivative: a factor of 2 is missing"),
                         (0.5, "twice the derivative: a factor of 2 too many (or a ½ left out)")):
@@ -45,7 +45,7 @@ def factor_of_two(check: Evidence) -> Finding | None:
     return _repaired(check, "factor_of_two", _doublings, "a factor of 2: {new} in place of {old}")
 
 
-def missing_factor(check: Evidence) -> Finding | None:
+def missing_factor(check: ClaimSearch) -> Finding | None:
     """Put back one Hadamard factor of the true derivative (or its transpose, in a row), next to a part
     of the claim of its shape: an operand, or a run of neighbouring factors of a product."""
     value = check.claim_value
@@ -83,7 +83,7 @@ def _runs(product: Node) -> list[tuple[int, int, Node]]:
             for end in range(start + 2, len(factors) + 1) if end - start < len(factors)]
 
 
-def extra_factor(check: Evidence) -> Finding | None:
+def extra_factor(check: ClaimSearch) -> Finding | None:
     """Take one factor (or two neighbours) out of an elementwise product of the claim."""
     def remove(node: Node) -> Iterator[tuple[Node, str]]:
         operands = _hadamard_factors(node)
@@ -98,7 +98,7 @@ def extra_factor(check: Evidence) -> Finding | None:
     return _repaired(check, "extra_factor", remove, "the factor {note} does not belong: {new} in place of {old}")
 
 
-def missing_transpose(check: Evidence) -> Finding | None:
+def missing_transpose(check: ClaimSearch) -> Finding | None:
     """Transpose one part of the claim, or drop one of its transposes."""
     def toggle(node: Node) -> Iterator[tuple[Node, str]]:
         if isinstance(node, Transpose):
@@ -109,7 +109,7 @@ def missing_transpose(check: Evidence) -> Finding | None:
     return _repaired(check, "missing_transpose", toggle, "{note}: {new} in place of {old}")
 
 
-def reversed_order(check: Evidence) -> Finding | None:
+def reversed_order(check: ClaimSearch) -> Finding | None:
     """Reverse one product of the claim, or swap two neighbouring factors of it."""
     def reverse(node: Node) -> Iterator[tuple[Node, str]]:
         if not _is_product(node):
@@ -122,7 +122,7 @@ def reversed_order(check: Evidence) -> Finding | None:
     return _repaired(check, "reversed_order", reverse, "factors in reversed order: {new} in place of {old}")
 
 
-def wrong_shape(check: Evidence) -> Finding | None:
+def wrong_shape(check: ClaimSearch) -> Finding | None:
     """Last: what no repair explains, when the shapes already differ."""
     if check.points[0][1].shape == check.points[0][2].shape:
         return None
@@ -133,7 +133,7 @@ def wrong_shape(check: Evidence) -> Finding | None:
 # ----- repairing the claim's text --------------------------------------------------------------------------
 
 
-def _repaired(check: Evidence, kind: str, edit, sentence: str) -> Finding | None:
+def _repaired(check: ClaimSearch, kind: str, edit, sentence: str) -> Finding | None:
     """The first claim with one part replaced by ``edit(part)`` that equals the derivative; ``sentence``
     says what was repaired ({old}, {new}: the part before and after; {note}: what edit said)."""
     value = check.claim_value
@@ -212,7 +212,7 @@ def _doublings(node: Node) -> Iterator[tuple[Node, str]]:
 # ----- the true derivative's Hadamard factors, named as the textbook names them ---------------------------
 
 
-def _answer_factors(check: Evidence) -> list[Node]:
+def _answer_factors(check: ClaimSearch) -> list[Node]:
     """Each factor (and each pair of neighbouring factors) of the elementwise products in the answer,
     in the asked layout and the others, over the names a claim may use (the answer's own bindings,
     such as dz3, written out)."""
