@@ -17,7 +17,7 @@ import pytest
 from numerics import assert_close, md
 
 from matdiff.language import syntax
-from matdiff.notation.mtree import MatrixExpr, call, hadamard, leaf, negate_, number, product, total
+from matdiff.notation.mtree import MatrixExpr, call, hadamard, leaf, matrix_power, negate_, number, product, total
 from matdiff.notation.printing import latex, text
 from matdiff.notation.rewrite import RULE_NAMES, RULES, compact, cost, tokens
 
@@ -41,6 +41,8 @@ def _tree(node, shapes) -> MatrixExpr:
         return negate_(inner) if node.sign == "-" else inner
     if shape_class == "Power":
         base = _tree(node.base, shapes)
+        if node.op == "^" and base.shape_class == "matrix":  # X^3: a square matrix's power
+            return matrix_power(base, int(_tree(node.exponent, shapes).value))
         return MatrixExpr("power", (base, _tree(node.exponent, shapes)), node.op, base.shape_class)
     if shape_class == "Call":
         arguments = tuple(_tree(a, shapes) for a in node.arguments)
@@ -141,6 +143,11 @@ RULE_CASES = [
     ("scaled-rows", "2*A*diag(u - v)", "2*(A.*(u - v)')"),
     ("diag-negation", "diag(-v.*u)", "-diag(v.*u)"),
     ("factor-hadamard", "u.*v - 2*(u.*w)", "u.*(v - 2*w)"),
+    ("combined-powers", "2*inv(X)'*inv(X)'", "2*(X^-2)'"),
+    ("combined-powers", "A*X*X*B", "A*X^2*B"),
+    ("combined-powers", "X^-3*X", "X^-2"),
+    ("combined-powers", "inv(X)*X^3", "X^2"),
+    ("inverse-cancels", "A*X^-2*X^2", "A"),
 ]
 
 
@@ -441,7 +448,7 @@ TEXTBOOK = [
     ("-y'*log(softmax(z))", ("z", "z"), {"y": (4,), "z": (4,)}, "sum(y)*(diag(softmax(z)) - softmax(z)*softmax(z)')"),
     # an invented name never differs from the user's only by case (no Y for the inverse beside y)
     ("w = inv(X'*X + lam*eye(3))*X'*y; w'*w", "lam", {"X": (5, 3), "y": (5,), "lam": ()},
-     "P = inv(X'*X + lam*eye(3)); -2*y'*X*P'*P*P*X'*y"),
+     "P = inv(X'*X + lam*eye(3)); -2*y'*X*P'*P^2*X'*y"),
     ("-(t*log(sigmoid(w'*x + b)) + (1 - t)*log(1 - sigmoid(w'*x + b)))", "w",
      {"w": (3,), "x": (3,), "t": (), "b": ()}, "(sigmoid(w'*x + b) - t)*x"),
     ("(x'*x)^0.5", "x", {"x": (3,)}, "x/norm2(x)"),

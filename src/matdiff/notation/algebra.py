@@ -13,7 +13,7 @@ from collections.abc import Callable
 from matdiff.engine.rules import Rule
 from matdiff.notation.layers import repeated
 from matdiff.notation.summands import Summand, summand_of
-from matdiff.notation.mtree import MatrixExpr, call, hadamard, is_call, leaf, number, product, total, transpose
+from matdiff.notation.mtree import MatrixExpr, call, hadamard, is_call, leaf, matrix_power, number, product, total, transpose
 
 
 def _is_ones(x: MatrixExpr) -> bool:
@@ -82,10 +82,51 @@ def inverse_cancels(x: MatrixExpr) -> MatrixExpr | None:
 
 
 def _inverse_pair(a: MatrixExpr, b: MatrixExpr) -> bool:
-    """a = inv(b), or a = inv(c)' with b = c'."""
-    if is_call(a, "inv") and a.args[0] == b:
-        return True
-    return a.op == "transpose" and b.op == "transpose" and is_call(a.args[0], "inv") and a.args[0].args[0] == b.args[0]
+    """a = b^-k of the same base (inv(b), inv(c)' with b = c', X^-2 beside X^2)."""
+    first, second = _as_power(a), _as_power(b)
+    return first is not None and second is not None and first[0] == second[0] and first[1] + second[1] == 0
+
+
+def combined_powers(x: MatrixExpr) -> MatrixExpr | None:
+    """A^j·A^k = A^(j+k) for neighbours in a chain of products: A·A = A^2, inv(A)·A^3 = A^2, with
+    inv(A) = A^-1 and (Aᵀ)^k = (A^k)ᵀ (a power of a square matrix, as books write it). Neighbours
+    whose powers partly cancel go first (X'·X'·(X^-3)' is inv(X)', by way of (X^-2)'); a product
+    whose powers cancel to I is :func:`inverse_cancels`'s."""
+    if x.op != "product":
+        return None
+    t = summand_of(x)
+    chain = list(t.chain)
+    pairs = []
+    for k in range(len(chain) - 1):
+        first, second = _as_power(chain[k]), _as_power(chain[k + 1])
+        if first is not None and second is not None and first[0] == second[0] and first[1] + second[1] != 0:
+            pairs.append((first[1] * second[1] > 0, k, _power(first[0], first[1] + second[1])))
+    if not pairs:
+        return None
+    _, k, merged = min(pairs, key=lambda pair: pair[:2])  # opposite signs (False) first
+    return Summand(t.coefficient, t.scalars, tuple(chain[:k] + [merged] + chain[k + 2:])).build()
+
+
+def _as_power(x: MatrixExpr) -> tuple[MatrixExpr, int] | None:
+    """(A, k) for a square matrix's power x = A^k: A^k, inv(A) (k = -1), their transposes (of base
+    Aᵀ), or A itself (k = 1)."""
+    if x.shape_class != "matrix":
+        return None
+    if x.op == "transpose" and x.args[0].op in ("matpow", "call"):
+        inner = _as_power(x.args[0])
+        return None if inner is None else (transpose(inner[0]), inner[1])
+    if x.op == "matpow":
+        return x.args[0], int(x.args[1].value)
+    if is_call(x, "inv"):
+        return x.args[0], -1
+    return x, 1
+
+
+def _power(base: MatrixExpr, k: int) -> MatrixExpr:
+    """A^k written as a book writes it: A, inv(A), A^k; of Aᵀ, the transpose of A's."""
+    if base.op == "transpose":
+        return transpose(_power(base.args[0], k))
+    return base if k == 1 else call("inv", (base,), "matrix") if k == -1 else matrix_power(base, k)
 
 
 def diag_product(x: MatrixExpr) -> MatrixExpr | None:
@@ -285,6 +326,7 @@ RULES: tuple[Rule, ...] = (
     Rule("inverse-of-inverse",    inverse_of_inverse),     # inv(inv(X)) = X
     Rule("inverse-cancels",       inverse_cancels),        # inv(P)·P = I
     Rule("diag-product",          diag_product),           # diag(u)·diag(v) = diag(u ⊙ v)
+    Rule("combined-powers",       combined_powers),        # A^j·A^k = A^(j+k), inv(A) = A^-1
     Rule("kron-mixed-product",    kron_mixed_product),     # kron(I, B)·kron(I, D) = kron(I, B·D)
     Rule("ones-outer",            ones_outer),             # 1ₘ·1ₙᵀ = ones(m, n)
     Rule("ones-in-sum",           ones_in_sum),            # c·1 + A = c + A

@@ -20,7 +20,8 @@ from matdiff.engine.functions import COLUMNS, FUNCTIONS
 @dataclass(frozen=True)
 class MatrixExpr:
     """A matrix expression: op in leaf, number, product, hadamard, sum, negate, transpose,
-    call, power (elementwise .^ or scalar ^), divide (./), quotient (by a scalar, /);
+    call, power (elementwise .^ or scalar ^), matpow (a square matrix's integer power, ^),
+    divide (./), quotient (by a scalar, /);
     ``shape_class`` is scalar, column, row or matrix; ``symmetric`` marks a leaf assumed symmetric
     (``assume={"S": "symmetric"}``), which is then its own transpose."""
 
@@ -53,6 +54,11 @@ COMMUTATION = "K"
 """The commutation matrix K(m, n): K(m, n)*vec(A) = vec(A') for A m×n (Magnus & Neudecker). Not a
 function of the input language: a form that needs it prints in LaTeX (K_{m,n}) and in the reason a
 layout has no matrix form, never as ``.text``."""
+
+
+def matrix_power(base: MatrixExpr, exponent: int) -> MatrixExpr:
+    """A^k, the integer power of a square matrix (A^-k = inv(A)^k), as the language writes it."""
+    return MatrixExpr("matpow", (base, number(float(exponent))), "^", base.shape_class)
 
 
 def commutation(m: MatrixExpr, n: MatrixExpr) -> MatrixExpr:

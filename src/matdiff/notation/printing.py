@@ -25,7 +25,7 @@ Wrap = Callable[[MatrixExpr, int], Any]  # a child, printed and parenthesised be
 Spelling = Callable[[MatrixExpr, Show, Wrap], Any]
 
 _LEVEL = {"sum": 1, "product": 2, "hadamard": 2, "divide": 2, "quotient": 2, "negate": 3, "power": 4,
-          "transpose": 5}
+          "matpow": 4, "transpose": 5}
 
 
 def level(x: MatrixExpr) -> int:
@@ -113,6 +113,7 @@ TEXT = Form("text", {
     "transpose": lambda x, show, wrap: wrap(x.args[0], 6) + "'",
     "negate": lambda x, show, wrap: "-" + wrap(x.args[0], 2),
     "power": _text_power,
+    "matpow": lambda x, show, wrap: f"{wrap(x.args[0], 5)}^{show(x.args[1])}",  # X^-3
     "quotient": lambda x, show, wrap: f"{wrap(x.args[0], 2)}/{wrap(x.args[1], 3)}",  # by a scalar: x/norm2(x)
     "product": _text_product,
     "hadamard": _factors(".*"),
@@ -176,6 +177,15 @@ def _latex_call(x: MatrixExpr, show: Show, wrap: Wrap) -> str:
     return f"{name}\\left({', '.join(show(a) for a in x.args)}\\right)"
 
 
+def _latex_transpose(x: MatrixExpr, show: Show, wrap: Wrap) -> str:
+    """Aᵀ; the transpose of an inverse is written as books write it, X^{-\\top}."""
+    inner = x.args[0]
+    template = FUNCTIONS[inner.name].latex if inner.op == "call" and inner.name in FUNCTIONS else ""
+    if template.endswith("^{-1}"):
+        return function_latex(inner.name, show(inner.args[0]), wrap(inner.args[0], 6))[:-len("{-1}")] + r"{-\top}"
+    return wrap(inner, 6) + r"^{\top}"
+
+
 def _latex_power(x: MatrixExpr, show: Show, wrap: Wrap) -> str:
     base, exponent = x.args
     if base.shape_class != "scalar":
@@ -184,7 +194,10 @@ def _latex_power(x: MatrixExpr, show: Show, wrap: Wrap) -> str:
 
 
 def _latex_level(x: MatrixExpr) -> int:
-    """A ⊗ B is infix here, (A ⊗ B) K, (A ⊗ B)^T; a positive \\frac{1}{3} is whole."""
+    """A ⊗ B is infix here, (A ⊗ B) K, (A ⊗ B)^T; a positive \\frac{1}{3} is whole; a function written
+    with a superscript (X^{-1}) binds as a power, so its transpose is (X^{-1})^T, not X^{-1}^T."""
+    if x.op == "call" and x.name in FUNCTIONS and "^{" in FUNCTIONS[x.name].latex:
+        return 4
     return 2 if is_call(x, "kron") else 6 if x.op == "number" and fraction(x.value) and x.value > 0 else level(x)
 
 
@@ -205,9 +218,10 @@ LATEX = Form("latex", {
     "leaf": lambda x, show, wrap: latex_name(x.name) if not x.name.replace("*", "").isdigit() else x.name,
     "number": _latex_number,
     "call": _latex_call,
-    "transpose": lambda x, show, wrap: wrap(x.args[0], 6) + r"^{\top}",
-    "negate": lambda x, show, wrap: "-" + wrap(x.args[0], 4),
+    "transpose": lambda x, show, wrap: _latex_transpose(x, show, wrap),
+    "negate": lambda x, show, wrap: "-" + (show(x.args[0]) if x.args[0].op == "product" else wrap(x.args[0], 4)),
     "power": _latex_power,
+    "matpow": lambda x, show, wrap: f"{wrap(x.args[0], 5)}^{{{show(x.args[1])}}}",
     "product": _joined(" "),
     "hadamard": _joined(r" \odot "),
     "quotient": lambda x, show, wrap: rf"\frac{{{show(x.args[0])}}}{{{show(x.args[1])}}}",
@@ -261,6 +275,7 @@ def _cost_form(weights: dict) -> Form:
         "transpose": lambda x, show, wrap: wrap(x.args[0], 6) + weights["'"],
         "negate": lambda x, show, wrap: 1.0 + wrap(x.args[0], 2),
         "power": lambda x, show, wrap: wrap(x.args[0], 5) + 1.0 + wrap(x.args[1], 6),
+        "matpow": lambda x, show, wrap: wrap(x.args[0], 5) + 1.0 + show(x.args[1]),
         "quotient": lambda x, show, wrap: wrap(x.args[0], 2) + 1.0 + wrap(x.args[1], 3),
         "product": factors,
         "hadamard": factors,
