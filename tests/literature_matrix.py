@@ -293,4 +293,36 @@ HESSIANS = [
     C(BV + ", log-sum-exp", "logsumexp(x)", ("x", "x"), {"x": (3,)}, "gradient", "s = softmax(x); diag(s) - s*s'"),
 ]
 
-CASES: tuple[Case, ...] = tuple(TRACES + DETERMINANTS + FORMS + ELEMENTWISE + GAUSSIAN + KRONECKER + HESSIANS)
+# The table of issue 24: inputs a new user tries, with the form the textbooks print (each held to 1.2× its
+# tokens by tests/test_literature.py, beside the suite's 1.5×).
+TEXTBOOK_ELSEWHERE = [  # in the networks' and layers' suites too, with these forms
+    C("Bishop 4.3.2, logistic Hessian", "sum(log(1 + exp(-y.*(X*w))))", ("w", "w"), LOGISTIC, "gradient",
+      "s = sigmoid(y.*(X*w)); X'*diag(y.^2.*s.*(1 - s))*X"),
+    C("Vaswani et al. 2017, attention", "P = softmax(Q*K'/sqrt(3), 2); sum(sum((P*V).*G))", "Q",
+      {name: (4, 3) for name in "QKVG"}, "gradient",
+      "P = softmax(Q*K'/sqrt(3), 2); (P.*(G*V' - sum((G*V').*P, 2)))*K/sqrt(3)"),
+]
+TEXTBOOK_HERE = [
+    C("Bishop 4.3.4, softmax cross-entropy Hessian", "-y'*log(softmax(z))", ("z", "z"), {"y": (4,), "z": (4,)},
+      "gradient", "s = softmax(z); sum(y)*(diag(s) - s*s')"),
+    C("Bishop 4.3.2, logistic regression", "-(t*log(sigmoid(w'*x + b)) + (1 - t)*log(1 - sigmoid(w'*x + b)))", "w",
+      {"w": (3,), "x": (3,), "t": (), "b": ()}, "gradient", "(sigmoid(w'*x + b) - t)*x", t="unit"),
+    C(CB + " (129)", "(x'*x)^0.5", "x", {"x": (3,)}, "gradient", "x/norm2(x)"),
+    C("ridge regression, by the penalty", "w = inv(X'*X + lam*eye(3))*X'*y; w'*w", "lam",
+      {"X": (5, 3), "y": (5,), "lam": ()}, "gradient",
+      "w = inv(X'*X + lam*eye(3))*X'*y; -2*w'*inv(X'*X + lam*eye(3))*w", lam="positive"),
+    C("a batch loss, averaged", "sum((W*X - Y).^2)/6", "W", {"W": (2, 3), "X": (3, 6), "Y": (2, 6)}, "gradient",
+      "(W*X - Y)*X'/3"),
+    C(CB + " (42)", "det(a*X)", "a", {"X": (3, 3), "a": ()}, "gradient", "3*a^2*det(X)"),
+    C(CB + " (124)", "tr(X^-2)", "X", {"X": (3, 3)}, "gradient", "-2*(X^-3)'"),
+    C("a quadratic form of diagonals", "sum(diag(x)*A*diag(x))", "x", {"x": (3,), "A": (3, 3)}, "gradient",
+      "(A + A')*x"),
+    C(MN + " 9.4", "kron(x, y)", "x", {"x": (3,), "y": (2,)}, "numerator", "kron(eye(3), y)"),
+    C(MN + " 9.4", "kron(x, y)", "y", {"x": (3,), "y": (2,)}, "numerator", "kron(x, eye(2))"),
+    C(MN + " 9.4", "vec(x*y')", "x", {"x": (3,), "y": (2,)}, "numerator", "kron(y, eye(3))"),
+    C(MN + " 9.4", "sum(kron(A, X))", "X", {"A": (2, 2), "X": (3, 3)}, "gradient", "sum(A)*ones(3, 3)"),
+]
+TEXTBOOK = TEXTBOOK_ELSEWHERE + TEXTBOOK_HERE
+
+CASES: tuple[Case, ...] = tuple(TRACES + DETERMINANTS + FORMS + ELEMENTWISE + GAUSSIAN + KRONECKER + HESSIANS
+                                + TEXTBOOK_HERE)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from literature_matrix import CASES as MATRIX_CASES
+from literature_matrix import CASES as MATRIX_CASES, TEXTBOOK
 from literature_layers import CASES as LAYER_CASES
 from literature_networks import CASES as NETWORK_CASES
 from literature_networks import Case
@@ -115,6 +115,13 @@ def test_literature_targets():
             longer.add(case.id)
     assert longer == set(LONGER), f"longer than {RATIO}×: {sorted(longer)}; listed: {sorted(LONGER)}"
     assert len(longer) <= 0.05 * len(CASES)
+
+
+@pytest.mark.parametrize("case", TEXTBOOK, ids=[case.id for case in TEXTBOOK])
+def test_the_textbook_table_within_1_2(case: Case):
+    """Issue 24's table: each prints within 1.2× the tokens of the form the textbooks print."""
+    d = md.diff(case.expr, wrt=case.wrt, shapes=case.shapes, layout=case.layout)
+    assert d.text is not None and _ratio(d.text, case.closed) <= 1.2, (d.text, case.closed)
 
 
 def test_literature_shapes_bind():

@@ -397,6 +397,12 @@ def reshape(node: Tensor, shape: Shape) -> Tensor:
             return node
     if node.op == "const":
         return const(node.params[0], shape)
+    if node.op == "einsum" and all(a.op == "const" for a in node.args) \
+            and {label for labels in node.params[0] for label in labels} <= set(node.params[1]):
+        value = 1.0  # an outer product of constants (ones(m)·ones(n)ᵀ) is a constant, however reshaped
+        for a in node.args:
+            value *= a.params[0]
+        return const(value, shape)
     return make("reshape", (node,), (), shape)
 
 

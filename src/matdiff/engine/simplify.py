@@ -25,7 +25,7 @@ import weakref
 from collections import Counter
 from itertools import count
 
-from matdiff.engine.ir import Tensor, add, apply, const, einsum, postorder
+from matdiff.engine.ir import Tensor, add, apply, const, einsum, eye, postorder
 from matdiff.engine.primitives import reapply
 from matdiff.engine.structure import CONTRACTION_RULES, Structured, rewrite_node
 from matdiff.language.assumptions import Assumptions
@@ -128,7 +128,7 @@ def simplify_einsum(output, operands: list[tuple[Tensor, tuple]], single_use: li
             flat.append((node, tuple(labels)))
     # an output index may lose its last operand (Σ_j δ_ij is a vector of ones): keep its size
     sizes = {label: size for node, labels in flat for label, size in zip(labels, node.shape)}
-    output, flat = _eliminate_deltas(list(output), flat)
+    output, flat = _eliminate_deltas(list(output), _cancel_inverses(output, flat))
     if facts is not None:
         for rule in CONTRACTION_RULES:
             output, flat = _eliminate_deltas(output, rule.apply(tuple(output), flat, facts))
@@ -146,6 +146,35 @@ def _inline(node: Tensor, labels, fresh) -> list[tuple[Tensor, tuple]]:
             if label not in rename:
                 rename[label] = ("fused", next(fresh))
     return [(arg, tuple(rename[label] for label in inner_labels)) for arg, inner_labels in zip(node.args, inputs)]
+
+
+def _cancel_inverses(output, operands: list[tuple[Tensor, tuple]]) -> list[tuple[Tensor, tuple]]:
+    """inv(A)_ij A_jk = δ_ik and A_ki inv(A)_ij = δ_kj, where j is summed over these two alone: so
+    tr(inv(X)·X) = n, which the delta elimination then counts (∂det(aX)/∂a = 3a²det(X))."""
+    changed = True
+    while changed:
+        changed = False
+        for m, (inverse, inverse_labels) in enumerate(operands):
+            if inverse.op != "inv" or len(inverse_labels) != 2:
+                continue
+            p, q = inverse_labels
+            for k, (matrix, labels) in enumerate(operands):
+                if k == m or matrix is not inverse.args[0] or len(labels) != 2:
+                    continue
+                r, t = labels
+                for summed, kept in ((q, (p, t)), (p, (r, q))):
+                    if (summed, summed) != ((q, r) if summed == q else (t, p)) or summed in output \
+                            or sum(labels_.count(summed) for _, labels_ in operands) != 2:
+                        continue
+                    rest = [operand for j, operand in enumerate(operands) if j not in (m, k)]
+                    operands = rest + [(eye(inverse.shape[0]), kept)]
+                    changed = True
+                    break
+                if changed:
+                    break
+            if changed:
+                break
+    return operands
 
 
 def _eliminate_deltas(output: list, operands: list[tuple[Tensor, tuple]]):
@@ -204,13 +233,25 @@ def _merge_powers(operands):
 
 
 def _fold_filled_constants(output, operands):
-    """A constant tensor c·ones whose indices all appear elsewhere is just the number c."""
+    """A constant tensor c·ones whose indices all appear elsewhere is just the number c; one of order
+    > 2 is c times a vector of ones for each index of its own (a number, its size, where that index
+    is summed), which a matrix form can write: Σ_kl 1_kilj·A_kl = sum(A)·1_i·1_j."""
     result = []
     elsewhere = {x for node, labels in operands if not (node.op == "const" and node.rank > 0) for x in labels}
     for node, labels in operands:
         if node.op == "const" and node.rank > 0:
             if set(labels) <= elsewhere:
                 result.append((const(node.params[0]), ()))
+                continue
+            if node.rank > 2:
+                result.append((const(node.params[0]), ()))
+                sizes = dict(zip(labels, node.shape))
+                for label in dict.fromkeys(labels):
+                    if label in elsewhere:
+                        continue
+                    size = sizes[label]
+                    summed = label not in output and isinstance(size, int)
+                    result.append((const(float(size)), ()) if summed else (const(1.0, (size,)), (label,)))
                 continue
         result.append((node, labels))
     return result

@@ -170,17 +170,21 @@ def kron_mixed_product(x: MatrixExpr) -> MatrixExpr | None:
 
 
 def ones_outer(x: MatrixExpr) -> MatrixExpr | None:
-    """ones(m)·ones(n)ᵀ = ones(m)·ones(1, n) = ones(m, n)."""
-    if x.op != "product" or len(x.args) != 2:
+    """ones(m)·ones(n)ᵀ = ones(m)·ones(1, n) = ones(m, n), beside scalars only (c·sum(A)·1·1ᵀ too: in a
+    longer chain, 1ᵀ·X is a column sum)."""
+    if x.op != "product" or len(summand_of(x).chain) != 2:
         return None
-    a, b = x.args
-    if not (is_call(a, "ones") and len(a.args) == 1 and a.shape_class == "column"):
+
+    def merge(a: MatrixExpr, b: MatrixExpr) -> list[MatrixExpr] | None:
+        if not (is_call(a, "ones") and len(a.args) == 1 and a.shape_class == "column"):
+            return None
+        if b.op == "transpose" and is_call(b.args[0], "ones") and len(b.args[0].args) == 1:
+            return [call("ones", (a.args[0], b.args[0].args[0]), "matrix")]
+        if is_call(b, "ones") and len(b.args) == 2 and b.args[0] == leaf("1", "scalar"):
+            return [call("ones", (a.args[0], b.args[1]), "matrix")]
         return None
-    if b.op == "transpose" and is_call(b.args[0], "ones") and len(b.args[0].args) == 1:
-        return call("ones", (a.args[0], b.args[0].args[0]), "matrix")
-    if is_call(b, "ones") and len(b.args) == 2 and b.args[0] == leaf("1", "scalar"):
-        return call("ones", (a.args[0], b.args[1]), "matrix")
-    return None
+
+    return _neighbours(x, merge)
 
 
 def ones_in_sum(x: MatrixExpr) -> MatrixExpr | None:
