@@ -33,6 +33,7 @@ from matdiff.notation.orientation import oriented_bindings
 from matdiff.notation.mtree import MatrixExpr, is_call, in_language, leaf
 from matdiff.notation.printing import FORMS, cost, render
 from matdiff.notation.rewrite import compact, is_symmetric, rebuild, without_transposes
+from matdiff.notation.saturation import saturated
 from matdiff.notation.slopes import slope
 from matdiff.notation.vecform import vec_form
 
@@ -214,11 +215,11 @@ class ProgramBuilder:
         symmetric: set[str] = set()
         bindings = []
         for name, body in self.recovery.bindings:
-            body = body if _is_function_of_name(body) else rewritten(body, symmetric)
+            body = body if _is_function_of_name(body) else searched(rewritten(body, symmetric), symmetric)
             if is_symmetric(body):
                 symmetric.add(name)
             bindings.append((name, body))
-        values = [rewritten(value, symmetric) for value in values]
+        values = [searched(rewritten(value, symmetric), symmetric) for value in values]
         bindings, values = oriented_bindings(bindings, values)
         activations = _delta_factors({name: body for name, body in bindings})
         with_deltas: list[tuple[str, MatrixExpr]] = []
@@ -248,6 +249,16 @@ class ProgramBuilder:
         self.deltas.add(name)
         self.delta_names[x] = name
         return leaf(name, x.shape_class)
+
+
+def searched(x: MatrixExpr, symmetric: set) -> MatrixExpr:
+    """x, or the shorter form equality saturation finds for its elementwise parts (notation/saturation.py),
+    compacted again."""
+    found = saturated(x)
+    if found is None:
+        return x
+    found = rewritten(found, symmetric)
+    return found if cost(found) < cost(x) else x
 
 
 def _is_function_of_name(x: MatrixExpr) -> bool:
