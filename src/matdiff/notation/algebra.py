@@ -188,7 +188,8 @@ def ones_outer(x: MatrixExpr) -> MatrixExpr | None:
 
 
 def ones_in_sum(x: MatrixExpr) -> MatrixExpr | None:
-    """c·ones(m, n) + A = c + A: a constant matrix beside a matrix is a scalar that broadcasts. Only
+    """c·ones(m, n) + A = c + A (c a number or a scalar product): a constant matrix beside a matrix is a
+    scalar that broadcasts. Only
     beside a term of the sum's full shape: beside a column (1 - v after expansion) the ones matrix is
     what keeps the sum m×n."""
     if x.op != "sum" or not any(t.shape_class == x.shape_class and not _is_ones(summand_of(t).chain[-1] if summand_of(t).chain else t)
@@ -197,8 +198,8 @@ def ones_in_sum(x: MatrixExpr) -> MatrixExpr | None:
     changed, terms = False, []
     for t in x.args:
         parts = summand_of(t)
-        if len(parts.chain) == 1 and _is_ones(parts.chain[0]) and not parts.scalars:
-            terms.append(number(parts.coefficient))
+        if len(parts.chain) == 1 and _is_ones(parts.chain[0]):
+            terms.append(Summand(parts.coefficient, parts.scalars, ()).build())  # 2*b*ones(3, 3): 2*b
             changed = True
         else:
             terms.append(t)
