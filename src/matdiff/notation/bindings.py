@@ -174,14 +174,15 @@ class ProgramBuilder:
         self.summed_to_one = summed_to_one if summed_to_one and any(
             summed_to_one.sums_to_one(name) for name in summed_to_one.names) else None
         roots = [self.simplify(root) for root in roots]
-        assigned = {name: (self.simplify(node), row) for name, (node, row) in (assigned or {}).items()}
+        assigned = {name: (self.simplify(simplify(node)), row) for name, (node, row) in (assigned or {}).items()}
         names: dict[int, str] = {}
         self.nested: set[str] = set()  # names that break a deep nesting: kept, though used once
         for root in roots:
             found = choose_names([root], assigned=assigned, reserved=set(reserved or ()) | set(names.values()),
                                  nested=self.nested)
             names.update((key, name) for key, name in found.items() if key not in names)
-        self.recovery = Recovery(names, symmetric)
+        self.user_names = set(assigned)
+        self.recovery = Recovery(names, symmetric, _transposed_user_names(roots, assigned, names))
         self.taken |= set(self.recovery.names.values())
         self.deltas: set[str] = set()
         self.delta_names: dict[MatrixExpr, str] = {}  # each delta's body -> its name
@@ -220,7 +221,7 @@ class ProgramBuilder:
                 symmetric.add(name)
             bindings.append((name, body))
         values = [searched(rewritten(value, symmetric), symmetric) for value in values]
-        bindings, values = oriented_bindings(bindings, values)
+        bindings, values = oriented_bindings(bindings, values, keep=self.user_names)
         activations = _delta_factors({name: body for name, body in bindings})
         with_deltas: list[tuple[str, MatrixExpr]] = []
         for name, body in bindings:
@@ -249,6 +250,32 @@ class ProgramBuilder:
         self.deltas.add(name)
         self.delta_names[x] = name
         return leaf(name, x.shape_class)
+
+
+def _transposed_user_names(roots: list[Tensor], assigned: dict, names: dict[int, str]) -> dict[int, str]:
+    """id → the user's name, for a node whose transpose the user named and that the answer uses only
+    as it is (P = softmax(Q*K'/sqrt(8), 2) is the transpose of a softmax by columns; the answer holds
+    that one): it is printed P', and P is bound as the user wrote it. An invented name it had gives way."""
+    used = {id(node): node for root in roots for node in postorder(root)}
+    found: dict[int, str] = {}
+    for name, (node, row) in assigned.items():
+        if name in names.values():
+            continue
+        if row and node.rank == 1:  # a row the user named (S = sqrt(mean(M.^2, 1) + c)): the IR's vector is S'
+            inner = node
+        elif not row and id(node) not in used and _is_transpose_view(node):
+            inner = node.args[0]
+        else:
+            continue
+        if id(inner) in used and id(inner) not in found:
+            names.pop(id(inner), None)
+            found[id(inner)] = name
+    return found
+
+
+def _is_transpose_view(node: Tensor) -> bool:
+    return node.op == "einsum" and len(node.args) == 1 and node.args[0].rank == 2 \
+        and tuple(node.params[0][0]) == tuple(reversed(node.params[1]))
 
 
 def searched(x: MatrixExpr, symmetric: set) -> MatrixExpr:

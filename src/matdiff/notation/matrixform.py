@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from matdiff.engine.ir import Tensor, const, einsum_operands
 from matdiff.engine.functions import COLUMNS, ENTRIES, FUNCTIONS
-from matdiff.notation.mtree import MatrixExpr, call, hadamard, leaf, negate_, number, product, total, transpose
+from matdiff.notation.mtree import (MatrixExpr, call, hadamard, leaf, negate_, number, product, pushed_transpose, total,
+                                    transpose)
 from matdiff.notation.printing import function_latex, latex, latex_name, text
 from matdiff.notation.numbers import format_number
 from matdiff.notation.search import NoForm, Piece, Search
@@ -47,10 +48,12 @@ class Recovery:
     use prints as the name.
     """
 
-    def __init__(self, names: dict[int, str] | None = None, symmetric: frozenset = frozenset()):
+    def __init__(self, names: dict[int, str] | None = None, symmetric: frozenset = frozenset(),
+                 transposed: dict[int, str] | None = None):
         self.symmetric = symmetric  # inputs assumed symmetric
         self.memo: dict[int, tuple[Tensor, MatrixExpr | None]] = {}  # the node is kept so its id stays its own
         self.names = dict(names or {})
+        self.transposed = dict(transposed or {})  # a node whose transpose the user named: P' for P = …, 2
         self.bindings: list[tuple[str, MatrixExpr]] = []
         self.failure: str | None = None  # why the first contraction without a matrix form has none
 
@@ -61,6 +64,11 @@ class Recovery:
             if body is not None and key in self.names and body.op not in ("leaf", "number"):
                 self.bindings.append((self.names[key], body))
                 body = leaf(self.names[key], body.shape_class)
+            elif body is not None and key in self.transposed:  # bound as the user wrote it, used as P'
+                name = self.transposed[key]
+                written = pushed_transpose(body)
+                self.bindings.append((name, written))
+                body = transpose(leaf(name, written.shape_class))
             self.memo[key] = (node, body)
         return self.memo[key][1]
 

@@ -93,9 +93,13 @@ def choose_names(roots: list[Tensor], *, assigned: dict, reserved: set, max_rank
         prints[id(root)] += 1
     names: dict[int, str] = {}
     numbers: dict[str, int] = {}
+    constant: dict[int, bool] = {}  # of numbers alone (1/sqrt(8)): written where used, never named
+    for node in order:
+        constant[id(node)] = node.op == "const" or (node.op not in _LEAVES and all(constant[id(a)] for a in node.args))
 
     def nameable(node: Tensor) -> bool:
-        return (max_rank is None or node.rank <= max_rank) and node.op not in _LEAVES and not _is_view(node)
+        return (max_rank is None or node.rank <= max_rank) and node.op not in _LEAVES and not _is_view(node) \
+            and not constant[id(node)]
 
     folded = frozenset(name.lower() for name in taken)  # the user's names, and those reserved
 

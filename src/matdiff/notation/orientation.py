@@ -77,7 +77,7 @@ def _product_oriented(node: Tensor) -> tuple[Tensor, bool] | None:
 # ----- printed bindings -------------------------------------------------------------------------
 
 
-def oriented_bindings(bindings: list, values: list) -> tuple[list, list]:
+def oriented_bindings(bindings: list, values: list, keep: set | frozenset = frozenset()) -> tuple[list, list]:
     """A binding S = softmax(W'*X') used mostly as S' is bound the other way round, S =
     softmax(X*W, 2), and its uses become S: the orientation the uses read in, where the body is
     no longer for it (one ``, 2`` allowed). One pass counts the uses, one rewrites them."""
@@ -91,8 +91,8 @@ def oriented_bindings(bindings: list, values: list) -> tuple[list, list]:
                 turned[node.args[0].name] += 1
                 plain[node.args[0].name] -= 1
     flips = {}
-    for name, body in bindings:
-        if body.shape_class == "matrix" and turned[name] > plain[name]:
+    for name, body in bindings:  # the user's own names (``keep``) mean what the user wrote
+        if body.shape_class == "matrix" and turned[name] > plain[name] and name not in keep:
             flipped = mtree.transpose(body)
             if cost(flipped) <= cost(body) + 2:
                 flips[name] = flipped

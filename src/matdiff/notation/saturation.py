@@ -291,7 +291,7 @@ def _to_term(x: MatrixExpr, language: _Language, atoms: list[MatrixExpr]) -> Any
 def _from_term(term: Any, language: _Language, atoms: list[MatrixExpr]) -> MatrixExpr | None:
     egglog = language.egglog
     name = str(egglog.get_callable_fn(term))
-    args = egglog.get_callable_args(term) or ()
+    args: tuple = tuple(egglog.get_callable_args(term) or ())
     if name == "Term":
         return atoms[int(egglog.get_literal_value(args[0]))]
     if name == "Term.num":
@@ -300,8 +300,9 @@ def _from_term(term: Any, language: _Language, atoms: list[MatrixExpr]) -> Matri
         argument = _from_term(args[1], language, atoms)
         return None if argument is None else call(str(egglog.get_literal_value(args[0])), (argument,),
                                                      argument.shape_class)
-    parts = [_from_term(a, language, atoms) for a in args]
-    if any(p is None for p in parts):
+    found = [_from_term(a, language, atoms) for a in args]
+    parts = [p for p in found if p is not None]
+    if len(parts) < len(found):
         return None
     if name == "-·":
         return negate_(parts[0])
