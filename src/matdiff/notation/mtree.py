@@ -191,6 +191,8 @@ def transpose(x: MatrixExpr) -> MatrixExpr:
         return MatrixExpr("quotient", (transpose(x.args[0]), x.args[1]), "", _FLIP[x.shape_class])
     if x.op == "power" and x.args[1].shape_class == "scalar":  # (A.^c)' = A'.^c
         return MatrixExpr("power", (transpose(x.args[0]), x.args[1]), x.name, _FLIP[x.shape_class])
+    if x.op == "call" and x.name in ("sum", "mean") and len(x.args) == 2 and x.args[1].op == "number":
+        return call(x.name, (transpose(x.args[0]), number(3.0 - x.args[1].value)), _FLIP[x.shape_class])  # sum(X, 2)' = sum(X', 1)
     if is_call(x, "eye"):  # I' = I
         return x
     if is_call(x, "ones") and len(x.args) == 2:  # ones(m, n)' = ones(n, m)
@@ -201,22 +203,12 @@ def transpose(x: MatrixExpr) -> MatrixExpr:
     return MatrixExpr("transpose", (x,), "", _FLIP[x.shape_class])
 
 
-def pushed_transpose(x):
-    """xᵀ with the transpose carried into elementwise algebra and along-a-dimension reductions, as a
-    user writes a row: (sqrt(mean(M'.^2, 2) + c))ᵀ = sqrt(mean(M.^2, 1) + c)."""
+def pushed_transpose(x: MatrixExpr) -> MatrixExpr:
+    """xᵀ with the transpose carried into sums and elementwise functions as well, as a user writes a
+    row: (sqrt(mean(M'.^2, 2) + c))ᵀ = sqrt(mean(M.^2, 1) + c) (transpose does the rest)."""
     if x.op == "sum":
         return total(*(pushed_transpose(t) for t in x.args))
-    if x.op == "negate":
-        return negate_(pushed_transpose(x.args[0]))
-    if x.op == "hadamard":
-        return hadamard(*(pushed_transpose(f) for f in x.args))
-    if x.op == "power" and x.args[1].shape_class == "scalar":
-        base = pushed_transpose(x.args[0])
-        return MatrixExpr("power", (base, x.args[1]), x.name, base.shape_class)
     if x.op == "call" and x.name in FUNCTIONS and FUNCTIONS[x.name].acts == ENTRIES:
         argument = pushed_transpose(x.args[0])
         return call(x.name, (argument,), argument.shape_class)
-    if x.op == "call" and x.name in ("sum", "mean") and len(x.args) == 2 and x.args[1].op == "number":
-        along = 3.0 - x.args[1].value  # sum(X, 2)ᵀ = sum(Xᵀ, 1)
-        return call(x.name, (transpose(x.args[0]), number(along)), _FLIP[x.shape_class])
     return transpose(x)
