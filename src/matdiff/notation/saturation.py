@@ -19,6 +19,7 @@ search would not pay. egglog is imported on first use: parsing and differentiati
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -156,12 +157,18 @@ def _searched(x: MatrixExpr) -> MatrixExpr | None:
     return None if found is None or found == x else found
 
 
-@lru_cache(maxsize=1)
+_PER_THREAD = threading.local()
+
+
 def _egraph() -> Any:
-    """One e-graph with the identities registered, searched in a push/pop frame per fragment."""
-    language = _language()
-    egraph = language.egglog.EGraph()
-    egraph.register(*language.rules)
+    """An e-graph with the identities registered, searched in a push/pop frame per fragment: one per
+    thread (egglog's e-graph may not move between threads; the web server and a user's threads
+    each get their own)."""
+    egraph = getattr(_PER_THREAD, "egraph", None)
+    if egraph is None:
+        language = _language()
+        egraph = _PER_THREAD.egraph = language.egglog.EGraph()
+        egraph.register(*language.rules)
     return egraph
 
 
@@ -176,10 +183,19 @@ class _Language:
     rules: tuple
 
 
-@lru_cache(maxsize=1)
+_BUILDING = threading.Lock()
+
+
 def _language() -> _Language:
-    """The term sort, a function application by name, and the identities as egglog rewrites. Costs are
-    the tokens each operator prints: a function 3 (its name and parentheses), every other 1."""
+    """The term sort, a function application by name, and the identities as egglog rewrites (built
+    once, by one thread)."""
+    with _BUILDING:
+        return _built_language()
+
+
+@lru_cache(maxsize=1)
+def _built_language() -> _Language:
+    """Costs are the tokens each operator prints: a function 3 (its name and parentheses), every other 1."""
     import egglog
     from egglog import Expr, StringLike, birewrite, f64, f64Like, i64Like, method
 
