@@ -448,7 +448,7 @@ TEXTBOOK = [
     ("-y'*log(softmax(z))", ("z", "z"), {"y": (4,), "z": (4,)}, "sum(y)*(diag(softmax(z)) - softmax(z)*softmax(z)')"),
     # an invented name never differs from the user's only by case (no Y for the inverse beside y)
     ("w = inv(X'*X + lam*eye(3))*X'*y; w'*w", "lam", {"X": (5, 3), "y": (5,), "lam": ()},
-     "P = inv(X'*X + lam*eye(3)); -2*y'*X*P'*P^2*X'*y"),
+     "P = inv(X'*X + lam*eye(3)); w = P*X'*y; -2*w'*P*w"),
     ("-(t*log(sigmoid(w'*x + b)) + (1 - t)*log(1 - sigmoid(w'*x + b)))", "w",
      {"w": (3,), "x": (3,), "t": (), "b": ()}, "(sigmoid(w'*x + b) - t)*x"),
     ("(x'*x)^0.5", "x", {"x": (3,)}, "x/norm2(x)"),

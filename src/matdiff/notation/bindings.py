@@ -34,7 +34,9 @@ from matdiff.notation.mtree import MatrixExpr, is_call, in_language, leaf
 from matdiff.notation.printing import FORMS, cost, render
 from matdiff.notation.rewrite import compact, is_symmetric, rebuild, without_transposes
 from matdiff.notation.saturation import saturated
+from matdiff.notation.usernames import transposed_user_names, with_user_chains
 from matdiff.notation.slopes import slope
+from matdiff.notation.summands import summand_of
 from matdiff.notation.vecform import vec_form
 
 
@@ -182,7 +184,8 @@ class ProgramBuilder:
                                  nested=self.nested)
             names.update((key, name) for key, name in found.items() if key not in names)
         self.user_names = set(assigned)
-        self.recovery = Recovery(names, symmetric, _transposed_user_names(roots, assigned, names))
+        self.assigned = assigned
+        self.recovery = Recovery(names, symmetric, transposed_user_names(roots, assigned, names))
         self.taken |= set(self.recovery.names.values())
         self.deltas: set[str] = set()
         self.delta_names: dict[MatrixExpr, str] = {}  # each delta's body -> its name
@@ -215,7 +218,8 @@ class ProgramBuilder:
         """Compact the assignments and values, bind the deltas, inline names used only once."""
         symmetric: set[str] = set()
         bindings = []
-        for name, body in self.recovery.bindings:
+        raw, values = self._user_products(values)
+        for name, body in raw:
             body = body if _is_function_of_name(body) else searched(rewritten(body, symmetric), symmetric)
             if is_symmetric(body):
                 symmetric.add(name)
@@ -229,6 +233,41 @@ class ProgramBuilder:
             with_deltas.append((name, body))
         values = [self._bind_deltas(value, activations, with_deltas) for value in values]
         return _inline_single_uses(with_deltas, values, keep=self.deltas | self.nested)
+
+    def _user_products(self, values: list[MatrixExpr]) -> tuple[list, list[MatrixExpr]]:
+        """The recovery's bindings and the values, with each product the user named but the answer holds
+        only fused into longer products (w = inv(A)*X'*y in y'*X*inv(A)'*inv(A)^2*X'*y) written by
+        its name, and bound where it is used (notation/usernames.py)."""
+        taken = set(self.recovery.names.values()) | set(self.recovery.transposed.values())
+        chains: dict[str, MatrixExpr] = {}
+        for name, (node, row) in self.assigned.items():
+            if row or name in taken or node.rank == 0 or node.rank > 2:
+                continue
+            body = self.recovery(node)
+            if body is None or body.op != "product":
+                continue
+            parts = summand_of(body)
+            if parts.coefficient == 1.0 and not parts.scalars and len(parts.chain) >= 2:
+                chains[name] = body
+        bindings = list(self.recovery.bindings)
+        if not chains:
+            return bindings, values
+        used: set[str] = set()
+        rewritten_bindings = []
+        for name, body in bindings:
+            body, found = with_user_chains(body, chains)
+            used |= found
+            rewritten_bindings.append((name, body))
+        new_values = []
+        for value in values:
+            value, found = with_user_chains(value, chains)
+            used |= found
+            new_values.append(value)
+        for name in used:  # bound after what its body uses, before its first use
+            needs = _names_in(chains[name])
+            position = max((k + 1 for k, (bound, _) in enumerate(rewritten_bindings) if bound in needs), default=0)
+            rewritten_bindings.insert(position, (name, chains[name]))
+        return rewritten_bindings, new_values
 
     def _bind_deltas(self, x: MatrixExpr, activations: dict, out: list) -> MatrixExpr:
         """x with each delta used as a factor of a product replaced by a name (inner ones first)."""
@@ -252,30 +291,14 @@ class ProgramBuilder:
         return leaf(name, x.shape_class)
 
 
-def _transposed_user_names(roots: list[Tensor], assigned: dict, names: dict[int, str]) -> dict[int, str]:
-    """id → the user's name, for a node whose transpose the user named and that the answer uses only
-    as it is (P = softmax(Q*K'/sqrt(8), 2) is the transpose of a softmax by columns; the answer holds
-    that one): it is printed P', and P is bound as the user wrote it. An invented name it had gives way."""
-    used = {id(node): node for root in roots for node in postorder(root)}
-    found: dict[int, str] = {}
-    for name, (node, row) in assigned.items():
-        if name in names.values():
-            continue
-        if row and node.rank == 1:  # a row the user named (S = sqrt(mean(M.^2, 1) + c)): the IR's vector is S'
-            inner = node
-        elif not row and id(node) not in used and _is_transpose_view(node):
-            inner = node.args[0]
-        else:
-            continue
-        if id(inner) in used and id(inner) not in found:
-            names.pop(id(inner), None)
-            found[id(inner)] = name
+def _names_in(x: MatrixExpr) -> set[str]:
+    found, pending = set(), [x]
+    while pending:
+        y = pending.pop()
+        if y.op == "leaf":
+            found.add(y.name)
+        pending.extend(y.args)
     return found
-
-
-def _is_transpose_view(node: Tensor) -> bool:
-    return node.op == "einsum" and len(node.args) == 1 and node.args[0].rank == 2 \
-        and tuple(node.params[0][0]) == tuple(reversed(node.params[1]))
 
 
 def searched(x: MatrixExpr, symmetric: set) -> MatrixExpr:
