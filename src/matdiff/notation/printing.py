@@ -103,7 +103,13 @@ def _signed_terms(x: MatrixExpr, show: Show, wrap: Wrap) -> str:
 
 def _text_power(x: MatrixExpr, show: Show, wrap: Wrap) -> str:
     base, exponent = x.args
-    return f"{wrap(base, 5)}{'^' if base.shape_class == 'scalar' else '.^'}{wrap(exponent, 6)}"
+    return f"{wrap(base, 5)}{'^' if base.shape_class == 'scalar' else '.^'}{wrap(exponent, _exponent_level(exponent))}"
+
+
+def _exponent_level(exponent: MatrixExpr) -> int:
+    """A negative number needs no parentheses as an exponent (S.^-3, a^-2*b is (a^-2)*b); the rest
+    below an atom do."""
+    return 3 if exponent.op == "number" and exponent.value < 0 and not fraction(exponent.value) else 6
 
 
 TEXT = Form("text", {
@@ -274,7 +280,7 @@ def _cost_form(weights: dict) -> Form:
         + sum(show(a) for a in x.args),
         "transpose": lambda x, show, wrap: wrap(x.args[0], 6) + weights["'"],
         "negate": lambda x, show, wrap: 1.0 + wrap(x.args[0], 2),
-        "power": lambda x, show, wrap: wrap(x.args[0], 5) + 1.0 + wrap(x.args[1], 6),
+        "power": lambda x, show, wrap: wrap(x.args[0], 5) + 1.0 + wrap(x.args[1], _exponent_level(x.args[1])),
         "matpow": lambda x, show, wrap: wrap(x.args[0], 5) + 1.0 + show(x.args[1]),
         "quotient": lambda x, show, wrap: wrap(x.args[0], 2) + 1.0 + wrap(x.args[1], 3),
         "product": factors,
