@@ -496,3 +496,13 @@ def test_a_scalar_factor_leaves_det_and_inv(expression, wrt, layout, printed):
     values = {"X": rng.standard_normal((3, 3)) + 3 * np.eye(3), "Y": rng.standard_normal((3, 3)) + 3 * np.eye(3),
               "a": 0.7}
     assert_close(np.reshape(md.evaluate(printed, values, shapes=shapes), d.shape), d.evaluate(values), what=printed)
+
+
+def test_a_printed_fraction_is_the_same_double():
+    """Issue 24: a constant printed as a fraction p/q evaluates to exactly the double it replaces (a
+    number over a number is lowered as one division, not as a product with a reciprocal)."""
+    from matdiff.notation.numbers import number_text
+
+    for p in range(-30, 31):
+        for q in range(1, 31):
+            assert float(md.evaluate(number_text(p / q), {})) == p / q, (p, q, number_text(p / q))

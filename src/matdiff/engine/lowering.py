@@ -269,7 +269,12 @@ class _Lowering(Calls):
             if right.node.rank and not is_all_ones(right.node.shape):
                 raise self.error(f"cannot divide by {self.show(right)}: / divides by a scalar; "
                                  "use ./ for elementwise division", position)
-            reciprocal = ir.apply("constant_power", self.squeeze(right), -1.0)
+            divisor = self.squeeze(right)
+            if left.node.op == "const" and left.node.rank == 0 and divisor.op == "const" and divisor.params[0] != 0:
+                # a number over a number is their quotient, rounded once: -10/3 is the double -10/3 (a
+                # printed fraction evaluates to the same double it stands for), not -10·(1/3)
+                return Value(self.record(ir.const(left.node.params[0] / divisor.params[0]), position), left.row)
+            reciprocal = ir.apply("constant_power", divisor, -1.0)
             return Value(self.record(ir.scale(reciprocal, left.node), position), left.row)
         if op in (".*", "./"):
             if op == "./":
