@@ -151,3 +151,19 @@ def test_layer_case_against_jax(case: Case):
     got = np.asarray(md.diff(case.expr, wrt=case.wrt, shapes=case.shapes, layout=case.layout,
                              assume=case.assume or None).evaluate(values))
     assert_close(got.reshape(want.shape), want, rtol=1e-7, atol=1e-9, what=f"{case.id}: against jax")
+
+
+def test_no_invented_name_collides_with_a_users_name():
+    """Issue 24: a name matdiff invents for a binding is none of the user's names, even but for case (no
+    Y beside the data y); a binding by one of the user's names is the user's own intermediate."""
+    from matdiff.language.syntax import parse
+
+    for case in CASES:
+        program = parse(case.expr)
+        assigned = {s.target for s in program.statements if s.target}
+        inputs = set(md.infer_shapes(case.expr, case.shapes))
+        d = md.diff(case.expr, wrt=case.wrt, shapes=case.shapes, layout=case.layout, assume=case.assume or None)
+        bound = [statement.split(" = ")[0] for statement in (d.text or "").split("; ")[:-1]]
+        for name in bound:
+            assert name.lower() not in {n.lower() for n in inputs}, (case.id, name)
+            assert name in assigned or name.lower() not in {n.lower() for n in assigned}, (case.id, name)
