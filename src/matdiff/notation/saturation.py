@@ -1,7 +1,10 @@
 """Elementwise and scalar algebra by equality saturation: the identities are data, the printed tokens the cost.
 
-The hand-written rewrite table (notation/rewrite.py) takes one step at a time and keeps a step only
-if it is no longer, so it cannot cross a longer form on the way to a shorter one:
+The elementwise algebra has two parts. Rational functions of the atoms are put in a normal form
+(notation/identities.py: a Laurent polynomial, expanded, cancelled and collected — a decision
+procedure, which equality saturation is not); the identities of the functions themselves are a table
+here, applied by search. The hand-written rewrite table (notation/rewrite.py) takes one step at a time
+and keeps a step only if it is no longer, so it cannot cross a longer form on the way to a shorter one:
 ``(1 - sigmoid(m)).*y`` reaches ``sigmoid(-m).*y`` only through an identity applied backwards. Here
 the elementwise part of a printed form — sums, negations, Hadamard products, scalings, powers,
 quotients and the elementwise functions, over opaque atoms (a name, a matrix product, anything
@@ -67,6 +70,8 @@ IDENTITIES: tuple[Identity, ...] = (
     Identity("log-one-minus-sigmoid", "log(1 - sigmoid(m))",      "-softplus(m)"),
     Identity("softplus-difference",   "softplus(m) - softplus(-m)", "m"),
     Identity("log-one-plus-exp",      "log(1 + exp(m))",          "softplus(m)"),
+    Identity("sigmoid-of-exp",        "exp(m) ./ (1 + exp(m))",   "sigmoid(m)"),
+    Identity("sigmoid-of-exp-minus",  "1 ./ (1 + exp(-m))",       "sigmoid(m)"),
     Identity("exp-of-log",            "exp(log(a))",              "a"),
     Identity("log-of-exp",            "log(exp(a))",              "a"),
     Identity("exp-of-sum",            "exp(a).*exp(b)",           "exp(a + b)"),
