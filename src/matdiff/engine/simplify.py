@@ -122,7 +122,8 @@ def simplify_einsum(output, operands: list[tuple[Tensor, tuple]], single_use: li
         return add(*(simplify_einsum(output, [(t, labels)], [True], facts) for t in term_sum.args))
     flat: list[tuple[Tensor, tuple]] = []
     for (node, labels), alone in zip(operands, single_use):
-        if node.op == "einsum" and (_is_view(node) or (alone and len(node.args) <= MAX_FUSED_OPERANDS)):
+        if node.op == "einsum" and (_is_view(node) or all(a.op == "const" for a in node.args)
+                                    or (alone and len(node.args) <= MAX_FUSED_OPERANDS)):
             flat.extend(_inline(node, labels, fresh))
         else:
             flat.append((node, tuple(labels)))
