@@ -72,6 +72,7 @@ class DerivativeForms:
         self.d = derivative
         self.y_name = value_name(derivative)
         self.unplaced: str | None = None  # why the matrix form fails: the index no order places
+        self._programs: dict[bool, MatrixProgram | None] = {}
 
     def names_in_use(self) -> tuple[dict, set]:
         """The user's intermediates (name → (node, is_row)), to name bindings after them, and
@@ -84,7 +85,13 @@ class DerivativeForms:
 
     def matrix_program(self, *, vec: bool) -> MatrixProgram | None:
         """The compact matrix form (shared subexpressions as assignments, then the value) in the
-        layout, or as ∂vec(Y)/∂vec(X) with ``vec``; None when there is none."""
+        layout, or as ∂vec(Y)/∂vec(X) with ``vec``; None when there is none. Each is found once: the
+        vec form serves the vec text, the reason, the LaTeX and a vector's Kronecker form."""
+        if vec not in self._programs:
+            self._programs[vec] = self._matrix_program(vec=vec)
+        return self._programs[vec]
+
+    def _matrix_program(self, *, vec: bool) -> MatrixProgram | None:
         d, a = self.d, self.d.arrangement
         assigned, reserved = self.names_in_use()
         vector_like = len(a.y_shape) <= 1 and all(len(s) <= 1 for s in a.x_shapes)

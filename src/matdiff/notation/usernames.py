@@ -18,18 +18,22 @@ def transposed_user_names(roots: list[Tensor], assigned: dict, names: dict[int, 
     """id → the user's name, for a node whose transpose the user named and that the answer uses only
     as it is (P = softmax(Q*K'/sqrt(8), 2) is the transpose of a softmax by columns; the answer holds
     that one): it is printed P', and P is bound as the user wrote it. An invented name it had gives way."""
-    used = {id(node): node for root in roots for node in postorder(root)}
-    found: dict[int, str] = {}
+    named = set(names.values())
+    candidates: list[tuple[str, Tensor, bool]] = []  # (name, the node the answer may hold, it is the value)
     for name, (node, row) in assigned.items():
-        if name in names.values():
+        if name in named:
             continue
         if row and node.rank == 1:  # a row the user named (S = sqrt(mean(M.^2, 1) + c)): the IR's vector is S'
-            inner = node
-        elif not row and id(node) not in used and _is_transpose_view(node):
-            inner = node.args[0]
-        else:
-            continue
-        if id(inner) in used and id(inner) not in found:
+            candidates.append((name, node, True))
+        elif not row and _is_transpose_view(node):
+            candidates.append((name, node, False))
+    found: dict[int, str] = {}
+    if not candidates:
+        return found
+    used = {id(node) for root in roots for node in postorder(root)}
+    for name, node, is_value in candidates:
+        inner = node if is_value else node.args[0]
+        if (is_value or id(node) not in used) and id(inner) in used and id(inner) not in found:
             names.pop(id(inner), None)
             found[id(inner)] = name
     return found
