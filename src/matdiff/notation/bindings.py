@@ -176,9 +176,9 @@ class ProgramBuilder:
         self.summed_to_one = summed_to_one if summed_to_one and any(
             summed_to_one.sums_to_one(name) for name in summed_to_one.names) else None
         roots = [self.simplify(root) for root in roots]
-        # a view of the user's value (P = softmax(…, 2) is a transpose) in the fused form the answer holds
-        assigned = {name: (self.simplify(simplify(node) if _is_view(node) else node), row)
-                    for name, (node, row) in (assigned or {}).items()}
+        # the user's values in the fused form the answer holds (P = softmax(…, 2) is a transpose of
+        # softmax(…), w = inv(A)*X'*y one contraction), simplified in program order: each step, not its past
+        assigned = {name: (self.simplify(simplify(node)), row) for name, (node, row) in (assigned or {}).items()}
         names: dict[int, str] = {}
         self.nested: set[str] = set()  # names that break a deep nesting: kept, though used once
         for root in roots:
@@ -291,10 +291,6 @@ class ProgramBuilder:
         self.deltas.add(name)
         self.delta_names[x] = name
         return leaf(name, x.shape_class)
-
-
-def _is_view(node: Tensor) -> bool:
-    return node.op == "einsum" and sum(1 for a in node.args if a.op != "const") == 1
 
 
 def _names_in(x: MatrixExpr) -> set[str]:
