@@ -40,11 +40,14 @@ MAX_PROGRAM_COST = 160  # tokens: a printed form longer than this is not searche
 
 @dataclass(frozen=True)
 class Identity:
-    """left = right, in the input language; single lowercase letters are pattern variables."""
+    """left = right, in the input language; single lowercase letters are pattern variables. Applied both
+    ways, unless ``both`` is false (only left → right: a rewrite whose reverse would only swell the
+    e-graph, as sigmoid(m) into exps)."""
 
     name: str
     left: str
     right: str
+    both: bool = True
 
 
 # name                           left                        right
@@ -70,8 +73,8 @@ IDENTITIES: tuple[Identity, ...] = (
     Identity("log-one-minus-sigmoid", "log(1 - sigmoid(m))",      "-softplus(m)"),
     Identity("softplus-difference",   "softplus(m) - softplus(-m)", "m"),
     Identity("log-one-plus-exp",      "log(1 + exp(m))",          "softplus(m)"),
-    Identity("sigmoid-of-exp",        "exp(m) ./ (1 + exp(m))",   "sigmoid(m)"),
-    Identity("sigmoid-of-exp-minus",  "1 ./ (1 + exp(-m))",       "sigmoid(m)"),
+    Identity("sigmoid-of-exp",        "exp(m) ./ (1 + exp(m))",   "sigmoid(m)", both=False),
+    Identity("sigmoid-of-exp-minus",  "1 ./ (1 + exp(-m))",       "sigmoid(m)", both=False),
     Identity("exp-of-log",            "exp(log(a))",              "a"),
     Identity("log-of-exp",            "log(exp(a))",              "a"),
     Identity("exp-of-sum",            "exp(a).*exp(b)",           "exp(a + b)"),
@@ -81,10 +84,23 @@ IDENTITIES: tuple[Identity, ...] = (
 def saturated(x: MatrixExpr) -> MatrixExpr | None:
     """x with each maximal elementwise fragment replaced by the cheapest equal term the search finds,
     where that prints shorter; None when nothing does (or x is too large to search)."""
+    if not _holds_fragment_worth_searching(x):  # most bodies: one walk, no search, no cost
+        return None
     if cost(x) > MAX_PROGRAM_COST:
         return None
     found = _saturated(x)
     return found if found is not None and cost(found) < cost(x) else None
+
+
+def _holds_fragment_worth_searching(x: MatrixExpr) -> bool:
+    named = _functions_of_identities()
+    pending = [x]
+    while pending:
+        y = pending.pop()
+        if y.op == "call" and y.name in named:
+            return True
+        pending.extend(y.args)
+    return False
 
 
 def _saturated(x: MatrixExpr, inside: bool = False) -> MatrixExpr | None:
@@ -234,7 +250,8 @@ def _built_language() -> _Language:
     rules = []
     for identity in IDENTITIES:  # both ways, where each side's variables are the other's and neither side
         left, right = _pattern(identity.left, language), _pattern(identity.right, language)  # is one of them
-        both = _variables(identity.left) == _variables(identity.right) and not _is_variable(identity.right)
+        both = identity.both and _variables(identity.left) == _variables(identity.right) \
+            and not _is_variable(identity.right)
         rules.append(birewrite(left).to(right) if both else egglog.rewrite(left).to(right))
     x, y = egglog.vars_("x y", f64)
     rules += [egglog.rewrite(Term.num(x) + Term.num(y)).to(Term.num(x + y)),
