@@ -175,7 +175,9 @@ def _searched(x: MatrixExpr) -> MatrixExpr | None:
         found = _from_term(egraph.extract(root), language, atoms)
     finally:
         egraph.pop()
-    return None if found is None or found == x else found
+    if found is None or found == x or found.shape_class != x.shape_class:  # X - X is 0, a number: kept as is
+        return None
+    return found
 
 
 _PER_THREAD = threading.local()
