@@ -27,7 +27,7 @@ from matdiff.engine.functions import FUNCTIONS
 from matdiff.engine.simplify import simplify
 from matdiff.language.assumptions import Assumptions
 from matdiff.notation.identities import Normalizer
-from matdiff.notation.naming import NUMBERED, choose_names, fresh, preactivation_name
+from matdiff.notation.naming import choose_names, fresh, layer_number, preactivation_name
 from matdiff.notation.matrixform import Recovery
 from matdiff.notation.orientation import oriented_bindings
 from matdiff.notation.mtree import MatrixExpr, is_call, in_language, leaf
@@ -369,14 +369,14 @@ def _delta_of(x: MatrixExpr, factors_of: dict) -> str | None:
 
 def _layer_preactivation(x: MatrixExpr) -> str:
     """z1 for the pre-activation W1*x (+ b1) of a rectifier, numbered by its weight's layer; z otherwise."""
-    terms = x.args if x.op == "sum" else (x,)
-    for t in terms:
+    weights = []
+    for t in x.args if x.op == "sum" else (x,):
         factors = t.args if t.op == "product" else (t,)
         first = factors[0].args[0] if factors and factors[0].op == "transpose" else factors[0] if factors else None
         if first is not None and first.op == "leaf" and first.shape_class == "matrix":
-            if NUMBERED.fullmatch(first.name):
-                return preactivation_name(first.name)  # W3 → z3
-    return "z"
+            weights.append(first.name)
+    number_ = layer_number(weights)
+    return "z" if number_ is None else "z" + number_  # W3 → z3
 
 
 # A program this small may read shorter with its names inlined and compacted together, as when

@@ -40,13 +40,19 @@ def invented_name(node: Tensor) -> str:
 def _layer_number(preactivation: Tensor) -> str | None:
     """The number of the weight matrix in W*x or W*x + b (W2 → "2"), if it has one."""
     terms = preactivation.args if preactivation.op == "add" else (preactivation,)
-    for term in terms:
-        for operand in term.args if term.op == "einsum" else ():
-            candidates = (operand,) + (operand.args if _is_view(operand) else ())
-            for candidate in candidates:
-                match = NUMBERED.fullmatch(candidate.params[0]) if candidate.op == "var" else None
-                if match and candidate.rank == 2:
-                    return match.group(1)
+    weights = [candidate.params[0] for term in terms for operand in (term.args if term.op == "einsum" else ())
+               for candidate in (operand,) + (operand.args if _is_view(operand) else ())
+               if candidate.op == "var" and candidate.rank == 2]
+    return layer_number(weights)
+
+
+def layer_number(weights) -> str | None:
+    """The number of the first numbered weight among the names ``weights`` (W2 → "2"): a layer's
+    number, for the IR's contractions and the matrix tree's products alike."""
+    for name in weights:
+        match = NUMBERED.fullmatch(name)
+        if match:
+            return match.group(1)
     return None
 
 
