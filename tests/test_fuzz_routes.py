@@ -289,3 +289,26 @@ def test_entries_apply_functions_to_long_arguments_unevaluated():
     np.testing.assert_allclose(got, want, rtol=1e-10)
     assert md.entries("exp(x)", "x", shapes={"x": (2,)}, names={"x": "p q"}).values[0][0] == sympy.exp(
         sympy.Symbol("p"))
+
+
+def test_entries_of_products_of_long_powers_stop_at_the_budget_not_in_sympy():
+    """sqrt(exp(exp(inv(B*B' + I)).^inv(relu(B)*relu(B)' + I))) by a 3×2 B (seed-0 run, #96500) ran for
+    minutes in SymPy's automatic evaluation while products of its long entries were built (each
+    power asked whether it is rational); an operand's products with entries this long are built as
+    they stand, and the growth budget then refuses the entries: a LimitError, at once."""
+    pytest.importorskip("sympy")
+    from matdiff.tools import symbolic
+
+    calls = []
+    real = symbolic._einsum
+
+    def counted(node, args):
+        calls.append(node)
+        return real(node, args)
+
+    expression = "sqrt(exp(exp(inv(B*B' + eye(3))).^inv(relu(B)*relu(B)' + eye(3))))"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(symbolic, "_einsum", counted)
+        with pytest.raises(md.LimitError, match="grow past"):
+            md.entries(expression, "B", shapes={"B": (3, 2)})
+    assert len(calls) < 200  # a handful of contractions, not minutes inside one

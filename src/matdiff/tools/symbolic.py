@@ -68,7 +68,16 @@ def _einsum(node: ir.Tensor, args: list) -> np.ndarray:
     letter = {label: chr(ord("a") + k) for k, label in enumerate(sorted({l for ls in inputs for l in ls}))}
     subscripts = ",".join("".join(letter[l] for l in labels) for labels in inputs)
     subscripts += "->" + "".join(letter[l] for l in output)
-    return np.einsum(subscripts, *[np.asarray(a, dtype=object) for a in args])
+    operands = [np.asarray(a, dtype=object) for a in args]
+    if any(_nodes_within(list(a.reshape(-1)), LONG_OPERAND) > LONG_OPERAND for a in operands):
+        # products of long entries built as they stand: SymPy's automatic evaluation of exp(…)^(…)
+        # times another asks whether each power is rational, expanding every entry (minutes); a
+        # short entry is simplified afterwards anyway (:func:`tidied`)
+        from sympy import evaluate
+
+        with evaluate(False):
+            return np.einsum(subscripts, *operands)
+    return np.einsum(subscripts, *operands)
 
 
 def _sum(args: list):
@@ -82,7 +91,7 @@ def sympy_algebra(sympy, symbols: dict) -> Algebra:
     """The IR over object arrays of SymPy expressions (exact numbers, exact powers), the functions
     by their records' ``sympy`` field; ``symbols`` maps each variable to its array of letters."""
     functions = _functions(sympy)
-    entrywise = np.vectorize(lambda x, e: sympy.Pow(x, e, evaluate=False) if _nodes_within([x], 60) > 60
+    entrywise = np.vectorize(lambda x, e: sympy.Pow(x, e, evaluate=False) if _nodes_within([x], LONG) > LONG
                              else exact_power(sympy, x, e), otypes=[object])  # a long base: as _applied
     return Algebra({
         "var": lambda node, args, shape: symbols[node.params[0]],
@@ -94,6 +103,10 @@ def sympy_algebra(sympy, symbols: dict) -> Algebra:
         "constant_power": lambda node, args, shape: entrywise(args[0], _number(sympy, node.params[0])),
         "power": lambda node, args, shape: entrywise(args[0], args[1]),
     }, lambda function, x: functions[function.name](x))
+
+
+LONG = 60  # nodes: an entry this long is a power's base built as it stands, not evaluated by SymPy
+LONG_OPERAND = 1_000  # nodes in all of an operand's entries: its products are built as they stand
 
 
 def _nodes_within(expressions, limit: int) -> int:
