@@ -183,6 +183,12 @@ def _searched(x: MatrixExpr) -> MatrixExpr | None:
 _PER_THREAD = threading.local()
 
 
+def warm() -> None:
+    """Import egglog and register the identities in this thread now (the web worker does, before it
+    says it is ready: a user's first answer then does not wait for it)."""
+    _egraph()
+
+
 def _egraph() -> Any:
     """An e-graph with the identities registered, searched in a push/pop frame per fragment: one per
     thread (egglog's e-graph may not move between threads; the web server and a user's threads

@@ -46,6 +46,9 @@ def main() -> int:
     sys.stdout = sys.stderr
     try:
         from matdiff.web import jobs
+        from matdiff.notation.saturation import warm
+
+        warm()  # egglog imported and the identities registered now, not in a user's first request
     except Exception as error:  # noqa: BLE001 - the server reports it and retries
         _send(channel, {"ready": False, "error": f"{type(error).__name__}: {error}"})
         return 1
