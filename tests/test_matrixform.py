@@ -148,6 +148,10 @@ RULE_CASES = [
     ("combined-powers", "X^-3*X", "X^-2"),
     ("combined-powers", "inv(X)*X^3", "X^2"),
     ("inverse-cancels", "A*X^-2*X^2", "A"),
+    ("combined-sums", "sum(A, 2) - 2*sum(B, 2)", "sum(A - 2*B, 2)"),
+    ("combined-sums", "sum(A, 1) + sum(B, 1) + c", "sum(A + B, 1) + c"),
+    ("hadamard-coefficient", "x.*w.*(2*v)", "2*x.*w.*v"),
+    ("hadamard-coefficient", "x.*(-v)", "-x.*v"),
 ]
 
 

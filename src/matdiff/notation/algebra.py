@@ -87,6 +87,22 @@ def _inverse_pair(a: MatrixExpr, b: MatrixExpr) -> bool:
     return first is not None and second is not None and first[0] == second[0] and first[1] + second[1] == 0
 
 
+def hadamard_coefficient(x: MatrixExpr) -> MatrixExpr | None:
+    """u ⊙ (c·v) = c·(u ⊙ v): a number or a sign inside a factor of an elementwise product comes out
+    to the front (x.*a.*(2*b) is 2*x.*a.*b)."""
+    if x.op != "hadamard":
+        return None
+    coefficient, factors = 1.0, []
+    for f in x.args:
+        parts = summand_of(f)
+        if parts.coefficient != 1.0 and (parts.chain or parts.scalars):
+            coefficient *= parts.coefficient
+            factors.append(Summand(1.0, parts.scalars, parts.chain).build())
+        else:
+            factors.append(f)
+    return hadamard(product(number(coefficient), factors[0]), *factors[1:]) if coefficient != 1.0 else None
+
+
 def combined_powers(x: MatrixExpr) -> MatrixExpr | None:
     """A^j·A^k = A^(j+k) for neighbours in a chain of products: A·A = A^2, inv(A)·A^3 = A^2, with
     inv(A) = A^-1 and (Aᵀ)^k = (A^k)ᵀ (a power of a square matrix, as books write it). Neighbours
@@ -332,6 +348,7 @@ RULES: tuple[Rule, ...] = (
     Rule("inverse-cancels",       inverse_cancels),        # inv(P)·P = I
     Rule("diag-product",          diag_product),           # diag(u)·diag(v) = diag(u ⊙ v)
     Rule("combined-powers",       combined_powers),        # A^j·A^k = A^(j+k), inv(A) = A^-1
+    Rule("hadamard-coefficient",  hadamard_coefficient),   # u ⊙ (c·v) = c·(u ⊙ v)
     Rule("kron-mixed-product",    kron_mixed_product),     # kron(I, B)·kron(I, D) = kron(I, B·D)
     Rule("ones-outer",            ones_outer),             # 1ₘ·1ₙᵀ = ones(m, n)
     Rule("ones-in-sum",           ones_in_sum),            # c·1 + A = c + A

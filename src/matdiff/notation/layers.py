@@ -16,8 +16,8 @@ column nor a repeated row.
 from __future__ import annotations
 
 from matdiff.engine.rules import Rule
-
 from matdiff.notation.mtree import MatrixExpr, call, hadamard, is_call, number, product, total, transpose
+from matdiff.notation.summands import Summand, summand_of
 
 
 def _ones_call(x: MatrixExpr) -> str | None:
@@ -60,6 +60,30 @@ def column_sums(x: MatrixExpr) -> MatrixExpr | None:
             if summed.shape_class != "matrix":
                 return None
             return product(*matrices[:k], _sum_or_mean(scalars, summed, 1, _size_of_ones(factor), "row"))
+    return None
+
+
+def combined_sums(x: MatrixExpr) -> MatrixExpr | None:
+    """sum(A, k) ± c·sum(B, k) = sum(A ± c·B, k): terms of a sum that each sum along the same
+    dimension, over operands of one shape, are one sum (the softmax layer's bias gradient)."""
+    if x.op != "sum":
+        return None
+    along: dict[float, list] = {}
+    rest = []
+    for term in x.args:
+        parts = summand_of(term)
+        alone = (parts.chain or parts.scalars) if len(parts.chain) + len(parts.scalars) == 1 else ()
+        inner = alone[0] if alone else None
+        if inner is not None and is_call(inner, "sum") and len(inner.args) == 2 and inner.args[1].op == "number":
+            along.setdefault(inner.args[1].value, []).append((parts.coefficient, inner))
+        else:
+            rest.append(term)
+    for k, found in along.items():
+        if len(found) > 1 and len({summed.args[0].shape_class for _, summed in found}) == 1:
+            inside = total(*(Summand(c, (), (summed.args[0],)).build() for c, summed in found))
+            combined = call("sum", (inside, number(k)), found[0][1].shape_class)
+            others = [Summand(c, (), (summed,)).build() for j, group in along.items() if j != k for c, summed in group]
+            return total(combined, *others, *rest)
     return None
 
 
@@ -159,4 +183,5 @@ RULES: tuple[Rule, ...] = (
     Rule("column-sums", column_sums),      # 1ᵀ·X = sum(X, 1)
     Rule("expansion", expansion),          # A + v·1ᵀ = A + v
     Rule("scaled-rows", scaled_rows),      # diag(v)·A = v ⊙ A
+    Rule("combined-sums", combined_sums),  # sum(A, k) - sum(B, k) = sum(A - B, k)
 )

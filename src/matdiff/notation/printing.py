@@ -78,7 +78,17 @@ def render(x: MatrixExpr, form: Form, memo: dict | None = None) -> Any:
 
 def _factors(joiner: str) -> Spelling:
     # A later factor "-a*w" would lose its sign to "a" alone: u.*-a*w reads (u.*-a)*w.
-    return lambda x, show, wrap: joiner.join(wrap(f, 3 if k == 0 else 4) for k, f in enumerate(x.args))
+    return lambda x, show, wrap: joiner.join(wrap(f, _factor_level(x, k, f)) for k, f in enumerate(x.args))
+
+
+def _factor_level(x: MatrixExpr, k: int, factor: MatrixExpr) -> int:
+    """The level below which the k-th factor of a product is parenthesised: a first factor that is a
+    number times one term needs none beside an elementwise product (2*a.*b is (2*a).*b: one level,
+    read left to right); a later factor is parenthesised unless it binds tighter than a product."""
+    if k == 0 and x.op != "product" and factor.op == "product" and len(factor.args) == 2 \
+            and factor.args[0].op == "number" and factor.args[0].value > 0 and not fraction(factor.args[0].value):
+        return 2
+    return 3 if k == 0 else 4
 
 
 def _text_product(x: MatrixExpr, show: Show, wrap: Wrap) -> str:
@@ -262,7 +272,7 @@ def _cost_form(weights: dict) -> Form:
     and the parentheses the text would add (2 tokens)."""
 
     def factors(x: MatrixExpr, show: Show, wrap: Wrap) -> float:
-        return len(x.args) - 1.0 + sum(wrap(f, 3 if k == 0 else 4) for k, f in enumerate(x.args))
+        return len(x.args) - 1.0 + sum(wrap(f, _factor_level(x, k, f)) for k, f in enumerate(x.args))
 
     def terms(x: MatrixExpr, show: Show, wrap: Wrap) -> float:
         counted = show(x.args[0])
