@@ -149,6 +149,8 @@ RULE_CASES = [
     ("combined-powers", "inv(X)*X^3", "X^2"),
     ("inverse-cancels", "A*X^-2*X^2", "A"),
     ("combined-sums", "sum(A, 2) - 2*sum(B, 2)", "sum(A - 2*B, 2)"),
+    ("factor-right", "A*x + w + B*x", "(A + B)*x + w"),  # the terms that share it
+    ("factor-left", "w + A*B + A*C", "A*(B + C) + w"),
     ("combined-sums", "sum(A, 1) + sum(B, 1) + c", "sum(A + B, 1) + c"),
     ("hadamard-coefficient", "x.*w.*(2*v)", "2*x.*w.*v"),
     ("hadamard-coefficient", "x.*(-v)", "-x.*v"),

@@ -62,17 +62,23 @@ def factor_right(x: MatrixExpr) -> MatrixExpr | None:
 
 
 def _factor_out(x: MatrixExpr, *, side: int) -> MatrixExpr | None:
+    """The common first (side 0) or last (side -1) factor of the terms of a sum that share one (all
+    of them, or the largest group of two or more) taken out."""
     if x.op != "sum":
         return None
     terms = [summand_of(t) for t in x.args]
-    if any(len(t.chain) < 2 for t in terms):
+    groups: dict[MatrixExpr, list[int]] = {}
+    for k, t in enumerate(terms):
+        if len(t.chain) >= 2:
+            groups.setdefault(t.chain[side], []).append(k)
+    shared = max((ks for ks in groups.values() if len(ks) > 1), key=len, default=None)
+    if shared is None:
         return None
-    common = terms[0].chain[side]
-    if any(t.chain[side] != common for t in terms[1:]):
-        return None
-    rest = total(*(Summand(t.coefficient, t.scalars, t.chain[1:] if side == 0 else t.chain[:-1]).build()
-                   for t in terms))
-    return product(common, rest) if side == 0 else product(rest, common)
+    common = terms[shared[0]].chain[side]
+    rest = total(*(Summand(terms[k].coefficient, terms[k].scalars,
+                           terms[k].chain[1:] if side == 0 else terms[k].chain[:-1]).build() for k in shared))
+    factored = product(common, rest) if side == 0 else product(rest, common)
+    return total(factored, *(x.args[k] for k in range(len(terms)) if k not in shared))
 
 
 def factor_hadamard(x: MatrixExpr) -> MatrixExpr | None:
