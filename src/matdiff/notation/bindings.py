@@ -266,7 +266,7 @@ class ProgramBuilder:
             used |= found
             new_values.append(value)
         for name in used:  # bound after what its body uses, before its first use
-            needs = _names_in(chains[name])
+            needs = _needed(tuple(rewritten_bindings), [chains[name]])
             position = max((k + 1 for k, (bound, _) in enumerate(rewritten_bindings) if bound in needs), default=0)
             rewritten_bindings.insert(position, (name, chains[name]))
         return rewritten_bindings, new_values
@@ -291,16 +291,6 @@ class ProgramBuilder:
         self.deltas.add(name)
         self.delta_names[x] = name
         return leaf(name, x.shape_class)
-
-
-def _names_in(x: MatrixExpr) -> set[str]:
-    found, pending = set(), [x]
-    while pending:
-        y = pending.pop()
-        if y.op == "leaf":
-            found.add(y.name)
-        pending.extend(y.args)
-    return found
 
 
 def searched(x: MatrixExpr, symmetric: set) -> MatrixExpr:

@@ -31,6 +31,7 @@ from matdiff.engine.functions import ENTRIES, FUNCTIONS
 from matdiff.language.syntax import Call, Chain, Name, Number, Power, Signed, children, parse
 from matdiff.notation.mtree import MatrixExpr, call, hadamard, negate_, number, product, total
 from matdiff.notation.printing import cost
+from matdiff.notation.rewrite import rebuild
 
 ITERATIONS = 6  # rounds of every identity
 MAX_ENODES = 3_000  # the e-graph's size after which no further round is run
@@ -86,10 +87,11 @@ def saturated(x: MatrixExpr) -> MatrixExpr | None:
     where that prints shorter; None when nothing does (or x is too large to search)."""
     if not _holds_fragment_worth_searching(x):  # most bodies: one walk, no search, no cost
         return None
-    if cost(x) > MAX_PROGRAM_COST:
+    before = cost(x)
+    if before > MAX_PROGRAM_COST:
         return None
     found = _saturated(x)
-    return found if found is not None and cost(found) < cost(x) else None
+    return found if found is not None and cost(found) < before else None
 
 
 def _holds_fragment_worth_searching(x: MatrixExpr) -> bool:
@@ -110,9 +112,7 @@ def _saturated(x: MatrixExpr, inside: bool = False) -> MatrixExpr | None:
     args = tuple(_saturated(a, fragment) or a for a in x.args)
     changed = args != x.args
     if changed:
-        from matdiff.notation.rewrite import rebuild  # the normalising constructors, for the parent
-
-        x = rebuild(x, args)
+        x = rebuild(x, args)  # the normalising constructors, for the parent
     if fragment and not inside and _worth_searching(x):
         return _searched(x) or (x if changed else None)
     return x if changed else None

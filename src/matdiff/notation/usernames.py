@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from matdiff.engine.ir import Tensor, postorder
 from matdiff.notation.mtree import MatrixExpr, leaf, transpose
+from matdiff.notation.orientation import transposed_of
+from matdiff.notation.rewrite import rebuild
 from matdiff.notation.summands import Summand, summand_of
 
 
@@ -25,7 +27,7 @@ def transposed_user_names(roots: list[Tensor], assigned: dict, names: dict[int, 
             continue
         if row and node.rank == 1:  # a row the user named (S = sqrt(mean(M.^2, 1) + c)): the IR's vector is S'
             candidates.append((name, node, True))
-        elif not row and _is_transpose_view(node):
+        elif not row and transposed_of(node) is not None:
             candidates.append((name, node, False))
     found: dict[int, str] = {}
     if not candidates:
@@ -39,37 +41,31 @@ def transposed_user_names(roots: list[Tensor], assigned: dict, names: dict[int, 
     return found
 
 
-def _is_transpose_view(node: Tensor) -> bool:
-    return node.op == "einsum" and len(node.args) == 1 and node.args[0].rank == 2 \
-        and tuple(node.params[0][0]) == tuple(reversed(node.params[1]))
-
-
 def with_user_chains(x: MatrixExpr, chains: dict[str, MatrixExpr]) -> tuple[MatrixExpr, set]:
     """x with each run of a product's factors that spells a user-named product (``chains``: name → the
     product), or that product's transpose, replaced by the name; and the names used."""
     used: set[str] = set()
+    runs = []  # (the run of factors, what replaces it, the name), each product's both ways round
+    for name, body in chains.items():
+        factors = summand_of(body).chain
+        named = leaf(name, body.shape_class)
+        runs += [(factors, named, name), (tuple(transpose(f) for f in reversed(factors)), transpose(named), name)]
 
     def visit(y: MatrixExpr) -> MatrixExpr:
         if y.args:
             args = tuple(visit(a) for a in y.args)
             if args != y.args:
-                from matdiff.notation.rewrite import rebuild
-
                 y = rebuild(y, args)
         if y.op != "product":
             return y
         parts = summand_of(y)
         chain = list(parts.chain)
-        for name, body in chains.items():
-            factors = summand_of(body).chain
-            flipped = tuple(transpose(f) for f in reversed(factors))
-            for run, turned in ((factors, False), (flipped, True)):
+        for run, replacement, name in runs:
+            k = _find(chain, run)
+            while k is not None:
+                chain[k:k + len(run)] = [replacement]
+                used.add(name)
                 k = _find(chain, run)
-                while k is not None:
-                    named = leaf(name, body.shape_class)
-                    chain[k:k + len(run)] = [transpose(named) if turned else named]
-                    used.add(name)
-                    k = _find(chain, run)
         return Summand(parts.coefficient, parts.scalars, tuple(chain)).build() if len(chain) != len(parts.chain) else y
 
     return visit(x), used
